@@ -1,0 +1,81 @@
+"""The composition root: ``build_app`` makes every object the process needs, once.
+
+It is the one module of ``bot`` that imports the Slack edge (``handlers``): it wires the
+edge's listeners and pure views to the services, so nothing else has to.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from slack_bolt import App
+from slack_sdk import WebClient
+
+import handlers
+from bot.debriefs import DebriefService
+from bot.framework import load_framework
+from bot.people import PeopleService
+from bot.server import WSGIApp, make_wsgi_app
+from bot.services import Inbox, Services
+from bot.settings import Settings
+from bot.slack_gateway import SlackGateway, make_web_client
+from bot.ticker import Ticker
+from handlers.views import debrief as debrief_views
+from storage.db import Database
+from storage.models import utcnow
+
+
+@dataclass(frozen=True)
+class Brickwork:
+    services: Services
+    bolt: App
+
+    def wsgi(self) -> WSGIApp:
+        return make_wsgi_app(self.bolt, self.services.db)
+
+    def close(self) -> None:
+        self.services.db.dispose()
+
+
+def build_app(
+    settings: Settings, client: WebClient | None = None, *, clock: Callable[[], datetime] = utcnow
+) -> Brickwork:
+    """Everything, from settings. ``client`` replaces the Slack Web API client (tests, demo)."""
+    framework = load_framework(settings.brickwork_framework_file)
+    db = Database(settings.database_url)
+    web = client or make_web_client(settings.slack_bot_token, settings.slack_api_url)
+    gateway = SlackGateway(web)
+    people = PeopleService(db, gateway, clock)
+    debriefs = DebriefService(
+        db=db,
+        gateway=gateway,
+        people=people,
+        framework=framework,
+        views=debrief_views,
+        clock=clock,
+        window_days=settings.brickwork_debrief_window_days,
+    )
+    services = Services(
+        settings=settings,
+        db=db,
+        gateway=gateway,
+        framework=framework,
+        people=people,
+        debriefs=debriefs,
+        inbox=Inbox(db, clock),
+        ticker=Ticker(db, debriefs),
+        clock=clock,
+    )
+    bolt = App(
+        client=web,  # Bolt takes the bot token from the client
+        signing_secret=settings.slack_signing_secret or "",
+        # Socket Mode and `tick` have no signing secret; HTTP mode always does (see the CLI).
+        request_verification_enabled=settings.slack_signing_secret is not None,
+        # auth.test runs on the first request, not at construction: building the app does no I/O.
+        token_verification_enabled=False,
+        process_before_response=False,
+    )
+    handlers.register_all(bolt, services)
+    return Brickwork(services=services, bolt=bolt)

@@ -1,0 +1,212 @@
+"""``brickwork``: the console script (also ``python -m bot``).
+
+The entry point loads ``.env`` once, builds the settings, and turns a settings problem into
+one line and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+
+from dotenv import load_dotenv
+
+from bot.framework import FrameworkError
+from bot.settings import Need, Settings, SettingsError, load_settings
+
+log = logging.getLogger("brickwork")
+
+EXIT_USAGE = 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="brickwork",
+        description="Brickwork: post-project debriefs, feedback and leadership growth, in Slack.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    commands.add_parser("demo", help="run the whole product offline against a local stand-in for Slack")
+    commands.add_parser("run", help="connect to Slack over Socket Mode, with the scheduler")
+    serve = commands.add_parser(
+        "serve", help="serve Slack's HTTP requests (POST /slack/events, GET /healthz)"
+    )
+    serve.add_argument("--host", default="0.0.0.0", help="address to listen on (default 0.0.0.0)")
+    serve.add_argument("--port", type=int, default=None, help="port (default $PORT, else 3000; 0 picks one)")
+    serve.add_argument("--no-scheduler", action="store_true", help="do not tick in this process")
+    commands.add_parser("scheduler", help="tick alone: the clock process of the Procfile")
+    tick = commands.add_parser("tick", help="do all work due at NOW once, then exit")
+    tick.add_argument(
+        "--now", default=None, help="ISO-8601 time (default: the current time); naive means UTC"
+    )
+    db = commands.add_parser("db", help="database maintenance")
+    db_commands = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
+    db_commands.add_parser("upgrade", help="apply the migrations")
+    return parser
+
+
+def parse_now(text: str | None) -> datetime:
+    if text is None:
+        return datetime.now(UTC)
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise SettingsError(
+            f"--now is invalid: expected an ISO-8601 time such as 2026-12-01T10:00:00Z (got {text!r})"
+        ) from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "demo":
+        from bot.demo import run_demo
+
+        return run_demo()
+    # The .env of the directory brickwork runs in (find_dotenv would search from this file's
+    # folder instead); the environment wins over it.
+    load_dotenv(Path.cwd() / ".env", override=False)
+    try:
+        settings = load_settings()
+        _configure_logging(settings)
+        return _dispatch(args, settings)
+    except (SettingsError, FrameworkError) as error:
+        name = "BRICKWORK_FRAMEWORK_FILE: " if isinstance(error, FrameworkError) else ""
+        print(f"brickwork: {name}{error}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _configure_logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.brickwork_log_level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    # Alembic narrates its set-up at INFO; `db upgrade` prints the revision it reached instead.
+    logging.getLogger("alembic.runtime").setLevel(logging.WARNING)
+
+
+def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
+    from storage import migrate
+
+    if args.command == "db":
+        migrate.upgrade(settings.database_url)
+        print(f"database upgraded to {', '.join(sorted(migrate.current_heads(settings.database_url)))}")
+        return 0
+    if args.command == "tick":
+        settings.require(Need.BOT_TOKEN)
+        now = parse_now(args.now)
+        brickwork = _built(settings, migrate_first=False)
+        report = brickwork.services.ticker.tick(now)
+        print(f"tick at {now.isoformat()}: {report}")
+        return 0 if report.failed == 0 else 1
+    if args.command == "scheduler":
+        settings.require(Need.BOT_TOKEN)
+        return _scheduler(settings)
+    if args.command == "serve":
+        settings.require(Need.BOT_TOKEN | Need.SIGNING_SECRET)
+        return _serve(settings, args)
+    if args.command == "run":
+        settings.require(Need.BOT_TOKEN | Need.APP_TOKEN)
+        return _socket_mode(settings)
+    raise AssertionError(args.command)
+
+
+def _built(settings: Settings, *, migrate_first: bool):  # type: ignore[no-untyped-def]
+    from bot.app import build_app
+    from storage import migrate
+
+    if migrate_first:
+        migrate.upgrade(settings.database_url)
+    elif not migrate.is_current(settings.database_url):
+        raise SettingsError("DATABASE_URL: the database is not migrated: run `brickwork db upgrade` first")
+    return build_app(settings)
+
+
+def _scheduler(settings: Settings) -> int:
+    from bot.scheduler import make_scheduler
+
+    brickwork = _built(settings, migrate_first=False)
+    scheduler = make_scheduler(
+        brickwork.services.ticker.tick,
+        brickwork.services.clock,
+        seconds=settings.brickwork_tick_seconds,
+        blocking=True,
+    )
+    _exit_on_sigterm()
+    log.info("scheduler ticking every %ss", settings.brickwork_tick_seconds)
+    with contextlib.suppress(KeyboardInterrupt, SystemExit):
+        scheduler.start()
+    return 0
+
+
+def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.scheduler import make_scheduler
+    from bot.server import HttpServer
+
+    brickwork = _built(settings, migrate_first=True)
+    server = HttpServer(brickwork.wsgi(), args.host, settings.port if args.port is None else args.port)
+    scheduler = None
+    if not args.no_scheduler:
+        scheduler = make_scheduler(
+            brickwork.services.ticker.tick,
+            brickwork.services.clock,
+            seconds=settings.brickwork_tick_seconds,
+            blocking=False,
+        )
+        scheduler.start()
+    _exit_on_sigterm()
+    # Tests and process managers read this line to learn the port (``--port 0``).
+    print(f"brickwork listening on http://{server.host}:{server.port}", flush=True)
+    try:
+        server.serve_forever()
+    except (KeyboardInterrupt, SystemExit):
+        pass
+    finally:
+        if scheduler is not None:
+            scheduler.shutdown(wait=False)
+        brickwork.close()
+    return 0
+
+
+def _socket_mode(settings: Settings) -> int:
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+    from bot.scheduler import make_scheduler
+
+    brickwork = _built(settings, migrate_first=True)
+    scheduler = make_scheduler(
+        brickwork.services.ticker.tick,
+        brickwork.services.clock,
+        seconds=settings.brickwork_tick_seconds,
+        blocking=False,
+    )
+    scheduler.start()
+    handler = SocketModeHandler(brickwork.bolt, settings.slack_app_token)
+    try:
+        handler.start()
+    except (KeyboardInterrupt, SystemExit):
+        pass
+    finally:
+        scheduler.shutdown(wait=False)
+        brickwork.close()
+    return 0
+
+
+def _exit_on_sigterm() -> None:
+    """Turn a process manager's SIGTERM into a clean shutdown (the finally blocks run)."""
+
+    def handle(_signum: int, _frame: FrameType | None) -> None:
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, handle)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

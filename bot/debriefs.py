@@ -1,0 +1,608 @@
+"""The post-project debrief: create a project, prompt at the due time, collect two-dimensional
+feedback, remind once, close the window.
+
+The service knows nothing of Block Kit: it hands plain cards to ``DebriefViews`` (pure view
+functions supplied by the Slack edge at composition time) and sends what they render
+through the gateway.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any, Protocol
+
+from sqlalchemy.exc import IntegrityError
+
+from bot.errors import InvalidInput, NotAllowed, NotFound
+from bot.framework import OUTCOME_SCORES, Framework, KpiKind
+from bot.people import PeopleService
+from bot.schedule import debrief_schedule, local_date
+from bot.slack_gateway import SlackGateway
+from storage.db import Database
+from storage.models import (
+    NAME_MAX,
+    NOTE_MAX,
+    DebriefTask,
+    Feedback,
+    FeedbackSource,
+    JobKind,
+    Person,
+    Project,
+    ProjectState,
+    TaskKind,
+    UpwardFeedback,
+)
+from storage.repositories import feedback as feedback_repo
+from storage.repositories import jobs as jobs_repo
+from storage.repositories import people as people_repo
+from storage.repositories import projects as projects_repo
+
+log = logging.getLogger(__name__)
+
+MAX_MEMBERS = 25  # one button per person keeps the lead's DM under Slack's 50 blocks
+OFFSET_CHOICES = (0, 1, 2, 3, 7)
+MAX_DAYS_AHEAD = 365
+MAX_DAYS_BEHIND = 90  # a debrief about work more than a quarter old recalls little
+
+
+# ---------------------------------------------------------------------------------------
+# What the edge hands in and gets back
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProjectDraft:
+    """The "New project" modal as submitted; every field may be missing or wrong."""
+
+    name: str | None
+    lead: str | None
+    members: Sequence[str]
+    end_date: date | None
+    offset_days: int | None
+    upward: str | None
+
+
+@dataclass(frozen=True)
+class PersonRef:
+    person_id: int
+    slack_id: str
+    name: str
+
+
+@dataclass(frozen=True)
+class ProjectSummary:
+    id: int
+    name: str
+    lead: PersonRef
+    end_date: date
+    state: ProjectState
+    due_at: datetime
+    closes_at: datetime
+    upward: UpwardFeedback
+    done: int
+    total: int
+    lead_tz: str
+
+
+@dataclass(frozen=True)
+class PromptItem:
+    subject: PersonRef
+    kind: TaskKind
+    done: bool
+
+
+@dataclass(frozen=True)
+class PromptCard:
+    """What one recipient's debrief DM shows."""
+
+    project_id: int
+    project_name: str
+    lead: PersonRef
+    end_date: date
+    state: ProjectState
+    closes_at: datetime
+    anonymous: bool
+    items: tuple[PromptItem, ...]
+    reminder: bool = False
+
+
+@dataclass(frozen=True)
+class DebriefAnswers:
+    """A submitted debrief form: kpi key -> score (None = not observed), and the notes."""
+
+    scores: dict[str, int | None]
+    delivery_note: str = ""
+    strengths_note: str = ""
+    growth_note: str = ""
+    missing: frozenset[str] = field(default_factory=frozenset)  # KPIs left unanswered
+
+
+@dataclass(frozen=True)
+class DebriefForm:
+    project_id: int
+    project_name: str
+    subject: PersonRef
+    kind: TaskKind
+    anonymous: bool
+    framework: Framework
+    previous: DebriefAnswers | None
+
+
+@dataclass(frozen=True)
+class SubmitResult:
+    project_id: int
+    subject: PersonRef
+    replaced: bool
+
+
+class DebriefViews(Protocol):
+    """Pure renderers supplied by the Slack edge: card -> (fallback text, blocks)."""
+
+    def prompt_message(self, card: PromptCard) -> tuple[str, list[Any]]: ...
+
+    def reminder_message(self, card: PromptCard) -> tuple[str, list[Any]]: ...
+
+
+# ---------------------------------------------------------------------------------------
+# The service
+# ---------------------------------------------------------------------------------------
+
+
+class DebriefService:
+    def __init__(
+        self,
+        *,
+        db: Database,
+        gateway: SlackGateway,
+        people: PeopleService,
+        framework: Framework,
+        views: DebriefViews,
+        clock: Callable[[], datetime],
+        window_days: int,
+    ) -> None:
+        self._db, self._gateway, self._people = db, gateway, people
+        self._framework, self._views, self._clock = framework, views, clock
+        self._window_days = window_days
+
+    @property
+    def framework(self) -> Framework:
+        return self._framework
+
+    # -- creating ---------------------------------------------------------------------
+
+    def today_for(self, slack_user_id: str) -> date:
+        person = self._people.one(slack_user_id)
+        return local_date(self._clock(), person.tz)
+
+    def create_project(self, *, requester: str, view_id: str, draft: ProjectDraft) -> ProjectSummary:
+        """Validate the draft, store the project with its tasks and due jobs, return it.
+
+        Submitting the same modal twice (a Slack retry, a double click) returns the project
+        the first submission created.
+        """
+        with self._db.transaction() as session:
+            existing = projects_repo.by_source_view(session, view_id)
+            if existing is not None:
+                return self._summary(session, existing)
+
+        errors: dict[str, str] = {}
+        name = (draft.name or "").strip()
+        if not name:
+            errors["name"] = "Give the project a name."
+        elif len(name) > NAME_MAX:
+            errors["name"] = f"Keep the name to {NAME_MAX} characters (it has {len(name)})."
+        lead_id = draft.lead or requester
+        member_ids = [m for m in dict.fromkeys(draft.members) if m != lead_id]
+        if not member_ids:
+            errors["members"] = "Add at least one team member besides the lead."
+        elif len(member_ids) > MAX_MEMBERS:
+            errors["members"] = f"A debrief takes at most {MAX_MEMBERS} people; split the project."
+        if draft.offset_days not in OFFSET_CHOICES:
+            errors["offset"] = "Choose when the debrief should run."
+        try:
+            upward = UpwardFeedback(draft.upward or "")
+        except ValueError:
+            errors["upward"] = "Choose whether members give feedback on the lead."
+            upward = UpwardFeedback.NONE
+
+        everyone = self._people.ensure([requester, lead_id, *member_ids[: MAX_MEMBERS + 1]])
+        lead = everyone[lead_id]
+        if lead.is_bot or lead.deleted:
+            errors["lead"] = "The lead must be an active person, not a bot or a deactivated account."
+        unusable = [everyone[m] for m in member_ids if everyone[m].is_bot or everyone[m].deleted]
+        if unusable and "members" not in errors:
+            names = ", ".join(p.name for p in unusable)
+            errors["members"] = f"Bots and deactivated accounts cannot be debriefed: {names}."
+
+        today = local_date(self._clock(), everyone[requester].tz)
+        if draft.end_date is None:
+            errors["end_date"] = "Pick the date the project ends (or ended)."
+        elif draft.end_date > today + timedelta(days=MAX_DAYS_AHEAD):
+            errors["end_date"] = "The end date is more than a year away; pick a date within a year."
+        elif draft.end_date < today - timedelta(days=MAX_DAYS_BEHIND):
+            errors["end_date"] = f"That was more than {MAX_DAYS_BEHIND} days ago; debrief recent projects."
+        if errors:
+            raise InvalidInput(errors)
+        assert draft.end_date is not None and draft.offset_days is not None
+
+        schedule = debrief_schedule(draft.end_date, draft.offset_days, lead.tz, self._window_days)
+        members = [everyone[m] for m in member_ids]
+        try:
+            with self._db.transaction() as session:
+                project = projects_repo.add_project(
+                    session,
+                    Project(
+                        name=name,
+                        lead_id=_id(lead),
+                        created_by_id=_id(everyone[requester]),
+                        end_date=draft.end_date,
+                        debrief_offset_days=draft.offset_days,
+                        upward_feedback=upward,
+                        debrief_due_at=schedule.due_at,
+                        reminder_due_at=schedule.reminder_at,
+                        window_closes_at=schedule.closes_at,
+                        source_view_id=view_id,
+                        created_at=self._clock(),
+                    ),
+                    [_id(m) for m in members],
+                )
+                pid = _id(project)
+                for member in members:
+                    projects_repo.add_task(
+                        session,
+                        DebriefTask(
+                            project_id=pid,
+                            giver_id=_id(lead),
+                            subject_id=_id(member),
+                            kind=TaskKind.LEAD_REVIEW,
+                        ),
+                    )
+                    if upward is not UpwardFeedback.NONE:
+                        projects_repo.add_task(
+                            session,
+                            DebriefTask(
+                                project_id=pid,
+                                giver_id=_id(member),
+                                subject_id=_id(lead),
+                                kind=TaskKind.UPWARD,
+                            ),
+                        )
+                jobs_repo.schedule(
+                    session, kind=JobKind.DEBRIEF_PROMPT, project_id=pid, due_at=schedule.due_at
+                )
+                jobs_repo.schedule(
+                    session, kind=JobKind.DEBRIEF_REMINDER, project_id=pid, due_at=schedule.reminder_at
+                )
+                jobs_repo.schedule(
+                    session, kind=JobKind.DEBRIEF_CLOSE, project_id=pid, due_at=schedule.closes_at
+                )
+                session.flush()
+                summary = self._summary(session, project)
+        except IntegrityError:
+            # The same modal submitted twice at the same moment: the other one won.
+            with self._db.transaction() as session:
+                existing = projects_repo.by_source_view(session, view_id)
+                if existing is None:
+                    raise
+                return self._summary(session, existing)
+        log.info("project %s created, debrief due %s", summary.id, summary.due_at.isoformat())
+        return summary
+
+    # -- reading ----------------------------------------------------------------------
+
+    def projects_for(self, slack_user_id: str) -> list[ProjectSummary]:
+        with self._db.transaction() as session:
+            me = people_repo.by_slack_id(session, slack_user_id)
+            if me is None:
+                return []
+            return [self._summary(session, p) for p in projects_repo.involving(session, _id(me))]
+
+    # -- cancelling -------------------------------------------------------------------
+
+    def cancel(self, *, requester: str, query: str) -> ProjectSummary:
+        """Cancel a project the requester leads or created, found by ``#id`` or by name."""
+        query = query.strip()
+        if not query:
+            raise InvalidInput({"project": "Name the project to cancel, e.g. `/debrief cancel Apollo`."})
+        with self._db.transaction() as session:
+            me = people_repo.by_slack_id(session, requester)
+            mine = (
+                []
+                if me is None
+                else [
+                    p
+                    for p in projects_repo.involving(session, _id(me), limit=200)
+                    if p.state in (ProjectState.SCHEDULED, ProjectState.OPEN)
+                    and _id(me) in (p.lead_id, p.created_by_id)
+                ]
+            )
+            matches = _match_projects(mine, query)
+            if not matches:
+                raise NotFound(
+                    "You have no scheduled or open project called that which you lead or created. "
+                    "`/debrief list` shows yours."
+                )
+            if len(matches) > 1:
+                ids = ", ".join(f"#{p.id}" for p in matches)
+                raise InvalidInput({"project": f"Several projects match; cancel one by number: {ids}."})
+            project = projects_repo.get_for_update(session, _id(matches[0]))
+            assert project is not None
+            projects_repo.set_state(session, project, ProjectState.CANCELLED, at=self._clock())
+            jobs_repo.cancel_for_project(session, _id(project))
+            summary = self._summary(session, project)
+        self.refresh_messages(summary.id)
+        return summary
+
+    # -- answering --------------------------------------------------------------------
+
+    def debrief_form(self, *, giver: str, project_id: int, subject_id: int) -> DebriefForm:
+        with self._db.transaction() as session:
+            project, task, _ = self._answerable(session, giver, project_id, subject_id)
+            subject = people_repo.get(session, subject_id)
+            assert subject is not None
+            previous = None
+            if task.feedback_id is not None:
+                record = session.get(Feedback, task.feedback_id)
+                if record is not None:
+                    previous = DebriefAnswers(
+                        scores=feedback_repo.ratings(session, _id(record)),
+                        delivery_note=record.delivery_note,
+                        strengths_note=record.strengths_note,
+                        growth_note=record.growth_note,
+                    )
+            return DebriefForm(
+                project_id=_id(project),
+                project_name=project.name,
+                subject=_ref(subject),
+                kind=task.kind,
+                anonymous=task.kind is TaskKind.UPWARD
+                and project.upward_feedback is UpwardFeedback.ANONYMOUS,
+                framework=self._framework,
+                previous=previous,
+            )
+
+    def validate_answers(self, answers: DebriefAnswers) -> None:
+        """Every KPI answered within its range, every note within Slack's limit."""
+        errors: dict[str, str] = {}
+        for kpi in self._framework.kpis:
+            if kpi.key in answers.missing or kpi.key not in answers.scores:
+                errors[kpi.key] = (
+                    'Pick a rating, or "Not observed".' if kpi.allows_not_observed else "Pick an answer."
+                )
+                continue
+            score = answers.scores[kpi.key]
+            if score is None and not kpi.allows_not_observed:
+                errors[kpi.key] = "Pick an answer."
+            elif score is not None:
+                allowed = set(OUTCOME_SCORES.values()) if kpi.kind is KpiKind.OUTCOME else set(range(1, 6))
+                if score not in allowed:
+                    errors[kpi.key] = "That answer is not one of the choices."
+        for name in ("delivery_note", "strengths_note", "growth_note"):
+            text = getattr(answers, name)
+            if len(text) > NOTE_MAX:
+                errors[name] = f"Keep this to {NOTE_MAX} characters (it has {len(text)})."
+        if errors:
+            raise InvalidInput(errors)
+
+    def submit(
+        self, *, giver: str, project_id: int, subject_id: int, answers: DebriefAnswers
+    ) -> SubmitResult:
+        """Store the answer (replacing an earlier one) and mark that part done.
+
+        Idempotent: the record is unique per (giver, subject, project), so a retry or a
+        double click updates the same row.
+        """
+        self.validate_answers(answers)
+        for attempt in (1, 2):
+            try:
+                return self._store(giver, project_id, subject_id, answers)
+            except IntegrityError:
+                # Two identical submissions raced to insert; the second now finds the row.
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _store(self, giver: str, project_id: int, subject_id: int, answers: DebriefAnswers) -> SubmitResult:
+        now = self._clock()
+        with self._db.transaction() as session:
+            project, task, me = self._answerable(session, giver, project_id, subject_id)
+            subject = people_repo.get(session, subject_id)
+            assert subject is not None
+            record = feedback_repo.find(
+                session, giver_id=_id(me), subject_id=subject_id, project_id=project_id
+            )
+            replaced = record is not None
+            if record is None:
+                record = Feedback(
+                    giver_id=_id(me),
+                    subject_id=subject_id,
+                    project_id=project_id,
+                    source=FeedbackSource.UPWARD if task.kind is TaskKind.UPWARD else FeedbackSource.DEBRIEF,
+                    framework_version=self._framework.version,
+                    created_at=now,
+                )
+            record.anonymous = (
+                task.kind is TaskKind.UPWARD and project.upward_feedback is UpwardFeedback.ANONYMOUS
+            )
+            record.framework_version = self._framework.version
+            record.delivery_note = answers.delivery_note.strip()
+            record.strengths_note = answers.strengths_note.strip()
+            record.growth_note = answers.growth_note.strip()
+            record.updated_at = now
+            scores = {k.key: (k.dimension.value, answers.scores.get(k.key)) for k in self._framework.kpis}
+            feedback_repo.save(session, record, scores)
+            task.done_at = task.done_at or now
+            task.feedback_id = record.id
+            session.add(task)
+            return SubmitResult(project_id=project_id, subject=_ref(subject), replaced=replaced)
+
+    def _answerable(
+        self, session: Any, giver: str, project_id: int, subject_id: int
+    ) -> tuple[Project, DebriefTask, Person]:
+        """The project, task and giver, when ``giver`` owes this answer and may still give it."""
+        me = people_repo.by_slack_id(session, giver)
+        project = projects_repo.get(session, project_id)
+        task = (
+            None
+            if me is None or project is None
+            else projects_repo.task(session, project_id, _id(me), subject_id)
+        )
+        if me is None or project is None or task is None:
+            raise NotAllowed("This debrief is not yours to answer.")
+        if project.state is ProjectState.CANCELLED:
+            raise NotAllowed(f"The debrief of {project.name} was cancelled.")
+        if project.state is ProjectState.CLOSED or self._clock() >= project.window_closes_at:
+            raise NotAllowed(f"The debrief of {project.name} has closed.")
+        if project.state is ProjectState.SCHEDULED:
+            raise NotAllowed(f"The debrief of {project.name} has not started yet.")
+        return project, task, me
+
+    # -- due work ---------------------------------------------------------------------
+
+    def run_job(self, kind: JobKind, project_id: int, now: datetime) -> None:
+        if kind is JobKind.DEBRIEF_PROMPT:
+            self._on_prompt_due(project_id)
+        elif kind is JobKind.DEBRIEF_REMINDER:
+            self._on_reminder_due(project_id, now)
+        elif kind is JobKind.DEBRIEF_CLOSE:
+            self._on_close_due(project_id)
+        else:  # pragma: no cover - a new JobKind without a handler is a programming error
+            raise ValueError(f"unknown job kind {kind}")
+
+    def _on_prompt_due(self, project_id: int) -> None:
+        with self._db.transaction() as session:
+            project = projects_repo.get_for_update(session, project_id)
+            if project is None or project.state is not ProjectState.SCHEDULED:
+                return
+            projects_repo.set_state(session, project, ProjectState.OPEN)
+            givers = _givers(projects_repo.tasks(session, project_id))
+        for giver_id in givers:
+            self._send_card(project_id, giver_id, JobKind.DEBRIEF_PROMPT)
+
+    def _on_reminder_due(self, project_id: int, now: datetime) -> None:
+        with self._db.transaction() as session:
+            project = projects_repo.get(session, project_id)
+            if project is None or project.state is not ProjectState.OPEN or now >= project.window_closes_at:
+                return  # no reminders once the window has closed
+            open_givers = _givers(t for t in projects_repo.tasks(session, project_id) if t.done_at is None)
+        for giver_id in open_givers:
+            self._send_card(project_id, giver_id, JobKind.DEBRIEF_REMINDER)
+
+    def _on_close_due(self, project_id: int) -> None:
+        with self._db.transaction() as session:
+            project = projects_repo.get_for_update(session, project_id)
+            if project is None or project.state is not ProjectState.OPEN:
+                return
+            projects_repo.set_state(session, project, ProjectState.CLOSED)
+        self.refresh_messages(project_id)
+
+    def _send_card(self, project_id: int, recipient_id: int, kind: JobKind) -> None:
+        """Send one DM at most once: the claim row is committed before the Slack call."""
+        with self._db.transaction() as session:
+            claim = projects_repo.claim_message(session, project_id, recipient_id, kind)
+            if claim is None:
+                return
+            claim_id = _id(claim)
+            recipient = people_repo.get(session, recipient_id)
+            card = self._card(session, project_id, recipient_id, reminder=kind is JobKind.DEBRIEF_REMINDER)
+        assert recipient is not None
+        try:
+            render = (
+                self._views.reminder_message
+                if kind is JobKind.DEBRIEF_REMINDER
+                else self._views.prompt_message
+            )
+            text, blocks = render(card)
+            posted = self._gateway.post_message(self._people.dm_channel(recipient), text, blocks)
+        except Exception:
+            with self._db.transaction() as session:
+                projects_repo.release_message(session, claim_id)  # so the job's retry sends it
+            raise
+        with self._db.transaction() as session:
+            projects_repo.record_message(session, claim_id, posted.channel, posted.ts)
+
+    def refresh_messages(self, project_id: int, recipient_id: int | None = None) -> None:
+        """Re-render the DMs already sent about a project (after an answer, a cancel, a close)."""
+        with self._db.transaction() as session:
+            sent = projects_repo.sent_messages(session, project_id, recipient_id)
+            cards = {
+                m.id: self._card(
+                    session, project_id, m.recipient_id, reminder=m.kind is JobKind.DEBRIEF_REMINDER
+                )
+                for m in sent
+            }
+        for message in sent:
+            card = cards[message.id]
+            render = self._views.reminder_message if card.reminder else self._views.prompt_message
+            text, blocks = render(card)
+            assert message.channel_id and message.ts
+            self._gateway.update_message(message.channel_id, message.ts, text, blocks)
+
+    def giver_id(self, slack_user_id: str) -> int | None:
+        with self._db.transaction() as session:
+            me = people_repo.by_slack_id(session, slack_user_id)
+            return None if me is None else me.id
+
+    # -- building cards ---------------------------------------------------------------
+
+    def _card(self, session: Any, project_id: int, recipient_id: int, *, reminder: bool) -> PromptCard:
+        project = projects_repo.get(session, project_id)
+        assert project is not None
+        tasks = [t for t in projects_repo.tasks(session, project_id) if t.giver_id == recipient_id]
+        people = people_repo.by_ids(session, [project.lead_id, *(t.subject_id for t in tasks)])
+        return PromptCard(
+            project_id=project_id,
+            project_name=project.name,
+            lead=_ref(people[project.lead_id]),
+            end_date=project.end_date,
+            state=project.state,
+            closes_at=project.window_closes_at,
+            anonymous=project.upward_feedback is UpwardFeedback.ANONYMOUS,
+            items=tuple(
+                PromptItem(subject=_ref(people[t.subject_id]), kind=t.kind, done=t.done_at is not None)
+                for t in tasks
+            ),
+            reminder=reminder,
+        )
+
+    def _summary(self, session: Any, project: Project) -> ProjectSummary:
+        tasks = projects_repo.tasks(session, _id(project))
+        lead = people_repo.get(session, project.lead_id)
+        assert lead is not None
+        return ProjectSummary(
+            id=_id(project),
+            name=project.name,
+            lead=_ref(lead),
+            end_date=project.end_date,
+            state=project.state,
+            due_at=project.debrief_due_at,
+            closes_at=project.window_closes_at,
+            upward=project.upward_feedback,
+            done=sum(1 for t in tasks if t.done_at is not None),
+            total=len(tasks),
+            lead_tz=lead.tz,
+        )
+
+
+def _id(row: Any) -> int:
+    assert row.id is not None
+    return int(row.id)
+
+
+def _ref(person: Person) -> PersonRef:
+    return PersonRef(person_id=_id(person), slack_id=person.slack_user_id, name=person.name)
+
+
+def _givers(tasks: Any) -> list[int]:
+    return list(dict.fromkeys(t.giver_id for t in tasks))
+
+
+def _match_projects(projects: list[Project], query: str) -> list[Project]:
+    if query.startswith("#") and query[1:].isdigit():
+        return [p for p in projects if p.id == int(query[1:])]
+    wanted = query.casefold()
+    exact = [p for p in projects if p.name.casefold() == wanted]
+    return exact or [p for p in projects if wanted in p.name.casefold()]

@@ -1,0 +1,129 @@
+"""The competency framework: which KPIs each dimension has. Loaded and validated at start."""
+
+from __future__ import annotations
+
+import enum
+import re
+import tomllib
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+MAX_KPIS_PER_DIMENSION = 8  # keeps every form far below Slack's 100-block modal limit
+LABEL_MAX = 75  # Slack's option-text limit; labels also serve as select placeholders
+DESCRIPTION_MAX = 150  # an input hint is short; Slack allows 2000 but nobody reads that much
+_KEY = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+
+
+class FrameworkError(ValueError):
+    """The framework file is not usable; the message says where and why."""
+
+
+class Dimension(enum.StrEnum):
+    DELIVERY = "delivery"
+    LEADERSHIP = "leadership"
+
+
+class KpiKind(enum.StrEnum):
+    OUTCOME = "outcome"  # yes / partly / no, stored as 2 / 1 / 0
+    SCALE = "scale"  # 1..5
+
+
+OUTCOME_SCORES = {"yes": 2, "partly": 1, "no": 0}
+
+
+@dataclass(frozen=True)
+class Kpi:
+    key: str
+    label: str
+    kind: KpiKind
+    dimension: Dimension
+    description: str = ""
+
+    @property
+    def allows_not_observed(self) -> bool:
+        # Leadership is only seen in some projects; delivery always has an answer.
+        return self.dimension is Dimension.LEADERSHIP
+
+
+@dataclass(frozen=True)
+class Framework:
+    version: str
+    delivery: tuple[Kpi, ...]
+    leadership: tuple[Kpi, ...]
+
+    @property
+    def kpis(self) -> tuple[Kpi, ...]:
+        return self.delivery + self.leadership
+
+    def kpi(self, key: str) -> Kpi:
+        for kpi in self.kpis:
+            if kpi.key == key:
+                return kpi
+        raise KeyError(key)
+
+
+def load_framework(path: Path | None = None) -> Framework:
+    """Read the operator's file, or the shipped default when ``path`` is None."""
+    where = str(path) if path else "the default framework"
+    try:
+        if path is None:
+            text = resources.files("bot").joinpath("data/framework.toml").read_text(encoding="utf-8")
+        else:
+            text = path.read_text(encoding="utf-8")
+        data = tomllib.loads(text)
+    except (OSError, UnicodeDecodeError) as error:
+        raise FrameworkError(f"{where}: cannot read it ({error})") from None
+    except tomllib.TOMLDecodeError as error:
+        raise FrameworkError(f"{where}: not valid TOML ({error})") from None
+    return parse_framework(data, where=where)
+
+
+def parse_framework(data: dict[str, Any], *, where: str = "framework") -> Framework:
+    version = data.get("version")
+    if not isinstance(version, str | int) or not str(version).strip() or len(str(version)) > 32:
+        raise FrameworkError(f"{where}: 'version' must be a short string, such as \"2026.1\"")
+    seen: set[str] = set()
+    dimensions: dict[Dimension, tuple[Kpi, ...]] = {}
+    for dimension in Dimension:
+        entries = data.get(dimension.value)
+        if not isinstance(entries, list) or not entries:
+            raise FrameworkError(f"{where}: [[{dimension.value}]] needs at least one KPI")
+        if len(entries) > MAX_KPIS_PER_DIMENSION:
+            raise FrameworkError(
+                f"{where}: {dimension.value} has {len(entries)} KPIs; at most {MAX_KPIS_PER_DIMENSION}"
+            )
+        kpis = []
+        for index, entry in enumerate(entries, start=1):
+            kpi = _parse_kpi(entry, dimension, f"{where}: {dimension.value} KPI #{index}")
+            if kpi.key in seen:
+                raise FrameworkError(f"{where}: KPI key {kpi.key!r} is used twice")
+            seen.add(kpi.key)
+            kpis.append(kpi)
+        dimensions[dimension] = tuple(kpis)
+    return Framework(
+        version=str(version).strip(),
+        delivery=dimensions[Dimension.DELIVERY],
+        leadership=dimensions[Dimension.LEADERSHIP],
+    )
+
+
+def _parse_kpi(entry: Any, dimension: Dimension, where: str) -> Kpi:
+    if not isinstance(entry, dict):
+        raise FrameworkError(f"{where}: must be a table with key, label and kind")
+    key, label = entry.get("key"), entry.get("label")
+    kind, description = entry.get("kind", "scale"), entry.get("description", "")
+    if not isinstance(key, str) or not _KEY.match(key):
+        raise FrameworkError(f"{where}: 'key' must be lowercase letters, digits or _ (up to 40), got {key!r}")
+    if not isinstance(label, str) or not label.strip() or len(label) > LABEL_MAX:
+        raise FrameworkError(f"{where} ({key}): 'label' must be 1 to {LABEL_MAX} characters")
+    if kind not in {k.value for k in KpiKind}:
+        raise FrameworkError(f'{where} ({key}): \'kind\' must be "scale" or "outcome", got {kind!r}')
+    if kind == KpiKind.OUTCOME and dimension is Dimension.LEADERSHIP:
+        raise FrameworkError(f"{where} ({key}): leadership KPIs are rated on the 1-5 scale")
+    if not isinstance(description, str) or len(description) > DESCRIPTION_MAX:
+        raise FrameworkError(
+            f"{where} ({key}): 'description' must be text up to {DESCRIPTION_MAX} characters"
+        )
+    return Kpi(key=key, label=label.strip(), kind=KpiKind(kind), dimension=dimension, description=description)

@@ -1,0 +1,64 @@
+"""People: created from ``users.info`` on first contact and refreshed when stale."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
+
+from bot.slack_gateway import SlackGateway, SlackUser
+from storage.db import Database
+from storage.models import Person
+from storage.repositories import people as people_repo
+
+log = logging.getLogger(__name__)
+
+REFRESH_AFTER = timedelta(hours=24)  # names and time zones change; not often
+
+
+class PeopleService:
+    def __init__(self, db: Database, gateway: SlackGateway, clock: Callable[[], datetime]) -> None:
+        self._db, self._gateway, self._clock = db, gateway, clock
+
+    def ensure(self, slack_user_ids: Iterable[str]) -> dict[str, Person]:
+        """The Person for each Slack user id, fetching from Slack only what is new or stale.
+
+        Slack calls run in parallel (users.info is a tier-4 method) and outside any
+        transaction; the upserts then commit together.
+        """
+        wanted = list(dict.fromkeys(slack_user_ids))
+        now = self._clock()
+        with self._db.transaction() as session:
+            known = {uid: people_repo.by_slack_id(session, uid) for uid in wanted}
+        stale = [uid for uid, p in known.items() if p is None or now - p.refreshed_at > REFRESH_AFTER]
+        if not stale:
+            return {uid: p for uid, p in known.items() if p is not None}
+        with ThreadPoolExecutor(max_workers=min(8, len(stale))) as pool:
+            fetched: list[SlackUser] = list(pool.map(self._gateway.user_info, stale))
+        with self._db.transaction() as session:
+            for user in fetched:
+                known[user.id] = people_repo.upsert(
+                    session,
+                    slack_user_id=user.id,
+                    name=user.name,
+                    tz=user.tz,
+                    is_bot=user.is_bot,
+                    deleted=user.deleted,
+                    refreshed_at=now,
+                )
+        return {uid: p for uid, p in known.items() if p is not None}
+
+    def one(self, slack_user_id: str) -> Person:
+        return self.ensure([slack_user_id])[slack_user_id]
+
+    def dm_channel(self, person: Person) -> str:
+        """The DM channel with ``person``, opened once and remembered."""
+        if person.dm_channel_id:
+            return person.dm_channel_id
+        channel = self._gateway.open_dm(person.slack_user_id)
+        with self._db.transaction() as session:
+            assert person.id is not None
+            people_repo.set_dm_channel(session, person.id, channel)
+        person.dm_channel_id = channel
+        return channel

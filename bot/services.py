@@ -1,0 +1,40 @@
+"""What the Slack edge may call: the services, built once by the composition root."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.debriefs import DebriefService
+from bot.framework import Framework
+from bot.people import PeopleService
+from bot.settings import Settings
+from bot.slack_gateway import SlackGateway
+from bot.ticker import Ticker
+from storage.db import Database
+from storage.repositories import events as events_repo
+
+
+class Inbox:
+    """Deduplicates Events API deliveries: Slack retries an event up to three times."""
+
+    def __init__(self, db: Database, clock: Callable[[], datetime]) -> None:
+        self._db, self._clock = db, clock
+
+    def first_delivery(self, team_id: str, event_id: str) -> bool:
+        with self._db.transaction() as session:
+            return events_repo.claim(session, team_id=team_id, event_id=event_id, at=self._clock())
+
+
+@dataclass(frozen=True)
+class Services:
+    settings: Settings
+    db: Database
+    gateway: SlackGateway
+    framework: Framework
+    people: PeopleService
+    debriefs: DebriefService
+    inbox: Inbox
+    ticker: Ticker
+    clock: Callable[[], datetime]

@@ -1,0 +1,236 @@
+"""The one settings object: every environment variable Brickwork reads is declared here.
+
+Nothing below this module reads ``os.environ``. ``load_settings`` turns any problem into a
+``SettingsError`` whose message is one line naming the variable and what is expected; the
+CLI prints it and exits with status 2.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+
+class SettingsError(Exception):
+    """A setting is missing or malformed; ``str(error)`` is the one line shown to the operator."""
+
+
+class CoachMode(enum.StrEnum):
+    AUTO = "auto"
+    LLM = "llm"
+    OFFLINE = "offline"
+
+
+class Need(enum.Flag):
+    """What a command needs from Slack; checked by ``Settings.require``."""
+
+    NOTHING = 0
+    BOT_TOKEN = enum.auto()
+    SIGNING_SECRET = enum.auto()
+    APP_TOKEN = enum.auto()
+
+
+# Environment variable name -> what we tell the operator when it is wrong.
+EXPECTED: dict[str, str] = {
+    "SLACK_BOT_TOKEN": "a bot token starting with xoxb-",
+    "SLACK_SIGNING_SECRET": "the app's signing secret (Basic Information page of the Slack app)",
+    "SLACK_APP_TOKEN": "an app-level token starting with xapp- (Socket Mode)",
+    "SLACK_API_URL": "an http(s) URL of the Slack Web API, such as https://slack.com/api/",
+    "DATABASE_URL": "a database URL such as sqlite:///brickwork.db or postgresql://user@host:5432/brickwork",
+    "OPENAI_API_KEY": "an API key for the OpenAI-compatible server",
+    "OPENAI_BASE_URL": "an http(s) URL such as https://api.openai.com/v1",
+    "OPENAI_MODEL": "a model name such as gpt-4o-mini",
+    "BRICKWORK_COACH": "one of auto, llm, offline",
+    "BRICKWORK_FRAMEWORK_FILE": "the path of a competency framework TOML file",
+    "BRICKWORK_DEBRIEF_WINDOW_DAYS": "a whole number of days from 1 to 60",
+    "BRICKWORK_TICK_SECONDS": "a whole number of seconds from 5 to 3600",
+    "BRICKWORK_LOG_LEVEL": "one of DEBUG, INFO, WARNING, ERROR",
+    "PORT": "a TCP port from 0 to 65535",
+}
+
+_PLACEHOLDER_MARKERS = ("changeme", "your-", "xxxx", "<", ">")
+
+
+class Settings(BaseSettings):
+    """Validated configuration. Field names are the environment variable names, lower-cased."""
+
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=False)
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls, init_settings, **_sources):  # type: ignore[no-untyped-def, override]
+        # ``load_settings`` hands over the environment explicitly, so tests and the demo can
+        # pass their own mapping without anything leaking in from the process.
+        return (init_settings,)
+
+    slack_bot_token: str | None = Field(default=None, repr=False)
+    slack_signing_secret: str | None = Field(default=None, repr=False)
+    slack_app_token: str | None = Field(default=None, repr=False)
+    slack_api_url: str = "https://slack.com/api/"
+    database_url: str = "sqlite:///brickwork.db"
+    openai_api_key: str | None = Field(default=None, repr=False)
+    openai_base_url: str | None = None
+    openai_model: str = "gpt-4o-mini"
+    brickwork_coach: CoachMode = CoachMode.AUTO
+    brickwork_framework_file: Path | None = None
+    brickwork_debrief_window_days: int = Field(default=7, ge=1, le=60)
+    brickwork_tick_seconds: int = Field(default=60, ge=5, le=3600)
+    brickwork_log_level: str = "INFO"
+    port: int = Field(default=3000, ge=0, le=65535)
+
+    @field_validator(
+        "slack_bot_token",
+        "slack_signing_secret",
+        "slack_app_token",
+        "openai_api_key",
+        "openai_base_url",
+        "brickwork_framework_file",
+        mode="before",
+    )
+    @classmethod
+    def _blank_is_missing(cls, value: Any) -> Any:
+        # `.env.example` ships empty values; an empty string means "not set", not "set to nothing".
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value.strip() if isinstance(value, str) else value
+
+    @field_validator("slack_bot_token")
+    @classmethod
+    def _bot_token(cls, value: str | None) -> str | None:
+        if value is not None and (not value.startswith("xoxb-") or _looks_like_placeholder(value)):
+            raise ValueError("bad bot token")
+        return value
+
+    @field_validator("slack_app_token")
+    @classmethod
+    def _app_token(cls, value: str | None) -> str | None:
+        if value is not None and (not value.startswith("xapp-") or _looks_like_placeholder(value)):
+            raise ValueError("bad app token")
+        return value
+
+    @field_validator("slack_signing_secret")
+    @classmethod
+    def _signing_secret(cls, value: str | None) -> str | None:
+        if value is not None and _looks_like_placeholder(value):
+            raise ValueError("placeholder signing secret")
+        return value
+
+    @field_validator("slack_api_url", "openai_base_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.strip()
+        if not value.startswith(("http://", "https://")) or len(value) < 10 or " " in value:
+            raise ValueError("bad url")
+        return value
+
+    @field_validator("slack_api_url")
+    @classmethod
+    def _trailing_slash(cls, value: str) -> str:
+        # slack_sdk joins base_url + method name, so the slash matters.
+        return value if value.endswith("/") else value + "/"
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        return normalise_database_url(value)
+
+    @field_validator("brickwork_coach", mode="before")
+    @classmethod
+    def _coach(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("brickwork_framework_file")
+    @classmethod
+    def _framework_file(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError("no such file")
+        return value
+
+    @field_validator("brickwork_log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ValueError("bad level")
+        return level
+
+    def require(self, need: Need) -> None:
+        """Refuse to go on when a command's Slack credentials are missing."""
+        for flag, field in (
+            (Need.BOT_TOKEN, "slack_bot_token"),
+            (Need.SIGNING_SECRET, "slack_signing_secret"),
+            (Need.APP_TOKEN, "slack_app_token"),
+        ):
+            if need & flag and getattr(self, field) is None:
+                name = field.upper()
+                raise SettingsError(f"{name} is not set: expected {EXPECTED[name]}")
+
+    @property
+    def coach_uses_llm(self) -> bool:
+        if self.brickwork_coach is CoachMode.OFFLINE:
+            return False
+        if self.brickwork_coach is CoachMode.LLM:
+            return True
+        return self.openai_api_key is not None
+
+
+def _looks_like_placeholder(value: str) -> bool:
+    lowered = value.lower()
+    return any(marker in lowered for marker in _PLACEHOLDER_MARKERS)
+
+
+def normalise_database_url(value: str) -> str:
+    """Accept the URLs operators paste (Heroku's ``postgres://``) and pin the PostgreSQL driver."""
+    raw = value.strip()
+    try:
+        url = make_url(raw)
+    except (ArgumentError, ValueError) as error:
+        raise ValueError("unparseable") from error
+    backend = url.get_backend_name()
+    if backend == "sqlite":
+        if url.drivername != "sqlite":
+            raise ValueError("unsupported sqlite driver")
+        return raw
+    if backend in {"postgres", "postgresql"}:
+        if url.drivername in {"postgres", "postgresql", "postgresql+psycopg"}:
+            url = url.set(drivername="postgresql+psycopg")
+            if not url.database:
+                raise ValueError("no database name")
+            return url.render_as_string(hide_password=False)
+        raise ValueError("unsupported postgresql driver")
+    raise ValueError("unsupported backend")
+
+
+def load_settings(environ: dict[str, str] | None = None, **overrides: Any) -> Settings:
+    """Build settings from ``environ`` (default: the process environment) plus explicit overrides.
+
+    Every validation problem becomes one ``SettingsError`` line naming the variable.
+    """
+    source = os.environ if environ is None else environ
+    values: dict[str, Any] = {k.lower(): v for k, v in source.items() if k.upper() in EXPECTED}
+    values.update(overrides)
+    try:
+        return Settings(**values)
+    except ValidationError as error:
+        first = error.errors()[0]
+        name = str(first["loc"][0]).upper() if first["loc"] else "configuration"
+        got = first.get("input")
+        shown = (
+            f" (got {got!r})"
+            if isinstance(got, str | int)
+            and "TOKEN" not in name
+            and "SECRET" not in name
+            and "KEY" not in name
+            else ""
+        )
+        raise SettingsError(
+            f"{name} is invalid: expected {EXPECTED.get(name, 'a valid value')}{shown}"
+        ) from None

@@ -1,0 +1,16 @@
+"""The Slack edge. ``register_all`` is called once, by the composition root."""
+
+from __future__ import annotations
+
+from slack_bolt import App
+
+from bot.services import Services
+from handlers import debrief, errors, home, later, middleware
+
+
+def register_all(app: App, services: Services) -> None:
+    middleware.register(app, services)
+    errors.register(app, services)
+    debrief.register(app, services)
+    home.register(app, services)
+    later.register(app, services)

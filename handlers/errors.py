@@ -1,0 +1,54 @@
+"""One error handler: our exceptions become a friendly answer, the rest get an id to quote."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+from slack_bolt import App
+
+from bot.errors import BrickworkError
+from bot.services import Services
+from handlers.views.common import notice_modal
+
+log = logging.getLogger("brickwork.errors")
+
+
+def register(app: App, services: Services) -> None:
+    gateway = services.gateway
+
+    @app.error
+    def handle_error(error: Exception, body: dict[str, Any]) -> None:
+        if isinstance(error, BrickworkError):
+            message, error_id = str(error), None
+            log.info("refused %s: %s", body.get("type") or body.get("command"), type(error).__name__)
+        else:
+            error_id = uuid.uuid4().hex[:8]
+            message = f"Something went wrong on our side. If it keeps happening, quote error id {error_id}."
+            log.error("error id %s while handling %s", error_id, _kind(body), exc_info=error)
+        try:
+            _tell(gateway, body, message, error_id)
+        except Exception:  # the answer itself failed; the log line above is what is left
+            log.exception("could not tell the user about error id %s", error_id)
+
+
+def _kind(body: dict[str, Any]) -> str:
+    return str(body.get("command") or body.get("type") or "request")
+
+
+def _tell(gateway: Any, body: dict[str, Any], message: str, error_id: str | None) -> None:
+    user = body.get("user_id") or (body.get("user") or {}).get("id")
+    channel = body.get("channel_id") or (body.get("channel") or {}).get("id")
+    trigger = body.get("trigger_id")
+    if trigger and body.get("type") == "block_actions":
+        # A button press: the trigger is still unused when a service refused, so answer in place.
+        try:
+            gateway.open_view(trigger, notice_modal("Brickwork", message, error_id=error_id))
+            return
+        except Exception:
+            log.debug("trigger already used; falling back to a message")
+    if user and channel:
+        gateway.post_ephemeral(channel, user, message)
+    elif user:
+        gateway.post_message(user, message)

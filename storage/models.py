@@ -1,0 +1,246 @@
+"""SQLModel tables. Everything that must not happen twice is a unique constraint here.
+
+Timestamps are stored as UTC and always come back timezone-aware (``UTCDateTime``), the
+same on SQLite (which has no time zones) and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, date, datetime
+
+from sqlalchemy import Column, DateTime, Index, String, TypeDecorator, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+NAME_MAX = 80
+NOTE_MAX = 3000
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware datetimes in, aware UTC datetimes out, on every database."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: object) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: object) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class StrEnumType(TypeDecorator[enum.StrEnum]):
+    """A string enum stored as its value in a VARCHAR and read back as the enum member."""
+
+    impl = String(24)
+    cache_ok = True
+
+    def __init__(self, enum_cls: type[enum.StrEnum]) -> None:
+        super().__init__()
+        self.enum_cls = enum_cls
+
+    def process_bind_param(self, value: object, dialect: object) -> str | None:
+        return None if value is None else self.enum_cls(value).value
+
+    def process_result_value(self, value: str | None, dialect: object) -> enum.StrEnum | None:
+        return None if value is None else self.enum_cls(value)
+
+
+def enum_column(enum_cls: type[enum.StrEnum]) -> Column[enum.StrEnum]:
+    return Column(StrEnumType(enum_cls), nullable=False)
+
+
+def utc_column(*, nullable: bool = False, index: bool = False) -> Column[datetime]:
+    return Column(UTCDateTime(), nullable=nullable, index=index)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class ProjectState(enum.StrEnum):
+    SCHEDULED = "scheduled"  # waiting for the debrief time
+    OPEN = "open"  # prompts sent, answers being collected
+    CLOSED = "closed"  # the debrief window has passed
+    CANCELLED = "cancelled"
+
+
+class UpwardFeedback(enum.StrEnum):
+    NONE = "none"
+    NAMED = "named"
+    ANONYMOUS = "anonymous"
+
+
+class TaskKind(enum.StrEnum):
+    LEAD_REVIEW = "lead_review"  # the lead debriefs a member
+    UPWARD = "upward"  # a member gives feedback on the lead
+
+
+class JobKind(enum.StrEnum):
+    DEBRIEF_PROMPT = "debrief_prompt"
+    DEBRIEF_REMINDER = "debrief_reminder"
+    DEBRIEF_CLOSE = "debrief_close"
+
+
+class JobState(enum.StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class FeedbackSource(enum.StrEnum):
+    DEBRIEF = "debrief"  # the lead about a member
+    UPWARD = "upward"  # a member about the lead
+
+
+class Person(SQLModel, table=True):
+    """Someone in the workspace, created from ``users.info`` on first contact."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    slack_user_id: str = Field(sa_column=Column(String(32), nullable=False, unique=True))
+    name: str = Field(default="", max_length=120)
+    tz: str = Field(default="UTC", max_length=64)
+    is_bot: bool = False
+    deleted: bool = False
+    dm_channel_id: str | None = Field(default=None, max_length=32)
+    refreshed_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
+    created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
+
+
+class Project(SQLModel, table=True):
+    __table_args__ = (Index("ix_project_state_lead", "state", "lead_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=NAME_MAX)
+    lead_id: int = Field(foreign_key="person.id", index=True)
+    created_by_id: int = Field(foreign_key="person.id")
+    end_date: date
+    debrief_offset_days: int = 1
+    upward_feedback: UpwardFeedback = Field(
+        default=UpwardFeedback.NONE, sa_column=enum_column(UpwardFeedback)
+    )
+    state: ProjectState = Field(default=ProjectState.SCHEDULED, sa_column=enum_column(ProjectState))
+    debrief_due_at: datetime = Field(sa_column=utc_column())
+    reminder_due_at: datetime = Field(sa_column=utc_column())
+    window_closes_at: datetime = Field(sa_column=utc_column())
+    # The "New project" modal's view id: a repeated submission of the same modal finds the
+    # project it already created instead of making a second one.
+    source_view_id: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
+    cancelled_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+
+
+class ProjectMember(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("project_id", "person_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="project.id", index=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+
+
+class DebriefTask(SQLModel, table=True):
+    """One part of a debrief: ``giver`` owes feedback on ``subject`` for ``project``."""
+
+    __table_args__ = (UniqueConstraint("project_id", "giver_id", "subject_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="project.id", index=True)
+    giver_id: int = Field(foreign_key="person.id", index=True)
+    subject_id: int = Field(foreign_key="person.id")
+    kind: TaskKind = Field(sa_column=enum_column(TaskKind))
+    done_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    feedback_id: int | None = Field(default=None, foreign_key="feedback.id")
+
+
+class PromptMessage(SQLModel, table=True):
+    """A DM the bot sent about a project; kept so it can be updated as answers arrive.
+
+    The unique key is claimed *before* sending, so two ticks never send the same prompt.
+    """
+
+    __table_args__ = (UniqueConstraint("project_id", "recipient_id", "kind"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="project.id", index=True)
+    recipient_id: int = Field(foreign_key="person.id")
+    kind: JobKind = Field(sa_column=enum_column(JobKind))
+    channel_id: str | None = Field(default=None, max_length=32)
+    ts: str | None = Field(default=None, max_length=32)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
+
+
+class Feedback(SQLModel, table=True):
+    """One person's answer about another, on both dimensions.
+
+    Unique per (giver, subject, project): answering again replaces the answer.
+    """
+
+    __table_args__ = (UniqueConstraint("giver_id", "subject_id", "project_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    giver_id: int = Field(foreign_key="person.id", index=True)
+    subject_id: int = Field(foreign_key="person.id", index=True)
+    project_id: int | None = Field(default=None, foreign_key="project.id", index=True)
+    source: FeedbackSource = Field(sa_column=enum_column(FeedbackSource))
+    anonymous: bool = False
+    framework_version: str = Field(max_length=32)
+    delivery_note: str = Field(default="", max_length=NOTE_MAX)
+    strengths_note: str = Field(default="", max_length=NOTE_MAX)
+    growth_note: str = Field(default="", max_length=NOTE_MAX)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
+
+
+class Rating(SQLModel, table=True):
+    """One KPI's score inside a feedback record.
+
+    ``score`` is 1-5 for a scale KPI, 0/1/2 for an outcome KPI (no / partly / yes), and NULL
+    for "not observed" (which is recorded, so it is not mistaken for a forgotten answer).
+    """
+
+    __table_args__ = (UniqueConstraint("feedback_id", "kpi"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    feedback_id: int = Field(foreign_key="feedback.id", index=True)
+    dimension: str = Field(max_length=16)
+    kpi: str = Field(max_length=40)
+    score: int | None = None
+
+
+class Job(SQLModel, table=True):
+    """Work that is due: the scheduler only claims due rows and acts on them."""
+
+    __table_args__ = (
+        UniqueConstraint("kind", "project_id"),
+        Index("ix_job_due", "state", "due_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: JobKind = Field(sa_column=enum_column(JobKind))
+    project_id: int = Field(foreign_key="project.id", index=True)
+    due_at: datetime = Field(sa_column=utc_column())
+    state: JobState = Field(default=JobState.PENDING, sa_column=enum_column(JobState))
+    attempts: int = 0
+    claimed_by: str | None = Field(default=None, max_length=64)
+    claimed_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    finished_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    last_error: str | None = Field(default=None, max_length=500)
+
+
+class ProcessedEvent(SQLModel, table=True):
+    """Events API deliveries already handled; Slack retries up to three times."""
+
+    __table_args__ = (UniqueConstraint("team_id", "event_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32)
+    event_id: str = Field(max_length=64)
+    received_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())

@@ -1,0 +1,52 @@
+"""Queries about people."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlmodel import Session, col, select
+
+from storage.models import Person
+
+
+def get(session: Session, person_id: int) -> Person | None:
+    return session.get(Person, person_id)
+
+
+def by_slack_id(session: Session, slack_user_id: str) -> Person | None:
+    return session.exec(select(Person).where(Person.slack_user_id == slack_user_id)).first()
+
+
+def by_ids(session: Session, person_ids: Iterable[int]) -> dict[int, Person]:
+    ids = set(person_ids)
+    if not ids:
+        return {}
+    return {p.id: p for p in session.exec(select(Person).where(col(Person.id).in_(ids))) if p.id is not None}
+
+
+def upsert(
+    session: Session,
+    *,
+    slack_user_id: str,
+    name: str,
+    tz: str,
+    is_bot: bool,
+    deleted: bool,
+    refreshed_at: datetime,
+) -> Person:
+    person = by_slack_id(session, slack_user_id)
+    if person is None:
+        person = Person(slack_user_id=slack_user_id)
+    person.name, person.tz, person.is_bot, person.deleted = name, tz, is_bot, deleted
+    person.refreshed_at = refreshed_at
+    session.add(person)
+    session.flush()
+    return person
+
+
+def set_dm_channel(session: Session, person_id: int, channel_id: str) -> None:
+    person = session.get(Person, person_id)
+    if person is not None:
+        person.dm_channel_id = channel_id
+        session.add(person)

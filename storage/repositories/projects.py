@@ -1,0 +1,138 @@
+"""Queries about projects, their members, debrief tasks and the DMs sent about them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import or_
+from sqlmodel import Session, col, select
+
+from storage.models import (
+    DebriefTask,
+    JobKind,
+    Project,
+    ProjectMember,
+    ProjectState,
+    PromptMessage,
+)
+
+
+def add_project(session: Session, project: Project, member_ids: Sequence[int]) -> Project:
+    session.add(project)
+    session.flush()
+    assert project.id is not None
+    for person_id in member_ids:
+        session.add(ProjectMember(project_id=project.id, person_id=person_id))
+    session.flush()
+    return project
+
+
+def get(session: Session, project_id: int) -> Project | None:
+    return session.get(Project, project_id)
+
+
+def get_for_update(session: Session, project_id: int) -> Project | None:
+    return session.exec(select(Project).where(Project.id == project_id).with_for_update()).first()
+
+
+def by_source_view(session: Session, view_id: str) -> Project | None:
+    return session.exec(select(Project).where(Project.source_view_id == view_id)).first()
+
+
+def member_ids(session: Session, project_id: int) -> list[int]:
+    rows = session.exec(
+        select(ProjectMember.person_id)
+        .where(ProjectMember.project_id == project_id)
+        .order_by(ProjectMember.id)
+    )
+    return list(rows)
+
+
+def involving(session: Session, person_id: int, *, limit: int = 20) -> list[Project]:
+    """Projects the person leads, created, or is a member of; newest end date first."""
+    member_of = select(ProjectMember.project_id).where(ProjectMember.person_id == person_id)
+    query = (
+        select(Project)
+        .where(
+            or_(
+                Project.lead_id == person_id,
+                Project.created_by_id == person_id,
+                col(Project.id).in_(member_of),
+            )
+        )
+        .order_by(col(Project.end_date).desc(), col(Project.id).desc())
+        .limit(limit)
+    )
+    return list(session.exec(query))
+
+
+def set_state(session: Session, project: Project, state: ProjectState, *, at: datetime | None = None) -> None:
+    project.state = state
+    if state is ProjectState.CANCELLED:
+        project.cancelled_at = at
+    session.add(project)
+
+
+def add_task(session: Session, task: DebriefTask) -> None:
+    session.add(task)
+
+
+def tasks(session: Session, project_id: int) -> list[DebriefTask]:
+    return list(
+        session.exec(select(DebriefTask).where(DebriefTask.project_id == project_id).order_by(DebriefTask.id))
+    )
+
+
+def task(session: Session, project_id: int, giver_id: int, subject_id: int) -> DebriefTask | None:
+    return session.exec(
+        select(DebriefTask).where(
+            DebriefTask.project_id == project_id,
+            DebriefTask.giver_id == giver_id,
+            DebriefTask.subject_id == subject_id,
+        )
+    ).first()
+
+
+def claim_message(
+    session: Session, project_id: int, recipient_id: int, kind: JobKind
+) -> PromptMessage | None:
+    """Reserve the right to send one DM; None when it was reserved before (sent or being sent).
+
+    The reservation is the unique row itself, committed by the caller before sending.
+    """
+    existing = session.exec(
+        select(PromptMessage).where(
+            PromptMessage.project_id == project_id,
+            PromptMessage.recipient_id == recipient_id,
+            PromptMessage.kind == kind,
+        )
+    ).first()
+    if existing is not None:
+        return None
+    message = PromptMessage(project_id=project_id, recipient_id=recipient_id, kind=kind)
+    session.add(message)
+    session.flush()
+    return message
+
+
+def record_message(session: Session, message_id: int, channel_id: str, ts: str) -> None:
+    message = session.get(PromptMessage, message_id)
+    if message is not None:
+        message.channel_id, message.ts = channel_id, ts
+        session.add(message)
+
+
+def release_message(session: Session, message_id: int) -> None:
+    message = session.get(PromptMessage, message_id)
+    if message is not None:
+        session.delete(message)
+
+
+def sent_messages(session: Session, project_id: int, recipient_id: int | None = None) -> list[PromptMessage]:
+    query = select(PromptMessage).where(
+        PromptMessage.project_id == project_id, col(PromptMessage.ts).is_not(None)
+    )
+    if recipient_id is not None:
+        query = query.where(PromptMessage.recipient_id == recipient_id)
+    return list(session.exec(query.order_by(PromptMessage.id)))

@@ -1,0 +1,60 @@
+"""Fixtures shared by every test.
+
+The database is real: a fresh SQLite file per test, or — when ``TEST_DATABASE_URL`` is set —
+a fresh schema on that PostgreSQL server per test, migrated with our own Alembic migrations
+and dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from bot.settings import normalise_database_url
+from storage import migrate
+from storage.db import Database
+
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
+
+
+@pytest.fixture(autouse=True)
+def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No stray token or setting from the developer's shell leaks into a test."""
+    for name in list(os.environ):
+        if name.startswith(("SLACK_", "OPENAI_", "BRICKWORK_")) or name in {"DATABASE_URL", "PORT"}:
+            monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> Iterator[str]:
+    if not TEST_DATABASE_URL:
+        url = f"sqlite:///{tmp_path / 'brickwork.db'}"
+        migrate.upgrade(url)
+        yield url
+        return
+    base = make_url(normalise_database_url(TEST_DATABASE_URL))
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(base)
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url = base.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
+    try:
+        migrate.upgrade(url)
+        yield url
+    finally:
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[Database]:
+    database = Database(database_url)
+    yield database
+    database.dispose()

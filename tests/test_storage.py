@@ -1,0 +1,209 @@
+"""Repositories, constraints and migrations against the real database (SQLite or PostgreSQL)."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import create_engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import SQLModel
+
+from storage.db import Database
+from storage.models import Feedback, FeedbackSource, Job, JobKind, JobState, Project, ProjectState
+from storage.repositories import events as events_repo
+from storage.repositories import feedback as feedback_repo
+from storage.repositories import jobs as jobs_repo
+from storage.repositories import people as people_repo
+from storage.repositories import projects as projects_repo
+
+NOW = datetime(2026, 12, 2, 10, 0, tzinfo=UTC)
+
+
+def _project(db: Database, view_id: str = "V1") -> int:
+    with db.transaction() as session:
+        lead = people_repo.upsert(
+            session,
+            slack_user_id="ULEAD",
+            name="Lead",
+            tz="Europe/Berlin",
+            is_bot=False,
+            deleted=False,
+            refreshed_at=NOW,
+        )
+        member = people_repo.upsert(
+            session,
+            slack_user_id="UMEM",
+            name="Member",
+            tz="UTC",
+            is_bot=False,
+            deleted=False,
+            refreshed_at=NOW,
+        )
+        assert lead.id and member.id
+        project = projects_repo.add_project(
+            session,
+            Project(
+                name="Apollo",
+                lead_id=lead.id,
+                created_by_id=lead.id,
+                end_date=date(2026, 12, 1),
+                debrief_due_at=NOW,
+                reminder_due_at=NOW,
+                window_closes_at=NOW + timedelta(days=7),
+                source_view_id=view_id,
+            ),
+            [member.id],
+        )
+        assert project.id
+        return project.id
+
+
+def test_migrations_create_exactly_the_models(database_url: str) -> None:
+    engine = create_engine(database_url)
+    with engine.connect() as connection:
+        diff = compare_metadata(MigrationContext.configure(connection), SQLModel.metadata)
+    engine.dispose()
+    assert diff == [], f"models and migrations differ: {diff}"
+
+
+def test_timestamps_come_back_aware_utc(db: Database) -> None:
+    pid = _project(db)
+    with db.transaction() as session:
+        project = projects_repo.get(session, pid)
+        assert project is not None
+        assert project.debrief_due_at == NOW and project.debrief_due_at.tzinfo is not None
+        assert project.state is ProjectState.SCHEDULED  # an enum, not a bare string
+
+
+def test_naive_datetimes_are_refused(db: Database) -> None:
+    with pytest.raises(Exception, match="naive"), db.transaction() as session:
+        people_repo.upsert(
+            session,
+            slack_user_id="UX",
+            name="X",
+            tz="UTC",
+            is_bot=False,
+            deleted=False,
+            refreshed_at=datetime(2026, 1, 1),
+        )
+
+
+def test_claim_due_takes_each_job_once_even_with_two_tickers(db: Database) -> None:
+    project_ids = [_project(db, f"V{i}") for i in range(14)]
+    with db.transaction() as session:
+        for i, pid in enumerate(project_ids):
+            for kind in JobKind:
+                session.add(Job(kind=kind, project_id=pid, due_at=NOW - timedelta(seconds=i)))
+    results: list[list[int]] = []
+    barrier = threading.Barrier(2)
+
+    def claimer(name: str) -> None:
+        barrier.wait()
+        got: list[int] = []
+        for round_ in range(12):
+            with db.transaction() as s:
+                got += [
+                    j.id
+                    for j in jobs_repo.claim_due(s, now=NOW, worker=f"{name}-{round_}", limit=5)
+                    if j.id is not None
+                ]
+        results.append(got)
+
+    threads = [threading.Thread(target=claimer, args=(n,)) for n in ("a", "b")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    claimed = results[0] + results[1]
+    assert len(claimed) == len(set(claimed)) == 14 * len(JobKind)
+
+
+def test_claim_skips_future_and_finished_jobs_and_retakes_stale_claims(db: Database) -> None:
+    pid = _project(db)
+    with db.transaction() as session:
+        future = jobs_repo.schedule(
+            session, kind=JobKind.DEBRIEF_CLOSE, project_id=pid, due_at=NOW + timedelta(1)
+        )
+        due = jobs_repo.schedule(session, kind=JobKind.DEBRIEF_PROMPT, project_id=pid, due_at=NOW)
+        session.flush()
+        future_id, due_id = future.id, due.id
+    with db.transaction() as session:
+        assert [j.id for j in jobs_repo.claim_due(session, now=NOW, worker="w1")] == [due_id]
+    with db.transaction() as session:
+        assert jobs_repo.claim_due(session, now=NOW, worker="w2") == []  # running, lease not over
+    later = NOW + jobs_repo.LEASE + timedelta(seconds=1)
+    with db.transaction() as session:
+        assert [j.id for j in jobs_repo.claim_due(session, now=later, worker="w3")] == [due_id]
+        jobs_repo.finish(session, due_id, at=later)  # type: ignore[arg-type]
+    with db.transaction() as session:
+        assert jobs_repo.claim_due(session, now=later, worker="w4") == []
+        assert future_id is not None
+
+
+def test_failed_jobs_back_off_then_give_up(db: Database) -> None:
+    pid = _project(db)
+    with db.transaction() as session:
+        scheduled = jobs_repo.schedule(session, kind=JobKind.DEBRIEF_PROMPT, project_id=pid, due_at=NOW)
+        session.flush()
+        job_id = scheduled.id
+    now = NOW
+    for attempt in range(1, jobs_repo.MAX_ATTEMPTS + 1):
+        with db.transaction() as session:
+            claimed = jobs_repo.claim_due(session, now=now, worker=f"w{attempt}")
+            assert [j.attempts for j in claimed] == [attempt]
+            job = jobs_repo.fail(session, claimed[0].id, at=now, error="boom")  # type: ignore[arg-type]
+            assert job is not None
+        if attempt < jobs_repo.MAX_ATTEMPTS:
+            assert job.state is JobState.PENDING and job.due_at == now + timedelta(minutes=5 * attempt)
+            now = job.due_at
+    assert job.state is JobState.FAILED and job.last_error == "boom" and job_id
+
+
+def test_one_job_of_a_kind_per_project(db: Database) -> None:
+    pid = _project(db)
+    with pytest.raises(IntegrityError), db.transaction() as session:
+        jobs_repo.schedule(session, kind=JobKind.DEBRIEF_PROMPT, project_id=pid, due_at=NOW)
+        jobs_repo.schedule(session, kind=JobKind.DEBRIEF_PROMPT, project_id=pid, due_at=NOW)
+
+
+def test_a_dm_is_claimed_once(db: Database) -> None:
+    pid = _project(db)
+    with db.transaction() as session:
+        first = projects_repo.claim_message(session, pid, 1, JobKind.DEBRIEF_PROMPT)
+        assert first is not None
+    with db.transaction() as session:
+        assert projects_repo.claim_message(session, pid, 1, JobKind.DEBRIEF_PROMPT) is None
+        assert projects_repo.claim_message(session, pid, 1, JobKind.DEBRIEF_REMINDER) is not None
+
+
+def test_feedback_is_unique_per_giver_subject_project_and_save_replaces_ratings(db: Database) -> None:
+    pid = _project(db)
+    with db.transaction() as session:
+        record = Feedback(
+            giver_id=1, subject_id=2, project_id=pid, source=FeedbackSource.DEBRIEF, framework_version="1"
+        )
+        feedback_repo.save(session, record, {"quality": ("delivery", 4), "gone": ("leadership", 2)})
+        fid = record.id
+    with db.transaction() as session:
+        record = feedback_repo.find(session, giver_id=1, subject_id=2, project_id=pid)
+        assert record is not None and record.id == fid
+        feedback_repo.save(session, record, {"quality": ("delivery", 5), "decides": ("leadership", None)})
+    with db.transaction() as session:
+        assert feedback_repo.ratings(session, fid) == {"quality": 5, "decides": None}  # type: ignore[arg-type]
+    with pytest.raises(IntegrityError), db.transaction() as session:
+        session.add(
+            Feedback(
+                giver_id=1, subject_id=2, project_id=pid, source=FeedbackSource.DEBRIEF, framework_version="1"
+            )
+        )
+
+
+def test_an_event_is_claimed_once_per_team(db: Database) -> None:
+    with db.transaction() as session:
+        assert events_repo.claim(session, team_id="T1", event_id="Ev1", at=NOW)
+        assert not events_repo.claim(session, team_id="T1", event_id="Ev1", at=NOW)
+        assert events_repo.claim(session, team_id="T2", event_id="Ev1", at=NOW)
