@@ -475,9 +475,11 @@ class DebriefService:
     def _on_prompt_due(self, project_id: int) -> None:
         with self._db.transaction() as session:
             project = projects_repo.get_for_update(session, project_id)
-            if project is None or project.state is not ProjectState.SCHEDULED:
+            if project is None or project.state not in (ProjectState.SCHEDULED, ProjectState.OPEN):
                 return
-            projects_repo.set_state(session, project, ProjectState.OPEN)
+            # OPEN already means an earlier attempt failed part-way: send what it did not.
+            if project.state is ProjectState.SCHEDULED:
+                projects_repo.set_state(session, project, ProjectState.OPEN)
             givers = _givers(projects_repo.tasks(session, project_id))
         for giver_id in givers:
             self._send_card(project_id, giver_id, JobKind.DEBRIEF_PROMPT)

@@ -72,8 +72,9 @@ class SlackGateway:
     def user_info(self, user_id: str) -> SlackUser:
         user = self.client.users_info(user=user_id)["user"]
         profile = user.get("profile") or {}
+        # The full name reads best in a debrief; display names are often handles ("maya.o").
         name = (
-            profile.get("display_name") or user.get("real_name") or profile.get("real_name") or user["name"]
+            user.get("real_name") or profile.get("real_name") or profile.get("display_name") or user["name"]
         )
         return SlackUser(
             id=user["id"],

@@ -91,11 +91,7 @@ class DebriefListeners:
         elif word == "cancel":
             ack()
             summary = self.s.debriefs.cancel(requester=user, query=rest)
-            self.s.gateway.post_ephemeral(
-                command["channel_id"],
-                user,
-                f"Cancelled the debrief of #{summary.id} {summary.name}. Nobody will be asked about it.",
-            )
+            self.s.gateway.post_ephemeral(command["channel_id"], user, views.cancelled_text(summary))
         elif word == "help":
             ack(text=views.DEBRIEF_HELP)
         else:

@@ -10,6 +10,7 @@ from slack_bolt import App
 
 from bot.errors import BrickworkError
 from bot.services import Services
+from bot.text import escape_mrkdwn
 from handlers.views.common import notice_modal
 
 log = logging.getLogger("brickwork.errors")
@@ -48,7 +49,8 @@ def _tell(gateway: Any, body: dict[str, Any], message: str, error_id: str | None
             return
         except Exception:
             log.debug("trigger already used; falling back to a message")
+    # Service messages may quote what a person typed (a project name): escape before mrkdwn.
     if user and channel:
-        gateway.post_ephemeral(channel, user, message)
+        gateway.post_ephemeral(channel, user, escape_mrkdwn(message))
     elif user:
-        gateway.post_message(user, message)
+        gateway.post_message(user, escape_mrkdwn(message))

@@ -17,8 +17,11 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from bot.settings import normalise_database_url
+from bot.standin.driver import SlackDriver
+from bot.standin.webapi import FakeSlack
 from storage import migrate
 from storage.db import Database
+from tests.harness import EVERYONE, AppProcess, start_app
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 
@@ -58,3 +61,21 @@ def db(database_url: str) -> Iterator[Database]:
     database = Database(database_url)
     yield database
     database.dispose()
+
+
+@pytest.fixture
+def slack() -> Iterator[FakeSlack]:
+    with FakeSlack(users=EVERYONE) as fake:
+        yield fake
+
+
+@pytest.fixture
+def app(slack: FakeSlack, database_url: str, tmp_path: Path) -> Iterator[AppProcess]:
+    process = start_app(slack, database_url, tmp_path)
+    yield process
+    process.stop()
+
+
+@pytest.fixture
+def driver(app: AppProcess, slack: FakeSlack) -> SlackDriver:
+    return SlackDriver(app.events_url, app.env["SLACK_SIGNING_SECRET"], slack)

@@ -281,7 +281,7 @@ def prompt_message(card: PromptCard) -> tuple[str, list[Block]]:
     name = _name(card.project_name)
     upward = any(i.kind is TaskKind.UPWARD for i in card.items)
     if upward:
-        text = f"How did {card.lead.name} lead {card.project_name}? Your feedback is wanted."
+        text = f"How did {_name(card.lead.name)} lead {name}? Your feedback is wanted."
         opening = (
             f"*{name}* ended on {day(card.end_date)}. How did *{_name(card.lead.name)}* lead it? "
             "Two minutes, on delivery and leadership."
@@ -289,7 +289,7 @@ def prompt_message(card: PromptCard) -> tuple[str, list[Block]]:
         if card.anonymous:
             opening += "\nYour answer is anonymous: your name is never shown with it."
     else:
-        text = f"Time to debrief {card.project_name}"
+        text = f"Time to debrief {name}"
         opening = (
             f"*{name}* ended on {day(card.end_date)}. Please debrief each person: about two minutes "
             "each, on delivery and leadership."
@@ -304,14 +304,14 @@ def prompt_message(card: PromptCard) -> tuple[str, list[Block]]:
 
 
 def reminder_message(card: PromptCard) -> tuple[str, list[Block]]:
-    still_open = [i for i in card.items if not i.done]
-    text = f"Reminder: the debrief of {card.project_name} is still open"
-    opening = (
-        f":alarm_clock: A reminder: the debrief of *{_name(card.project_name)}* is open until "
-        f"{when(card.closes_at)}."
-        if still_open
-        else f"The debrief of *{_name(card.project_name)}* is complete. Thank you."
-    )
+    name = _name(card.project_name)
+    text = f"Reminder: the debrief of {name} is still open"
+    if card.state is not ProjectState.OPEN:
+        opening = f"The debrief of *{name}* is over."
+    elif any(not i.done for i in card.items):
+        opening = f":alarm_clock: A reminder: the debrief of *{name}* is open until {when(card.closes_at)}."
+    else:
+        opening = f"Your part of the debrief of *{name}* is done. Thank you."
     blocks: list[Block] = [SectionBlock(text=opening)]
     blocks += _items(card)
     blocks.append(ContextBlock(elements=[MarkdownTextObject(text=_status_line(card))]))
@@ -381,6 +381,10 @@ def project_list(summaries: list[ProjectSummary]) -> tuple[str, list[Block]]:
             )
         )
     return f"Your projects: {len(summaries)}", blocks
+
+
+def cancelled_text(summary: ProjectSummary) -> str:
+    return f"Cancelled the debrief of #{summary.id} {_name(summary.name)}. Nobody will be asked about it."
 
 
 def home_view(summaries: list[ProjectSummary]) -> View:

@@ -1,0 +1,260 @@
+"""``brickwork demo``: the whole product on its embedded defaults, with no token and no network.
+
+A temporary SQLite database, the offline coach, the real app served over HTTP on loopback,
+and the local stand-in for Slack: the demo drives it as three people would, moves time to
+the debrief, and prints, as plain text, what each person saw in Slack.
+"""
+
+from __future__ import annotations
+
+import secrets
+import sys
+import tempfile
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, TextIO
+
+from bot.app import Brickwork, build_app
+from bot.schedule import local_date
+from bot.server import HttpServer
+from bot.settings import load_settings
+from bot.standin.driver import Actor, SlackDriver
+from bot.standin.render import message_to_text, view_to_text
+from bot.standin.webapi import FakeSlack, FakeUser
+from storage import migrate
+
+MAYA = FakeUser(id="U0MAYA", name="maya", real_name="Maya Okafor", tz="Europe/Berlin")
+ALICE = FakeUser(id="U0ALICE", name="alice", real_name="Alice Chen", tz="America/New_York")
+BOB = FakeUser(id="U0BOB", name="bob", real_name="Bob Müller", tz="Asia/Kolkata")
+PEOPLE = (MAYA, ALICE, BOB)
+
+
+@contextmanager
+def running_stack(
+    workdir: Path, clock: Callable[[], datetime]
+) -> Iterator[tuple[Brickwork, FakeSlack, SlackDriver]]:
+    """The real app served on loopback, talking to the stand-in for Slack."""
+    database_url = f"sqlite:///{workdir / 'demo.db'}"
+    migrate.upgrade(database_url)
+    signing_secret = secrets.token_hex(16)
+    with FakeSlack(users=PEOPLE) as slack:
+        settings = load_settings(
+            {
+                "SLACK_BOT_TOKEN": "xoxb-demo-0000",
+                "SLACK_SIGNING_SECRET": signing_secret,
+                "SLACK_API_URL": slack.url,
+                "DATABASE_URL": database_url,
+                "BRICKWORK_COACH": "offline",
+            }
+        )
+        brickwork = build_app(settings, clock=clock)
+        server = HttpServer(brickwork.wsgi(), "127.0.0.1", 0, threads=4)
+        thread = threading.Thread(target=server.serve_forever, name="brickwork-http", daemon=True)
+        thread.start()
+        try:
+            yield (
+                brickwork,
+                slack,
+                SlackDriver(f"http://127.0.0.1:{server.port}/slack/events", signing_secret, slack),
+            )
+        finally:
+            server.close()
+            brickwork.close()
+
+
+class Narrator:
+    def __init__(self, slack: FakeSlack, out: TextIO) -> None:
+        self.slack, self.out = slack, out
+
+    def name(self, user_id: str) -> str:
+        user = self.slack.user(user_id)
+        return user.real_name if user else user_id
+
+    def step(self, text: str) -> None:
+        print(f"\n=== {text}", file=self.out)
+
+    def saw(self, user_id: str, what: str, text: str) -> None:
+        print(f"\n--- {self.name(user_id)} sees {what}:", file=self.out)
+        for line in text.strip().splitlines():
+            print(f"    {line}", file=self.out)
+
+    def modal(self, user_id: str, view: dict[str, Any]) -> None:
+        self.saw(user_id, "a modal", view_to_text(view, names=self.name))
+
+    def dm(self, user_id: str, what: str = "a DM from Brickwork") -> dict[str, Any]:
+        message = self.slack.last_dm(user_id)
+        assert message is not None, f"{user_id} got no DM"
+        self.saw(user_id, what, message_to_text(message, names=self.name))
+        return message
+
+
+def _wait_modal(slack: FakeSlack, user_id: str, *, after: int) -> dict[str, Any]:
+    slack.wait_for("views.open", count=after + 1)
+    modal = slack.open_modal(user_id)
+    assert modal is not None
+    return modal
+
+
+def button_beside(message: dict[str, Any], name: str) -> str:
+    """The value of the button in the section that names ``name``: what a person would click."""
+    for block in message.get("blocks") or []:
+        text = (block.get("text") or {}).get("text", "")
+        accessory = block.get("accessory") or {}
+        if name in text and accessory.get("type") == "button":
+            return str(accessory["value"])
+    raise LookupError(f"no button beside {name!r}")
+
+
+def _answer_debrief(
+    actor: Actor,
+    slack: FakeSlack,
+    dm: dict[str, Any],
+    name: str,
+    answers: dict[str, Any],
+    narrator: Narrator,
+    show: bool,
+) -> None:
+    opened = len(slack.calls_to("views.open"))
+    actor.click(dm, value=button_beside(dm, name))
+    form = _wait_modal(slack, actor.user_id, after=opened)
+    if show:
+        narrator.modal(actor.user_id, form)
+    updates = len(slack.calls_to("chat.update"))
+    response = actor.submit(form, answers)
+    assert response.status == 200, response.text
+    slack.wait_for("chat.update", count=updates + 1)
+
+
+def run_demo(out: TextIO = sys.stdout) -> int:
+    now = [datetime.now(UTC)]
+
+    def clock() -> datetime:
+        return now[0]
+
+    with (
+        tempfile.TemporaryDirectory(prefix="brickwork-demo-") as tmp,
+        running_stack(Path(tmp), clock) as (
+            brickwork,
+            slack,
+            driver,
+        ),
+    ):
+        tell = Narrator(slack, out)
+        maya, alice = driver.as_user(MAYA.id), driver.as_user(ALICE.id)
+        print(
+            "Brickwork demo: a project ends, its lead debriefs the team, the team gives feedback on", file=out
+        )
+        print("the lead. Everything below is what each person saw in Slack, as plain text.", file=out)
+
+        tell.step("Maya runs /debrief")
+        maya.command("/debrief")
+        form = _wait_modal(slack, MAYA.id, after=0)
+        tell.modal(MAYA.id, form)
+        end = local_date(now[0], MAYA.tz)
+        response = maya.submit(
+            form,
+            {
+                "Project name": "Q3 launch <!channel>",
+                "Team members": [ALICE.id, BOB.id],
+                "End date": end,
+                "Run the debrief": "1",
+                "Do members give feedback on the lead?": "anonymous",
+            },
+        )
+        assert response.status == 200, response.text
+        confirmation = slack.open_modal(MAYA.id)
+        assert confirmation is not None
+        tell.modal(MAYA.id, confirmation)
+        print(
+            "\n    (Maya typed <!channel> into the name: Brickwork escapes it, so it shows as text and pings"
+            " nobody.)",
+            file=out,
+        )
+
+        project = brickwork.services.debriefs.projects_for(MAYA.id)[0]
+        tell.step(
+            f"Time moves to the debrief: {project.due_at:%a %d %b %H:%M} UTC (10:00 for Maya in Berlin)"
+        )
+        now[0] = project.due_at
+        print(f"    tick: {brickwork.services.ticker.tick(now[0])}", file=out)
+        lead_dm = tell.dm(MAYA.id)
+        tell.dm(ALICE.id)
+        tell.dm(BOB.id)
+
+        tell.step("Maya debriefs Alice")
+        _answer_debrief(
+            maya,
+            slack,
+            lead_dm,
+            ALICE.real_name,
+            {
+                "Target met": "yes",
+                "Quality": "4",
+                "Timeliness": "5",
+                "Notes on delivery": "Shipped the import tool a week early.",
+                "Inspires and retains people": "4",
+                "Decides well under pressure": "5",
+                "Drives innovation and culture": "Not observed",
+                "Collaborates across teams, includes people": "4",
+                "Delegates": "3",
+                "Motivates": "4",
+                "Strengths you saw": "When the vendor API broke on launch day she called the rollback in ten "
+                "minutes and told support first, so no customer was surprised.",
+                "One thing to grow": "Hand the release checklist to someone else next time.",
+            },
+            tell,
+            show=True,
+        )
+        tell.dm(MAYA.id, "her debrief DM, updated")
+
+        tell.step("Alice gives anonymous feedback on Maya")
+        alice_dm = slack.last_dm(ALICE.id)
+        assert alice_dm is not None
+        _answer_debrief(
+            alice,
+            slack,
+            alice_dm,
+            MAYA.real_name,
+            {
+                "Target met": "partly",
+                "Quality": "4",
+                "Timeliness": "3",
+                "Inspires and retains people": "5",
+                "Decides well under pressure": "4",
+                "Drives innovation and culture": "4",
+                "Collaborates across teams, includes people": "5",
+                "Delegates": "4",
+                "Motivates": "5",
+                "Strengths you saw": "Asked the quietest person in every planning meeting first.",
+            },
+            tell,
+            show=False,
+        )
+        tell.dm(ALICE.id, "her DM, updated")
+
+        tell.step("Two days later: Bob and Maya still have open parts, so each gets one reminder")
+        now[0] = project.due_at + timedelta(days=2)
+        print(f"    tick: {brickwork.services.ticker.tick(now[0])}", file=out)
+        tell.dm(MAYA.id, "a reminder")
+        tell.dm(BOB.id, "a reminder")
+        again = brickwork.services.ticker.tick(now[0])
+        print(f"    a second tick at the same moment: {again} (nothing is sent twice)", file=out)
+
+        tell.step("The debrief window closes a week after it opened")
+        now[0] = project.closes_at
+        print(f"    tick: {brickwork.services.ticker.tick(now[0])}", file=out)
+        tell.dm(BOB.id, "his reminder, updated")
+
+        tell.step("Maya runs /debrief list")
+        listing = maya.command("/debrief", "list").json() or {}
+        tell.saw(MAYA.id, "an ephemeral answer", message_to_text(listing, names=tell.name))
+
+        invalid = slack.invalid_calls()
+        print(
+            f"\nDone: {len(slack.calls)} Slack API calls, {len(invalid)} rejected by the stand-in's checks.",
+            file=out,
+        )
+        return 0 if not invalid else 1

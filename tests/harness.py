@@ -1,0 +1,94 @@
+"""The app as a user starts it: ``brickwork serve`` in its own process, talking to the stand-in.
+
+``AppProcess.tick(now)`` runs ``brickwork tick --now`` the same way, against the same database.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import secrets
+import subprocess
+import sys
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from bot.standin.webapi import FakeSlack, FakeUser
+from tests.cli import brickwork
+
+MAYA = FakeUser(
+    id="U0MAYA", name="maya", real_name="Maya Okafor", tz="Europe/Berlin", email="maya@example.com"
+)
+ALICE = FakeUser(id="U0ALICE", name="alice", real_name="Alice Chen", tz="America/New_York")
+BOB = FakeUser(id="U0BOB", name="bob", real_name="Bob Müller", tz="Asia/Kolkata")
+CAROL = FakeUser(id="U0CAROL", name="carol", real_name="Carol <b>Díaz</b>", tz="America/Los_Angeles")
+ROBOT = FakeUser(id="U0ROBOT", name="deploybot", real_name="Deploy Bot", is_bot=True)
+GONE = FakeUser(id="U0GONE", name="gone", real_name="Former Colleague", deleted=True)
+EVERYONE = (MAYA, ALICE, BOB, CAROL, ROBOT, GONE)
+
+
+@dataclass
+class AppProcess:
+    env: dict[str, str]
+    workdir: Path
+    process: subprocess.Popen[str]
+    url: str
+    log_path: Path
+    ticks: list[str] = field(default_factory=list)
+
+    @property
+    def events_url(self) -> str:
+        return f"{self.url}/slack/events"
+
+    def tick(self, now: datetime) -> str:
+        result = brickwork("tick", "--now", now.isoformat(), env=self.env, cwd=self.workdir)
+        assert result.returncode in (0, 1), result.stderr
+        self.ticks.append(result.stdout + result.stderr)
+        return result.stdout.strip()
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def start_app(slack: FakeSlack, database_url: str, workdir: Path, **extra_env: str) -> AppProcess:
+    env = {
+        **{k: v for k, v in os.environ.items() if k in {"PATH", "HOME", "LANG", "TMPDIR"}},
+        "SLACK_BOT_TOKEN": "xoxb-test-0000",
+        "SLACK_SIGNING_SECRET": secrets.token_hex(16),
+        "SLACK_API_URL": slack.url,
+        "DATABASE_URL": database_url,
+        "BRICKWORK_LOG_LEVEL": "DEBUG",
+        **extra_env,
+    }
+    log_path = workdir / "server.log"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1", "--port", "0", "--no-scheduler"],
+        env=env,
+        cwd=workdir,
+        stdout=subprocess.PIPE,
+        stderr=log_path.open("w"),
+        text=True,
+    )
+    lines: queue.Queue[str] = queue.Queue()
+    assert process.stdout is not None
+    threading.Thread(target=lambda: [lines.put(line) for line in process.stdout], daemon=True).start()  # type: ignore[union-attr]
+    try:
+        line = lines.get(timeout=30)
+    except queue.Empty:
+        process.kill()
+        raise AssertionError(f"brickwork serve did not start:\n{log_path.read_text()}") from None
+    if "listening on" not in line:
+        process.kill()
+        raise AssertionError(f"unexpected first line {line!r}:\n{log_path.read_text()}")
+    return AppProcess(env=env, workdir=workdir, process=process, url=line.split()[-1], log_path=log_path)

@@ -1,0 +1,497 @@
+"""The debrief, end to end: signed HTTP into ``brickwork serve``, ``brickwork tick`` to move time,
+the stand-in for Slack validating every payload, the real database checked afterwards."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlmodel import select
+
+from bot.demo import button_beside
+from bot.schedule import local_date
+from bot.standin.driver import SlackDriver
+from bot.standin.webapi import FakeSlack
+from storage.db import Database
+from storage.models import DebriefTask, Feedback, Job, JobState, Project, ProjectState, PromptMessage, Rating
+from tests.harness import ALICE, BOB, CAROL, GONE, MAYA, ROBOT, AppProcess
+
+FULL_ANSWERS = {
+    "Target met": "yes",
+    "Quality": "4",
+    "Timeliness": "5",
+    "Inspires and retains people": "4",
+    "Decides well under pressure": "5",
+    "Drives innovation and culture": "Not observed",
+    "Collaborates across teams, includes people": "4",
+    "Delegates": "3",
+    "Motivates": "4",
+}
+
+
+def today() -> date:
+    return local_date(datetime.now(UTC), MAYA.tz)
+
+
+def new_project(driver: SlackDriver, slack: FakeSlack, **values: Any) -> Any:
+    """Maya runs /debrief and submits the modal with ``values`` over sensible defaults."""
+    opened = len(slack.calls_to("views.open"))
+    response = driver.as_user(MAYA.id).command("/debrief")
+    assert response.status == 200 and not response.too_slow
+    slack.wait_for("views.open", count=opened + 1)
+    modal = slack.open_modal(MAYA.id)
+    assert modal is not None and modal["callback_id"] == "new_project"
+    answers = {
+        "Project name": "Apollo",
+        "Team members": [ALICE.id, BOB.id],
+        "End date": today(),
+        "Run the debrief": "1",
+        "Do members give feedback on the lead?": "none",
+    }
+    answers.update({k.replace("_", " "): v for k, v in values.items()})
+    return driver.as_user(MAYA.id).submit(modal, answers, strict=False), modal
+
+
+def only_project(db: Database) -> Project:
+    with db.transaction() as session:
+        projects = list(session.exec(select(Project)))
+    assert len(projects) == 1
+    return projects[0]
+
+
+def count(db: Database, model: Any) -> int:
+    with db.transaction() as session:
+        return len(list(session.exec(select(model))))
+
+
+def open_form(
+    driver: SlackDriver, slack: FakeSlack, user: str, dm: dict[str, Any], name: str
+) -> dict[str, Any]:
+    opened = len(slack.calls_to("views.open"))
+    response = driver.as_user(user).click(dm, value=button_beside(dm, name))
+    assert response.status == 200
+    slack.wait_for("views.open", count=opened + 1)
+    modal = slack.open_modal(user)
+    assert modal is not None
+    return modal
+
+
+def shown(response: Any) -> str:
+    """What Slack shows for an ack: a JSON message, or plain text (Bolt's ack(text=...) alone)."""
+    body = response.json()
+    return json.dumps(body, ensure_ascii=False) if body is not None else response.text
+
+
+def mrkdwn_texts(value: Any, *, top: bool = True) -> list[str]:
+    """Every string Slack parses as mrkdwn: mrkdwn text objects and a message's own ``text``."""
+    found: list[str] = []
+    if isinstance(value, dict):
+        if value.get("type") == "mrkdwn" and isinstance(value.get("text"), str):
+            found.append(value["text"])
+        if top and isinstance(value.get("text"), str) and value.get("type") is None:
+            found.append(value["text"])
+        for key, item in value.items():
+            if isinstance(item, dict | list) and key != "state":
+                found += mrkdwn_texts(item, top=False)
+    elif isinstance(value, list):
+        for item in value:
+            found += mrkdwn_texts(item, top=False)
+    return found
+
+
+def parsed_by_slack(slack: FakeSlack) -> list[str]:
+    texts: list[str] = []
+    for call in slack.calls:
+        args = dict(call.args)
+        for key in ("blocks", "view"):
+            if isinstance(args.get(key), str):
+                args[key] = json.loads(args[key])
+        texts += mrkdwn_texts(args)
+    return texts
+
+
+@pytest.fixture
+def db(database_url: str) -> Any:
+    database = Database(database_url)
+    yield database
+    database.dispose()
+
+
+def test_the_whole_debrief(app: AppProcess, driver: SlackDriver, slack: FakeSlack, db: Database) -> None:
+    response, _ = new_project(driver, slack, **{"Do members give feedback on the lead?": "anonymous"})
+    assert response.status == 200
+    body = response.json()
+    assert body["response_action"] == "update"  # the confirmation replaces the form
+    assert "Apollo" in json.dumps(body["view"])
+
+    project = only_project(db)
+    assert project.state is ProjectState.SCHEDULED
+    # 10:00 in Maya's Berlin, the day after the end date.
+    due_local = project.debrief_due_at.astimezone(__import__("zoneinfo").ZoneInfo("Europe/Berlin"))
+    assert (due_local.date(), due_local.hour, due_local.minute) == (today() + timedelta(days=1), 10, 0)
+    assert count(db, DebriefTask) == 4  # Maya on Alice and Bob, Alice and Bob on Maya
+    assert slack.calls_to("chat.postMessage") == []
+
+    # A minute early: nothing.
+    assert "0 due" in app.tick(project.debrief_due_at - timedelta(minutes=1))
+    assert slack.calls_to("chat.postMessage") == []
+
+    # On time: the lead and both members get their DM.
+    assert "1 due, 1 done, 0 failed" in app.tick(project.debrief_due_at)  # one job, three DMs
+    posts = slack.calls_to("chat.postMessage")
+    assert len(posts) == 3
+    lead_dm = slack.last_dm(MAYA.id)
+    assert lead_dm is not None
+    assert "Alice Chen" in json.dumps(lead_dm["blocks"], ensure_ascii=False) and "Bob Müller" in json.dumps(
+        lead_dm["blocks"], ensure_ascii=False
+    )
+    alice_dm = slack.last_dm(ALICE.id)
+    assert alice_dm is not None and "anonymous" in json.dumps(alice_dm["blocks"])
+
+    # The same instant again sends nothing.
+    assert "0 due" in app.tick(project.debrief_due_at)
+    assert len(slack.calls_to("chat.postMessage")) == 3
+
+    # Maya debriefs Alice; a missing rating is refused on its field, nothing stored.
+    form = open_form(driver, slack, MAYA.id, lead_dm, "Alice Chen")
+    assert form["callback_id"] == "debrief_form"
+    partial = {k: v for k, v in FULL_ANSWERS.items() if k != "Delegates"}
+    refused = driver.as_user(MAYA.id).submit(form, partial, strict=False)
+    assert refused.json()["response_action"] == "errors"
+    assert set(refused.json()["errors"]) == {"kpi_delegates"}
+    assert count(db, Feedback) == 0
+
+    updates = len(slack.calls_to("chat.update"))
+    saved = driver.as_user(MAYA.id).submit(form, {**FULL_ANSWERS, "Strengths you saw": "Calm rollback call."})
+    assert saved.status == 200 and saved.text == ""  # an empty ack closes the modal
+    slack.wait_for("chat.update", count=updates + 1)
+    with db.transaction() as session:
+        record = session.exec(select(Feedback)).one()
+        scores = {r.kpi: r.score for r in session.exec(select(Rating).where(Rating.feedback_id == record.id))}
+    assert record.strengths_note == "Calm rollback call." and not record.anonymous
+    assert scores["target"] == 2 and scores["quality"] == 4 and scores["innovates"] is None
+    assert len(scores) == 9
+    updated = slack.last_dm(MAYA.id)
+    assert updated is not None
+    assert ":white_check_mark: *Alice Chen* — debriefed" in json.dumps(updated["blocks"], ensure_ascii=False)
+    assert "1 of 2 done" in json.dumps(updated["blocks"])
+
+    # Answering again replaces the earlier answer: the form opens pre-filled, one record stays.
+    form = open_form(driver, slack, MAYA.id, updated, "Alice Chen")
+    assert "Saving replaces your earlier answer" in json.dumps(form["blocks"])
+    again = driver.as_user(MAYA.id).submit(form, {"Quality": "2"})
+    assert again.status == 200
+    with db.transaction() as session:
+        assert len(list(session.exec(select(Feedback)))) == 1
+        record = session.exec(select(Feedback)).one()
+        quality = session.exec(
+            select(Rating).where(Rating.feedback_id == record.id, Rating.kpi == "quality")
+        ).one()
+    assert quality.score == 2
+
+    # Alice's upward feedback on Maya is stored as anonymous.
+    form = open_form(driver, slack, ALICE.id, alice_dm, "Maya Okafor")
+    assert driver.as_user(ALICE.id).submit(form, FULL_ANSWERS).status == 200
+    with db.transaction() as session:
+        upward = session.exec(select(Feedback).where(Feedback.subject_id == project.lead_id)).one()
+    assert upward.anonymous
+
+    assert slack.invalid_calls() == []
+
+
+def test_double_submission_and_retry_store_one_answer(
+    app: AppProcess, driver: SlackDriver, slack: FakeSlack, db: Database
+) -> None:
+    new_project(driver, slack)
+    project = only_project(db)
+    app.tick(project.debrief_due_at)
+    dm = slack.last_dm(MAYA.id)
+    assert dm is not None
+    form = open_form(driver, slack, MAYA.id, dm, "Bob Müller")
+
+    # Two identical submissions at the same moment (a double click), then a third (a retry).
+    results: list[int] = []
+    threads = [
+        threading.Thread(
+            target=lambda: results.append(driver.as_user(MAYA.id).submit(form, FULL_ANSWERS).status)
+        )
+        for _ in range(2)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    results.append(driver.as_user(MAYA.id).submit(form, FULL_ANSWERS, strict=False).status)
+    assert results == [200, 200, 200]
+    assert count(db, Feedback) == 1
+    assert count(db, Rating) == 9
+
+    # Creating a project is idempotent too: the same modal submitted twice makes one project.
+    response, modal = new_project(driver, slack, Project_name="Gemini")
+    assert response.status == 200
+    again = driver.as_user(MAYA.id).submit(
+        modal,
+        {
+            "Project name": "Gemini",
+            "Team members": [ALICE.id],
+            "Run the debrief": "1",
+            "Do members give feedback on the lead?": "none",
+        },
+        strict=False,
+    )
+    assert again.status == 200
+    with db.transaction() as session:
+        assert [p.name for p in session.exec(select(Project).order_by(Project.id))] == ["Apollo", "Gemini"]
+
+
+def test_one_reminder_and_none_after_the_window(
+    app: AppProcess, driver: SlackDriver, slack: FakeSlack, db: Database
+) -> None:
+    new_project(driver, slack)
+    project = only_project(db)
+    app.tick(project.debrief_due_at)
+    dm = slack.last_dm(MAYA.id)
+    assert dm is not None
+    # Maya answers for both people: nothing stays open for her, so no reminder.
+    for name in ("Alice Chen", "Bob Müller"):
+        form = open_form(driver, slack, MAYA.id, slack.last_dm(MAYA.id) or dm, name)
+        assert driver.as_user(MAYA.id).submit(form, FULL_ANSWERS).status == 200
+    slack.wait_for("chat.update", count=2)
+    posts_before = len(slack.calls_to("chat.postMessage"))
+    assert "1 due, 1 done" in app.tick(project.reminder_due_at)
+    assert len(slack.calls_to("chat.postMessage")) == posts_before
+
+    # A second project, still open when its reminder falls due: Maya gets exactly one reminder.
+    response, _ = new_project(driver, slack, Project_name="Gemini", Team_members=[CAROL.id])
+    assert response.status == 200
+    with db.transaction() as session:
+        gemini = session.exec(select(Project).where(Project.name == "Gemini")).one()
+    app.tick(gemini.debrief_due_at)
+    posts_before = len(slack.calls_to("chat.postMessage"))
+    app.tick(gemini.reminder_due_at)
+    app.tick(gemini.reminder_due_at + timedelta(hours=1))
+    reminders = slack.calls_to("chat.postMessage")[posts_before:]
+    assert len(reminders) == 1
+    assert "Reminder" in reminders[0].args["text"]
+
+    # The window closes: DMs lose their buttons, and a late click is refused politely.
+    app.tick(gemini.window_closes_at)
+    with db.transaction() as session:
+        assert (
+            session.exec(select(Project).where(Project.name == "Gemini")).one().state is ProjectState.CLOSED
+        )
+    closed_dm = slack.last_dm(MAYA.id)
+    assert closed_dm is not None and "has closed" in json.dumps(closed_dm["blocks"])
+    assert '"type": "button"' not in json.dumps(closed_dm["blocks"])
+
+
+def test_no_reminder_when_the_tick_comes_after_the_window(
+    app: AppProcess, driver: SlackDriver, slack: FakeSlack, db: Database
+) -> None:
+    new_project(driver, slack)
+    project = only_project(db)
+    app.tick(project.debrief_due_at)
+    posts = len(slack.calls_to("chat.postMessage"))
+    # The scheduler was down for the whole window: reminder and close fall due together.
+    assert "2 due, 2 done" in app.tick(project.window_closes_at + timedelta(hours=1))
+    assert len(slack.calls_to("chat.postMessage")) == posts
+    with db.transaction() as session:
+        states = {j.kind: j.state for j in session.exec(select(Job))}
+    assert set(states.values()) == {JobState.DONE}
+
+
+@pytest.mark.parametrize(
+    ("values", "block", "message"),
+    [
+        ({"Team members": []}, "members", "at least one team member"),
+        ({"Team members": [MAYA.id]}, "members", "at least one team member"),
+        ({"Team members": [ALICE.id, ROBOT.id]}, "members", "Bots and deactivated accounts"),
+        ({"Team members": [GONE.id]}, "members", "Former Colleague"),
+        ({"End date": "2099-01-01"}, "end_date", "more than a year away"),
+        ({"End date": "2001-01-01"}, "end_date", "more than 90 days ago"),
+        ({"Project name": "x" * 81}, "project_name", "80 characters"),
+        ({"Project name": "   "}, "project_name", "Give the project a name"),
+        ({"Lead": ROBOT.id}, "lead", "not a bot"),
+    ],
+)
+def test_new_project_bad_input_is_refused_on_its_field(
+    app: AppProcess,
+    driver: SlackDriver,
+    slack: FakeSlack,
+    db: Database,
+    values: dict[str, Any],
+    block: str,
+    message: str,
+) -> None:
+    response, _ = new_project(driver, slack, **values)
+    body = response.json()
+    assert body["response_action"] == "errors", body
+    assert block in body["errors"] and message in body["errors"][block]
+    assert count(db, Project) == 0 and count(db, Job) == 0
+    assert slack.invalid_calls() == []  # the errors name real input blocks
+
+
+def test_notes_over_3000_characters_are_refused(
+    app: AppProcess, driver: SlackDriver, slack: FakeSlack, db: Database
+) -> None:
+    new_project(driver, slack)
+    app.tick(only_project(db).debrief_due_at)
+    dm = slack.last_dm(MAYA.id)
+    assert dm is not None
+    form = open_form(driver, slack, MAYA.id, dm, "Alice Chen")
+    response = driver.as_user(MAYA.id).submit(
+        form, {**FULL_ANSWERS, "One thing to grow": "y" * 3001}, strict=False
+    )
+    assert response.json() == {
+        "response_action": "errors",
+        "errors": {"growth_note": "Keep this to 3000 characters (it has 3001)."},
+    }
+    assert count(db, Feedback) == 0
+
+
+def test_user_text_is_escaped_everywhere(
+    app: AppProcess, driver: SlackDriver, slack: FakeSlack, db: Database
+) -> None:
+    name = "<!channel> launch & <https://evil.example|your bank>"
+    response, _ = new_project(driver, slack, Project_name=name, Team_members=[CAROL.id])
+    assert response.status == 200
+    app.tick(only_project(db).debrief_due_at)
+    dm = slack.last_dm(MAYA.id)
+    assert dm is not None
+    form = open_form(driver, slack, MAYA.id, dm, "Carol &lt;b&gt;Díaz&lt;/b&gt;")
+    driver.as_user(MAYA.id).submit(form, {**FULL_ANSWERS, "Strengths you saw": "<!here> <@U0BOB> did it"})
+    driver.as_user(MAYA.id).command("/debrief", "list")
+    driver.as_user(MAYA.id).command("/debrief", "cancel #999 <!channel>")
+    slack.wait_for("chat.postEphemeral")
+    texts = parsed_by_slack(slack)
+    assert len(texts) > 10
+    leaks = [t for t in texts if "<!channel>" in t or "<!here>" in t or "<https://evil" in t or "<b>" in t]
+    assert leaks == []
+    everything = "\n".join(texts)
+    assert "&lt;!channel&gt; launch &amp; &lt;https://evil.example|your bank&gt;" in everything
+    assert "Carol &lt;b&gt;Díaz&lt;/b&gt;" in everything
+    assert slack.invalid_calls() == []
+
+
+def test_subcommands_help_list_cancel(
+    app: AppProcess, driver: SlackDriver, slack: FakeSlack, db: Database
+) -> None:
+    maya = driver.as_user(MAYA.id)
+    for text in ("help", "HELP"):
+        assert "/debrief list" in shown(maya.command("/debrief", text))
+    unknown = shown(maya.command("/debrief", "frobnicate <!channel>"))
+    assert "I don't know `frobnicate`" in unknown and "/debrief list" in unknown
+    assert "no projects yet" in shown(maya.command("/debrief", "list"))
+
+    new_project(driver, slack)
+    listing = maya.command("/debrief", "list").json()
+    assert "Apollo" in json.dumps(listing["blocks"]) and "scheduled" in json.dumps(listing["blocks"])
+    # Alice is a member, so she sees it too; Carol does not.
+    assert "Apollo" in json.dumps(driver.as_user(ALICE.id).command("/debrief", "list").json())
+    assert "no projects" in shown(driver.as_user(CAROL.id).command("/debrief", "list"))
+
+    # Only the lead or the creator can cancel; a name that matches nothing says so.
+    ephemerals = len(slack.calls_to("chat.postEphemeral"))
+    driver.as_user(ALICE.id).command("/debrief", "cancel Apollo")
+    slack.wait_for("chat.postEphemeral", count=ephemerals + 1)
+    assert "no scheduled or open project called that" in slack.calls_to("chat.postEphemeral")[-1].args["text"]
+    maya.command("/debrief", "cancel")
+    slack.wait_for("chat.postEphemeral", count=ephemerals + 2)
+    assert "Name the project to cancel" in slack.calls_to("chat.postEphemeral")[-1].args["text"]
+    maya.command("/debrief", "cancel apollo")
+    slack.wait_for("chat.postEphemeral", count=ephemerals + 3)
+    assert "Cancelled the debrief of #" in slack.calls_to("chat.postEphemeral")[-1].args["text"]
+    project = only_project(db)
+    assert project.state is ProjectState.CANCELLED
+    assert "0 due" in app.tick(project.debrief_due_at)
+    assert slack.calls_to("chat.postMessage") == []
+
+    for command in ("/feedback", "/growth", "/coach"):
+        assert "not available in this version" in shown(maya.command(command, "help"))
+
+
+def test_buttons_are_checked_against_the_database(
+    app: AppProcess, driver: SlackDriver, slack: FakeSlack, db: Database
+) -> None:
+    new_project(driver, slack)
+    project = only_project(db)
+    app.tick(project.debrief_due_at)
+    dm = slack.last_dm(MAYA.id)
+    assert dm is not None
+    # Carol presses a copy of Maya's button: she owes no such answer.
+    opened = len(slack.calls_to("views.open"))
+    driver.as_user(CAROL.id).click(dm, value=button_beside(dm, "Alice Chen"))
+    slack.wait_for("views.open", count=opened + 1)
+    notice = slack.open_modal(CAROL.id)
+    assert notice is not None and "not yours to answer" in json.dumps(notice["blocks"])
+    # A submission forged for someone else's debrief stores nothing.
+    form = open_form(driver, slack, MAYA.id, dm, "Alice Chen")
+    slack.wait_for("views.open", count=opened + 2)
+    driver.as_user(CAROL.id).submit(form, FULL_ANSWERS, strict=False)
+    ephemeral_or_dm = slack.wait_for("chat.postMessage", where=lambda c: c.args.get("channel") == CAROL.id)
+    assert "not yours to answer" in ephemeral_or_dm[-1].args["text"]
+    assert count(db, Feedback) == 0
+
+
+def test_slack_rate_limits_and_outages_lose_nothing(
+    app: AppProcess, driver: SlackDriver, slack: FakeSlack, db: Database
+) -> None:
+    new_project(driver, slack, Team_members=[ALICE.id])
+    project = only_project(db)
+    # A 429 with Retry-After is honoured and retried inside the same tick.
+    slack.fail_next("chat.postMessage", status=429, retry_after=1)
+    assert "1 due, 1 done, 0 failed" in app.tick(project.debrief_due_at)
+    statuses = [c.status for c in slack.calls_to("chat.postMessage")]
+    assert statuses == [429, 200]
+
+    # Slack down for longer than the client's retries: the job fails, is retried later, sends once.
+    second, _ = new_project(driver, slack, Project_name="Gemini", Team_members=[BOB.id])
+    assert second.status == 200
+    with db.transaction() as session:
+        gemini = session.exec(select(Project).where(Project.name == "Gemini")).one()
+    slack.fail_next("chat.postMessage", status=503, retry_after=None, times=5)
+    assert "1 failed" in app.tick(gemini.debrief_due_at)
+    with db.transaction() as session:
+        assert session.exec(select(PromptMessage).where(PromptMessage.project_id == gemini.id)).all() == []
+    assert "0 due" in app.tick(gemini.debrief_due_at + timedelta(minutes=1))  # backing off
+    assert "1 done" in app.tick(gemini.debrief_due_at + timedelta(minutes=6))
+    gemini_posts = [c for c in slack.calls_to("chat.postMessage") if "Gemini" in c.args["text"]]
+    assert len([c for c in gemini_posts if c.ok]) == 1
+
+
+def test_retried_events_are_handled_once(app: AppProcess, driver: SlackDriver, slack: FakeSlack) -> None:
+    maya = driver.as_user(MAYA.id)
+    event = {
+        "type": "app_home_opened",
+        "user": MAYA.id,
+        "channel": "D0MAYA",
+        "tab": "home",
+        "event_ts": "1700000000.000100",
+    }
+    first = maya.event(event, event_id="Ev0001")
+    retry = maya.event(event, event_id="Ev0001", retry_num=1)
+    assert first.status == 200 and retry.status == 200
+    slack.wait_for("views.publish", count=1)
+    maya.event(event, event_id="Ev0002")
+    slack.wait_for("views.publish", count=2)
+    assert len(slack.calls_to("views.publish")) == 2
+    home = slack.home(MAYA.id)
+    assert home is not None and "New project" in json.dumps(home["blocks"])
+
+
+def test_http_edge(app: AppProcess, driver: SlackDriver) -> None:
+    import urllib.error
+    import urllib.request
+
+    with urllib.request.urlopen(f"{app.url}/healthz") as response:
+        assert json.loads(response.read()) == {"ok": True, "database": "ok"}
+    unsigned = driver.send_raw(
+        b"command=/debrief&user_id=U0MAYA", "application/x-www-form-urlencoded", sign=False
+    )
+    assert unsigned.status == 401
+    with pytest.raises(urllib.error.HTTPError) as missing:
+        urllib.request.urlopen(f"{app.url}/nope")
+    assert missing.value.code == 404

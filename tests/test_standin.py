@@ -1,0 +1,952 @@
+"""Tests of the Slack stand-in itself (bot.standin): fake Web API, driver, renderer.
+
+Everything goes over real loopback HTTP: the fake is driven by a real
+``slack_sdk.WebClient`` and the driver talks to small stdlib servers (and, in the
+end-to-end test, to a real Bolt app).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs
+
+import pytest
+from slack_bolt import App, BoltRequest
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler, ServerErrorRetryHandler
+from slack_sdk.http_retry.builtin_interval_calculators import FixedValueRetryIntervalCalculator
+from slack_sdk.signature import SignatureVerifier
+from slack_sdk.webhook import WebhookClient
+
+from bot.standin import FakeSlack, FakeUser, SlackDriver, blocks_to_text, message_to_text, view_to_text
+from bot.standin.render import mrkdwn_to_text
+
+SECRET = "test-signing-secret"
+ANN = FakeUser(id="U0ANN", name="ann", real_name="Ann Archer", tz="Europe/Berlin", email="ann@example.com")
+BOB = FakeUser(id="U0BOB", name="bob", real_name="Bob Baker", tz="America/New_York", email="bob@example.com")
+GONE = FakeUser(id="U0GONE", name="gone", real_name="Gone Person", deleted=True, email="gone@example.com")
+
+
+def plain(text: str) -> dict[str, Any]:
+    return {"type": "plain_text", "text": text}
+
+
+def mrkdwn(text: str) -> dict[str, Any]:
+    return {"type": "mrkdwn", "text": text}
+
+
+def option(text: str, value: str | None = None) -> dict[str, Any]:
+    return {"text": plain(text), "value": value if value is not None else text.lower()}
+
+
+def button(text: str, action_id: str, value: str | None = None) -> dict[str, Any]:
+    el: dict[str, Any] = {"type": "button", "text": plain(text), "action_id": action_id}
+    if value is not None:
+        el["value"] = value
+    return el
+
+
+def modal(title: str = "Debrief", blocks: list[dict[str, Any]] | None = None, **extra: Any) -> dict[str, Any]:
+    view: dict[str, Any] = {
+        "type": "modal",
+        "callback_id": "debrief",
+        "title": plain(title),
+        "submit": plain("Save"),
+        "blocks": blocks if blocks is not None else [{"type": "section", "text": mrkdwn("Hello")}],
+    }
+    view.update(extra)
+    return view
+
+
+@pytest.fixture
+def slack() -> Iterator[FakeSlack]:
+    with FakeSlack([ANN, BOB, GONE], trigger_ttl=0.2) as fake:
+        yield fake
+
+
+@pytest.fixture
+def client(slack: FakeSlack) -> WebClient:
+    return WebClient(token="xoxb-test", base_url=slack.url)
+
+
+def api_error(exc_info: pytest.ExceptionInfo[SlackApiError]) -> dict[str, Any]:
+    return dict(exc_info.value.response.data)  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------------- fake Web API
+
+
+def test_auth_test_and_lifecycle(slack: FakeSlack, client: WebClient) -> None:
+    assert slack.url.startswith("http://127.0.0.1:") and slack.url.endswith("/api/")
+    result = client.auth_test()
+    assert result["user_id"] == slack.bot_user_id == "UBRICKBOT"
+    assert result["team_id"] == "T0BRICK"
+    assert result["bot_id"] and result["team"] and result["url"]
+    assert slack.calls_to("auth.test")[0].ok
+
+
+@pytest.mark.filterwarnings("ignore:The top-level `text` argument is missing:UserWarning")
+def test_post_and_update_dm(slack: FakeSlack, client: WebClient) -> None:
+    opened = client.conversations_open(users=ANN.id)
+    assert opened["channel"]["id"] == slack.dm_channel(ANN.id)
+    assert client.conversations_open(users=ANN.id)["channel"]["id"] == opened["channel"]["id"]
+
+    blocks = [
+        {"type": "section", "text": mrkdwn("Time for your *debrief*")},
+        {"type": "actions", "elements": [button("Start", "start", "42")]},
+    ]
+    first = client.chat_postMessage(channel=ANN.id, text="Time for your debrief", blocks=blocks)
+    second = client.chat_postMessage(channel=opened["channel"]["id"], text="Second")
+    assert first["channel"] == opened["channel"]["id"]
+    assert float(second["ts"]) > float(first["ts"])
+    assert first["message"]["blocks"][0]["block_id"]  # Slack fills in block ids
+
+    updated = client.chat_update(channel=first["channel"], ts=first["ts"], text="Done", blocks=[])
+    assert updated["ts"] == first["ts"]
+
+    messages = slack.messages(ANN.id)
+    assert [m["text"] for m in messages] == ["Done", "Second"]
+    assert messages[0]["blocks"] == [] and messages[0]["channel"] == first["channel"]
+    assert messages[0]["history"][0]["text"] == "Time for your debrief"
+    last = slack.last_dm(ANN.id)
+    assert last is not None and last["text"] == "Second"
+
+    with pytest.raises(SlackApiError) as missing:
+        client.chat_update(channel=first["channel"], ts="1.000001", text="x")
+    assert api_error(missing)["error"] == "message_not_found"
+    with pytest.raises(SlackApiError) as by_user:  # chat.update needs the D-id, not the user id
+        client.chat_update(channel=ANN.id, ts=first["ts"], text="x")
+    assert api_error(by_user)["error"] == "channel_not_found"
+    with pytest.raises(SlackApiError) as empty:
+        client.chat_postMessage(channel=ANN.id, text="")
+    assert api_error(empty)["error"] == "no_text"
+    with pytest.raises(SlackApiError) as unknown:
+        client.conversations_open(users="U0NOBODY")
+    assert api_error(unknown)["error"] == "user_not_found"
+
+    client.chat_delete(channel=first["channel"], ts=second["ts"])
+    assert [m["text"] for m in slack.messages(ANN.id)] == ["Done"]
+
+
+def test_form_encoded_blocks_are_decoded(slack: FakeSlack) -> None:
+    blocks = [{"type": "section", "text": mrkdwn("form")}]
+    body = f"channel={BOB.id}&text=hi&blocks={urllib.request.quote(json.dumps(blocks))}".encode()
+    request = urllib.request.Request(
+        slack.url + "chat.postMessage",
+        data=body,
+        headers={"Content-Type": "application/x-www-form-urlencoded", "Authorization": "Bearer xoxb-x"},
+    )
+    with urllib.request.urlopen(request, timeout=5) as resp:
+        assert json.loads(resp.read())["ok"] is True
+    call = slack.calls_to("chat.postMessage")[0]
+    assert call.args["blocks"] == blocks and "token" not in call.args
+    # a token form field works too, and a bad blocks string is invalid_blocks_format
+    bad = urllib.request.Request(
+        slack.url + "chat.postMessage",
+        data=f"token=xoxb-x&channel={BOB.id}&blocks=%5Bnot-json".encode(),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    with urllib.request.urlopen(bad, timeout=5) as resp:
+        assert json.loads(resp.read())["error"] == "invalid_blocks_format"
+
+
+def _big_option_select() -> dict[str, Any]:
+    return {
+        "type": "actions",
+        "elements": [{"type": "static_select", "action_id": "pick", "options": [option("x" * 76, "v")]}],
+    }
+
+
+@pytest.mark.parametrize(
+    ("blocks", "fragment"),
+    [
+        pytest.param([{"type": "divider"}] * 51, "at most 50 blocks", id="51-blocks"),
+        pytest.param([_big_option_select()], "/options/0/text/text", id="76-char-option"),
+        pytest.param(
+            [{"type": "actions", "elements": [button("A", "same"), button("B", "same")]}],
+            "duplicate action_id",
+            id="duplicate-action-id",
+        ),
+        pytest.param(
+            [{"type": "divider", "block_id": "b"}, {"type": "divider", "block_id": "b"}],
+            "duplicate block_id",
+            id="duplicate-block-id",
+        ),
+        pytest.param(
+            [{"type": "section", "text": mrkdwn("x" * 3001)}], "/blocks/0/text/text", id="long-section"
+        ),
+        pytest.param([{"type": "header", "text": plain("x" * 151)}], "at most 150", id="long-header"),
+        pytest.param(
+            [{"type": "actions", "elements": [button("x" * 76, "b")]}], "at most 75", id="long-button-text"
+        ),
+        pytest.param(
+            [{"type": "actions", "elements": [{"type": "static_select", "action_id": "s", "options": []}]}],
+            "/elements/0",
+            id="empty-static-select",
+        ),
+        pytest.param(
+            [
+                {
+                    "type": "actions",
+                    "elements": [{"type": "overflow", "action_id": "o", "options": [option("a")]}],
+                }
+            ],
+            "between 2 and 5",
+            id="overflow-one-option",
+        ),
+        pytest.param([{"type": "section", "text": plain("")}], "more than 0 characters", id="empty-text"),
+        pytest.param([{"type": "sektion", "text": plain("x")}], "unsupported block type", id="unknown-block"),
+        pytest.param([{"type": "section", "txt": plain("x")}], "unknown field", id="unknown-field"),
+        pytest.param(
+            [{"type": "actions", "elements": [{**button("x", "b"), "action_id": "a" * 256}]}],
+            "at most 255",
+            id="long-action-id",
+        ),
+    ],
+)
+def test_invalid_blocks_rejected(
+    slack: FakeSlack, client: WebClient, blocks: list[Any], fragment: str
+) -> None:
+    with pytest.raises(SlackApiError) as exc_info:
+        client.chat_postMessage(channel=ANN.id, text="x", blocks=blocks)
+    data = api_error(exc_info)
+    assert data["error"] == "invalid_blocks"
+    assert any(fragment in e for e in data["errors"]), data["errors"]
+    [invalid] = slack.invalid_calls()
+    assert invalid.method == "chat.postMessage" and not invalid.ok and invalid.error == "invalid_blocks"
+    assert any(fragment in e for e in invalid.validation_errors)
+    assert slack.messages(ANN.id) == []
+
+
+def test_message_text_limit(slack: FakeSlack, client: WebClient) -> None:
+    with pytest.raises(SlackApiError) as exc_info:
+        client.chat_postMessage(channel=ANN.id, text="x" * 40001)
+    assert api_error(exc_info)["error"] == "msg_too_long"
+    assert slack.invalid_calls()[0].method == "chat.postMessage"
+
+
+def test_same_action_id_in_different_blocks_is_fine(slack: FakeSlack, client: WebClient) -> None:
+    blocks = [
+        {"type": "section", "text": mrkdwn("Row 1"), "accessory": button("Edit", "edit_row", "1")},
+        {"type": "section", "text": mrkdwn("Row 2"), "accessory": button("Edit", "edit_row", "2")},
+    ]
+    assert client.chat_postMessage(channel=ANN.id, text="rows", blocks=blocks)["ok"]
+    assert slack.invalid_calls() == []
+
+
+def _full_modal() -> dict[str, Any]:
+    """A modal using every input element the app is likely to need."""
+    answers = [option("Yes"), option("Partly"), option("No")]
+    return modal(
+        blocks=[
+            {"type": "header", "text": plain("Weekly debrief")},
+            {
+                "type": "input",
+                "block_id": "went_well",
+                "label": plain("What went well?"),
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": "v",
+                    "multiline": True,
+                    "max_length": 500,
+                },
+            },
+            {
+                "type": "input",
+                "block_id": "goal_met",
+                "label": plain("Goal met?"),
+                "element": {"type": "radio_buttons", "action_id": "v", "options": answers},
+            },
+            {
+                "type": "input",
+                "block_id": "rating",
+                "label": plain("Rating"),
+                "element": {
+                    "type": "static_select",
+                    "action_id": "v",
+                    "options": [option(str(n), str(n)) for n in range(1, 6)],
+                    "initial_option": option("3", "3"),
+                },
+            },
+            {
+                "type": "input",
+                "block_id": "coach",
+                "label": plain("Coach"),
+                "element": {"type": "users_select", "action_id": "v", "initial_user": BOB.id},
+            },
+            {
+                "type": "input",
+                "block_id": "peers",
+                "optional": True,
+                "label": plain("Peers"),
+                "element": {"type": "multi_users_select", "action_id": "v"},
+            },
+            {
+                "type": "input",
+                "block_id": "due",
+                "label": plain("Follow-up date"),
+                "element": {"type": "datepicker", "action_id": "v"},
+            },
+            {
+                "type": "input",
+                "block_id": "topics",
+                "optional": True,
+                "label": plain("Topics"),
+                "element": {
+                    "type": "checkboxes",
+                    "action_id": "v",
+                    "options": [option("Feedback"), option("Growth"), option("Wellbeing")],
+                },
+            },
+            {
+                "type": "input",
+                "block_id": "hours",
+                "optional": True,
+                "label": plain("Hours spent"),
+                "element": {"type": "number_input", "action_id": "v", "is_decimal_allowed": False},
+            },
+            {
+                "type": "input",
+                "block_id": "notes",
+                "optional": True,
+                "label": plain("Notes"),
+                "element": {"type": "plain_text_input", "action_id": "v", "initial_value": "n/a"},
+            },
+        ],
+        private_metadata=json.dumps({"debrief_id": 7}),
+    )
+
+
+def test_valid_views_accepted(slack: FakeSlack, client: WebClient) -> None:
+    opened = client.views_open(trigger_id=slack.issue_trigger_id(ANN.id), view=_full_modal())
+    view = opened["view"]
+    assert view["id"].startswith("V") and view["hash"] and view["state"] == {"values": {}}
+    assert view["callback_id"] == "debrief" and json.loads(view["private_metadata"]) == {"debrief_id": 7}
+    stored = slack.open_modal(ANN.id)
+    assert stored is not None and stored["id"] == view["id"]
+
+    home = {"type": "home", "blocks": [{"type": "section", "text": mrkdwn("Hi <@U0ANN>")}]}
+    published = client.views_publish(user_id=ANN.id, view=home)
+    assert slack.home(ANN.id) == published["view"]
+    assert slack.invalid_calls() == []
+
+
+@pytest.mark.parametrize(
+    ("view", "fragment"),
+    [
+        pytest.param(modal(title="x" * 25), "/view/title/text", id="25-char-title"),
+        pytest.param(modal(submit=plain("y" * 25)), "/view/submit/text", id="25-char-submit"),
+        pytest.param(
+            modal(
+                blocks=[
+                    {
+                        "type": "input",
+                        "label": plain("Pick"),
+                        "element": {
+                            "type": "radio_buttons",
+                            "action_id": "r",
+                            "options": [option(f"o{i}") for i in range(11)],
+                        },
+                    }
+                ]
+            ),
+            "at most 10 items",
+            id="11-radio-options",
+        ),
+        pytest.param(modal(private_metadata="m" * 3001), "private_metadata", id="long-private-metadata"),
+        pytest.param(modal(callback_id="c" * 256), "callback_id", id="long-callback-id"),
+        pytest.param(
+            {k: v for k, v in modal(blocks=[_full_modal()["blocks"][1]]).items() if k != "submit"},
+            "/view/submit",
+            id="input-without-submit",
+        ),
+        pytest.param(modal(blocks=[{"type": "divider"}] * 101), "at most 100 blocks", id="101-blocks"),
+        pytest.param(
+            modal(
+                blocks=[
+                    {
+                        "type": "input",
+                        "label": plain("Text"),
+                        "element": {"type": "plain_text_input", "action_id": "t", "max_length": 3001},
+                    }
+                ]
+            ),
+            "max_length",
+            id="plain-text-input-max-length",
+        ),
+    ],
+)
+def test_invalid_views_rejected(
+    slack: FakeSlack, client: WebClient, view: dict[str, Any], fragment: str
+) -> None:
+    trigger = slack.issue_trigger_id(ANN.id)
+    with pytest.raises(SlackApiError) as exc_info:
+        client.views_open(trigger_id=trigger, view=view)
+    data = api_error(exc_info)
+    assert data["error"] == "invalid_arguments"
+    assert any(fragment in m for m in data["response_metadata"]["messages"]), data
+    assert [c.method for c in slack.invalid_calls()] == ["views.open"]
+    assert slack.open_modal(ANN.id) is None
+    # a rejected view does not use up the trigger
+    assert client.views_open(trigger_id=trigger, view=modal())["ok"]
+
+
+def test_trigger_ids_single_use_and_expiry(slack: FakeSlack, client: WebClient) -> None:
+    trigger = slack.issue_trigger_id(ANN.id)
+    assert len(trigger.split(".")) == 3
+    first = client.views_open(trigger_id=trigger, view=modal())
+    with pytest.raises(SlackApiError) as reused:
+        client.views_open(trigger_id=trigger, view=modal())
+    assert api_error(reused)["error"] == "exchanged_trigger_id"
+    with pytest.raises(SlackApiError) as unknown:
+        client.views_open(trigger_id="123.456.abc", view=modal())
+    assert api_error(unknown)["error"] == "invalid_trigger_id"
+
+    pushed = client.views_push(trigger_id=slack.issue_trigger_id(ANN.id), view=modal(title="Step 2"))
+    assert pushed["view"]["previous_view_id"] == first["view"]["id"]
+    assert [v["title"]["text"] for v in slack.modal_stack(ANN.id)] == ["Debrief", "Step 2"]
+
+    stale = slack.issue_trigger_id(ANN.id)
+    time.sleep(0.3)  # trigger_ttl is 0.2s in this fixture
+    with pytest.raises(SlackApiError) as expired:
+        client.views_push(trigger_id=stale, view=modal())
+    assert api_error(expired)["error"] == "expired_trigger_id"
+    assert slack.invalid_calls() == []  # trigger errors are not payload errors
+
+
+def test_views_update_hash_and_publish(slack: FakeSlack, client: WebClient) -> None:
+    view = client.views_open(trigger_id=slack.issue_trigger_id(ANN.id), view=modal(external_id="dbr-1"))[
+        "view"
+    ]
+    updated = client.views_update(view_id=view["id"], hash=view["hash"], view=modal(title="Updated"))["view"]
+    assert updated["id"] == view["id"] and updated["hash"] != view["hash"]
+    open_now = slack.open_modal(ANN.id)
+    assert open_now is not None and open_now["title"]["text"] == "Updated"
+    with pytest.raises(SlackApiError) as conflict:
+        client.views_update(view_id=view["id"], hash=view["hash"], view=modal())
+    assert api_error(conflict)["error"] == "hash_conflict"
+    with pytest.raises(SlackApiError) as missing:
+        client.views_update(external_id="nope", view=modal())
+    assert api_error(missing)["error"] == "not_found"
+    with pytest.raises(SlackApiError) as not_home:
+        client.views_publish(user_id=ANN.id, view=modal())
+    assert api_error(not_home)["error"] == "invalid_arguments"
+    home = {"type": "home", "blocks": [{"type": "divider"}]}
+    first = client.views_publish(user_id=ANN.id, view=home)["view"]
+    second = client.views_publish(user_id=ANN.id, view=home, hash=first["hash"])["view"]
+    assert second["id"] == first["id"]
+
+
+def test_rate_limit_retry_after(slack: FakeSlack) -> None:
+    # The header as Slack sends it.
+    slack.fail_next("auth.test", status=429, retry_after=7)
+    request = urllib.request.Request(
+        slack.url + "auth.test", data=b"", headers={"Authorization": "Bearer xoxb-x"}
+    )
+    with pytest.raises(urllib.error.HTTPError) as http_error:
+        urllib.request.urlopen(request, timeout=5)
+    assert http_error.value.code == 429 and http_error.value.headers["Retry-After"] == "7"
+
+    # A WebClient with the rate-limit retry handler observes it and succeeds on the retry.
+    slack.fail_next("chat.postMessage", status=429, retry_after=0)
+    retrying = WebClient(
+        token="xoxb-test", base_url=slack.url, retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=1)]
+    )
+    assert retrying.chat_postMessage(channel=ANN.id, text="hello")["ok"]
+    calls = slack.calls_to("chat.postMessage")
+    assert [(c.status, c.ok, c.error) for c in calls] == [(429, False, "ratelimited"), (200, True, None)]
+    assert len(slack.messages(ANN.id)) == 1
+
+
+def test_server_error_and_error_injection(slack: FakeSlack, client: WebClient) -> None:
+    slack.fail_next("users.info", status=500)
+    with pytest.raises(SlackApiError) as exc_info:
+        client.users_info(user=ANN.id)
+    assert exc_info.value.response.status_code == 500
+    assert api_error(exc_info)["error"] == "internal_error"
+
+    slack.fail_next("users.info", status=503, times=1)
+    retrying = WebClient(
+        token="xoxb-test",
+        base_url=slack.url,
+        retry_handlers=[ServerErrorRetryHandler(1, FixedValueRetryIntervalCalculator(0.01))],
+    )
+    assert retrying.users_info(user=ANN.id)["user"]["id"] == ANN.id
+    assert [c.status for c in slack.calls_to("users.info")] == [500, 503, 200]
+
+    slack.fail_next("chat.postMessage", error="channel_not_found", times=2)
+    for _ in range(2):
+        with pytest.raises(SlackApiError) as injected:
+            client.chat_postMessage(channel=ANN.id, text="x")
+        assert injected.value.response.status_code == 200
+        assert api_error(injected)["error"] == "channel_not_found"
+    assert client.chat_postMessage(channel=ANN.id, text="x")["ok"]
+
+
+def test_auth_errors_and_unknown_method(slack: FakeSlack) -> None:
+    def error_of(token: str | None, method: str = "auth.test") -> str:
+        try:
+            WebClient(token=token, base_url=slack.url).api_call(method)
+        except SlackApiError as exc:
+            return str(exc.response["error"])
+        return "ok"
+
+    assert error_of(None) == "not_authed"
+    assert error_of("xoxp-user-token") == "invalid_auth"
+    assert error_of("xoxb-ok") == "ok"
+    assert error_of("xoxb-ok", "apps.connections.open") == "not_allowed_token_type"
+    assert error_of("xoxb-ok", "conversations.history") == "unknown_method"
+
+
+def test_users_info_and_lookup_by_email(slack: FakeSlack, client: WebClient) -> None:
+    user = client.users_info(user=ANN.id)["user"]
+    assert user["id"] == ANN.id and user["name"] == "ann" and user["real_name"] == "Ann Archer"
+    assert user["tz"] == "Europe/Berlin" and user["tz_offset"] in (3600, 7200) and user["tz_label"]
+    assert user["profile"]["email"] == "ann@example.com" and user["profile"]["real_name"] == "Ann Archer"
+    assert user["is_bot"] is False and user["deleted"] is False
+    assert client.users_info(user=slack.bot_user_id)["user"]["is_bot"] is True
+    assert client.users_lookupByEmail(email="BOB@example.com")["user"]["id"] == BOB.id
+    assert client.users_info(user=GONE.id)["user"]["deleted"] is True
+
+    with pytest.raises(SlackApiError) as no_user:
+        client.users_info(user="U0NOBODY")
+    assert api_error(no_user)["error"] == "user_not_found"
+    for email in ("nobody@example.com", GONE.email):
+        with pytest.raises(SlackApiError) as no_email:
+            client.users_lookupByEmail(email=str(email))
+        assert api_error(no_email)["error"] == "users_not_found"
+
+    slack.add_user(FakeUser(id="U0NEW", name="new"))
+    assert client.users_info(user="U0NEW")["user"]["tz"] == "UTC"
+
+
+def test_ephemerals_and_response_url(slack: FakeSlack, client: WebClient) -> None:
+    result = client.chat_postEphemeral(channel="C0GENERAL", user=ANN.id, text="Only you")
+    assert result["message_ts"]
+    assert [e["text"] for e in slack.ephemerals(ANN.id)] == ["Only you"]
+
+    url = slack.new_response_url(ANN.id, "C0GENERAL")
+    assert url.startswith(slack.root_url + "/response/")
+    webhook = WebhookClient(url)
+    assert webhook.send(text="Working on it…").status_code == 200
+    assert webhook.send(text="Done!", replace_original=True).status_code == 200
+    assert [e["text"] for e in slack.ephemerals(ANN.id)] == ["Only you", "Done!"]
+    bad = webhook.send(text="x", blocks=[{"type": "actions", "elements": [button("x" * 80, "b")]}])
+    assert bad.status_code == 400
+    assert [c.ok for c in slack.calls_to("response_url")] == [True, True, False]
+    assert slack.invalid_calls()[-1].method == "response_url"
+
+    posted = client.chat_postMessage(channel=BOB.id, text="Original")
+    message = slack.last_dm(BOB.id)
+    assert message is not None and message["ts"] == posted["ts"]
+    in_message = WebhookClient(slack.new_response_url(BOB.id, posted["channel"], message=message))
+    assert in_message.send(text="Replaced", replace_original=True).status_code == 200
+    assert [m["text"] for m in slack.messages(BOB.id)] == ["Replaced"]
+
+
+def test_wait_for_polls_and_explains(slack: FakeSlack, client: WebClient) -> None:
+    def later() -> None:
+        time.sleep(0.1)
+        client.chat_postMessage(channel=ANN.id, text="late")
+
+    thread = threading.Thread(target=later)
+    thread.start()
+    calls = slack.wait_for("chat.postMessage", where=lambda c: c.args.get("text") == "late", timeout=3)
+    thread.join()
+    assert calls[0].ok
+
+    with pytest.raises(AssertionError) as failure:
+        slack.wait_for("views.open", timeout=0.1)
+    message = str(failure.value)
+    assert "views.open" in message and "chat.postMessage" in message and "late" in message
+    slack.reset_calls()
+    assert slack.calls == []
+
+
+# ---------------------------------------------------------------------- driver
+
+
+@dataclass
+class Recorder:
+    """A stand-in for the app: verifies Slack signatures and records what arrived."""
+
+    url: str
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    reply_status: int = 200
+    reply_body: str = ""
+
+    def last_payload(self) -> dict[str, Any]:
+        form = parse_qs(self.requests[-1]["body"])
+        return dict(json.loads(form["payload"][0]))
+
+
+@pytest.fixture
+def recorder() -> Iterator[Recorder]:
+    verifier = SignatureVerifier(SECRET)
+    holder: dict[str, Recorder] = {}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
+            try:
+                valid = verifier.is_valid(
+                    body=body,
+                    timestamp=self.headers.get("X-Slack-Request-Timestamp") or "",
+                    signature=self.headers.get("X-Slack-Signature") or "",
+                )
+            except ValueError:  # no / malformed timestamp
+                valid = False
+            rec = holder["rec"]
+            rec.requests.append({"body": body, "headers": dict(self.headers.items()), "valid": valid})
+            status, text = (rec.reply_status, rec.reply_body) if valid else (401, "invalid signature")
+            data = text.encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json" if text.startswith("{") else "text/plain")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    holder["rec"] = Recorder(url=f"http://127.0.0.1:{server.server_address[1]}/slack/events")
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield holder["rec"]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_driver_signs_like_slack(slack: FakeSlack, recorder: Recorder) -> None:
+    ann = SlackDriver(recorder.url, SECRET, slack).as_user(ANN.id)
+    response = ann.command("/brickwork", "debrief now")
+    assert response.status == 200 and response.elapsed >= 0
+    request = recorder.requests[-1]
+    assert request["valid"], "SignatureVerifier rejected the driver's signature"
+    assert request["headers"]["Content-Type"] == "application/x-www-form-urlencoded"
+    form = {k: v[0] for k, v in parse_qs(request["body"], keep_blank_values=True).items()}
+    assert form["command"] == "/brickwork" and form["text"] == "debrief now"
+    assert form["user_id"] == ANN.id and form["user_name"] == "ann" and form["team_id"] == "T0BRICK"
+    assert form["channel_id"] == "C0GENERAL" and form["is_enterprise_install"] == "false"
+    assert form["response_url"].startswith(slack.root_url + "/response/") and form["trigger_id"]
+    assert form["api_app_id"] == slack.app_id and form["token"]
+
+    event = ann.event({"type": "app_mention", "text": "hi", "channel": "C0GENERAL"}, retry_num=1)
+    request = recorder.requests[-1]
+    assert request["valid"] and event.status == 200
+    assert request["headers"]["X-Slack-Retry-Num"] == "1"
+    assert request["headers"]["X-Slack-Retry-Reason"] == "http_timeout"
+    envelope = json.loads(request["body"])
+    assert envelope["type"] == "event_callback" and envelope["event_id"].startswith("Ev")
+    assert (
+        envelope["event"]["user"] == ANN.id and envelope["authorizations"][0]["user_id"] == slack.bot_user_id
+    )
+
+    ann.open_home()
+    home_event = json.loads(recorder.requests[-1]["body"])["event"]
+    assert home_event == {**home_event, "type": "app_home_opened", "tab": "home", "user": ANN.id}
+
+    unsigned = ann.send_raw(b"payload=%7B", "application/x-www-form-urlencoded", sign=False)
+    assert unsigned.status == 401 and not recorder.requests[-1]["valid"]
+    tampered = ann.send_raw(b"{}", "application/json", headers={"X-Slack-Signature": "v0=bad"})
+    assert tampered.status == 401 and tampered.text == "invalid signature"
+
+
+def test_command_ack_text_is_shown_as_ephemeral(slack: FakeSlack, recorder: Recorder) -> None:
+    recorder.reply_body = json.dumps({"text": "On it, <@U0ANN>!"})
+    SlackDriver(recorder.url, SECRET, slack).as_user(ANN.id).command("/brickwork")
+    [shown] = slack.ephemerals(ANN.id)
+    assert shown["text"] == "On it, <@U0ANN>!" and shown["source"] == "command_response"
+
+
+def test_click_builds_block_actions(slack: FakeSlack, client: WebClient, recorder: Recorder) -> None:
+    blocks = [
+        {"type": "section", "text": mrkdwn("Ready?"), "accessory": button("Later", "snooze", "s1")},
+        {
+            "type": "actions",
+            "elements": [button("Start debrief", "start", "d7"), button("Skip", "skip", "d7")],
+        },
+    ]
+    client.chat_postMessage(channel=ANN.id, text="Ready?", blocks=blocks)
+    message = slack.last_dm(ANN.id)
+    assert message is not None
+    ann = SlackDriver(recorder.url, SECRET, slack).as_user(ANN.id)
+
+    assert ann.click(message, text="start debrief").status == 200
+    payload = recorder.last_payload()
+    assert payload["type"] == "block_actions" and payload["user"]["id"] == ANN.id
+    assert payload["container"] == {
+        "type": "message",
+        "message_ts": message["ts"],
+        "channel_id": message["channel"],
+        "is_ephemeral": False,
+    }
+    assert payload["channel"]["id"] == message["channel"] and payload["message"]["ts"] == message["ts"]
+    [action] = payload["actions"]
+    assert action["action_id"] == "start" and action["value"] == "d7" and action["type"] == "button"
+    assert (
+        action["block_id"] == message["blocks"][1]["block_id"] and action["text"]["text"] == "Start debrief"
+    )
+    assert payload["trigger_id"] and payload["response_url"].startswith(slack.root_url)
+
+    ann.click(message, "snooze")
+    assert recorder.last_payload()["actions"][0]["value"] == "s1"
+    with pytest.raises(LookupError) as missing:
+        ann.click(message, "nope")
+    assert "Start debrief" in str(missing.value) and "snooze" in str(missing.value)
+    with pytest.raises(LookupError):
+        ann.click(message, value="d7")  # two buttons match: ambiguous
+
+
+def test_select_in_home_view(slack: FakeSlack, client: WebClient, recorder: Recorder) -> None:
+    home = {
+        "type": "home",
+        "blocks": [
+            {
+                "type": "actions",
+                "elements": [
+                    {
+                        "type": "static_select",
+                        "action_id": "period",
+                        "placeholder": plain("Period"),
+                        "options": [option("This week", "w"), option("This month", "m")],
+                    },
+                    {"type": "users_select", "action_id": "person"},
+                ],
+            }
+        ],
+    }
+    client.views_publish(user_id=ANN.id, view=home)
+    stored = slack.home(ANN.id)
+    assert stored is not None
+    ann = SlackDriver(recorder.url, SECRET, slack).as_user(ANN.id)
+    ann.select(stored, "period", "This month")
+    payload = recorder.last_payload()
+    assert payload["container"] == {"type": "view", "view_id": stored["id"]}
+    assert payload["actions"][0]["selected_option"]["value"] == "m"
+    assert payload["actions"][0]["type"] == "static_select"
+    ann.select(stored, "person", BOB.id)
+    assert recorder.last_payload()["actions"][0]["selected_user"] == BOB.id
+
+
+def test_submit_state_shapes(slack: FakeSlack, client: WebClient, recorder: Recorder) -> None:
+    client.views_open(trigger_id=slack.issue_trigger_id(ANN.id), view=_full_modal())
+    view = slack.open_modal(ANN.id)
+    assert view is not None
+    ann = SlackDriver(recorder.url, SECRET, slack).as_user(ANN.id)
+
+    with pytest.raises(KeyError) as unknown:
+        ann.submit(view, {"What went badly?": "x"})
+    assert "What went well?" in str(unknown.value)
+    with pytest.raises(ValueError, match="left empty"):
+        ann.submit(view, {"What went well?": "A lot"})  # Goal met? / Follow-up date left empty
+    with pytest.raises(ValueError, match="no option"):
+        ann.submit(view, {"What went well?": "x", "goal_met": "Maybe"})
+
+    response = ann.submit(
+        view,
+        {
+            "What went well?": "Shipped the thing",
+            "goal_met": "Partly",  # visible text
+            "rating": "5",  # option value
+            "Peers": [ANN.id, BOB.id],
+            "Follow-up date": date(2024, 5, 17),
+            "Topics": ["Growth", "feedback"],
+            "Hours spent": 3,
+        },
+    )
+    assert response.status == 200
+    payload = recorder.last_payload()
+    assert payload["type"] == "view_submission" and payload["trigger_id"]
+    sent = payload["view"]
+    assert sent["id"] == view["id"] and sent["hash"] == view["hash"] and sent["callback_id"] == "debrief"
+    assert json.loads(sent["private_metadata"]) == {"debrief_id": 7}
+    values = {bid: next(iter(actions.values())) for bid, actions in sent["state"]["values"].items()}
+    assert values["went_well"] == {"type": "plain_text_input", "value": "Shipped the thing"}
+    assert values["goal_met"] == {"type": "radio_buttons", "selected_option": option("Partly")}
+    assert values["rating"] == {"type": "static_select", "selected_option": option("5", "5")}
+    assert values["coach"] == {"type": "users_select", "selected_user": BOB.id}  # initial value kept
+    assert values["peers"] == {"type": "multi_users_select", "selected_users": [ANN.id, BOB.id]}
+    assert values["due"] == {"type": "datepicker", "selected_date": "2024-05-17"}
+    assert values["topics"] == {
+        "type": "checkboxes",
+        "selected_options": [option("Growth"), option("Feedback")],
+    }
+    assert values["hours"] == {"type": "number_input", "value": "3"}
+    assert values["notes"] == {"type": "plain_text_input", "value": "n/a"}
+    # An empty ack closes the modal, as in Slack.
+    assert slack.open_modal(ANN.id) is None
+
+
+def test_submit_response_actions_update_the_fake(
+    slack: FakeSlack, client: WebClient, recorder: Recorder
+) -> None:
+    view = client.views_open(trigger_id=slack.issue_trigger_id(ANN.id), view=_full_modal())["view"]
+    ann = SlackDriver(recorder.url, SECRET, slack).as_user(ANN.id)
+    answers = {"What went well?": "x", "Goal met?": "Yes", "Follow-up date": "2024-01-02"}
+
+    recorder.reply_body = json.dumps({"response_action": "errors", "errors": {"went_well": "Too short"}})
+    assert ann.submit(view, answers).json()["response_action"] == "errors"
+    assert slack.open_modal(ANN.id) is not None and slack.calls_to("response_action")[-1].ok
+
+    recorder.reply_body = json.dumps({"response_action": "update", "view": modal(title="x" * 30)})
+    ann.submit(view, answers)
+    assert slack.invalid_calls()[-1].method == "response_action"
+
+    recorder.reply_body = json.dumps({"response_action": "update", "view": modal(title="Thanks")})
+    ann.submit(view, answers)
+    current = slack.open_modal(ANN.id)
+    assert current is not None and current["title"]["text"] == "Thanks" and current["id"] == view["id"]
+
+    assert ann.close(current).sent is False  # no notify_on_close: Slack sends nothing
+    assert slack.open_modal(ANN.id) is None
+
+
+# ---------------------------------------------------------------------- render
+
+
+def test_render_small_message() -> None:
+    names = {"U0ANN": "Ann Archer"}.get
+    blocks = [
+        {"type": "header", "text": plain("Weekly debrief")},
+        {
+            "type": "section",
+            "text": mrkdwn("Hi <@U0ANN>, see <https://example.com/d/7|your notes> &amp; reply &lt;soon&gt;"),
+            "fields": [mrkdwn("*Due:* Friday"), mrkdwn("*Coach:* <@U0BOB>")],
+        },
+        {"type": "divider"},
+        {
+            "type": "context",
+            "elements": [mrkdwn("Sent by Brickwork"), {"type": "image", "image_url": "x", "alt_text": "y"}],
+        },
+        {"type": "image", "image_url": "https://example.com/x.png", "alt_text": "chart"},
+        {"type": "actions", "elements": [button("Start", "start"), button("Later", "later")]},
+    ]
+    text = blocks_to_text(blocks, names=lambda uid: names(uid) or uid)
+    assert text.splitlines() == [
+        "Weekly debrief",
+        "==============",
+        "Hi @Ann Archer, see your notes (https://example.com/d/7) & reply <soon>",
+        "*Due:* Friday",
+        "*Coach:* @U0BOB",
+        "———",
+        "Sent by Brickwork",
+        "[ Start ]  [ Later ]",
+    ]
+    assert message_to_text({"text": "plain <!here>", "blocks": []}) == "plain @here"
+    assert mrkdwn_to_text("<#C1|general> <mailto:a@b.c|a@b.c> <@U1|ann>") == "#general a@b.c @ann"
+
+
+def test_render_modal() -> None:
+    text = view_to_text(_full_modal())
+    lines = text.splitlines()
+    assert lines[0] == "== Debrief =="
+    assert "What went well?: ____" in lines
+    assert "Goal met?: ( ) Yes  ( ) Partly  ( ) No" in lines
+    assert "Rating: 3 ▾ (1 / 2 / 3 / 4 / 5)" in lines
+    assert "Coach: @U0BOB" in lines
+    assert "Topics (optional): [ ] Feedback  [ ] Growth  [ ] Wellbeing" in lines
+    assert "Notes (optional): n/a" in lines
+    assert lines[-1] == "[ Cancel ]  [ Save ]"
+
+
+# ---------------------------------------------------------------------- end to end with Bolt
+
+
+@pytest.fixture
+def bolt_url(slack: FakeSlack) -> Iterator[str]:
+    """A real Bolt app on loopback that uses the fake Web API."""
+    web = WebClient(token="xoxb-test", base_url=slack.url)
+    app = App(signing_secret=SECRET, client=web, token="xoxb-test")
+
+    @app.command("/brickwork")
+    def open_debrief(ack: Any, body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        client.views_open(trigger_id=body["trigger_id"], view=_full_modal())
+
+    @app.view("debrief")
+    def save_debrief(ack: Any, body: dict[str, Any], view: dict[str, Any], client: WebClient) -> None:
+        ack()
+        went_well = view["state"]["values"]["went_well"]["v"]["value"]
+        client.chat_postMessage(
+            channel=body["user"]["id"],
+            text=f"Saved: {went_well}",
+            blocks=[
+                {"type": "section", "text": mrkdwn(f"Saved: *{went_well}*")},
+                {"type": "actions", "elements": [button("Share with coach", "share", "7")]},
+            ],
+        )
+
+    @app.action("share")
+    def share(ack: Any, body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        client.chat_update(
+            channel=body["container"]["channel_id"],
+            ts=body["container"]["message_ts"],
+            text="Shared",
+            blocks=[{"type": "context", "elements": [mrkdwn("Shared with your coach :white_check_mark:")]}],
+        )
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
+            headers = {k.lower(): [v] for k, v in self.headers.items()}
+            response = app.dispatch(BoltRequest(body=body, headers=headers))
+            data = response.body.encode()
+            self.send_response(response.status)
+            for name, values in response.headers.items():
+                if name.lower() != "content-length":
+                    for value in values:
+                        self.send_header(name, value)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/slack/events"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_end_to_end_with_a_bolt_app(slack: FakeSlack, bolt_url: str) -> None:
+    # The fixture shortens trigger ids to 0.2s; give the Bolt listener Slack's real 3 seconds.
+    slack.trigger_ttl = 3.0
+    ann = SlackDriver(bolt_url, SECRET, slack).as_user(ANN.id)
+    assert ann.command("/brickwork").status == 200
+    slack.wait_for("views.open", where=lambda c: c.ok)
+    view = slack.open_modal(ANN.id)
+    assert view is not None
+
+    answers = {"What went well?": "Coaching", "Goal met?": "Yes", "Follow-up date": date(2024, 6, 1)}
+    assert ann.submit(view, answers).status == 200
+    slack.wait_for("chat.postMessage", where=lambda c: c.ok)
+    message = slack.last_dm(ANN.id)
+    assert message is not None and message["text"] == "Saved: Coaching"
+
+    assert ann.click(message, "share").status == 200
+    slack.wait_for("chat.update", where=lambda c: c.ok)
+    updated = slack.last_dm(ANN.id)
+    assert updated is not None
+    assert message_to_text(updated) == "Shared with your coach :white_check_mark:"
+    assert ann.send_raw(b"{}", "application/json", sign=False).status == 401
+    assert slack.invalid_calls() == []
