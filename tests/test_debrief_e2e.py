@@ -18,6 +18,7 @@ from bot.standin.webapi import FakeSlack
 from storage.db import Database
 from storage.models import DebriefTask, Feedback, Job, JobState, Project, ProjectState, PromptMessage, Rating
 from tests.harness import ALICE, BOB, CAROL, GONE, MAYA, ROBOT, AppProcess
+from tests.slackcheck import mrkdwn_texts
 
 FULL_ANSWERS = {
     "Target met": "yes",
@@ -83,23 +84,6 @@ def shown(response: Any) -> str:
     """What Slack shows for an ack: a JSON message, or plain text (Bolt's ack(text=...) alone)."""
     body = response.json()
     return json.dumps(body, ensure_ascii=False) if body is not None else response.text
-
-
-def mrkdwn_texts(value: Any, *, top: bool = True) -> list[str]:
-    """Every string Slack parses as mrkdwn: mrkdwn text objects and a message's own ``text``."""
-    found: list[str] = []
-    if isinstance(value, dict):
-        if value.get("type") == "mrkdwn" and isinstance(value.get("text"), str):
-            found.append(value["text"])
-        if top and isinstance(value.get("text"), str) and value.get("type") is None:
-            found.append(value["text"])
-        for key, item in value.items():
-            if isinstance(item, dict | list) and key != "state":
-                found += mrkdwn_texts(item, top=False)
-    elif isinstance(value, list):
-        for item in value:
-            found += mrkdwn_texts(item, top=False)
-    return found
 
 
 def parsed_by_slack(slack: FakeSlack) -> list[str]:

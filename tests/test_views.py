@@ -1,0 +1,212 @@
+"""Views are pure functions: checked here against Slack's limits with slack_sdk's own models
+and the stand-in's stricter validator, at their largest."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime
+
+from slack_sdk.models.views import View
+
+from bot.debriefs import (
+    MAX_MEMBERS,
+    DebriefAnswers,
+    DebriefForm,
+    PersonRef,
+    ProjectSummary,
+    PromptCard,
+    PromptItem,
+)
+from bot.framework import MAX_KPIS_PER_DIMENSION, Framework, load_framework, parse_framework
+from bot.standin.validation import validate_message_blocks, validate_message_text, validate_view
+from handlers.debrief import parse_answers, parse_button_value
+from handlers.forms import DebriefFormMeta, MetadataError, flatten_state, parse_metadata
+from handlers.ids import kpi_block
+from handlers.views import debrief as views
+from storage.models import ProjectState, TaskKind, UpwardFeedback
+from tests.slackcheck import mrkdwn_texts
+
+NOW = datetime(2026, 12, 2, 9, tzinfo=UTC)
+EVIL = "<!channel> & <https://evil.example|bank>"
+
+
+def person(i: int, name: str = "Person") -> PersonRef:
+    return PersonRef(person_id=i, slack_id=f"U{i:04d}", name=f"{name} {i}")
+
+
+def card(items: int, state: ProjectState = ProjectState.OPEN, name: str = "Apollo") -> PromptCard:
+    return PromptCard(
+        project_id=7,
+        project_name=name,
+        lead=person(1, "Lead"),
+        end_date=date(2026, 12, 1),
+        state=state,
+        closes_at=NOW,
+        anonymous=False,
+        items=tuple(
+            PromptItem(subject=person(i + 2), kind=TaskKind.LEAD_REVIEW, done=i % 2 == 0)
+            for i in range(items)
+        ),
+    )
+
+
+def as_dicts(blocks: list) -> list[dict]:  # type: ignore[type-arg]
+    return [b.to_dict() for b in blocks]
+
+
+def big_framework() -> Framework:
+    def kpis(prefix: str) -> list[dict[str, str]]:
+        return [
+            {"key": f"{prefix}{i}", "label": "L" * 75, "kind": "scale", "description": "d" * 150}
+            for i in range(MAX_KPIS_PER_DIMENSION)
+        ]
+
+    return parse_framework({"version": "big", "delivery": kpis("d"), "leadership": kpis("l")})
+
+
+def test_lead_dm_with_the_most_members_fits_a_message() -> None:
+    for state in ProjectState:
+        text, blocks = views.prompt_message(card(MAX_MEMBERS, state))
+        assert validate_message_text(text) == []
+        assert len(blocks) <= 50
+        assert validate_message_blocks(as_dicts(blocks)) == []
+        _, reminder = views.reminder_message(card(MAX_MEMBERS, state))
+        assert validate_message_blocks(as_dicts(reminder)) == []
+
+
+def test_buttons_only_while_open() -> None:
+    open_blocks = json.dumps(as_dicts(views.prompt_message(card(3))[1]))
+    assert open_blocks.count('"button"') == 3 and '"value": "7:2"' in open_blocks
+    for state in (ProjectState.CLOSED, ProjectState.CANCELLED):
+        assert '"button"' not in json.dumps(as_dicts(views.prompt_message(card(3, state))[1]))
+
+
+def test_debrief_form_at_the_largest_framework_fits_a_modal() -> None:
+    framework = big_framework()
+    previous = DebriefAnswers(scores={k.key: 3 for k in framework.kpis}, delivery_note="n" * 3000)
+    for kind in TaskKind:
+        form = DebriefForm(
+            project_id=1,
+            project_name="P" * 80,
+            subject=person(2),
+            kind=kind,
+            anonymous=True,
+            framework=framework,
+            previous=previous,
+        )
+        view = views.debrief_modal(form).to_dict()
+        assert len(view["blocks"]) <= 100
+        assert validate_view(view) == []
+        View(**view).validate_json()
+
+
+def test_debrief_form_prefills_every_kind_of_answer() -> None:
+    framework = load_framework()
+    previous = DebriefAnswers(scores={"target": 0, "quality": 5, "decides": None}, growth_note="g")
+    form = DebriefForm(
+        project_id=1,
+        project_name="P",
+        subject=person(2),
+        kind=TaskKind.LEAD_REVIEW,
+        anonymous=False,
+        framework=framework,
+        previous=previous,
+    )
+    blocks = {b["block_id"]: b for b in views.debrief_modal(form).to_dict()["blocks"] if "block_id" in b}
+    assert blocks[kpi_block("target")]["element"]["initial_option"]["value"] == "no"  # score 0 is an answer
+    assert blocks[kpi_block("quality")]["element"]["initial_option"]["value"] == "5"
+    assert blocks[kpi_block("decides")]["element"]["initial_option"]["value"] == views.NOT_OBSERVED
+    assert "initial_option" not in blocks[kpi_block("motivates")]["element"]
+    assert blocks["growth_note"]["element"]["initial_value"] == "g"
+
+
+def test_user_text_is_escaped_in_every_view() -> None:
+    summary = ProjectSummary(
+        id=1,
+        name=EVIL,
+        lead=PersonRef(1, "U1", EVIL),
+        end_date=date(2026, 12, 1),
+        state=ProjectState.OPEN,
+        due_at=NOW,
+        closes_at=NOW,
+        upward=UpwardFeedback.NAMED,
+        done=0,
+        total=2,
+        lead_tz="UTC",
+    )
+    form = DebriefForm(
+        project_id=1,
+        project_name=EVIL,
+        subject=PersonRef(2, "U2", EVIL),
+        kind=TaskKind.UPWARD,
+        anonymous=False,
+        framework=load_framework(),
+        previous=None,
+    )
+    prompt_text, prompt_blocks = views.prompt_message(card(2, name=EVIL))
+    surfaces: list[list[str]] = [
+        [prompt_text, *mrkdwn_texts(as_dicts(prompt_blocks))],
+        mrkdwn_texts(as_dicts(views.reminder_message(card(2, name=EVIL))[1])),
+        mrkdwn_texts(views.project_created_modal(summary).to_dict()),
+        mrkdwn_texts(views.debrief_modal(form).to_dict()),
+        mrkdwn_texts(as_dicts(views.project_list([summary])[1])),
+        [views.cancelled_text(summary)],
+    ]
+    for texts in surfaces:
+        joined = "\n".join(texts)
+        assert "&lt;!channel&gt; &amp; &lt;https://evil.example|bank&gt;" in joined
+        assert "<!channel>" not in joined and "<https://evil" not in joined
+
+
+def test_parse_answers() -> None:
+    framework = load_framework()
+    values = {kpi_block(k.key): "3" for k in framework.kpis}
+    values[kpi_block("target")] = "partly"
+    values[kpi_block("motivates")] = views.NOT_OBSERVED
+    values[kpi_block("delegates")] = "seven"
+    del values[kpi_block("quality")]
+    answers = parse_answers({**values, "growth_note": "try X"}, framework)
+    assert answers.scores["target"] == 1 and answers.scores["motivates"] is None
+    assert answers.scores["delegates"] == -1  # a forged value fails validation, never stored as-is
+    assert answers.missing == {"quality"} and answers.growth_note == "try X"
+
+
+def test_button_values_and_metadata_are_parsed_in_one_place() -> None:
+    assert parse_button_value("12:34") == (12, 34)
+    for bad in ("", "12", "a:b", "1:2:3", "-1:2"):
+        assert parse_button_value(bad) is None
+    view = {"private_metadata": DebriefFormMeta(project_id=1, subject_id=2).model_dump_json()}
+    assert parse_metadata(view, DebriefFormMeta) == DebriefFormMeta(project_id=1, subject_id=2)
+    for bad in ("", "{}", "not json", '{"project_id": "x", "subject_id": 2}'):
+        try:
+            parse_metadata({"private_metadata": bad}, DebriefFormMeta)
+        except MetadataError:
+            continue
+        raise AssertionError(f"accepted {bad!r}")
+
+
+def test_flatten_state_reads_every_element_type() -> None:
+    view = {
+        "state": {
+            "values": {
+                "a": {"input": {"type": "plain_text_input", "value": "x"}},
+                "b": {"input": {"type": "static_select", "selected_option": {"value": "3"}}},
+                "c": {"input": {"type": "static_select", "selected_option": None}},
+                "d": {"input": {"type": "multi_users_select", "selected_users": ["U1", "U2"]}},
+                "e": {"input": {"type": "users_select", "selected_user": "U3"}},
+                "f": {"input": {"type": "datepicker", "selected_date": "2026-12-01"}},
+                "g": {"input": {"type": "radio_buttons", "selected_option": {"value": "yes"}}},
+                "h": {"input": {"type": "checkboxes", "selected_options": [{"value": "1"}]}},
+            }
+        }
+    }
+    assert flatten_state(view) == {
+        "a": "x",
+        "b": "3",
+        "c": None,
+        "d": ["U1", "U2"],
+        "e": "U3",
+        "f": "2026-12-01",
+        "g": "yes",
+        "h": ["1"],
+    }
