@@ -6,6 +6,7 @@ edge's listeners and pure views to the services, so nothing else has to.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,6 +26,21 @@ from bot.ticker import Ticker
 from handlers.views import debrief as debrief_views
 from storage.db import Database
 from storage.models import utcnow
+
+
+class _QuietTokenWarning(logging.Filter):
+    """Bolt reads SLACK_BOT_TOKEN from the environment itself when given no token, then warns
+    that the client's token (the same one, from our settings) wins. Nothing is wrong."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "`token` will be unused" not in record.getMessage()
+
+
+def _bolt_logger() -> logging.Logger:
+    logger = logging.getLogger("brickwork.bolt")
+    if not any(isinstance(f, _QuietTokenWarning) for f in logger.filters):
+        logger.addFilter(_QuietTokenWarning())
+    return logger
 
 
 @dataclass(frozen=True)
@@ -70,6 +86,7 @@ def build_app(
     )
     bolt = App(
         client=web,  # Bolt takes the bot token from the client
+        logger=_bolt_logger(),
         signing_secret=settings.slack_signing_secret or "",
         # Socket Mode and `tick` have no signing secret; HTTP mode always does (see the CLI).
         request_verification_enabled=settings.slack_signing_secret is not None,

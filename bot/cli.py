@@ -129,6 +129,39 @@ def _built(settings: Settings, *, migrate_first: bool):  # type: ignore[no-untyp
     return build_app(settings)
 
 
+# What Slack answers when a token is wrong, as opposed to Slack being unreachable for a moment.
+REFUSED = {
+    "invalid_auth",
+    "not_authed",
+    "account_inactive",
+    "token_revoked",
+    "token_expired",
+    "not_allowed_token_type",
+}
+
+
+def _error_code(error: Exception) -> str:
+    response = getattr(error, "response", None)
+    return str(response.get("error", "")) if response is not None else ""
+
+
+def _check_bot_token(brickwork) -> None:  # type: ignore[no-untyped-def]
+    """Ask Slack who we are before serving, so a wrong token is one clear line at start."""
+    from slack_sdk.errors import SlackApiError
+
+    try:
+        identity = brickwork.services.gateway.client.auth_test()
+    except SlackApiError as error:
+        code = _error_code(error)
+        if code in REFUSED:
+            raise SettingsError(f"SLACK_BOT_TOKEN was refused by Slack ({code})") from None
+        log.warning("auth.test failed (%s); starting anyway", code or error)
+    except OSError as error:
+        log.warning("Slack is unreachable (%s); starting anyway", type(error).__name__)
+    else:
+        log.info("connected to Slack as %s in %s", identity.get("user_id"), identity.get("team"))
+
+
 def _scheduler(settings: Settings) -> int:
     from bot.scheduler import make_scheduler
 
@@ -151,6 +184,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     from bot.server import HttpServer
 
     brickwork = _built(settings, migrate_first=True)
+    _check_bot_token(brickwork)
     server = HttpServer(brickwork.wsgi(), args.host, settings.port if args.port is None else args.port)
     scheduler = None
     if not args.no_scheduler:
@@ -177,10 +211,12 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
 
 def _socket_mode(settings: Settings) -> int:
     from slack_bolt.adapter.socket_mode import SocketModeHandler
+    from slack_sdk.errors import SlackApiError
 
     from bot.scheduler import make_scheduler
 
     brickwork = _built(settings, migrate_first=True)
+    _check_bot_token(brickwork)
     scheduler = make_scheduler(
         brickwork.services.ticker.tick,
         brickwork.services.clock,
@@ -191,6 +227,11 @@ def _socket_mode(settings: Settings) -> int:
     handler = SocketModeHandler(brickwork.bolt, settings.slack_app_token)
     try:
         handler.start()
+    except SlackApiError as error:
+        code = _error_code(error)
+        if code in REFUSED:
+            raise SettingsError(f"SLACK_APP_TOKEN was refused by Slack ({code})") from None
+        raise
     except (KeyboardInterrupt, SystemExit):
         pass
     finally:

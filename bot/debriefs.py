@@ -174,8 +174,11 @@ class DebriefService:
     # -- creating ---------------------------------------------------------------------
 
     def today_for(self, slack_user_id: str) -> date:
-        person = self._people.one(slack_user_id)
-        return local_date(self._clock(), person.tz)
+        """Today where the person is, from what we already know: no Slack call, because this
+        runs between a command's ack and ``views.open``, while the trigger_id is ticking."""
+        with self._db.transaction() as session:
+            person = people_repo.by_slack_id(session, slack_user_id)
+            return local_date(self._clock(), person.tz if person else None)
 
     def create_project(self, *, requester: str, view_id: str, draft: ProjectDraft) -> ProjectSummary:
         """Validate the draft, store the project with its tasks and due jobs, return it.

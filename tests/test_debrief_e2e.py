@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -479,3 +480,22 @@ def test_http_edge(app: AppProcess, driver: SlackDriver) -> None:
     with pytest.raises(urllib.error.HTTPError) as missing:
         urllib.request.urlopen(f"{app.url}/nope")
     assert missing.value.code == 404
+
+
+def test_an_unexpected_failure_gives_the_user_an_error_id_that_is_in_the_log(
+    app: AppProcess, driver: SlackDriver, slack: FakeSlack
+) -> None:
+    slack.fail_next("views.open", error="internal_error")
+    response = driver.as_user(MAYA.id).command("/debrief")
+    assert response.status == 200  # acknowledged at once; the failure comes after the ack
+    ephemeral = slack.wait_for("chat.postEphemeral")[-1]
+    assert ephemeral.args["user"] == MAYA.id
+    text = ephemeral.args["text"]
+    assert "Something went wrong" in text
+    error_id = text.rsplit("error id ", 1)[1].rstrip(".")
+    assert len(error_id) == 8
+    deadline = time.monotonic() + 5
+    while f"error id {error_id}" not in app.log() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert f"error id {error_id}" in app.log()
+    assert "Traceback" in app.log()  # the operator gets the whole story, the user only the id
