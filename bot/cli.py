@@ -15,11 +15,15 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from dotenv import load_dotenv
 
 from bot.framework import FrameworkError
 from bot.settings import Need, Settings, SettingsError, load_settings
+
+if TYPE_CHECKING:  # the CLI imports the app lazily so `--help` and settings errors stay fast
+    from bot.app import Brickwork
 
 log = logging.getLogger("brickwork")
 
@@ -118,7 +122,7 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     raise AssertionError(args.command)
 
 
-def _built(settings: Settings, *, migrate_first: bool):  # type: ignore[no-untyped-def]
+def _built(settings: Settings, *, migrate_first: bool) -> Brickwork:
     from bot.app import build_app
     from storage import migrate
 
@@ -145,7 +149,7 @@ def _error_code(error: Exception) -> str:
     return str(response.get("error", "")) if response is not None else ""
 
 
-def _check_bot_token(brickwork) -> None:  # type: ignore[no-untyped-def]
+def _check_bot_token(brickwork: Brickwork) -> None:
     """Ask Slack who we are before serving, so a wrong token is one clear line at start."""
     from slack_sdk.errors import SlackApiError
 

@@ -134,6 +134,7 @@ class DebriefForm:
 @dataclass(frozen=True)
 class SubmitResult:
     project_id: int
+    giver_id: int
     subject: PersonRef
     replaced: bool
 
@@ -440,7 +441,9 @@ class DebriefService:
             task.done_at = task.done_at or now
             task.feedback_id = record.id
             session.add(task)
-            return SubmitResult(project_id=project_id, subject=_ref(subject), replaced=replaced)
+            return SubmitResult(
+                project_id=project_id, giver_id=_id(me), subject=_ref(subject), replaced=replaced
+            )
 
     def _answerable(
         self, session: Any, giver: str, project_id: int, subject_id: int
@@ -545,11 +548,6 @@ class DebriefService:
             text, blocks = render(card)
             assert message.channel_id and message.ts
             self._gateway.update_message(message.channel_id, message.ts, text, blocks)
-
-    def giver_id(self, slack_user_id: str) -> int | None:
-        with self._db.transaction() as session:
-            me = people_repo.by_slack_id(session, slack_user_id)
-            return None if me is None else me.id
 
     # -- building cards ---------------------------------------------------------------
 

@@ -8,7 +8,7 @@ from typing import Any
 from slack_bolt import Ack, App
 
 from bot.debriefs import DebriefAnswers, ProjectDraft
-from bot.errors import InvalidInput
+from bot.errors import BrickworkError, InvalidInput
 from bot.framework import OUTCOME_SCORES, Framework, KpiKind
 from bot.services import Services
 from bot.text import escape_mrkdwn
@@ -144,15 +144,18 @@ class DebriefListeners:
         answers = parse_answers(flatten_state(view), self.s.framework)
         user = body["user"]["id"]
         try:
-            self.s.debriefs.submit(
+            result = self.s.debriefs.submit(
                 giver=user, project_id=meta.project_id, subject_id=meta.subject_id, answers=answers
             )
         except InvalidInput as error:
             errors = {NOTE_FIELDS.get(name) or kpi_block(name): msg for name, msg in error.fields.items()}
             ack(response_action="errors", errors=errors)
             return
+        except BrickworkError as error:  # closed, cancelled, not theirs: say so in the modal
+            ack(response_action="update", view=notice_modal("Debrief", str(error)))
+            return
         ack()  # closes the modal; the DM is updated after the ack
-        self.s.debriefs.refresh_messages(meta.project_id, self.s.debriefs.giver_id(user))
+        self.s.debriefs.refresh_messages(result.project_id, result.giver_id)
 
 
 def register(app: App, services: Services) -> None:

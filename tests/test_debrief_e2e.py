@@ -262,8 +262,13 @@ def test_one_reminder_and_none_after_the_window(
     assert len(reminders) == 1
     assert "Reminder" in reminders[0].args["text"]
 
-    # The window closes: DMs lose their buttons, and a late click is refused politely.
+    # The window closes: DMs lose their buttons, and a form left open is refused politely.
+    late_form = open_form(driver, slack, MAYA.id, slack.last_dm(MAYA.id) or dm, "Carol")
     app.tick(gemini.window_closes_at)
+    late = driver.as_user(MAYA.id).submit(late_form, FULL_ANSWERS).json()
+    assert late["response_action"] == "update" and "has closed" in json.dumps(late["view"])
+    with db.transaction() as session:
+        assert session.exec(select(Feedback).where(Feedback.project_id == gemini.id)).all() == []
     with db.transaction() as session:
         assert (
             session.exec(select(Project).where(Project.name == "Gemini")).one().state is ProjectState.CLOSED
@@ -415,9 +420,9 @@ def test_buttons_are_checked_against_the_database(
     # A submission forged for someone else's debrief stores nothing.
     form = open_form(driver, slack, MAYA.id, dm, "Alice Chen")
     slack.wait_for("views.open", count=opened + 2)
-    driver.as_user(CAROL.id).submit(form, FULL_ANSWERS, strict=False)
-    ephemeral_or_dm = slack.wait_for("chat.postMessage", where=lambda c: c.args.get("channel") == CAROL.id)
-    assert "not yours to answer" in ephemeral_or_dm[-1].args["text"]
+    forged = driver.as_user(CAROL.id).submit(form, FULL_ANSWERS, strict=False).json()
+    assert forged["response_action"] == "update"
+    assert "not yours to answer" in json.dumps(forged["view"])
     assert count(db, Feedback) == 0
 
 

@@ -1,0 +1,52 @@
+"""The clock process: ``brickwork scheduler`` ticks at start and then on its interval; two of
+them against one database send each DM once."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+
+from bot.standin.driver import SlackDriver
+from bot.standin.webapi import FakeSlack
+from storage.db import Database
+from tests.harness import ALICE, MAYA, AppProcess
+from tests.test_debrief_e2e import new_project, only_project, today
+
+
+def test_two_schedulers_send_a_due_prompt_once(
+    app: AppProcess, driver: SlackDriver, slack: FakeSlack, db: Database
+) -> None:
+    # The project ended yesterday and debriefs on its end date: already due when the clocks start.
+    response, _ = new_project(
+        driver, slack, Team_members=[ALICE.id], End_date=today() - timedelta(days=1), Run_the_debrief="0"
+    )
+    assert response.status == 200
+    assert only_project(db).debrief_due_at < datetime.now(UTC)
+    env = {**app.env, "BRICKWORK_TICK_SECONDS": "5"}
+    clocks = [
+        subprocess.Popen(
+            [sys.executable, "-m", "bot", "scheduler"],
+            env=env,
+            cwd=app.workdir,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    try:
+        slack.wait_for("chat.postMessage", timeout=20)
+        time.sleep(6)  # both clocks have ticked at least once more by now
+        assert all(clock.poll() is None for clock in clocks), "a scheduler exited"
+    finally:
+        for clock in clocks:
+            clock.terminate()
+        logs = [clock.communicate(timeout=10)[1] for clock in clocks]
+    posts = slack.calls_to("chat.postMessage")
+    assert len(posts) == 1, [p.args for p in posts]
+    assert posts[0].args["channel"].startswith("D") and "Apollo" in posts[0].args["text"]
+    assert sum("1 due, 1 done" in log for log in logs) == 1
+    assert all(clock.returncode == 0 for clock in clocks), logs
+    assert slack.last_dm(MAYA.id) is not None
