@@ -9,11 +9,13 @@ from __future__ import annotations
 import enum
 from datetime import UTC, date, datetime
 
-from sqlalchemy import Column, DateTime, Index, String, TypeDecorator, UniqueConstraint
+from sqlalchemy import Column, DateTime, Index, String, TypeDecorator, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 NAME_MAX = 80
 NOTE_MAX = 3000
+ABOUT_MAX = 150
+DECLINE_REASON_MAX = 500
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -99,6 +101,24 @@ class JobState(enum.StrEnum):
 class FeedbackSource(enum.StrEnum):
     DEBRIEF = "debrief"  # the lead about a member
     UPWARD = "upward"  # a member about the lead
+    REQUESTED = "requested"  # an answer to a feedback request
+    GIVEN = "given"  # given unasked, with /feedback give
+
+
+class Relation(enum.StrEnum):
+    """Who the giver is to the subject when the feedback was given (org chart at that time)."""
+
+    MANAGER = "manager"
+    REPORT = "report"
+    PEER = "peer"
+    SELF = "self"
+
+
+class RequestState(enum.StrEnum):
+    OPEN = "open"
+    ANSWERED = "answered"
+    DECLINED = "declined"
+    WITHDRAWN = "withdrawn"  # the requester or the giver left the programme
 
 
 class Person(SQLModel, table=True):
@@ -111,6 +131,14 @@ class Person(SQLModel, table=True):
     is_bot: bool = False
     deleted: bool = False
     dm_channel_id: str | None = Field(default=None, max_length=32)
+    email: str | None = Field(default=None, max_length=254, index=True)
+    # The org chart: at most one manager each. A manager's claim on someone waits in
+    # ``pending_manager_id`` until that person confirms it (or an admin imports it).
+    manager_id: int | None = Field(default=None, foreign_key="person.id", index=True)
+    pending_manager_id: int | None = Field(default=None, foreign_key="person.id")
+    paused_until: date | None = None  # no notifications until this day (vacation)
+    digest_enabled: bool = True
+    left_programme_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
     refreshed_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
     created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
 
@@ -190,6 +218,12 @@ class Feedback(SQLModel, table=True):
     subject_id: int = Field(foreign_key="person.id", index=True)
     project_id: int | None = Field(default=None, foreign_key="project.id", index=True)
     source: FeedbackSource = Field(sa_column=enum_column(FeedbackSource))
+    relation: Relation = Field(default=Relation.PEER, sa_column=enum_column(Relation))
+    # An answer to a request is unique per request; unasked feedback per modal submission,
+    # so a retry or a double click stores one record.
+    request_id: int | None = Field(default=None, foreign_key="feedbackrequest.id", unique=True)
+    source_view_id: str | None = Field(default=None, sa_column=Column(String(64), nullable=True, unique=True))
+    about: str = Field(default="", max_length=ABOUT_MAX)
     anonymous: bool = False
     framework_version: str = Field(max_length=32)
     delivery_note: str = Field(default="", max_length=NOTE_MAX)
@@ -197,6 +231,39 @@ class Feedback(SQLModel, table=True):
     growth_note: str = Field(default="", max_length=NOTE_MAX)
     created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
     updated_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
+
+
+class FeedbackRequest(SQLModel, table=True):
+    """Someone asked ``giver`` for feedback about ``subject`` (the requester, or their report).
+
+    At most one open request per (requester, giver, subject): a partial unique index, so a
+    repeated command or two replicas cannot open a second one.
+    """
+
+    __table_args__ = (
+        Index(
+            "uq_open_request",
+            "requester_id",
+            "giver_id",
+            "subject_id",
+            unique=True,
+            sqlite_where=text("state = 'open'"),
+            postgresql_where=text("state = 'open'"),
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    requester_id: int = Field(foreign_key="person.id", index=True)
+    giver_id: int = Field(foreign_key="person.id", index=True)
+    subject_id: int = Field(foreign_key="person.id", index=True)
+    about: str = Field(default="", max_length=ABOUT_MAX)
+    state: RequestState = Field(default=RequestState.OPEN, sa_column=enum_column(RequestState))
+    decline_reason: str = Field(default="", max_length=DECLINE_REASON_MAX)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
+    responded_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    nudged_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    dm_channel_id: str | None = Field(default=None, max_length=32)
+    dm_ts: str | None = Field(default=None, max_length=32)
 
 
 class Rating(SQLModel, table=True):

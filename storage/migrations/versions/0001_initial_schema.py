@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 07:03:26.225047
+Create Date: 2026-11-25 07:20:05.329106
 
 """
 
@@ -30,11 +30,29 @@ def upgrade() -> None:
         sa.Column("is_bot", sa.Boolean(), nullable=False),
         sa.Column("deleted", sa.Boolean(), nullable=False),
         sa.Column("dm_channel_id", sa.String(length=32), nullable=True),
+        sa.Column("email", sa.String(length=254), nullable=True),
+        sa.Column("manager_id", sa.Integer(), nullable=True),
+        sa.Column("pending_manager_id", sa.Integer(), nullable=True),
+        sa.Column("paused_until", sa.Date(), nullable=True),
+        sa.Column("digest_enabled", sa.Boolean(), nullable=False),
+        sa.Column("left_programme_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("refreshed_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["manager_id"],
+            ["person.id"],
+        ),
+        sa.ForeignKeyConstraint(
+            ["pending_manager_id"],
+            ["person.id"],
+        ),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("slack_user_id"),
     )
+    with op.batch_alter_table("person", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_person_email"), ["email"], unique=False)
+        batch_op.create_index(batch_op.f("ix_person_manager_id"), ["manager_id"], unique=False)
+
     op.create_table(
         "processedevent",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -44,6 +62,46 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("team_id", "event_id"),
     )
+    op.create_table(
+        "feedbackrequest",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("requester_id", sa.Integer(), nullable=False),
+        sa.Column("giver_id", sa.Integer(), nullable=False),
+        sa.Column("subject_id", sa.Integer(), nullable=False),
+        sa.Column("about", sa.String(length=150), nullable=False),
+        sa.Column("state", sa.String(length=24), nullable=False),
+        sa.Column("decline_reason", sa.String(length=500), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("responded_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("nudged_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("dm_channel_id", sa.String(length=32), nullable=True),
+        sa.Column("dm_ts", sa.String(length=32), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["giver_id"],
+            ["person.id"],
+        ),
+        sa.ForeignKeyConstraint(
+            ["requester_id"],
+            ["person.id"],
+        ),
+        sa.ForeignKeyConstraint(
+            ["subject_id"],
+            ["person.id"],
+        ),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("feedbackrequest", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_feedbackrequest_giver_id"), ["giver_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_feedbackrequest_requester_id"), ["requester_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_feedbackrequest_subject_id"), ["subject_id"], unique=False)
+        batch_op.create_index(
+            "uq_open_request",
+            ["requester_id", "giver_id", "subject_id"],
+            unique=True,
+            sqlite_where=sa.text("state = 'open'"),
+            postgresql_where=sa.text("state = 'open'"),
+        )
+
     op.create_table(
         "project",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -82,6 +140,10 @@ def upgrade() -> None:
         sa.Column("subject_id", sa.Integer(), nullable=False),
         sa.Column("project_id", sa.Integer(), nullable=True),
         sa.Column("source", sa.String(length=24), nullable=False),
+        sa.Column("relation", sa.String(length=24), nullable=False),
+        sa.Column("request_id", sa.Integer(), nullable=True),
+        sa.Column("source_view_id", sa.String(length=64), nullable=True),
+        sa.Column("about", sa.String(length=150), nullable=False),
         sa.Column("anonymous", sa.Boolean(), nullable=False),
         sa.Column("framework_version", sa.String(length=32), nullable=False),
         sa.Column("delivery_note", sa.String(length=3000), nullable=False),
@@ -98,11 +160,17 @@ def upgrade() -> None:
             ["project.id"],
         ),
         sa.ForeignKeyConstraint(
+            ["request_id"],
+            ["feedbackrequest.id"],
+        ),
+        sa.ForeignKeyConstraint(
             ["subject_id"],
             ["person.id"],
         ),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("giver_id", "subject_id", "project_id"),
+        sa.UniqueConstraint("request_id"),
+        sa.UniqueConstraint("source_view_id"),
     )
     with op.batch_alter_table("feedback", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_feedback_giver_id"), ["giver_id"], unique=False)
@@ -264,6 +332,21 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_project_lead_id"))
 
     op.drop_table("project")
+    with op.batch_alter_table("feedbackrequest", schema=None) as batch_op:
+        batch_op.drop_index(
+            "uq_open_request",
+            sqlite_where=sa.text("state = 'open'"),
+            postgresql_where=sa.text("state = 'open'"),
+        )
+        batch_op.drop_index(batch_op.f("ix_feedbackrequest_subject_id"))
+        batch_op.drop_index(batch_op.f("ix_feedbackrequest_requester_id"))
+        batch_op.drop_index(batch_op.f("ix_feedbackrequest_giver_id"))
+
+    op.drop_table("feedbackrequest")
     op.drop_table("processedevent")
+    with op.batch_alter_table("person", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_person_manager_id"))
+        batch_op.drop_index(batch_op.f("ix_person_email"))
+
     op.drop_table("person")
     # ### end Alembic commands ###
