@@ -16,6 +16,7 @@ from slack_sdk import WebClient
 
 import handlers
 from bot.debriefs import DebriefService
+from bot.feedback import FeedbackService
 from bot.framework import load_framework
 from bot.people import PeopleService
 from bot.server import WSGIApp, make_wsgi_app
@@ -24,6 +25,7 @@ from bot.settings import Settings
 from bot.slack_gateway import SlackGateway, make_web_client
 from bot.ticker import Ticker
 from handlers.views import debrief as debrief_views
+from handlers.views import feedback as feedback_views
 from storage.db import Database
 from storage.models import utcnow
 
@@ -80,6 +82,15 @@ def build_app(
         framework=framework,
         people=people,
         debriefs=debriefs,
+        feedback=FeedbackService(
+            db=db,
+            gateway=gateway,
+            people=people,
+            framework=framework,
+            views=feedback_views,
+            clock=clock,
+            admins=settings.admins,
+        ),
         inbox=Inbox(db, clock),
         ticker=Ticker(db, debriefs),
         clock=clock,

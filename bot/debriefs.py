@@ -10,21 +10,21 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy.exc import IntegrityError
 
+from bot.answers import Answers, validate_answers
 from bot.errors import InvalidInput, NotAllowed, NotFound
-from bot.framework import OUTCOME_SCORES, Framework, KpiKind
+from bot.framework import Framework
 from bot.people import PeopleService
 from bot.schedule import debrief_schedule, local_date
 from bot.slack_gateway import SlackGateway
 from storage.db import Database
 from storage.models import (
     NAME_MAX,
-    NOTE_MAX,
     DebriefTask,
     Feedback,
     FeedbackSource,
@@ -110,17 +110,6 @@ class PromptCard:
 
 
 @dataclass(frozen=True)
-class DebriefAnswers:
-    """A submitted debrief form: kpi key -> score (None = not observed), and the notes."""
-
-    scores: dict[str, int | None]
-    delivery_note: str = ""
-    strengths_note: str = ""
-    growth_note: str = ""
-    missing: frozenset[str] = field(default_factory=frozenset)  # KPIs left unanswered
-
-
-@dataclass(frozen=True)
 class DebriefForm:
     project_id: int
     project_name: str
@@ -128,7 +117,7 @@ class DebriefForm:
     kind: TaskKind
     anonymous: bool
     framework: Framework
-    previous: DebriefAnswers | None
+    previous: Answers | None
 
 
 @dataclass(frozen=True)
@@ -351,7 +340,7 @@ class DebriefService:
             if task.feedback_id is not None:
                 record = session.get(Feedback, task.feedback_id)
                 if record is not None:
-                    previous = DebriefAnswers(
+                    previous = Answers(
                         scores=feedback_repo.ratings(session, _id(record)),
                         delivery_note=record.delivery_note,
                         strengths_note=record.strengths_note,
@@ -368,38 +357,13 @@ class DebriefService:
                 previous=previous,
             )
 
-    def validate_answers(self, answers: DebriefAnswers) -> None:
-        """Every KPI answered within its range, every note within Slack's limit."""
-        errors: dict[str, str] = {}
-        for kpi in self._framework.kpis:
-            if kpi.key in answers.missing or kpi.key not in answers.scores:
-                errors[kpi.key] = (
-                    'Pick a rating, or "Not observed".' if kpi.allows_not_observed else "Pick an answer."
-                )
-                continue
-            score = answers.scores[kpi.key]
-            if score is None and not kpi.allows_not_observed:
-                errors[kpi.key] = "Pick an answer."
-            elif score is not None:
-                allowed = set(OUTCOME_SCORES.values()) if kpi.kind is KpiKind.OUTCOME else set(range(1, 6))
-                if score not in allowed:
-                    errors[kpi.key] = "That answer is not one of the choices."
-        for name in ("delivery_note", "strengths_note", "growth_note"):
-            text = getattr(answers, name)
-            if len(text) > NOTE_MAX:
-                errors[name] = f"Keep this to {NOTE_MAX} characters (it has {len(text)})."
-        if errors:
-            raise InvalidInput(errors)
-
-    def submit(
-        self, *, giver: str, project_id: int, subject_id: int, answers: DebriefAnswers
-    ) -> SubmitResult:
+    def submit(self, *, giver: str, project_id: int, subject_id: int, answers: Answers) -> SubmitResult:
         """Store the answer (replacing an earlier one) and mark that part done.
 
         Idempotent: the record is unique per (giver, subject, project), so a retry or a
         double click updates the same row.
         """
-        self.validate_answers(answers)
+        validate_answers(self._framework, answers)
         for attempt in (1, 2):
             try:
                 return self._store(giver, project_id, subject_id, answers)
@@ -409,7 +373,7 @@ class DebriefService:
                     raise
         raise AssertionError("unreachable")
 
-    def _store(self, giver: str, project_id: int, subject_id: int, answers: DebriefAnswers) -> SubmitResult:
+    def _store(self, giver: str, project_id: int, subject_id: int, answers: Answers) -> SubmitResult:
         now = self._clock()
         with self._db.transaction() as session:
             project, task, me = self._answerable(session, giver, project_id, subject_id)

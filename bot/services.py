@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.debriefs import DebriefService
+from bot.feedback import FeedbackService
 from bot.framework import Framework
 from bot.people import PeopleService
 from bot.settings import Settings
@@ -35,6 +36,7 @@ class Services:
     framework: Framework
     people: PeopleService
     debriefs: DebriefService
+    feedback: FeedbackService
     inbox: Inbox
     ticker: Ticker
     clock: Callable[[], datetime]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -53,8 +54,10 @@ EXPECTED: dict[str, str] = {
     "BRICKWORK_TICK_SECONDS": "a whole number of seconds from 5 to 3600",
     "BRICKWORK_LOG_LEVEL": "one of DEBUG, INFO, WARNING, ERROR",
     "PORT": "a TCP port from 0 to 65535",
+    "BRICKWORK_ADMINS": "Slack user ids separated by commas, such as U012AB3CD,U045EF6GH",
 }
 
+_SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,20}$")
 _PLACEHOLDER_MARKERS = ("changeme", "your-", "xxxx", "<", ">")
 
 
@@ -83,6 +86,7 @@ class Settings(BaseSettings):
     brickwork_tick_seconds: int = Field(default=60, ge=5, le=3600)
     brickwork_log_level: str = "INFO"
     port: int = Field(default=3000, ge=0, le=65535)
+    brickwork_admins: str = ""
 
     @field_validator(
         "slack_bot_token",
@@ -161,6 +165,18 @@ class Settings(BaseSettings):
         if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
             raise ValueError("bad level")
         return level
+
+    @field_validator("brickwork_admins")
+    @classmethod
+    def _admins(cls, value: str) -> str:
+        ids = [part.strip() for part in value.split(",") if part.strip()]
+        if any(not _SLACK_USER_ID.match(i) for i in ids):
+            raise ValueError("bad user id")
+        return ",".join(ids)
+
+    @property
+    def admins(self) -> frozenset[str]:
+        return frozenset(filter(None, self.brickwork_admins.split(",")))
 
     def require(self, need: Need) -> None:
         """Refuse to go on when a command's Slack credentials are missing."""

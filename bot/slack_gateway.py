@@ -115,5 +115,13 @@ class SlackGateway:
     def update_view(self, view_id: str, view: View | dict[str, Any], view_hash: str | None = None) -> None:
         self.client.views_update(view_id=view_id, view=_view(view), hash=view_hash)
 
+    def upload_file(
+        self, channel: str, *, filename: str, content: str, title: str, initial_comment: str
+    ) -> None:
+        """Share a file in a channel (a DM for exports): files_upload_v2's three-step upload."""
+        self.client.files_upload_v2(
+            channel=channel, filename=filename, content=content, title=title, initial_comment=initial_comment
+        )
+
     def publish_home(self, user_id: str, view: View | dict[str, Any]) -> None:
         self.client.views_publish(user_id=user_id, view=_view(view))

@@ -5,12 +5,13 @@ from __future__ import annotations
 from slack_bolt import App
 
 from bot.services import Services
-from handlers import debrief, errors, home, later, middleware
+from handlers import debrief, errors, feedback, home, later, middleware
 
 
 def register_all(app: App, services: Services) -> None:
     middleware.register(app, services)
     errors.register(app, services)
     debrief.register(app, services)
+    feedback.register(app, services)
     home.register(app, services)
     later.register(app, services)

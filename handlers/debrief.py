@@ -7,7 +7,8 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
-from bot.debriefs import DebriefAnswers, ProjectDraft
+from bot.answers import Answers
+from bot.debriefs import ProjectDraft
 from bot.errors import BrickworkError, InvalidInput
 from bot.framework import OUTCOME_SCORES, Framework, KpiKind
 from bot.services import Services
@@ -24,6 +25,7 @@ from handlers.forms import (
 from handlers.ids import ActionId, BlockId, CallbackId, Command, kpi_block
 from handlers.views import debrief as views
 from handlers.views.common import notice_modal
+from handlers.views.form import NOT_OBSERVED
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +45,7 @@ NOTE_FIELDS = {
 }
 
 
-def parse_answers(values: dict[str, Any], framework: Framework) -> DebriefAnswers:
+def parse_answers(values: dict[str, Any], framework: Framework) -> Answers:
     """The submitted form as typed answers; an unknown choice becomes -1 and fails validation."""
     scores: dict[str, int | None] = {}
     missing: set[str] = set()
@@ -51,14 +53,14 @@ def parse_answers(values: dict[str, Any], framework: Framework) -> DebriefAnswer
         raw = values.get(kpi_block(kpi.key))
         if raw is None:
             missing.add(kpi.key)
-        elif raw == views.NOT_OBSERVED:
+        elif raw == NOT_OBSERVED:
             scores[kpi.key] = None
         elif kpi.kind is KpiKind.OUTCOME:
             scores[kpi.key] = OUTCOME_SCORES.get(raw, -1)
         else:
             number = as_int(raw)
             scores[kpi.key] = -1 if number is None else number
-    return DebriefAnswers(
+    return Answers(
         scores=scores,
         delivery_note=as_text(values.get(BlockId.DELIVERY_NOTE)),
         strengths_note=as_text(values.get(BlockId.STRENGTHS_NOTE)),

@@ -22,6 +22,16 @@ class DebriefFormMeta(BaseModel):
     subject_id: int
 
 
+class FeedbackFormMeta(BaseModel):
+    subject_id: int
+    request_id: int | None = None
+    about: str = ""
+
+
+class RequestMeta(BaseModel):
+    request_id: int
+
+
 class MetadataError(ValueError):
     """private_metadata we did not write (or an older app version wrote)."""
 

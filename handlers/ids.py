@@ -17,12 +17,18 @@ class CallbackId(enum.StrEnum):
     PROJECT_CREATED = "project_created"
     DEBRIEF_FORM = "debrief_form"
     HOME = "home"
+    FEEDBACK_FORM = "feedback_form"
+    DECLINE_FORM = "decline_form"
+    CONFIRM_DELETE = "confirm_delete"
 
 
 class ActionId(enum.StrEnum):
     OPEN_DEBRIEF = "open_debrief"  # button in a debrief DM; value "<project_id>:<subject_id>"
     NEW_PROJECT = "new_project"  # button on the App Home
     INPUT = "input"  # the single element inside each input block; the block_id names the field
+    GIVE_FEEDBACK = "give_feedback"  # value: the request id
+    DECLINE_REQUEST = "decline_request"  # value: the request id
+    NUDGE_REQUEST = "nudge_request"  # value: the request id
 
 
 class BlockId(enum.StrEnum):
@@ -37,6 +43,8 @@ class BlockId(enum.StrEnum):
     DELIVERY_NOTE = "delivery_note"
     STRENGTHS_NOTE = "strengths_note"
     GROWTH_NOTE = "growth_note"
+    ANONYMOUS = "anonymous"
+    DECLINE_REASON = "decline_reason"
 
 
 KPI_BLOCK_PREFIX = "kpi_"

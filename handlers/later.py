@@ -9,7 +9,6 @@ from slack_bolt import Ack, App
 from handlers.ids import Command
 
 PLANNED = {
-    Command.FEEDBACK: "ask for and give feedback",
     Command.GROWTH: "read your growth digest",
     Command.COACH: "draft coaching for a report",
 }

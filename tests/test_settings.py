@@ -41,6 +41,8 @@ def test_defaults() -> None:
         ("BRICKWORK_TICK_SECONDS", "1", "BRICKWORK_TICK_SECONDS is invalid"),
         ("BRICKWORK_LOG_LEVEL", "LOUD", "BRICKWORK_LOG_LEVEL is invalid"),
         ("PORT", "70000", "PORT is invalid"),
+        ("BRICKWORK_ADMINS", "U123, maya@example.com", "BRICKWORK_ADMINS is invalid"),
+        ("BRICKWORK_ADMINS", "<@U123>", "BRICKWORK_ADMINS is invalid"),
     ],
 )
 def test_each_setting_has_a_clear_error(name: str, value: str, expected: str) -> None:
@@ -69,6 +71,11 @@ def test_normalises_what_operators_paste() -> None:
     )
     assert blank.slack_bot_token is None and blank.brickwork_framework_file is None
     assert blank.brickwork_coach is CoachMode.OFFLINE
+
+
+def test_admins_are_a_list_of_user_ids() -> None:
+    assert load_settings({"BRICKWORK_ADMINS": " U0MAYA ,W0ALICE,, "}).admins == {"U0MAYA", "W0ALICE"}
+    assert load_settings({}).admins == frozenset()
 
 
 def test_require_names_the_missing_variable() -> None:

@@ -8,9 +8,9 @@ from datetime import UTC, date, datetime
 
 from slack_sdk.models.views import View
 
+from bot.answers import Answers
 from bot.debriefs import (
     MAX_MEMBERS,
-    DebriefAnswers,
     DebriefForm,
     PersonRef,
     ProjectSummary,
@@ -23,6 +23,7 @@ from handlers.debrief import parse_answers, parse_button_value
 from handlers.forms import DebriefFormMeta, MetadataError, flatten_state, parse_metadata
 from handlers.ids import kpi_block
 from handlers.views import debrief as views
+from handlers.views.form import NOT_OBSERVED
 from storage.models import ProjectState, TaskKind, UpwardFeedback
 from tests.slackcheck import mrkdwn_texts
 
@@ -83,7 +84,7 @@ def test_buttons_only_while_open() -> None:
 
 def test_debrief_form_at_the_largest_framework_fits_a_modal() -> None:
     framework = big_framework()
-    previous = DebriefAnswers(scores={k.key: 3 for k in framework.kpis}, delivery_note="n" * 3000)
+    previous = Answers(scores={k.key: 3 for k in framework.kpis}, delivery_note="n" * 3000)
     for kind in TaskKind:
         form = DebriefForm(
             project_id=1,
@@ -102,7 +103,7 @@ def test_debrief_form_at_the_largest_framework_fits_a_modal() -> None:
 
 def test_debrief_form_prefills_every_kind_of_answer() -> None:
     framework = load_framework()
-    previous = DebriefAnswers(scores={"target": 0, "quality": 5, "decides": None}, growth_note="g")
+    previous = Answers(scores={"target": 0, "quality": 5, "decides": None}, growth_note="g")
     form = DebriefForm(
         project_id=1,
         project_name="P",
@@ -115,7 +116,7 @@ def test_debrief_form_prefills_every_kind_of_answer() -> None:
     blocks = {b["block_id"]: b for b in views.debrief_modal(form).to_dict()["blocks"] if "block_id" in b}
     assert blocks[kpi_block("target")]["element"]["initial_option"]["value"] == "no"  # score 0 is an answer
     assert blocks[kpi_block("quality")]["element"]["initial_option"]["value"] == "5"
-    assert blocks[kpi_block("decides")]["element"]["initial_option"]["value"] == views.NOT_OBSERVED
+    assert blocks[kpi_block("decides")]["element"]["initial_option"]["value"] == NOT_OBSERVED
     assert "initial_option" not in blocks[kpi_block("motivates")]["element"]
     assert blocks["growth_note"]["element"]["initial_value"] == "g"
 
@@ -162,7 +163,7 @@ def test_parse_answers() -> None:
     framework = load_framework()
     values = {kpi_block(k.key): "3" for k in framework.kpis}
     values[kpi_block("target")] = "partly"
-    values[kpi_block("motivates")] = views.NOT_OBSERVED
+    values[kpi_block("motivates")] = NOT_OBSERVED
     values[kpi_block("delegates")] = "seven"
     del values[kpi_block("quality")]
     answers = parse_answers({**values, "growth_note": "try X"}, framework)

@@ -30,27 +30,17 @@ from slack_sdk.models.views import View
 
 from bot.debriefs import (
     MAX_MEMBERS,
-    DebriefAnswers,
     DebriefForm,
     ProjectSummary,
     PromptCard,
     PromptItem,
 )
-from bot.framework import OUTCOME_SCORES, Kpi, KpiKind
 from bot.text import escape_mrkdwn, slack_date, truncate
 from handlers.forms import DebriefFormMeta, NewProjectMeta, dump_metadata
-from handlers.ids import ActionId, BlockId, CallbackId, kpi_block
-from storage.models import NAME_MAX, NOTE_MAX, ProjectState, TaskKind, UpwardFeedback
+from handlers.ids import ActionId, BlockId, CallbackId
+from handlers.views.form import FormCopy, answers_modal
+from storage.models import NAME_MAX, ProjectState, TaskKind, UpwardFeedback
 
-NOT_OBSERVED = "na"
-SCALE_LABELS = {
-    1: "1 · well below expectations",
-    2: "2 · below expectations",
-    3: "3 · as expected",
-    4: "4 · above expectations",
-    5: "5 · far above expectations",
-}
-OUTCOME_LABELS = {"yes": "Yes", "partly": "Partly", "no": "No"}
 OFFSET_LABELS = {
     0: "On the end date",
     1: "The day after it ends",
@@ -183,7 +173,6 @@ def project_created_modal(summary: ProjectSummary) -> View:
 
 
 def debrief_modal(form: DebriefForm) -> View:
-    previous = form.previous
     if form.kind is TaskKind.UPWARD:
         intro = f"Your feedback on *{_name(form.subject.name)}* as lead of *{_name(form.project_name)}*."
         privacy = (
@@ -194,83 +183,18 @@ def debrief_modal(form: DebriefForm) -> View:
     else:
         intro = f"Debrief of *{_name(form.subject.name)}* on *{_name(form.project_name)}*."
         privacy = 'Rate only what you saw on this project; "Not observed" is a good answer.'
-    blocks: list[Block] = [
-        SectionBlock(text=intro),
-        ContextBlock(elements=[MarkdownTextObject(text=privacy)]),
-        HeaderBlock(text="Delivery"),
-    ]
-    blocks += [_kpi_input(k, previous) for k in form.framework.delivery]
-    blocks.append(
-        _note(BlockId.DELIVERY_NOTE, "Notes on delivery", previous.delivery_note if previous else "")
-    )
-    blocks += [DividerBlock(), HeaderBlock(text="Leadership")]
-    blocks += [_kpi_input(k, previous) for k in form.framework.leadership]
-    blocks.append(
-        _note(
-            BlockId.STRENGTHS_NOTE,
-            "Strengths you saw",
-            previous.strengths_note if previous else "",
-            hint="What they did, and what it made possible.",
-        )
-    )
-    blocks.append(
-        _note(
-            BlockId.GROWTH_NOTE,
-            "One thing to grow",
-            previous.growth_note if previous else "",
-            hint="A behaviour to try next time, not a personality trait.",
-        )
-    )
-    if previous is not None:
-        blocks.append(
-            ContextBlock(elements=[MarkdownTextObject(text="Saving replaces your earlier answer.")])
-        )
-    return View(
-        type="modal",
-        callback_id=CallbackId.DEBRIEF_FORM,
-        title="Debrief" if form.kind is TaskKind.LEAD_REVIEW else "Feedback on the lead",
-        submit="Save",
-        close="Cancel",
-        private_metadata=dump_metadata(
-            DebriefFormMeta(project_id=form.project_id, subject_id=form.subject.person_id)
+    return answers_modal(
+        FormCopy(
+            callback_id=CallbackId.DEBRIEF_FORM,
+            title="Debrief" if form.kind is TaskKind.LEAD_REVIEW else "Feedback on the lead",
+            intro=intro,
+            privacy=privacy,
+            strengths_label="Strengths you saw",
+            growth_label="One thing to grow",
         ),
-        blocks=blocks,
-    )
-
-
-def _kpi_input(kpi: Kpi, previous: DebriefAnswers | None) -> InputBlock:
-    known = previous is not None and kpi.key in previous.scores
-    score = previous.scores.get(kpi.key) if previous is not None else None
-    hint = kpi.description or None
-    if kpi.kind is KpiKind.OUTCOME:
-        options = [Option(value=v, label=OUTCOME_LABELS[v]) for v in ("yes", "partly", "no")]
-        by_score = {s: v for v, s in OUTCOME_SCORES.items()}
-        chosen = by_score.get(score) if known and score is not None else None
-        initial = next((o for o in options if o.value == chosen), None)
-        element: RadioButtonsElement | StaticSelectElement = RadioButtonsElement(
-            action_id=ActionId.INPUT, options=options, initial_option=initial
-        )
-    else:
-        options = [Option(value=str(s), label=label) for s, label in SCALE_LABELS.items()]
-        if kpi.allows_not_observed:
-            options.append(Option(value=NOT_OBSERVED, label="Not observed"))
-        wanted = NOT_OBSERVED if known and score is None else str(score)
-        initial = next((o for o in options if known and o.value == wanted), None)
-        element = StaticSelectElement(
-            action_id=ActionId.INPUT, placeholder="Rate 1 to 5", options=options, initial_option=initial
-        )
-    return InputBlock(block_id=kpi_block(kpi.key), label=kpi.label, hint=hint, element=element)
-
-
-def _note(block_id: str, label: str, initial: str, hint: str | None = None) -> InputBlock:
-    return InputBlock(
-        block_id=block_id,
-        label=label,
-        optional=True,
-        hint=hint,
-        element=PlainTextInputElement(
-            action_id=ActionId.INPUT, multiline=True, max_length=NOTE_MAX, initial_value=initial or None
-        ),
+        form.framework,
+        form.previous,
+        dump_metadata(DebriefFormMeta(project_id=form.project_id, subject_id=form.subject.person_id)),
     )
 
 

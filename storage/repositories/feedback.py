@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
-from sqlmodel import Session, select
+from sqlalchemy import func
+from sqlmodel import Session, col, select
 
 from storage.models import Feedback, Rating
 
@@ -40,3 +41,46 @@ def save(session: Session, feedback: Feedback, scores: Mapping[str, tuple[str, i
         session.delete(stale)
     session.flush()
     return feedback
+
+
+def about(session: Session, subject_id: int, *, limit: int | None = None) -> list[Feedback]:
+    """Feedback about a person, newest first."""
+    query = (
+        select(Feedback)
+        .where(Feedback.subject_id == subject_id)
+        .order_by(col(Feedback.updated_at).desc(), col(Feedback.id).desc())
+    )
+    return list(session.exec(query.limit(limit) if limit else query))
+
+
+def given_by(session: Session, giver_id: int) -> list[Feedback]:
+    return list(
+        session.exec(select(Feedback).where(Feedback.giver_id == giver_id).order_by(col(Feedback.id)))
+    )
+
+
+def anonymous_count(session: Session, subject_id: int) -> int:
+    return int(
+        session.exec(
+            select(func.count())
+            .select_from(Feedback)
+            .where(Feedback.subject_id == subject_id, col(Feedback.anonymous).is_(True))
+        ).one()
+    )
+
+
+def ratings_for(session: Session, feedback_ids: Sequence[int]) -> dict[int, dict[str, int | None]]:
+    found: dict[int, dict[str, int | None]] = {fid: {} for fid in feedback_ids}
+    if not feedback_ids:
+        return found
+    for row in session.exec(select(Rating).where(col(Rating.feedback_id).in_(list(feedback_ids)))):
+        found[row.feedback_id][row.kpi] = row.score
+    return found
+
+
+def by_request(session: Session, request_id: int) -> Feedback | None:
+    return session.exec(select(Feedback).where(Feedback.request_id == request_id)).first()
+
+
+def by_source_view(session: Session, view_id: str) -> Feedback | None:
+    return session.exec(select(Feedback).where(Feedback.source_view_id == view_id)).first()

@@ -1,0 +1,90 @@
+"""Who may see what. Every read of feedback, of a request or of a person's snapshot asks
+``authorize`` first; nothing else decides.
+
+- A person sees what was said about them and what they gave.
+- A manager also sees what was said about their direct reports (confirmed links only).
+- Admins manage settings and exports but read individual feedback only where they are also
+  the person's manager: being an admin grants no reading at all.
+- An anonymous giver is shown to nobody but themself. Anonymous free text about a person is
+  shown only once at least ``ANONYMOUS_TEXT_MIN`` anonymous items about them exist, so it
+  cannot be traced to one colleague; the scores count in aggregates at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+ANONYMOUS_TEXT_MIN = 3
+
+
+@dataclass(frozen=True)
+class Viewer:
+    person_id: int
+    report_ids: frozenset[int] = frozenset()
+    is_admin: bool = False
+
+
+@dataclass(frozen=True)
+class FeedbackFacts:
+    giver_id: int
+    subject_id: int
+    anonymous: bool
+    anonymous_items_about_subject: int = 0
+
+
+@dataclass(frozen=True)
+class RequestFacts:
+    requester_id: int
+    giver_id: int
+    subject_id: int
+
+
+@dataclass(frozen=True)
+class PersonFacts:
+    """A person's aggregates: their snapshot on the App Home."""
+
+    person_id: int
+
+
+@dataclass(frozen=True)
+class Access:
+    read: bool
+    giver_visible: bool = False
+    text_visible: bool = False
+
+    @property
+    def scores_visible(self) -> bool:
+        return self.read
+
+
+DENIED = Access(read=False)
+FULL = Access(read=True, giver_visible=True, text_visible=True)
+
+
+def authorize(viewer: Viewer, record: FeedbackFacts | RequestFacts | PersonFacts) -> Access:
+    if isinstance(record, FeedbackFacts):
+        return _feedback(viewer, record)
+    if isinstance(record, RequestFacts):
+        # Only the two people in the conversation; the subject's manager has the answer.
+        return FULL if viewer.person_id in (record.requester_id, record.giver_id) else DENIED
+    if isinstance(record, PersonFacts):
+        return FULL if _is_self_or_manager(viewer, record.person_id) else DENIED
+    raise TypeError(f"no rule for {type(record).__name__}")  # a new kind of record needs a rule first
+
+
+def _feedback(viewer: Viewer, record: FeedbackFacts) -> Access:
+    if viewer.person_id == record.giver_id:
+        return FULL  # your own words, your own name
+    if not _is_self_or_manager(viewer, record.subject_id):
+        return DENIED
+    if not record.anonymous:
+        return FULL
+    return Access(
+        read=True,
+        giver_visible=False,
+        text_visible=record.anonymous_items_about_subject >= ANONYMOUS_TEXT_MIN,
+    )
+
+
+def _is_self_or_manager(viewer: Viewer, person_id: int) -> bool:
+    return viewer.person_id == person_id or person_id in viewer.report_ids

@@ -1,0 +1,689 @@
+"""Feedback on request, and given unasked: requests, answers, declines, nudges, and every
+read of feedback (each through ``bot.access.authorize``).
+
+Like the debrief service, it renders nothing itself: ``FeedbackViews`` (pure functions from
+the Slack edge) turn its cards into messages, and the gateway sends them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from statistics import fmean
+from typing import Any, Protocol
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from bot.access import FeedbackFacts, PersonFacts, RequestFacts, Viewer, authorize
+from bot.answers import Answers, validate_answers
+from bot.debriefs import PersonRef
+from bot.errors import InvalidInput, NotAllowed, NotFound
+from bot.framework import Dimension, Framework, Kpi
+from bot.people import PeopleService
+from bot.slack_gateway import SlackGateway
+from storage.db import Database
+from storage.models import (
+    ABOUT_MAX,
+    DECLINE_REASON_MAX,
+    Feedback,
+    FeedbackRequest,
+    FeedbackSource,
+    Person,
+    Relation,
+    RequestState,
+)
+from storage.repositories import feedback as feedback_repo
+from storage.repositories import people as people_repo
+from storage.repositories import projects as projects_repo
+from storage.repositories import requests as requests_repo
+from storage.repositories import team as team_repo
+
+log = logging.getLogger(__name__)
+
+MAX_GIVERS = 10
+OPEN_REQUEST_WINDOW = timedelta(days=14)  # one open request per pair within this window
+NUDGE_EVERY = timedelta(days=1)
+SNAPSHOT_WEEKS = 8
+MIN_RATERS = 2  # one rater's habits dominate their ratings (Scullen et al. 2000): show no average
+
+
+# ---------------------------------------------------------------------------------------
+# Cards: what the edge renders
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Refusal:
+    slack_id: str
+    name: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class RequestOutcome:
+    asked: tuple[PersonRef, ...]
+    refused: tuple[Refusal, ...]
+    about: str
+
+
+@dataclass(frozen=True)
+class RequestCard:
+    request_id: int
+    requester: PersonRef
+    giver: PersonRef
+    subject: PersonRef
+    about: str
+    state: RequestState
+    decline_reason: str
+    created_at: datetime
+    nudged_at: datetime | None
+    can_nudge: bool
+    anonymous_answer: bool = False  # how it was answered, for the requester's notice
+
+
+@dataclass(frozen=True)
+class FeedbackForm:
+    """The two-dimensional form for /feedback: about ``subject``, maybe answering a request."""
+
+    subject: PersonRef
+    about: str
+    request_id: int | None
+    requester: PersonRef | None
+    framework: Framework
+
+
+@dataclass(frozen=True)
+class SubmitOutcome:
+    feedback_id: int
+    subject: PersonRef
+    request_id: int | None
+    replaced: bool
+
+
+@dataclass(frozen=True)
+class ReceivedItem:
+    feedback_id: int
+    at: datetime
+    source: FeedbackSource
+    relation: Relation
+    giver: PersonRef | None  # None: anonymous
+    context: str  # the project name or the "about" text
+    scores: dict[str, int | None]
+    notes: dict[str, str] | None  # None: anonymous text withheld until enough anonymous items
+
+
+@dataclass(frozen=True)
+class KpiStat:
+    kpi: Kpi
+    average: float | None  # None: not enough evidence (fewer than MIN_RATERS raters)
+    count: int
+    raters: int
+    weekly: tuple[float | None, ...]  # oldest first, SNAPSHOT_WEEKS weeks
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    person: PersonRef
+    stats: tuple[KpiStat, ...]
+    items: int
+
+
+@dataclass(frozen=True)
+class RequestsOverview:
+    sent: tuple[RequestCard, ...]
+    received: tuple[RequestCard, ...]
+
+
+class FeedbackViews(Protocol):
+    def request_message(self, card: RequestCard) -> tuple[str, list[Any]]: ...
+
+    def nudge_message(self, card: RequestCard) -> tuple[str, list[Any]]: ...
+
+    def answered_notice(self, card: RequestCard) -> tuple[str, list[Any]]: ...
+
+    def declined_notice(self, card: RequestCard) -> tuple[str, list[Any]]: ...
+
+
+# ---------------------------------------------------------------------------------------
+# The service
+# ---------------------------------------------------------------------------------------
+
+
+class FeedbackService:
+    def __init__(
+        self,
+        *,
+        db: Database,
+        gateway: SlackGateway,
+        people: PeopleService,
+        framework: Framework,
+        views: FeedbackViews,
+        clock: Callable[[], datetime],
+        admins: frozenset[str],
+    ) -> None:
+        self._db, self._gateway, self._people = db, gateway, people
+        self._framework, self._views, self._clock, self._admins = framework, views, clock, admins
+
+    @property
+    def framework(self) -> Framework:
+        return self._framework
+
+    def viewer(self, session: Session, person: Person) -> Viewer:
+        return Viewer(
+            person_id=_id(person),
+            report_ids=team_repo.report_ids(session, _id(person)),
+            is_admin=person.slack_user_id in self._admins,
+        )
+
+    # -- asking ---------------------------------------------------------------------
+
+    def request(
+        self, *, requester: str, givers: Sequence[str], about: str, subject: str | None = None
+    ) -> RequestOutcome:
+        """Ask each giver for feedback about ``subject`` (default: the requester).
+
+        Each person who cannot be asked is refused with a reason and the rest are still
+        asked. A manager may ask about a direct report.
+        """
+        about = about.strip()
+        if not givers:
+            raise InvalidInput({"givers": "Name at least one person to ask."})
+        unique = list(dict.fromkeys(givers))
+        if len(unique) > MAX_GIVERS:
+            raise InvalidInput({"givers": f"Ask at most {MAX_GIVERS} people at once."})
+        if len(about) > ABOUT_MAX:
+            raise InvalidInput({"about": f'Keep "about" to {ABOUT_MAX} characters (it has {len(about)}).'})
+        subject_id = subject or requester
+        people = self._people.ensure([requester, subject_id, *unique])
+        me, about_whom = people[requester], people[subject_id]
+        now, today = self._clock(), self._today(people[requester])
+        if me.left_programme_at is not None:
+            raise NotAllowed("You left the feedback programme, so you cannot ask for feedback.")
+        refused: list[Refusal] = []
+        created: list[tuple[int, Person]] = []
+        with self._db.transaction() as session:
+            if about_whom.id != me.id and _id(about_whom) not in team_repo.report_ids(session, _id(me)):
+                raise NotAllowed(
+                    "You can ask for feedback about yourself, or about someone who reports to you."
+                )
+            for slack_id in unique:
+                giver = people[slack_id]
+                reason = self._cannot_ask(session, me, giver, about_whom, now, today)
+                if reason:
+                    refused.append(Refusal(slack_id=slack_id, name=giver.name, reason=reason))
+                    continue
+                stale = requests_repo.open_request(
+                    session, requester_id=_id(me), giver_id=_id(giver), subject_id=_id(about_whom)
+                )
+                if stale is not None:  # older than the window: it stops blocking a new one
+                    requests_repo.close(session, _id(stale), state=RequestState.WITHDRAWN, at=now)
+                request = requests_repo.add(
+                    session,
+                    FeedbackRequest(
+                        requester_id=_id(me),
+                        giver_id=_id(giver),
+                        subject_id=_id(about_whom),
+                        about=about,
+                        created_at=now,
+                    ),
+                )
+                created.append((_id(request), giver))
+        for request_id, giver in created:
+            self._send_request(request_id, giver)
+        return RequestOutcome(asked=tuple(_ref(g) for _, g in created), refused=tuple(refused), about=about)
+
+    def _cannot_ask(
+        self, session: Session, me: Person, giver: Person, subject: Person, now: datetime, today: date
+    ) -> str | None:
+        if giver.id == me.id:
+            return "you cannot ask yourself"
+        if giver.id == subject.id:
+            return "they cannot give feedback about themself"
+        if giver.is_bot:
+            return "that is a bot"
+        if giver.deleted:
+            return "that account is deactivated"
+        if giver.left_programme_at is not None:
+            return "they left the feedback programme"
+        if giver.paused_until is not None and giver.paused_until >= today:
+            return f"they are away until {giver.paused_until:%a %d %b}"
+        open_request = requests_repo.open_request(
+            session, requester_id=_id(me), giver_id=_id(giver), subject_id=_id(subject)
+        )
+        if open_request is not None and open_request.created_at > now - OPEN_REQUEST_WINDOW:
+            return "you already have an open request to them"
+        return None
+
+    def _send_request(self, request_id: int, giver: Person) -> None:
+        with self._db.transaction() as session:
+            card = self._card(session, requests_repo.get(session, request_id))
+        text, blocks = self._views.request_message(card)
+        posted = self._gateway.post_message(self._people.dm_channel(giver), text, blocks)
+        with self._db.transaction() as session:
+            requests_repo.set_dm(session, request_id, posted.channel, posted.ts)
+
+    def nudge(self, *, requester: str, request_id: int) -> RequestCard:
+        now = self._clock()
+        with self._db.transaction() as session:
+            request, _ = self._request_for(session, requester, request_id, role="requester")
+            giver = people_repo.get(session, request.giver_id)
+            assert giver is not None
+            if request.state is not RequestState.OPEN:
+                raise NotAllowed("That request is no longer open.")
+            if giver.paused_until is not None and giver.paused_until >= self._today(giver):
+                raise NotAllowed(
+                    f"{giver.name} is away until {giver.paused_until:%a %d %b}; nudge them after."
+                )
+            if not requests_repo.claim_nudge(session, request_id, now=now, every=NUDGE_EVERY):
+                raise NotAllowed("You can nudge once a day, starting a day after asking. Try again tomorrow.")
+            card = self._card(session, requests_repo.get(session, request_id))
+        text, blocks = self._views.nudge_message(card)
+        self._gateway.post_message(self._people.dm_channel(giver), text, blocks)
+        return card
+
+    # -- answering ------------------------------------------------------------------
+
+    def pending_request(self, *, giver: str, request_id: int) -> RequestCard:
+        """An open request addressed to ``giver``, or a refusal saying why not."""
+        with self._db.transaction() as session:
+            request, _ = self._request_for(session, giver, request_id, role="giver")
+            if request.state is not RequestState.OPEN:
+                raise NotAllowed(_closed_reason(request.state))
+            return self._card(session, request)
+
+    def form_for_request(self, *, giver: str, request_id: int) -> FeedbackForm:
+        with self._db.transaction() as session:
+            request, _ = self._request_for(session, giver, request_id, role="giver")
+            if request.state is not RequestState.OPEN:
+                raise NotAllowed(_closed_reason(request.state))
+            subject, requester = (
+                people_repo.get(session, request.subject_id),
+                people_repo.get(session, request.requester_id),
+            )
+            assert subject is not None and requester is not None
+            return FeedbackForm(
+                subject=_ref(subject),
+                about=request.about,
+                request_id=request_id,
+                requester=_ref(requester),
+                framework=self._framework,
+            )
+
+    def form_for_give(self, *, giver: str, subject: str, about: str) -> FeedbackForm:
+        about = about.strip()
+        if len(about) > ABOUT_MAX:
+            raise InvalidInput({"about": f'Keep "about" to {ABOUT_MAX} characters (it has {len(about)}).'})
+        people = self._people.ensure([giver, subject])
+        me, them = people[giver], people[subject]
+        if me.id == them.id:
+            raise NotAllowed("Feedback is for someone else; `/feedback request` asks others about you.")
+        if them.is_bot or them.deleted:
+            raise NotAllowed(f"{them.name} is a bot or a deactivated account.")
+        if them.left_programme_at is not None or me.left_programme_at is not None:
+            raise NotAllowed("Feedback is off for people who left the feedback programme.")
+        return FeedbackForm(
+            subject=_ref(them), about=about, request_id=None, requester=None, framework=self._framework
+        )
+
+    def submit(
+        self,
+        *,
+        giver: str,
+        view_id: str,
+        subject_id: int,
+        request_id: int | None,
+        about: str,
+        answers: Answers,
+        anonymous: bool,
+    ) -> SubmitOutcome:
+        validate_answers(self._framework, answers)
+        for attempt in (1, 2):
+            try:
+                outcome = self._store(giver, view_id, subject_id, request_id, about, answers, anonymous)
+                break
+            except IntegrityError:  # a double click raced us to the insert; the retry updates
+                if attempt == 2:
+                    raise
+        if request_id is not None and not outcome.replaced:
+            self._tell_requester(request_id, answered=True)
+        return outcome
+
+    def _store(
+        self,
+        giver: str,
+        view_id: str,
+        subject_id: int,
+        request_id: int | None,
+        about: str,
+        answers: Answers,
+        anonymous: bool,
+    ) -> SubmitOutcome:
+        now = self._clock()
+        with self._db.transaction() as session:
+            me = people_repo.by_slack_id(session, giver)
+            subject = people_repo.get(session, subject_id)
+            if me is None or subject is None or me.id == subject_id:
+                raise NotAllowed("This feedback form is not yours.")
+            if request_id is not None:
+                request, _ = self._request_for(session, giver, request_id, role="giver")
+                if request.subject_id != subject_id:
+                    raise NotAllowed("This feedback form is not yours.")
+                record = feedback_repo.by_request(session, request_id)
+                if record is None and request.state is not RequestState.OPEN:
+                    raise NotAllowed(_closed_reason(request.state))
+                about = request.about
+            else:
+                record = feedback_repo.by_source_view(session, view_id)
+                if record is not None and record.giver_id != me.id:
+                    raise NotAllowed("This feedback form is not yours.")
+            replaced = record is not None
+            if record is None:
+                record = Feedback(
+                    giver_id=_id(me),
+                    subject_id=subject_id,
+                    source=FeedbackSource.REQUESTED if request_id is not None else FeedbackSource.GIVEN,
+                    request_id=request_id,
+                    source_view_id=None if request_id is not None else view_id,
+                    framework_version=self._framework.version,
+                    created_at=now,
+                )
+            record.relation = team_repo.relation(session, _id(me), subject_id)
+            record.about = about[:ABOUT_MAX]
+            record.anonymous = anonymous
+            record.delivery_note = answers.delivery_note.strip()
+            record.strengths_note = answers.strengths_note.strip()
+            record.growth_note = answers.growth_note.strip()
+            record.framework_version = self._framework.version
+            record.updated_at = now
+            scores = {k.key: (k.dimension.value, answers.scores.get(k.key)) for k in self._framework.kpis}
+            feedback_repo.save(session, record, scores)
+            if request_id is not None:
+                requests_repo.close(session, request_id, state=RequestState.ANSWERED, at=now)
+            return SubmitOutcome(
+                feedback_id=_id(record), subject=_ref(subject), request_id=request_id, replaced=replaced
+            )
+
+    def decline(self, *, giver: str, request_id: int, reason: str) -> RequestCard:
+        reason = reason.strip()
+        if len(reason) > DECLINE_REASON_MAX:
+            raise InvalidInput({"reason": f"Keep the reason to {DECLINE_REASON_MAX} characters."})
+        with self._db.transaction() as session:
+            request, _ = self._request_for(session, giver, request_id, role="giver")
+            if not requests_repo.close(
+                session, request_id, state=RequestState.DECLINED, at=self._clock(), reason=reason
+            ):
+                raise NotAllowed(_closed_reason(request.state))
+        return self._tell_requester(request_id, answered=False)
+
+    def _tell_requester(self, request_id: int, *, answered: bool) -> RequestCard:
+        """The requester hears the outcome (never the name of an anonymous giver); the giver's
+        DM loses its buttons."""
+        with self._db.transaction() as session:
+            request = requests_repo.get(session, request_id)
+            assert request is not None
+            answer = feedback_repo.by_request(session, request_id)
+            card = self._card(session, request, anonymous_answer=bool(answer and answer.anonymous))
+            requester = people_repo.get(session, request.requester_id)
+            assert requester is not None
+        text, blocks = (self._views.answered_notice if answered else self._views.declined_notice)(card)
+        self._gateway.post_message(self._people.dm_channel(requester), text, blocks)
+        if request.dm_channel_id and request.dm_ts:
+            text, blocks = self._views.request_message(card)
+            self._gateway.update_message(request.dm_channel_id, request.dm_ts, text, blocks)
+        return card
+
+    # -- reading (every read asks ``authorize``) --------------------------------------
+
+    def overview(self, slack_user_id: str) -> RequestsOverview:
+        with self._db.transaction() as session:
+            me = people_repo.by_slack_id(session, slack_user_id)
+            if me is None:
+                return RequestsOverview(sent=(), received=())
+            viewer = self.viewer(session, me)
+            sent = [r for r in requests_repo.sent_by(session, _id(me)) if _can_read_request(viewer, r)]
+            received = [
+                r for r in requests_repo.received_by(session, _id(me)) if _can_read_request(viewer, r)
+            ]
+            return RequestsOverview(
+                sent=tuple(self._card(session, r) for r in sent),
+                received=tuple(self._card(session, r) for r in received),
+            )
+
+    def received(
+        self, viewer_slack_id: str, subject_id: int | None = None, *, limit: int = 20
+    ) -> list[ReceivedItem]:
+        """Feedback about ``subject_id`` (default: the viewer), as far as the viewer may see it."""
+        with self._db.transaction() as session:
+            me = people_repo.by_slack_id(session, viewer_slack_id)
+            if me is None:
+                return []
+            viewer = self.viewer(session, me)
+            subject = subject_id if subject_id is not None else _id(me)
+            if not authorize(viewer, PersonFacts(person_id=subject)).read:
+                raise NotAllowed("You can read feedback about yourself and the people who report to you.")
+            return self._items(session, viewer, feedback_repo.about(session, subject, limit=limit))
+
+    def given(self, viewer_slack_id: str) -> list[ReceivedItem]:
+        with self._db.transaction() as session:
+            me = people_repo.by_slack_id(session, viewer_slack_id)
+            if me is None:
+                return []
+            return self._items(session, self.viewer(session, me), feedback_repo.given_by(session, _id(me)))
+
+    def _items(self, session: Session, viewer: Viewer, records: list[Feedback]) -> list[ReceivedItem]:
+        anonymous_counts: dict[int, int] = {}
+        ratings = feedback_repo.ratings_for(session, [_id(r) for r in records])
+        names = people_repo.by_ids(session, {r.giver_id for r in records})
+        items: list[ReceivedItem] = []
+        for record in records:
+            if record.anonymous and record.subject_id not in anonymous_counts:
+                anonymous_counts[record.subject_id] = feedback_repo.anonymous_count(
+                    session, record.subject_id
+                )
+            access = authorize(
+                viewer,
+                FeedbackFacts(
+                    giver_id=record.giver_id,
+                    subject_id=record.subject_id,
+                    anonymous=record.anonymous,
+                    anonymous_items_about_subject=anonymous_counts.get(record.subject_id, 0),
+                ),
+            )
+            if not access.read:
+                continue
+            context = record.about
+            if record.project_id is not None:
+                project = projects_repo.get(session, record.project_id)
+                context = project.name if project else context
+            if not access.giver_visible:
+                context = ""  # "about" names one request: it would point at whom was asked
+            items.append(
+                ReceivedItem(
+                    feedback_id=_id(record),
+                    at=record.updated_at,
+                    source=record.source,
+                    relation=record.relation,
+                    giver=_ref(names[record.giver_id]) if access.giver_visible else None,
+                    context=context,
+                    scores=ratings[_id(record)],
+                    notes={
+                        "delivery_note": record.delivery_note,
+                        "strengths_note": record.strengths_note,
+                        "growth_note": record.growth_note,
+                    }
+                    if access.text_visible
+                    else None,
+                )
+            )
+        return items
+
+    def snapshot(self, viewer_slack_id: str, subject_id: int | None = None) -> Snapshot:
+        """Per KPI: average (only with enough raters), count, raters, and a weekly sparkline."""
+        now = self._clock()
+        with self._db.transaction() as session:
+            me = people_repo.by_slack_id(session, viewer_slack_id)
+            if me is None:
+                raise NotFound("Brickwork has nothing about you yet.")
+            viewer = self.viewer(session, me)
+            subject_pid = subject_id if subject_id is not None else _id(me)
+            if not authorize(viewer, PersonFacts(person_id=subject_pid)).read:
+                raise NotAllowed("You can see the snapshot of yourself and the people who report to you.")
+            subject = people_repo.get(session, subject_pid)
+            assert subject is not None
+            records = feedback_repo.about(session, subject_pid)
+            ratings = feedback_repo.ratings_for(session, [_id(r) for r in records])
+        start = now - timedelta(weeks=SNAPSHOT_WEEKS)
+        stats = []
+        for kpi in self._framework.kpis:
+            scored = [(r, ratings[_id(r)].get(kpi.key)) for r in records]
+            scored = [(r, s) for r, s in scored if s is not None]
+            raters = len({r.giver_id for r, _ in scored})
+            weekly: list[float | None] = []
+            for week in range(SNAPSHOT_WEEKS):
+                lo, hi = start + timedelta(weeks=week), start + timedelta(weeks=week + 1)
+                in_week = [s for r, s in scored if lo <= r.updated_at < hi]
+                weekly.append(fmean(in_week) if in_week else None)
+            stats.append(
+                KpiStat(
+                    kpi=kpi,
+                    average=fmean(s for _, s in scored) if raters >= MIN_RATERS else None,
+                    count=len(scored),
+                    raters=raters,
+                    weekly=tuple(weekly),
+                )
+            )
+        return Snapshot(person=_ref(subject), stats=tuple(stats), items=len(records))
+
+    def reports(self, manager_slack_id: str) -> list[PersonRef]:
+        with self._db.transaction() as session:
+            me = people_repo.by_slack_id(session, manager_slack_id)
+            return [] if me is None else [_ref(p) for p in team_repo.reports(session, _id(me))]
+
+    def export(self, slack_user_id: str) -> dict[str, Any]:
+        """Everything stored about and by the person, as JSON-ready data; anonymous givers removed."""
+        with self._db.transaction() as session:
+            me = people_repo.by_slack_id(session, slack_user_id)
+            if me is None:
+                raise NotFound("Brickwork has nothing stored about you.")
+            manager = people_repo.get(session, me.manager_id) if me.manager_id else None
+            person = {
+                "slack_user_id": me.slack_user_id,
+                "name": me.name,
+                "email": me.email,
+                "time_zone": me.tz,
+                "manager": manager.slack_user_id if manager else None,
+                "notifications_paused_until": me.paused_until.isoformat() if me.paused_until else None,
+                "weekly_digest": me.digest_enabled,
+                "left_feedback_programme_at": _iso(me.left_programme_at),
+            }
+        about_me = self.received(slack_user_id, limit=10_000)
+        by_me = self.given(slack_user_id)
+        requests = self.overview(slack_user_id)
+        return {
+            "format": "brickwork-export/1",
+            "exported_at": self._clock().isoformat(),
+            "person": person,
+            "feedback_about_me": [_item_json(i, self._framework) for i in about_me],
+            "feedback_i_gave": [_item_json(i, self._framework) for i in by_me],
+            "requests_i_sent": [_request_json(c) for c in requests.sent],
+            "requests_i_received": [_request_json(c) for c in requests.received],
+        }
+
+    # -- helpers ----------------------------------------------------------------------
+
+    def _request_for(
+        self, session: Session, slack_user_id: str, request_id: int, *, role: str
+    ) -> tuple[FeedbackRequest, Person]:
+        me = people_repo.by_slack_id(session, slack_user_id)
+        request = requests_repo.get(session, request_id)
+        owner = None if request is None else (request.giver_id if role == "giver" else request.requester_id)
+        if me is None or request is None or owner != me.id:
+            raise NotAllowed("That request is not yours.")
+        return request, me
+
+    def _card(
+        self, session: Session, request: FeedbackRequest | None, *, anonymous_answer: bool = False
+    ) -> RequestCard:
+        assert request is not None
+        people = people_repo.by_ids(session, {request.requester_id, request.giver_id, request.subject_id})
+        now = self._clock()
+        last = request.nudged_at or request.created_at
+        return RequestCard(
+            request_id=_id(request),
+            requester=_ref(people[request.requester_id]),
+            giver=_ref(people[request.giver_id]),
+            subject=_ref(people[request.subject_id]),
+            about=request.about,
+            state=request.state,
+            decline_reason=request.decline_reason,
+            created_at=request.created_at,
+            nudged_at=request.nudged_at,
+            can_nudge=request.state is RequestState.OPEN and now - last >= NUDGE_EVERY,
+            anonymous_answer=anonymous_answer,
+        )
+
+    def _today(self, person: Person) -> date:
+        from bot.schedule import local_date
+
+        return local_date(self._clock(), person.tz)
+
+
+def _can_read_request(viewer: Viewer, request: FeedbackRequest) -> bool:
+    facts = RequestFacts(
+        requester_id=request.requester_id, giver_id=request.giver_id, subject_id=request.subject_id
+    )
+    return authorize(viewer, facts).read
+
+
+def _closed_reason(state: RequestState) -> str:
+    return {
+        RequestState.ANSWERED: "That request has been answered already.",
+        RequestState.DECLINED: "That request was declined.",
+        RequestState.WITHDRAWN: "That request was withdrawn.",
+    }.get(state, "That request is no longer open.")
+
+
+def _id(row: Any) -> int:
+    assert row.id is not None
+    return int(row.id)
+
+
+def _ref(person: Person) -> PersonRef:
+    return PersonRef(person_id=_id(person), slack_id=person.slack_user_id, name=person.name)
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def _item_json(item: ReceivedItem, framework: Framework) -> dict[str, Any]:
+    dimensions = {d.value: {} for d in Dimension}  # type: dict[str, dict[str, int | None]]
+    for kpi in framework.kpis:
+        if kpi.key in item.scores:
+            dimensions[kpi.dimension.value][kpi.key] = item.scores[kpi.key]
+    return {
+        "id": item.feedback_id,
+        "at": item.at.isoformat(),
+        "source": item.source.value,
+        "relation": item.relation.value,
+        "giver": item.giver.slack_id if item.giver else "anonymous",
+        "context": item.context,
+        "scores": dimensions,
+        "notes": item.notes if item.notes is not None else "withheld until 3 anonymous items exist",
+    }
+
+
+def _request_json(card: RequestCard) -> dict[str, Any]:
+    return {
+        "id": card.request_id,
+        "requester": card.requester.slack_id,
+        "giver": card.giver.slack_id,
+        "subject": card.subject.slack_id,
+        "about": card.about,
+        "state": card.state.value,
+        "decline_reason": card.decline_reason,
+        "created_at": card.created_at.isoformat(),
+    }

@@ -1,0 +1,205 @@
+"""/feedback and its buttons and forms: parse, call the feedback service, render."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from typing import Any
+
+from slack_bolt import Ack, App
+
+from bot.answers import Answers
+from bot.errors import BrickworkError, InvalidInput
+from bot.services import Services
+from bot.text import escape_mrkdwn
+from handlers.debrief import NOTE_FIELDS, parse_answers
+from handlers.forms import FeedbackFormMeta, RequestMeta, as_text, flatten_state, parse_metadata
+from handlers.ids import ActionId, BlockId, CallbackId, Command, kpi_block
+from handlers.views import feedback as views
+from handlers.views.common import notice_modal
+from handlers.views.form import ANONYMOUS_VALUE
+from storage.models import ABOUT_MAX
+
+log = logging.getLogger(__name__)
+
+# Slack sends people as <@U123|name> when the command has should_escape on (our manifest).
+MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
+USAGE = {
+    "request": "Usage: `/feedback request @a @b [about <what>]` (pick people from the autocomplete).",
+    "give": "Usage: `/feedback give @someone [about <what>]` (pick the person from the autocomplete).",
+}
+
+
+class CommandError(BrickworkError):
+    """A malformed command: answered with the usage, nothing sent."""
+
+
+def parse_people_and_about(text: str, usage: str) -> tuple[list[str], str]:
+    """``@a @b about the launch`` -> (["UA", "UB"], "the launch"). Anything that is not a
+    mention before ``about`` is refused with the usage: a guess could ask the wrong person."""
+    words = text.split()
+    people: list[str] = []
+    about = ""
+    for index, word in enumerate(words):
+        if word.lower() == "about":
+            about = " ".join(words[index + 1 :])
+            if not about:
+                raise CommandError(f"Say what the feedback is about after `about`.\n{usage}")
+            break
+        match = MENTION.match(word)
+        if match is None:
+            shown = escape_mrkdwn(word[:40])
+            raise CommandError(
+                f"I couldn't tell who `{shown}` is. Pick people from Slack's autocomplete so each name "
+                f"becomes a mention.\n{usage}"
+            )
+        people.append(match.group(1))
+    if not people:
+        raise CommandError(f"Name at least one person.\n{usage}")
+    if len(about) > ABOUT_MAX:
+        raise CommandError(f"Keep what it is about to {ABOUT_MAX} characters.\n{usage}")
+    return people, about
+
+
+class FeedbackListeners:
+    def __init__(self, services: Services) -> None:
+        self.s = services
+
+    # -- the command -----------------------------------------------------------------
+
+    def command(self, ack: Ack, command: dict[str, Any]) -> None:
+        user, channel = command["user_id"], command.get("channel_id", "")
+        word, _, rest = (command.get("text") or "").strip().partition(" ")
+        word = word.lower()
+        try:
+            if word == "request":
+                givers, about = parse_people_and_about(rest, USAGE["request"])
+                if len(set(givers)) > 10:
+                    raise CommandError("Ask at most 10 people at once.")
+                ack()
+                outcome = self.s.feedback.request(requester=user, givers=givers, about=about)
+                self.s.gateway.post_ephemeral(channel, user, views.outcome_text(outcome))
+            elif word == "give":
+                people, about = parse_people_and_about(rest, USAGE["give"])
+                if len(people) != 1:
+                    raise CommandError(f"Give feedback to one person at a time.\n{USAGE['give']}")
+                ack()
+                form = self.s.feedback.form_for_give(giver=user, subject=people[0], about=about)
+                self.s.gateway.open_view(command["trigger_id"], views.feedback_modal(form))
+            elif word == "requests":
+                text, blocks = views.requests_overview(self.s.feedback.overview(user))
+                ack(text=text, blocks=blocks)
+            elif word == "mine":
+                snapshot = self.s.feedback.snapshot(user)
+                text, blocks = views.mine(snapshot, self.s.feedback.received(user), self.s.framework)
+                ack(text=text, blocks=blocks)
+            elif word == "export":
+                ack(text="Preparing your export: it arrives as a file in a DM from Brickwork.")
+                self.export(user)
+            elif word == "delete":
+                ack()
+                self.s.gateway.open_view(command["trigger_id"], views.confirm_delete_modal())
+            elif word in {"", "help"}:
+                ack(text=views.FEEDBACK_HELP)
+            else:
+                ack(text=f"I don't know `{escape_mrkdwn(word[:30])}`.\n\n{views.FEEDBACK_HELP}")
+        except CommandError as error:
+            ack(text=str(error))
+
+    def export(self, user: str) -> None:
+        data = self.s.feedback.export(user)
+        channel = self.s.people.dm_channel(self.s.people.one(user))
+        self.s.gateway.upload_file(
+            channel,
+            filename="brickwork-export.json",
+            content=json.dumps(data, indent=2, ensure_ascii=False),
+            title="Everything Brickwork stores about you and by you",
+            initial_comment="Your Brickwork export. Anonymous givers are not named in it.",
+        )
+
+    # -- buttons ---------------------------------------------------------------------
+
+    def give_feedback(self, ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+        ack()
+        form = self.s.feedback.form_for_request(giver=body["user"]["id"], request_id=_request_id(action))
+        self.s.gateway.open_view(body["trigger_id"], views.feedback_modal(form))
+
+    def decline(self, ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+        ack()
+        card = self.s.feedback.pending_request(giver=body["user"]["id"], request_id=_request_id(action))
+        self.s.gateway.open_view(body["trigger_id"], views.decline_modal(card))
+
+    def nudge(self, ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+        ack()
+        card = self.s.feedback.nudge(requester=body["user"]["id"], request_id=_request_id(action))
+        message = f"Nudged {card.giver.name}. You can nudge again in a day."
+        self.s.gateway.open_view(body["trigger_id"], notice_modal("Nudged", message))
+
+    # -- forms -----------------------------------------------------------------------
+
+    def feedback_submitted(self, ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        meta = parse_metadata(view, FeedbackFormMeta)
+        values = flatten_state(view)
+        answers: Answers = parse_answers(values, self.s.framework)
+        anonymous = ANONYMOUS_VALUE in (values.get(BlockId.ANONYMOUS) or [])
+        try:
+            self.s.feedback.submit(
+                giver=body["user"]["id"],
+                view_id=view["id"],
+                subject_id=meta.subject_id,
+                request_id=meta.request_id,
+                about=meta.about,
+                answers=answers,
+                anonymous=anonymous,
+            )
+        except InvalidInput as error:
+            errors = {NOTE_FIELDS.get(name) or kpi_block(name): msg for name, msg in error.fields.items()}
+            ack(response_action="errors", errors=errors)
+            return
+        except BrickworkError as error:
+            ack(response_action="update", view=notice_modal("Feedback", str(error)))
+            return
+        ack()
+
+    def decline_submitted(self, ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        meta = parse_metadata(view, RequestMeta)
+        reason = as_text(flatten_state(view).get(BlockId.DECLINE_REASON))
+        try:
+            self.s.feedback.decline(giver=body["user"]["id"], request_id=meta.request_id, reason=reason)
+        except InvalidInput as error:
+            ack(response_action="errors", errors={BlockId.DECLINE_REASON: error.fields["reason"]})
+            return
+        except BrickworkError as error:
+            ack(response_action="update", view=notice_modal("Decline", str(error)))
+            return
+        ack()
+
+    def delete_confirmed(self, ack: Ack, body: dict[str, Any]) -> None:
+        report = self.s.org.forget(body["user"]["id"])
+        ack(
+            response_action="update",
+            view=notice_modal(
+                "Deleted",
+                f"Deleted {report.feedback_deleted} feedback records you gave and withdrew "
+                f"{report.requests_withdrawn} open requests. You have left the feedback programme.",
+            ),
+        )
+
+
+def _request_id(action: dict[str, Any]) -> int:
+    value = str(action.get("value") or "")
+    if not value.isdigit():
+        raise InvalidInput({"request": "That button is out of date."})
+    return int(value)
+
+
+def register(app: App, services: Services) -> None:
+    listeners = FeedbackListeners(services)
+    app.command(Command.FEEDBACK.value)(listeners.command)
+    app.action(ActionId.GIVE_FEEDBACK.value)(listeners.give_feedback)
+    app.action(ActionId.DECLINE_REQUEST.value)(listeners.decline)
+    app.action(ActionId.NUDGE_REQUEST.value)(listeners.nudge)
+    app.view_submission(CallbackId.FEEDBACK_FORM.value)(listeners.feedback_submitted)
+    app.view_submission(CallbackId.DECLINE_FORM.value)(listeners.decline_submitted)
+    app.view_submission(CallbackId.CONFIRM_DELETE.value)(listeners.delete_confirmed)

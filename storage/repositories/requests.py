@@ -1,0 +1,90 @@
+"""Queries about feedback requests."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_, update
+from sqlmodel import Session, col, select
+
+from storage.models import FeedbackRequest, RequestState
+
+
+def add(session: Session, request: FeedbackRequest) -> FeedbackRequest:
+    session.add(request)
+    session.flush()
+    return request
+
+
+def get(session: Session, request_id: int) -> FeedbackRequest | None:
+    return session.get(FeedbackRequest, request_id)
+
+
+def open_request(
+    session: Session, *, requester_id: int, giver_id: int, subject_id: int
+) -> FeedbackRequest | None:
+    return session.exec(
+        select(FeedbackRequest).where(
+            FeedbackRequest.requester_id == requester_id,
+            FeedbackRequest.giver_id == giver_id,
+            FeedbackRequest.subject_id == subject_id,
+            FeedbackRequest.state == RequestState.OPEN,
+        )
+    ).first()
+
+
+def sent_by(session: Session, person_id: int, *, limit: int = 50) -> list[FeedbackRequest]:
+    return list(
+        session.exec(
+            select(FeedbackRequest)
+            .where(FeedbackRequest.requester_id == person_id)
+            .order_by(col(FeedbackRequest.created_at).desc(), col(FeedbackRequest.id).desc())
+            .limit(limit)
+        )
+    )
+
+
+def received_by(session: Session, person_id: int, *, limit: int = 50) -> list[FeedbackRequest]:
+    return list(
+        session.exec(
+            select(FeedbackRequest)
+            .where(FeedbackRequest.giver_id == person_id)
+            .order_by(col(FeedbackRequest.created_at).desc(), col(FeedbackRequest.id).desc())
+            .limit(limit)
+        )
+    )
+
+
+def claim_nudge(session: Session, request_id: int, *, now: datetime, every: timedelta) -> bool:
+    """Record a nudge if none was sent within ``every``: one conditional UPDATE, so a double
+    click or two replicas nudge once."""
+    result = session.execute(
+        update(FeedbackRequest)
+        .where(
+            col(FeedbackRequest.id) == request_id,
+            col(FeedbackRequest.state) == RequestState.OPEN,
+            or_(col(FeedbackRequest.nudged_at).is_(None), col(FeedbackRequest.nudged_at) <= now - every),
+            col(FeedbackRequest.created_at) <= now - every,
+        )
+        .values(nudged_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def close(session: Session, request_id: int, *, state: RequestState, at: datetime, reason: str = "") -> bool:
+    """Move an open request to ``state``; False when it was no longer open (a repeat)."""
+    result = session.execute(
+        update(FeedbackRequest)
+        .where(col(FeedbackRequest.id) == request_id, col(FeedbackRequest.state) == RequestState.OPEN)
+        .values(state=state, responded_at=at, decline_reason=reason)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def set_dm(session: Session, request_id: int, channel_id: str, ts: str) -> None:
+    request = session.get(FeedbackRequest, request_id)
+    if request is not None:
+        request.dm_channel_id, request.dm_ts = channel_id, ts
+        session.add(request)

@@ -1,0 +1,87 @@
+"""The access matrix: each role against each kind of record, through the one function."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.access import (
+    ANONYMOUS_TEXT_MIN,
+    Access,
+    FeedbackFacts,
+    PersonFacts,
+    RequestFacts,
+    Viewer,
+    authorize,
+)
+
+GIVER, SUBJECT, MANAGER, ADMIN, OTHER, REQUESTER = 1, 2, 3, 4, 5, 6
+ROLES = {
+    "giver": Viewer(person_id=GIVER),
+    "subject": Viewer(person_id=SUBJECT),
+    "manager": Viewer(person_id=MANAGER, report_ids=frozenset({SUBJECT})),
+    "admin": Viewer(person_id=ADMIN, is_admin=True),
+    "admin who manages the subject": Viewer(person_id=ADMIN, is_admin=True, report_ids=frozenset({SUBJECT})),
+    "manager of someone else": Viewer(person_id=MANAGER, report_ids=frozenset({OTHER})),
+    "colleague": Viewer(person_id=OTHER),
+}
+NAMED = FeedbackFacts(giver_id=GIVER, subject_id=SUBJECT, anonymous=False)
+ANON_FEW = FeedbackFacts(
+    giver_id=GIVER, subject_id=SUBJECT, anonymous=True, anonymous_items_about_subject=ANONYMOUS_TEXT_MIN - 1
+)
+ANON_ENOUGH = FeedbackFacts(
+    giver_id=GIVER, subject_id=SUBJECT, anonymous=True, anonymous_items_about_subject=ANONYMOUS_TEXT_MIN
+)
+REQUEST = RequestFacts(requester_id=REQUESTER, giver_id=GIVER, subject_id=SUBJECT)
+SNAPSHOT = PersonFacts(person_id=SUBJECT)
+
+FULL = Access(read=True, giver_visible=True, text_visible=True)
+NONE = Access(read=False)
+SCORES_ONLY = Access(read=True, giver_visible=False, text_visible=False)
+NO_NAME = Access(read=True, giver_visible=False, text_visible=True)
+
+# role -> (named feedback, anonymous with few items, anonymous with enough, snapshot)
+MATRIX = {
+    "giver": (FULL, FULL, FULL, NONE),
+    "subject": (FULL, SCORES_ONLY, NO_NAME, FULL),
+    "manager": (FULL, SCORES_ONLY, NO_NAME, FULL),
+    "admin": (NONE, NONE, NONE, NONE),
+    "admin who manages the subject": (FULL, SCORES_ONLY, NO_NAME, FULL),
+    "manager of someone else": (NONE, NONE, NONE, NONE),
+    "colleague": (NONE, NONE, NONE, NONE),
+}
+
+
+@pytest.mark.parametrize("role", MATRIX)
+def test_feedback_and_snapshot_matrix(role: str) -> None:
+    viewer = ROLES[role]
+    named, few, enough, snapshot = MATRIX[role]
+    assert authorize(viewer, NAMED) == named
+    assert authorize(viewer, ANON_FEW) == few
+    assert authorize(viewer, ANON_ENOUGH) == enough
+    assert authorize(viewer, SNAPSHOT) == snapshot
+
+
+def test_an_anonymous_giver_is_visible_to_nobody_but_themself() -> None:
+    for role, viewer in ROLES.items():
+        for record in (ANON_FEW, ANON_ENOUGH):
+            assert authorize(viewer, record).giver_visible is (role == "giver")
+
+
+@pytest.mark.parametrize(
+    ("viewer", "allowed"),
+    [
+        (Viewer(person_id=REQUESTER), True),
+        (Viewer(person_id=GIVER), True),
+        (Viewer(person_id=SUBJECT), False),
+        (Viewer(person_id=MANAGER, report_ids=frozenset({SUBJECT, REQUESTER})), False),
+        (Viewer(person_id=ADMIN, is_admin=True), False),
+        (Viewer(person_id=OTHER), False),
+    ],
+)
+def test_requests_are_seen_by_the_two_people_in_them(viewer: Viewer, allowed: bool) -> None:
+    assert authorize(viewer, REQUEST).read is allowed
+
+
+def test_an_unknown_kind_of_record_is_refused_loudly() -> None:
+    with pytest.raises(TypeError):
+        authorize(Viewer(person_id=1), object())  # type: ignore[arg-type]
