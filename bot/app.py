@@ -18,6 +18,8 @@ import handlers
 from bot.debriefs import DebriefService
 from bot.feedback import FeedbackService
 from bot.framework import load_framework
+from bot.home import HomeService
+from bot.org import OrgService
 from bot.people import PeopleService
 from bot.server import WSGIApp, make_wsgi_app
 from bot.services import Inbox, Services
@@ -26,6 +28,7 @@ from bot.slack_gateway import SlackGateway, make_web_client
 from bot.ticker import Ticker
 from handlers.views import debrief as debrief_views
 from handlers.views import feedback as feedback_views
+from handlers.views import home as home_views
 from storage.db import Database
 from storage.models import utcnow
 
@@ -66,6 +69,7 @@ def build_app(
     web = client or make_web_client(settings.slack_bot_token, settings.slack_api_url)
     gateway = SlackGateway(web)
     people = PeopleService(db, gateway, clock)
+    org = OrgService(db, gateway, people, clock)
     debriefs = DebriefService(
         db=db,
         gateway=gateway,
@@ -75,6 +79,25 @@ def build_app(
         clock=clock,
         window_days=settings.brickwork_debrief_window_days,
     )
+    feedback = FeedbackService(
+        db=db,
+        gateway=gateway,
+        people=people,
+        framework=framework,
+        views=feedback_views,
+        clock=clock,
+        admins=settings.admins,
+    )
+    home = HomeService(
+        db=db,
+        gateway=gateway,
+        people=people,
+        feedback=feedback,
+        debriefs=debriefs,
+        org=org,
+        views=home_views,
+        clock=clock,
+    )
     services = Services(
         settings=settings,
         db=db,
@@ -82,15 +105,9 @@ def build_app(
         framework=framework,
         people=people,
         debriefs=debriefs,
-        feedback=FeedbackService(
-            db=db,
-            gateway=gateway,
-            people=people,
-            framework=framework,
-            views=feedback_views,
-            clock=clock,
-            admins=settings.admins,
-        ),
+        feedback=feedback,
+        org=org,
+        home=home,
         inbox=Inbox(db, clock),
         ticker=Ticker(db, debriefs),
         clock=clock,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import re
 import signal
 import sys
 from collections.abc import Sequence
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from dotenv import load_dotenv
 
+from bot.errors import BrickworkError
 from bot.framework import FrameworkError
 from bot.settings import Need, Settings, SettingsError, load_settings
 
@@ -28,6 +30,7 @@ if TYPE_CHECKING:  # the CLI imports the app lazily so `--help` and settings err
 log = logging.getLogger("brickwork")
 
 EXIT_USAGE = 2
+SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,20}$")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -52,6 +55,17 @@ def _parser() -> argparse.ArgumentParser:
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
     db_commands.add_parser("upgrade", help="apply the migrations")
+    people = commands.add_parser("people", help="the org chart and people's data (admins)")
+    people_commands = people.add_subparsers(dest="people_command", metavar="ACTION", required=True)
+    import_csv = people_commands.add_parser(
+        "import", help="set managers from a CSV file with the header email,manager_email"
+    )
+    import_csv.add_argument("file", metavar="FILE.csv", type=Path, help="UTF-8 CSV: email,manager_email")
+    forget = people_commands.add_parser(
+        "forget",
+        help="delete the feedback a person gave, withdraw their requests, take them off the org chart",
+    )
+    forget.add_argument("user_id", metavar="USER_ID", help="their Slack user id, such as U012AB3CD")
     return parser
 
 
@@ -80,7 +94,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_settings()
         _configure_logging(settings)
         return _dispatch(args, settings)
-    except (SettingsError, FrameworkError) as error:
+    except (SettingsError, FrameworkError, BrickworkError) as error:
         name = "BRICKWORK_FRAMEWORK_FILE: " if isinstance(error, FrameworkError) else ""
         print(f"brickwork: {name}{error}", file=sys.stderr)
         return EXIT_USAGE
@@ -113,6 +127,8 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "scheduler":
         settings.require(Need.BOT_TOKEN)
         return _scheduler(settings)
+    if args.command == "people":
+        return _people(settings, args)
     if args.command == "serve":
         settings.require(Need.BOT_TOKEN | Need.SIGNING_SECRET)
         return _serve(settings, args)
@@ -120,6 +136,33 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         settings.require(Need.BOT_TOKEN | Need.APP_TOKEN)
         return _socket_mode(settings)
     raise AssertionError(args.command)
+
+
+def _people(settings: Settings, args: argparse.Namespace) -> int:
+    if args.people_command == "forget" and not SLACK_USER_ID.match(args.user_id):
+        raise BrickworkError(
+            f"USER_ID is invalid: expected a Slack user id such as U012AB3CD (got {args.user_id[:40]!r})"
+        )
+    settings.require(Need.BOT_TOKEN)
+    org = _built(settings, migrate_first=False).services.org
+    if args.people_command == "import":
+        report = org.import_csv(args.file)
+        print(report.summary())
+        for row in report.refused:
+            print(f"line {row.line}: {row.email}: {row.reason}")
+        return 0 if report.all_applied else 1
+    if args.people_command == "forget":
+        done = org.forget(args.user_id)
+        print(
+            f"{done.slack_user_id} has left the feedback programme "
+            f"(since {done.left_programme_at.isoformat(timespec='seconds')}): "
+            f"deleted {done.feedback_deleted} feedback records they gave, "
+            f"withdrew {done.requests_withdrawn} open requests, "
+            f"removed them as manager of {done.reports_unlinked} people"
+            + (", removed their own manager" if done.manager_unlinked else "")
+        )
+        return 0
+    raise AssertionError(args.people_command)
 
 
 def _built(settings: Settings, *, migrate_first: bool) -> Brickwork:

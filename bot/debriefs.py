@@ -460,6 +460,9 @@ class DebriefService:
             if project is None or project.state is not ProjectState.OPEN or now >= project.window_closes_at:
                 return  # no reminders once the window has closed
             open_givers = _givers(t for t in projects_repo.tasks(session, project_id) if t.done_at is None)
+            people = people_repo.by_ids(session, open_givers)
+            # Someone on vacation is not reminded; the prompt is still in their DMs when back.
+            open_givers = [g for g in open_givers if not _paused(people[g], now)]
         for giver_id in open_givers:
             self._send_card(project_id, giver_id, JobKind.DEBRIEF_REMINDER)
 
@@ -561,6 +564,10 @@ def _id(row: Any) -> int:
 
 def _ref(person: Person) -> PersonRef:
     return PersonRef(person_id=_id(person), slack_id=person.slack_user_id, name=person.name)
+
+
+def _paused(person: Person, now: datetime) -> bool:
+    return person.paused_until is not None and person.paused_until >= local_date(now, person.tz)
 
 
 def _givers(tasks: Any) -> list[int]:

@@ -248,6 +248,45 @@ def run_demo(out: TextIO = sys.stdout) -> int:
         print(f"    tick: {brickwork.services.ticker.tick(now[0])}", file=out)
         tell.dm(BOB.id, "his reminder, updated")
 
+        tell.step("Alice asks Maya and Bob for feedback on the import tool")
+        bob = driver.as_user(BOB.id)
+        before = len(slack.calls_to("chat.postEphemeral"))
+        alice.command("/feedback", f"request <@{MAYA.id}|maya> <@{BOB.id}|bob> about the import tool")
+        slack.wait_for("chat.postEphemeral", count=before + 1)
+        tell.saw(ALICE.id, "an ephemeral answer", slack.calls_to("chat.postEphemeral")[-1].args["text"])
+        bob_dm = tell.dm(BOB.id)
+
+        tell.step("Bob answers, anonymously; Alice is told, without his name")
+        opened = len(slack.calls_to("views.open"))
+        bob.click(bob_dm, "give_feedback")
+        form = _wait_modal(slack, BOB.id, after=opened)
+        tell.modal(BOB.id, form)
+        posts = len(slack.calls_to("chat.postMessage"))
+        response = bob.submit(
+            form,
+            {
+                "Target met": "yes",
+                "Quality": "5",
+                "Timeliness": "4",
+                "Inspires and retains people": "Not observed",
+                "Decides well under pressure": "4",
+                "Drives innovation and culture": "5",
+                "Collaborates across teams, includes people": "4",
+                "Delegates": "Not observed",
+                "Motivates": "4",
+                "What went well": "The import tool's dry-run mode saved the support team a weekend.",
+                "Anonymity": ["anonymous"],
+            },
+        )
+        assert response.status == 200, response.text
+        slack.wait_for("chat.postMessage", count=posts + 1)
+        tell.dm(ALICE.id, "a DM")
+        tell.dm(BOB.id, "his request DM, updated")
+
+        tell.step("Alice runs /feedback mine")
+        mine = alice.command("/feedback", "mine").json() or {}
+        tell.saw(ALICE.id, "an ephemeral answer", message_to_text(mine, names=tell.name))
+
         tell.step("Maya runs /debrief list")
         listing = maya.command("/debrief", "list").json() or {}
         tell.saw(MAYA.id, "an ephemeral answer", message_to_text(listing, names=tell.name))

@@ -438,10 +438,8 @@ class FeedbackService:
     # -- reading (every read asks ``authorize``) --------------------------------------
 
     def overview(self, slack_user_id: str) -> RequestsOverview:
+        me = self._people.one(slack_user_id)  # first contact creates the person
         with self._db.transaction() as session:
-            me = people_repo.by_slack_id(session, slack_user_id)
-            if me is None:
-                return RequestsOverview(sent=(), received=())
             viewer = self.viewer(session, me)
             sent = [r for r in requests_repo.sent_by(session, _id(me)) if _can_read_request(viewer, r)]
             received = [
@@ -456,10 +454,8 @@ class FeedbackService:
         self, viewer_slack_id: str, subject_id: int | None = None, *, limit: int = 20
     ) -> list[ReceivedItem]:
         """Feedback about ``subject_id`` (default: the viewer), as far as the viewer may see it."""
+        me = self._people.one(viewer_slack_id)
         with self._db.transaction() as session:
-            me = people_repo.by_slack_id(session, viewer_slack_id)
-            if me is None:
-                return []
             viewer = self.viewer(session, me)
             subject = subject_id if subject_id is not None else _id(me)
             if not authorize(viewer, PersonFacts(person_id=subject)).read:
@@ -523,10 +519,8 @@ class FeedbackService:
     def snapshot(self, viewer_slack_id: str, subject_id: int | None = None) -> Snapshot:
         """Per KPI: average (only with enough raters), count, raters, and a weekly sparkline."""
         now = self._clock()
+        me = self._people.one(viewer_slack_id)
         with self._db.transaction() as session:
-            me = people_repo.by_slack_id(session, viewer_slack_id)
-            if me is None:
-                raise NotFound("Brickwork has nothing about you yet.")
             viewer = self.viewer(session, me)
             subject_pid = subject_id if subject_id is not None else _id(me)
             if not authorize(viewer, PersonFacts(person_id=subject_pid)).read:

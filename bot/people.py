@@ -46,6 +46,7 @@ class PeopleService:
                     is_bot=user.is_bot,
                     deleted=user.deleted,
                     refreshed_at=now,
+                    email=user.email,
                 )
         return {uid: p for uid, p in known.items() if p is not None}
 

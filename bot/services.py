@@ -9,6 +9,8 @@ from datetime import datetime
 from bot.debriefs import DebriefService
 from bot.feedback import FeedbackService
 from bot.framework import Framework
+from bot.home import HomeService
+from bot.org import OrgService
 from bot.people import PeopleService
 from bot.settings import Settings
 from bot.slack_gateway import SlackGateway
@@ -37,6 +39,8 @@ class Services:
     people: PeopleService
     debriefs: DebriefService
     feedback: FeedbackService
+    org: OrgService
+    home: HomeService
     inbox: Inbox
     ticker: Ticker
     clock: Callable[[], datetime]

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import (
     ConnectionErrorRetryHandler,
     RateLimitErrorRetryHandler,
@@ -65,25 +66,36 @@ def _view(view: View | dict[str, Any]) -> dict[str, Any]:
     return view.to_dict() if isinstance(view, View) else view
 
 
+def _slack_user(user: dict[str, Any]) -> SlackUser:
+    profile = user.get("profile") or {}
+    # The full name reads best in a debrief; display names are often handles ("maya.o").
+    name = user.get("real_name") or profile.get("real_name") or profile.get("display_name") or user["name"]
+    return SlackUser(
+        id=user["id"],
+        name=name,
+        tz=user.get("tz") or "UTC",
+        is_bot=bool(user.get("is_bot")) or user["id"] == "USLACKBOT",
+        deleted=bool(user.get("deleted")),
+        email=profile.get("email") or None,
+    )
+
+
 class SlackGateway:
     def __init__(self, client: WebClient) -> None:
         self.client = client
 
     def user_info(self, user_id: str) -> SlackUser:
-        user = self.client.users_info(user=user_id)["user"]
-        profile = user.get("profile") or {}
-        # The full name reads best in a debrief; display names are often handles ("maya.o").
-        name = (
-            user.get("real_name") or profile.get("real_name") or profile.get("display_name") or user["name"]
-        )
-        return SlackUser(
-            id=user["id"],
-            name=name,
-            tz=user.get("tz") or "UTC",
-            is_bot=bool(user.get("is_bot")) or user["id"] == "USLACKBOT",
-            deleted=bool(user.get("deleted")),
-            email=profile.get("email"),
-        )
+        return _slack_user(self.client.users_info(user=user_id)["user"])
+
+    def lookup_by_email(self, email: str) -> SlackUser | None:
+        """The workspace member with this email; None when Slack knows nobody by it."""
+        try:
+            response = self.client.users_lookupByEmail(email=email)
+        except SlackApiError as error:
+            if error.response.get("error") == "users_not_found":
+                return None
+            raise
+        return _slack_user(response["user"])
 
     def open_dm(self, user_id: str) -> str:
         return self.client.conversations_open(users=user_id)["channel"]["id"]

@@ -28,6 +28,10 @@ class FeedbackFormMeta(BaseModel):
     about: str = ""
 
 
+class ReportMeta(BaseModel):
+    subject_slack_id: str
+
+
 class RequestMeta(BaseModel):
     request_id: int
 

@@ -1,19 +1,115 @@
-"""The App Home tab."""
+"""The App Home tab: published on app_home_opened and after anything that changes it."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from slack_bolt import App
+from slack_bolt import Ack, App
 
+from bot.errors import BrickworkError, InvalidInput
+from bot.schedule import local_date
 from bot.services import Services
-from handlers.views.debrief import home_view
+from handlers.forms import ReportMeta, as_date, as_text, flatten_state, parse_metadata
+from handlers.ids import ActionId, BlockId, CallbackId
+from handlers.views.common import notice_modal
+from handlers.views.home import home_view, request_for_report_modal, request_outcome_modal
+
+
+class HomeListeners:
+    def __init__(self, services: Services) -> None:
+        self.s = services
+
+    def publish(self, user: str) -> None:
+        person = self.s.people.one(user)
+        today = local_date(self.s.clock(), person.tz)
+        self.s.gateway.publish_home(user, home_view(self.s.home.data(user), self.s.framework, today))
+
+    def opened(self, event: dict[str, Any]) -> None:
+        if event.get("tab") in (None, "home"):
+            self.publish(event["user"])
+
+    def my_team(self, ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+        ack()
+        user = body["user"]["id"]
+        change = self.s.home.set_team(user, list(action.get("selected_users") or []))
+        self.publish(user)
+        if change.refused:
+            lines = "\n".join(f"{p.name}: {why}" for p, why in change.refused)
+            self.s.gateway.open_view(body["trigger_id"], notice_modal("My team", lines))
+
+    def answer_claim(self, ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+        ack()
+        user = body["user"]["id"]
+        value = str(action.get("value") or "")
+        if not value.isdigit():
+            raise InvalidInput({"manager": "That button is out of date."})
+        accept = action["action_id"] == ActionId.CONFIRM_MANAGER
+        manager = self.s.home.answer_claim(user, int(value), accept=accept)
+        message = (
+            f"{manager.name} is now your manager."
+            if accept
+            else f"Noted: {manager.name} is not your manager."
+        )
+        self.s.gateway.open_view(body["trigger_id"], notice_modal("My manager", message))
+        self.publish(user)
+
+    def pause(self, ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+        ack()
+        user = body["user"]["id"]
+        try:
+            self.s.home.pause_until(user, as_date(action.get("selected_date")))
+        except InvalidInput as error:
+            self.s.gateway.open_view(body["trigger_id"], notice_modal("Pause", error.fields["paused_until"]))
+        self.publish(user)
+
+    def resume(self, ack: Ack, body: dict[str, Any]) -> None:
+        ack()
+        self.s.home.pause_until(body["user"]["id"], None)
+        self.publish(body["user"]["id"])
+
+    def digest(self, ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+        ack()
+        self.s.home.set_digest(body["user"]["id"], action["action_id"] == ActionId.DIGEST_ON)
+        self.publish(body["user"]["id"])
+
+    def request_for_report(self, ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+        ack()
+        value = str(action.get("value") or "")
+        reports = {str(p.person_id): p for p in self.s.feedback.reports(body["user"]["id"])}
+        if value not in reports:
+            raise InvalidInput({"report": "They do not report to you (any more)."})
+        self.s.gateway.open_view(body["trigger_id"], request_for_report_modal(reports[value]))
+
+    def request_for_report_submitted(self, ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        meta = parse_metadata(view, ReportMeta)
+        values = flatten_state(view)
+        givers = [g for g in values.get(BlockId.GIVERS) or [] if isinstance(g, str)]
+        try:
+            outcome = self.s.feedback.request(
+                requester=body["user"]["id"],
+                givers=givers,
+                about=as_text(values.get(BlockId.ABOUT)),
+                subject=meta.subject_slack_id,
+            )
+        except InvalidInput as error:
+            block = BlockId.ABOUT if "about" in error.fields else BlockId.GIVERS
+            ack(response_action="errors", errors={block: next(iter(error.fields.values()))})
+            return
+        except BrickworkError as error:
+            ack(response_action="update", view=notice_modal("Request feedback", str(error)))
+            return
+        ack(response_action="update", view=request_outcome_modal(outcome))
 
 
 def register(app: App, services: Services) -> None:
-    @app.event("app_home_opened")
-    def publish_home(event: dict[str, Any]) -> None:
-        if event.get("tab") not in (None, "home"):
-            return
-        user = event["user"]
-        services.gateway.publish_home(user, home_view(services.debriefs.projects_for(user)))
+    listeners = HomeListeners(services)
+    app.event("app_home_opened")(listeners.opened)
+    app.action(ActionId.MY_TEAM.value)(listeners.my_team)
+    app.action(ActionId.CONFIRM_MANAGER.value)(listeners.answer_claim)
+    app.action(ActionId.REJECT_MANAGER.value)(listeners.answer_claim)
+    app.action(ActionId.PAUSE_UNTIL.value)(listeners.pause)
+    app.action(ActionId.RESUME.value)(listeners.resume)
+    app.action(ActionId.DIGEST_ON.value)(listeners.digest)
+    app.action(ActionId.DIGEST_OFF.value)(listeners.digest)
+    app.action(ActionId.REQUEST_FOR_REPORT.value)(listeners.request_for_report)
+    app.view_submission(CallbackId.REQUEST_FOR_REPORT.value)(listeners.request_for_report_submitted)

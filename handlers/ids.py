@@ -20,6 +20,7 @@ class CallbackId(enum.StrEnum):
     FEEDBACK_FORM = "feedback_form"
     DECLINE_FORM = "decline_form"
     CONFIRM_DELETE = "confirm_delete"
+    REQUEST_FOR_REPORT = "request_for_report"
 
 
 class ActionId(enum.StrEnum):
@@ -29,6 +30,14 @@ class ActionId(enum.StrEnum):
     GIVE_FEEDBACK = "give_feedback"  # value: the request id
     DECLINE_REQUEST = "decline_request"  # value: the request id
     NUDGE_REQUEST = "nudge_request"  # value: the request id
+    MY_TEAM = "my_team"  # the App Home's user picker
+    CONFIRM_MANAGER = "confirm_manager"  # value: the manager's person id
+    REJECT_MANAGER = "reject_manager"  # value: the manager's person id
+    PAUSE_UNTIL = "pause_until"  # datepicker
+    RESUME = "resume"
+    DIGEST_ON = "digest_on"
+    DIGEST_OFF = "digest_off"
+    REQUEST_FOR_REPORT = "request_for_report"  # value: the report's person id
 
 
 class BlockId(enum.StrEnum):
@@ -45,6 +54,8 @@ class BlockId(enum.StrEnum):
     GROWTH_NOTE = "growth_note"
     ANONYMOUS = "anonymous"
     DECLINE_REASON = "decline_reason"
+    GIVERS = "givers"
+    ABOUT = "about"
 
 
 KPI_BLOCK_PREFIX = "kpi_"

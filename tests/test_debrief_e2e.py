@@ -399,7 +399,7 @@ def test_subcommands_help_list_cancel(
     assert "0 due" in app.tick(project.debrief_due_at)
     assert slack.calls_to("chat.postMessage") == []
 
-    for command in ("/feedback", "/growth", "/coach"):
+    for command in ("/growth", "/coach"):
         assert "not available in this version" in shown(maya.command(command, "help"))
 
 

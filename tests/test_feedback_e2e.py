@@ -267,3 +267,54 @@ def test_who_sees_what_from_outside(
         assert (
             session.exec(select(Person).where(Person.slack_user_id == BOB.id)).one().left_programme_at is None
         )
+
+
+def test_export_sends_everything_about_me_without_anonymous_givers(
+    app: AppProcess, driver: SlackDriver, slack: FakeSlack
+) -> None:
+    give(driver, slack, CAROL, MAYA, anonymous=True, notes="Carol's anonymous note")
+    give(driver, slack, ALICE, MAYA, anonymous=False, notes="Alice's named note")
+    give(driver, slack, MAYA, BOB, anonymous=False, notes="Maya about Bob")
+    request(driver, slack, MAYA, f"request {m(BOB)} about the export")
+    response = driver.as_user(MAYA.id).command("/feedback", "export")
+    assert "Preparing your export" in shown(response)
+    slack.wait_for("files.completeUploadExternal")
+    files = slack.files(MAYA.id)
+    assert len(files) == 1 and files[0]["filename"] == "brickwork-export.json"
+    raw = files[0]["content"].decode()
+    data = json.loads(raw)
+    assert data["person"]["slack_user_id"] == MAYA.id
+    about_me = {item["giver"]: item for item in data["feedback_about_me"]}
+    assert set(about_me) == {"anonymous", ALICE.id}
+    assert about_me[ALICE.id]["notes"]["strengths_note"] == "Alice's named note"
+    assert about_me["anonymous"]["notes"] == "withheld until 3 anonymous items exist"
+    assert about_me["anonymous"]["scores"]["delivery"]["quality"] == 4
+    assert [i["notes"]["strengths_note"] for i in data["feedback_i_gave"]] == ["Maya about Bob"]
+    assert [r["about"] for r in data["requests_i_sent"]] == ["the export"]
+    assert CAROL.id not in raw and "Carol" not in raw
+
+
+def test_delete_removes_what_i_gave_and_takes_me_out(
+    app: AppProcess, driver: SlackDriver, slack: FakeSlack, db: Database
+) -> None:
+    give(driver, slack, CAROL, MAYA, anonymous=True)
+    give(driver, slack, CAROL, ALICE, anonymous=False)
+    give(driver, slack, ALICE, CAROL, anonymous=False, notes="about Carol stays with Carol")
+    before = len(slack.calls_to("views.open"))
+    driver.as_user(CAROL.id).command("/feedback", "delete")
+    slack.wait_for("views.open", count=before + 1)
+    confirm = slack.open_modal(CAROL.id)
+    assert confirm is not None and "cannot be undone" in json.dumps(confirm["blocks"])
+    assert rows(db, Feedback) and len(rows(db, Feedback)) == 3
+    done = driver.as_user(CAROL.id).submit(confirm, {}).json()
+    assert done["response_action"] == "update"
+    assert "Deleted 2 feedback records" in json.dumps(done["view"])
+    with db.transaction() as session:
+        carol = session.exec(select(Person).where(Person.slack_user_id == CAROL.id)).one()
+        remaining = list(session.exec(select(Feedback)))
+    assert carol.left_programme_at is not None
+    assert [f.giver_id for f in remaining] != [] and all(f.giver_id != carol.id for f in remaining)
+    # Nobody can ask Carol any more, and she cannot give.
+    assert "*Carol &lt;b&gt;Díaz&lt;/b&gt;*: they left the feedback programme" in request(
+        driver, slack, MAYA, f"request {m(CAROL)}"
+    )

@@ -573,6 +573,116 @@ def test_wait_for_polls_and_explains(slack: FakeSlack, client: WebClient) -> Non
     assert slack.calls == []
 
 
+def test_files_upload_v2_into_a_dm(slack: FakeSlack, client: WebClient) -> None:
+    dm = client.conversations_open(users=ANN.id)["channel"]["id"]
+    slack.reset_calls()
+    result = client.files_upload_v2(
+        channel=dm,
+        content='{"a": 1}',
+        filename="export.json",
+        title="Your data",
+        initial_comment="Here it is",
+    )
+    assert result["ok"]
+    file_id = result["file"]["id"]
+    assert result["files"] == [result["file"]]
+    assert result["file"]["title"] == "Your data" and result["file"]["name"] == "export.json"
+    assert result["file"]["ims"] == [dm] and result["file"]["size"] == 8
+
+    assert [c.method for c in slack.calls] == [
+        "files.getUploadURLExternal",
+        "upload",
+        "files.completeUploadExternal",
+    ]
+    get_url, upload, complete = slack.calls
+    assert get_url.args["filename"] == "export.json" and int(get_url.args["length"]) == 8
+    assert get_url.response is not None and get_url.response["file_id"] == file_id
+    assert get_url.response["upload_url"] == f"{slack.root_url}/upload/{file_id}"
+    assert upload.ok and upload.args == {"file_id": file_id, "length": 8}
+    assert complete.args["files"] == [{"id": file_id, "title": "Your data"}]
+    assert complete.args["channel_id"] == dm and complete.args["initial_comment"] == "Here it is"
+
+    stored = slack.files(ANN.id)
+    assert len(stored) == 1 and slack.files(dm) == stored == slack.files()
+    assert stored[0]["id"] == file_id and stored[0]["content"] == b'{"a": 1}'
+    assert stored[0]["title"] == "Your data" and stored[0]["filename"] == "export.json"
+    assert stored[0]["channel"] == dm and stored[0]["initial_comment"] == "Here it is"
+    assert stored[0]["user"] == slack.bot_user_id
+    assert json.loads(slack.file_content(file_id)) == {"a": 1}
+    assert slack.files(BOB.id) == []
+
+    message = slack.last_dm(ANN.id)
+    assert message is not None and message["text"] == "Here it is"
+    assert [f["id"] for f in message["files"]] == [file_id]
+    assert stored[0]["message_ts"] == {dm: message["ts"]}
+
+    # The upload URL is spent once the upload is completed.
+    request = urllib.request.Request(f"{slack.root_url}/upload/{file_id}", data=b"again", method="POST")
+    with pytest.raises(urllib.error.HTTPError) as spent:
+        urllib.request.urlopen(request, timeout=5)
+    assert spent.value.code == 404
+
+
+def test_file_upload_refusals(slack: FakeSlack, client: WebClient) -> None:
+    def error_of(method: str, **params: Any) -> str:
+        try:
+            client.api_call(method, params=params)
+        except SlackApiError as exc:
+            return str(exc.response["error"])
+        return "ok"
+
+    assert error_of("files.getUploadURLExternal", filename="a.txt") == "invalid_arguments"
+    assert error_of("files.getUploadURLExternal", length=3) == "invalid_arguments"
+    assert error_of("files.getUploadURLExternal", filename="a.txt", length="three") == "invalid_arguments"
+    assert error_of("files.getUploadURLExternal", filename="a.txt", length=0) == "missing_argument"
+    missing = slack.calls_to("files.getUploadURLExternal")[0]
+    assert missing.validation_errors == ("missing required field: length",)
+
+    dm = client.conversations_open(users=ANN.id)["channel"]["id"]
+    unknown = json.dumps([{"id": "F404", "title": "x"}])
+    assert error_of("files.completeUploadExternal", files=unknown, channel_id=dm) == "file_not_found"
+    assert error_of("files.completeUploadExternal", files="not json", channel_id=dm) == "invalid_arguments"
+    assert error_of("files.completeUploadExternal", channel_id=dm) == "invalid_arguments"
+
+    issued = client.files_getUploadURLExternal(filename="blob.bin", length=4)
+    pending = json.dumps([{"id": issued["file_id"]}])
+    # Issued but no bytes uploaded yet.
+    assert error_of("files.completeUploadExternal", files=pending, channel_id=dm) == "file_not_found"
+
+    # Multipart uploads work too (the file part is used, bytes kept as they are).
+    body = (
+        b'--XyZ\r\nContent-Disposition: form-data; name="filename"; filename="blob.bin"\r\n'
+        b"Content-Type: application/octet-stream\r\n\r\n\x00\xff\x10\x80\r\n--XyZ--\r\n"
+    )
+    request = urllib.request.Request(
+        issued["upload_url"], data=body, headers={"Content-Type": "multipart/form-data; boundary=XyZ"}
+    )
+    with urllib.request.urlopen(request, timeout=5) as answer:
+        assert answer.status == 200 and answer.read() == b"OK - 4"
+    assert slack.file_content(issued["file_id"]) == b"\x00\xff\x10\x80"
+
+    # An unknown DM refuses the whole call; nothing is shared and the file can still be completed.
+    assert error_of("files.completeUploadExternal", files=pending, channel_id="D0NOPE") == "channel_not_found"
+    assert slack.files() == []
+    private = client.files_completeUploadExternal(files=[{"id": issued["file_id"]}])
+    assert private["files"][0]["title"] == "blob.bin"
+    assert [(f["channel"], f["content"]) for f in slack.files()] == [(None, b"\x00\xff\x10\x80")]
+    assert slack.messages(dm) == []
+    assert error_of("files.completeUploadExternal", files=pending, channel_id=dm) == "file_not_found"
+
+    with pytest.raises(urllib.error.HTTPError) as unknown_url:
+        urllib.request.urlopen(urllib.request.Request(f"{slack.root_url}/upload/F404", data=b"x"), timeout=5)
+    assert unknown_url.value.code == 404
+
+    # slack_sdk posts the bytes with urllib's urlopen, so an upload failure surfaces as HTTPError.
+    slack.fail_next("upload", status=500)
+    with pytest.raises(urllib.error.HTTPError) as failed:
+        client.files_upload_v2(channel=dm, content="x", filename="x.txt")
+    assert failed.value.code == 500
+    assert [c.status for c in slack.calls_to("upload")][-1] == 500
+    assert slack.files(dm) == []
+
+
 # ---------------------------------------------------------------------- driver
 
 

@@ -9,6 +9,9 @@ What it stands in for:
 
 * the Web API methods the app uses (``auth.test``, ``users.*``, ``conversations.open``,
   ``chat.*``, ``views.*``), with Slack's argument names, result shapes and error codes;
+* file uploads the way ``WebClient.files_upload_v2`` does them: ``files.getUploadURLExternal``,
+  a POST of the bytes to the returned ``upload_url`` (served here under ``/upload/<file_id>``)
+  and ``files.completeUploadExternal``, which shares the file into a channel or DM;
 * Slack's server-side Block Kit validation (see :mod:`bot.standin.validation`), so an
   over-long button label fails here exactly as it would in production;
 * trigger ids (single use, 3 second lifetime) and ``response_url`` endpoints;
@@ -16,8 +19,8 @@ What it stands in for:
 
 Every request is recorded as a :class:`Call`; tests read them with :meth:`FakeSlack.calls_to`
 or poll with :meth:`FakeSlack.wait_for` (Bolt listeners run after the HTTP ack, so tests
-must poll). Readers such as :meth:`FakeSlack.last_dm` and :meth:`FakeSlack.open_modal`
-expose what a person would currently see.
+must poll). Readers such as :meth:`FakeSlack.last_dm`, :meth:`FakeSlack.open_modal` and
+:meth:`FakeSlack.files` expose what a person would currently see.
 
 Nothing happens at import time; each ``FakeSlack`` owns all of its state.
 """
@@ -29,6 +32,7 @@ import email.parser
 import email.policy
 import itertools
 import json
+import mimetypes
 import secrets
 import threading
 import time
@@ -43,10 +47,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.standin.validation import validate_message_blocks, validate_message_text, validate_view
 
-JSON_ENCODED_ARGS = ("blocks", "view", "attachments", "metadata")
+JSON_ENCODED_ARGS = ("blocks", "view", "attachments", "metadata", "files")
 MODAL_STACK_LIMIT = 3
 RESPONSE_URL_MAX_USES = 5
 INTERACTIVE_SKIP_TYPES = frozenset({"image", "plain_text", "mrkdwn"})
+ALT_TXT_MAX_LENGTH = 1000
 
 
 @dataclass
@@ -88,7 +93,20 @@ class Call:
     def summary(self) -> str:
         state = "ok" if self.ok else f"error={self.error}"
         line = f"{self.method} [{self.status} {state}]"
-        keys = ("channel", "user", "user_id", "users", "ts", "trigger_id", "view_id", "email", "text")
+        keys = (
+            "channel",
+            "channel_id",
+            "user",
+            "user_id",
+            "users",
+            "ts",
+            "trigger_id",
+            "view_id",
+            "email",
+            "filename",
+            "file_id",
+            "text",
+        )
         shown = {k: self.args[k] for k in keys if k in self.args}
         if shown:
             text = json.dumps(shown, default=str)
@@ -142,10 +160,24 @@ class _ResponseUrl:
 
 
 @dataclass
+class _Upload:
+    """A file id issued by files.getUploadURLExternal, before/after its bytes arrive."""
+
+    file_id: str
+    filename: str
+    length: int
+    alt_txt: str | None
+    snippet_type: str | None
+    content: bytes | None = None
+    completed: bool = False
+
+
+@dataclass
 class _Reply:
     status: int
     body: dict[str, Any]
     headers: dict[str, str] = field(default_factory=dict)
+    text: str | None = None  # answer text/plain instead of JSON (the upload URL does)
 
 
 class _Server(ThreadingHTTPServer):
@@ -211,6 +243,8 @@ class FakeSlack:
         self._modal_stacks: dict[str, list[str]] = {}  # user -> [view ids], top last
         self._homes: dict[str, str] = {}  # user -> home view id
         self._response_urls: dict[str, _ResponseUrl] = {}
+        self._uploads: dict[str, _Upload] = {}  # file id -> upload (files.getUploadURLExternal)
+        self._files: dict[str, dict[str, Any]] = {}  # file id -> completed file record
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self.add_user(FakeUser(id=bot_user_id, name="brickwork", real_name="Brickwork", is_bot=True))
@@ -229,6 +263,8 @@ class FakeSlack:
             "views.push": self._views_push,
             "views.update": self._views_update,
             "views.publish": self._views_publish,
+            "files.getUploadURLExternal": self._files_get_upload_url_external,
+            "files.completeUploadExternal": self._files_complete_upload_external,
         }
 
     # ------------------------------------------------------------------ lifecycle
@@ -390,6 +426,10 @@ class FakeSlack:
         With ``error``: HTTP 200 ``{"ok": false, "error": error}``. Otherwise HTTP ``status``:
         429 answers ``ratelimited`` with a ``Retry-After: retry_after`` header (omitted when
         None); other statuses answer ``{"ok": false, "error": "internal_error"}``.
+
+        ``method="upload"`` targets the upload URL (step 2 of ``files_upload_v2``), which answers
+        plain text: HTTP ``status`` with ``error`` (or ``ratelimited`` / ``internal_error``) as
+        the body, and the bytes are not stored.
         """
         with self._lock:
             queue = self._failures.setdefault(method, deque())
@@ -487,6 +527,29 @@ class FakeSlack:
         with self._lock:
             stored = self._views.get(view_id)
             return copy.deepcopy(stored) if stored else None
+
+    def files(self, channel_or_user_id: str | None = None) -> list[dict[str, Any]]:
+        """Files completed with files.completeUploadExternal, oldest first.
+
+        With ``channel_or_user_id`` (a channel id, or a user id meaning the bot's DM with that
+        user) only the files shared there. Each record has ``id``, ``name`` / ``filename``,
+        ``title``, ``content`` (bytes), ``size``, ``mimetype``, ``filetype``, ``channel`` (the
+        first channel it was shared to, None when private), ``channels``, ``initial_comment``,
+        ``thread_ts``, ``user`` (the bot), ``message_ts`` ({channel: ts of the share message}).
+        """
+        channel = None if channel_or_user_id is None else self._channel_for_reading(channel_or_user_id)
+        with self._lock:
+            return [
+                copy.deepcopy(f) for f in self._files.values() if channel is None or channel in f["channels"]
+            ]
+
+    def file_content(self, file_id: str) -> bytes:
+        """The bytes uploaded for ``file_id`` (completed or not); KeyError if none were uploaded."""
+        with self._lock:
+            upload = self._uploads.get(file_id)
+            if upload is None or upload.content is None:
+                raise KeyError(f"no bytes were uploaded for file {file_id!r}")
+            return upload.content
 
     def _channel_for_reading(self, channel_or_user_id: str) -> str:
         if channel_or_user_id[:1] in ("U", "W"):
@@ -646,11 +709,18 @@ class FakeSlack:
             reply = self._serve_api(split.path[len("/api/") :], split.query, raw, handler.headers)
         elif split.path.startswith("/response/"):
             reply = self._serve_response_url(split.path.rsplit("/", 1)[-1], raw)
+        elif split.path.startswith("/upload/"):
+            reply = self._serve_upload(split.path[len("/upload/") :], verb, raw, handler.headers)
         else:
             reply = _Reply(404, {"ok": False, "error": "not_found"})
-        payload = json.dumps(reply.body).encode("utf-8")
+        if reply.text is not None:
+            payload = reply.text.encode("utf-8")
+            content_type = "text/plain; charset=utf-8"
+        else:
+            payload = json.dumps(reply.body).encode("utf-8")
+            content_type = "application/json; charset=utf-8"
         handler.send_response(reply.status)
-        handler.send_header("Content-Type", "application/json; charset=utf-8")
+        handler.send_header("Content-Type", content_type)
         handler.send_header("Content-Length", str(len(payload)))
         for key, value in reply.headers.items():
             handler.send_header(key, value)
@@ -773,6 +843,42 @@ class FakeSlack:
                 return _Reply(exc.status, reply_body)
         self._record(Call("response_url", args, True, None, 200, response={"ok": True}, at=now))
         return _Reply(200, {"ok": True})
+
+    def _serve_upload(self, file_id: str, verb: str, raw: bytes, headers: Any) -> _Reply:
+        """The ``upload_url`` of files.getUploadURLExternal: POST the file's bytes (raw or multipart).
+
+        Like Slack's upload service it needs no token (the URL is the credential) and answers
+        plain text: ``OK - <length>`` on success. Recorded as an ``upload`` call.
+        """
+        now = time.monotonic()
+        args: dict[str, Any] = {"file_id": file_id}
+        failure = self._take_failure("upload")
+        if failure is not None:
+            error = failure.error or ("ratelimited" if failure.status == 429 else "internal_error")
+            extra = {}
+            if failure.status == 429 and failure.retry_after is not None:
+                extra["Retry-After"] = str(failure.retry_after)
+            self._record(Call("upload", args, False, error, failure.status, response={"text": error}, at=now))
+            return _Reply(failure.status, {}, extra, text=error)
+        try:
+            if verb != "POST":
+                raise SlackApiFailure("method_not_allowed", status=405)
+            content = _upload_bytes(raw, headers.get("Content-Type") or "")
+            args["length"] = len(content)
+            with self._lock:
+                upload = self._uploads.get(file_id)
+                if upload is None or upload.completed:
+                    # Unknown ids, and ids whose upload was already completed (the URL is spent).
+                    raise SlackApiFailure("file_not_found", status=404)
+                upload.content = content
+        except SlackApiFailure as exc:
+            self._record(
+                Call("upload", args, False, exc.error, exc.status, response={"text": exc.error}, at=now)
+            )
+            return _Reply(exc.status, {}, text=exc.error)
+        text = f"OK - {len(content)}"
+        self._record(Call("upload", args, True, None, 200, response={"text": text}, at=now))
+        return _Reply(200, {}, text=text)
 
     def _deliver_response(
         self, user_id: str, channel_id: str, body: Mapping[str, Any], *, source: str, url: _ResponseUrl | None
@@ -1128,6 +1234,166 @@ class FakeSlack:
         ephemeral = self._add_ephemeral(user_id, channel, content, source="chat.postEphemeral")
         return {"message_ts": ephemeral["ts"]}
 
+    def _files_get_upload_url_external(self, args: dict[str, Any], token: str) -> dict[str, Any]:
+        filename = args.get("filename")
+        if not isinstance(filename, str) or not filename:
+            raise SlackApiFailure("invalid_arguments", validation_errors=["missing required field: filename"])
+        raw_length = args.get("length")
+        if raw_length is None or raw_length == "":
+            raise SlackApiFailure("invalid_arguments", validation_errors=["missing required field: length"])
+        try:
+            length = int(raw_length)
+        except (TypeError, ValueError) as exc:
+            raise SlackApiFailure(
+                "invalid_arguments", validation_errors=[f"length must be an integer, got {raw_length!r}"]
+            ) from exc
+        if isinstance(raw_length, (bool, float)) or length < 0:
+            raise SlackApiFailure(
+                "invalid_arguments",
+                validation_errors=[f"length must be a positive integer, got {raw_length!r}"],
+            )
+        if length == 0:
+            # Slack documents missing_argument as "typically only occurs when the length provided is 0".
+            raise SlackApiFailure("missing_argument")
+        alt_txt = args.get("alt_txt")
+        if isinstance(alt_txt, str) and len(alt_txt) > ALT_TXT_MAX_LENGTH:
+            raise SlackApiFailure("alt_txt_too_large")
+        file_id = self._new_id("F")
+        self._uploads[file_id] = _Upload(
+            file_id=file_id,
+            filename=filename,
+            length=length,
+            alt_txt=alt_txt if isinstance(alt_txt, str) and alt_txt else None,
+            snippet_type=args.get("snippet_type") or None,
+        )
+        return {"upload_url": f"{self.root_url}/upload/{file_id}", "file_id": file_id}
+
+    def _files_complete_upload_external(self, args: dict[str, Any], token: str) -> dict[str, Any]:
+        # Check everything first: a refused call must not share some of the files.
+        uploads = self._completable_uploads(args.get("files"))
+        channels: list[str] = []
+        if args.get("channel_id"):
+            channel_id = str(args["channel_id"])
+            if channel_id[:1] in ("U", "W"):
+                raise SlackApiFailure("channel_not_found")  # channel_id takes a conversation id
+            channels.append(self._resolve_post_channel(channel_id))
+        raw_channels = args.get("channels")
+        if raw_channels:
+            names = raw_channels if isinstance(raw_channels, list) else str(raw_channels).split(",")
+            for name in names:
+                # ``channels`` also takes user ids (the bot's DM with them).
+                channel = self._resolve_post_channel(str(name).strip())
+                if channel not in channels:
+                    channels.append(channel)
+        comment = args.get("initial_comment")
+        comment = comment if isinstance(comment, str) and comment else None
+        blocks: list[dict[str, Any]] = []
+        if comment is not None:
+            text_errors = validate_message_text(comment)
+            if text_errors:
+                raise SlackApiFailure("msg_too_long", validation_errors=text_errors)
+        elif args.get("blocks"):
+            # Slack ignores blocks when initial_comment is given.
+            block_errors = validate_message_blocks(args["blocks"])
+            if block_errors:
+                raise SlackApiFailure("invalid_blocks", validation_errors=block_errors)
+            blocks = self._fill_ids(args["blocks"])
+        thread_ts = args.get("thread_ts") or None
+
+        created = int(time.time())
+        records: list[dict[str, Any]] = []
+        for upload, title in uploads:
+            upload.completed = True
+            content = upload.content or b""
+            filetype = upload.snippet_type or _filetype(upload.filename)
+            record: dict[str, Any] = {
+                "id": upload.file_id,
+                "name": upload.filename,
+                "filename": upload.filename,
+                "title": title or upload.filename,
+                "mimetype": mimetypes.guess_type(upload.filename)[0] or "application/octet-stream",
+                "filetype": filetype,
+                "size": len(content),
+                "content": content,
+                "alt_txt": upload.alt_txt,
+                "channel": channels[0] if channels else None,
+                "channels": list(channels),
+                "initial_comment": comment if channels else None,
+                "thread_ts": thread_ts if channels else None,
+                "user": self.bot_user_id,
+                "created": created,
+                "message_ts": {},
+            }
+            self._files[upload.file_id] = record
+            records.append(record)
+        for channel in channels:
+            message = self._append_message(
+                channel,
+                {"text": comment or "", "blocks": blocks, "thread_ts": thread_ts},
+                files=[self._file_json(r) for r in records],
+                upload=True,
+                display_as_bot=False,
+            )
+            for record in records:
+                record["message_ts"][channel] = message["ts"]
+        return {"files": [self._file_json(r) for r in records]}
+
+    def _completable_uploads(self, files: Any) -> list[tuple[_Upload, str | None]]:
+        """Check files.completeUploadExternal's ``files`` argument; return (upload, title) pairs."""
+        if files is None or files == "":
+            raise SlackApiFailure("invalid_arguments", validation_errors=["missing required field: files"])
+        shape = "files must be a JSON-encoded array of objects with an id (and an optional title)"
+        if not isinstance(files, list) or not files:
+            raise SlackApiFailure("invalid_arguments", validation_errors=[shape])
+        result: list[tuple[_Upload, str | None]] = []
+        for item in files:
+            if not isinstance(item, dict) or not isinstance(item.get("id"), str) or not item["id"]:
+                raise SlackApiFailure("invalid_arguments", validation_errors=[shape])
+            upload = self._uploads.get(item["id"])
+            # Unknown ids, ids whose bytes never reached the upload URL, and ids already completed
+            # (Slack: "This method can only be called once").
+            if upload is None or upload.content is None or upload.completed:
+                raise SlackApiFailure("file_not_found")
+            title = item.get("title")
+            result.append((upload, title if isinstance(title, str) and title else None))
+        return result
+
+    def _file_json(self, record: Mapping[str, Any]) -> dict[str, Any]:
+        """A Slack file object for API answers and share messages (no bytes; url_private is not served)."""
+        channels = list(record["channels"])
+        base = f"{self.root_url}/files-pri/{self.team_id}-{record['id']}/{record['name']}"
+        shown: dict[str, Any] = {
+            "id": record["id"],
+            "created": record["created"],
+            "timestamp": record["created"],
+            "name": record["name"],
+            "title": record["title"],
+            "mimetype": record["mimetype"],
+            "filetype": record["filetype"],
+            "pretty_type": str(record["filetype"]).upper(),
+            "user": record["user"],
+            "user_team": self.team_id,
+            "editable": False,
+            "size": record["size"],
+            "mode": "hosted",
+            "is_external": False,
+            "external_type": "",
+            "is_public": any(c.startswith("C") for c in channels),
+            "public_url_shared": False,
+            "display_as_bot": False,
+            "username": "",
+            "url_private": base,
+            "url_private_download": f"{base}?download=1",
+            "permalink": f"https://{self.team_domain}.slack.com/files/{record['user']}/{record['id']}",
+            "channels": [c for c in channels if c.startswith("C")],
+            "groups": [c for c in channels if c.startswith("G")],
+            "ims": [c for c in channels if c.startswith("D")],
+            "comments_count": 0,
+        }
+        if record.get("alt_txt"):
+            shown["alt_txt"] = record["alt_txt"]
+        return shown
+
     def _view_arg(self, args: dict[str, Any], allowed: tuple[str, ...]) -> dict[str, Any]:
         view = args.get("view")
         if view is None:
@@ -1249,6 +1515,32 @@ def _parse_body(raw: bytes, content_type: str) -> dict[str, Any]:
                 result[str(name)] = payload.decode("utf-8", "replace")
         return result
     return dict(parse_qsl(text, keep_blank_values=True))
+
+
+def _upload_bytes(raw: bytes, content_type: str) -> bytes:
+    """The file bytes POSTed to an upload URL: the raw body, or the file part of a multipart form."""
+    if content_type.split(";", 1)[0].strip().lower() != "multipart/form-data":
+        return raw
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+        f"Content-Type: {content_type}\r\n\r\n".encode() + raw
+    )
+    parts = list(message.iter_parts())
+    if not parts:
+        raise SlackApiFailure("invalid_form_data", status=400)
+    chosen = next((p for p in parts if p.get_filename()), None)
+    if chosen is None:
+        names = {"file", "filename"}
+        chosen = next(
+            (p for p in parts if p.get_param("name", header="content-disposition") in names), parts[0]
+        )
+    payload = chosen.get_payload(decode=True)
+    return payload if isinstance(payload, bytes) else b""
+
+
+def _filetype(filename: str) -> str:
+    """Slack's short file type, from the extension (``export.json`` -> ``json``)."""
+    _, dot, ext = filename.rpartition(".")
+    return ext.lower() if dot and ext else "binary"
 
 
 def _decode_json_args(args: dict[str, Any]) -> None:

@@ -9,12 +9,10 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from slack_sdk.models.blocks import (
-    ActionsBlock,
     Block,
     ButtonElement,
     ContextBlock,
     DatePickerElement,
-    DividerBlock,
     HeaderBlock,
     InputBlock,
     MarkdownTextObject,
@@ -309,22 +307,3 @@ def project_list(summaries: list[ProjectSummary]) -> tuple[str, list[Block]]:
 
 def cancelled_text(summary: ProjectSummary) -> str:
     return f"Cancelled the debrief of #{summary.id} {_name(summary.name)}. Nobody will be asked about it."
-
-
-def home_view(summaries: list[ProjectSummary]) -> View:
-    _, listing = project_list(summaries)
-    return View(
-        type="home",
-        callback_id=CallbackId.HOME,
-        blocks=[
-            HeaderBlock(text="Brickwork"),
-            SectionBlock(
-                text="Debriefs after every project: *delivery* and *leadership*, from the people who saw it."
-            ),
-            ActionsBlock(
-                elements=[ButtonElement(text="New project", action_id=ActionId.NEW_PROJECT, style="primary")]
-            ),
-            DividerBlock(),
-            *listing,
-        ],
-    )

@@ -66,11 +66,11 @@ def _e(text: str) -> str:
     return escape_mrkdwn(text)
 
 
-def _on(about: str) -> str:
+def on_topic(about: str) -> str:
     return f" on *{_e(about)}*" if about else ""
 
 
-def _about_whom(card: RequestCard) -> str:
+def about_whom(card: RequestCard) -> str:
     return "" if card.subject.person_id == card.requester.person_id else f" about *{_e(card.subject.name)}*"
 
 
@@ -81,7 +81,7 @@ def outcome_text(outcome: RequestOutcome) -> str:
     lines = []
     if outcome.asked:
         names = ", ".join(f"*{_e(p.name)}*" for p in outcome.asked)
-        lines.append(f":incoming_envelope: Asked {names} for feedback{_on(outcome.about)}.")
+        lines.append(f":incoming_envelope: Asked {names} for feedback{on_topic(outcome.about)}.")
     for refusal in outcome.refused:
         lines.append(f"Not asked: *{_e(refusal.name)}*: {_e(refusal.reason)}.")
     if not outcome.asked:
@@ -90,7 +90,7 @@ def outcome_text(outcome: RequestOutcome) -> str:
 
 
 def request_message(card: RequestCard) -> tuple[str, list[Block]]:
-    asks = f"*{_e(card.requester.name)}* asks for your feedback{_about_whom(card)}{_on(card.about)}."
+    asks = f"*{_e(card.requester.name)}* asks for your feedback{about_whom(card)}{on_topic(card.about)}."
     text = f"{_e(card.requester.name)} asks for your feedback"
     blocks: list[Block] = [SectionBlock(text=asks)]
     blocks += _request_actions_or_state(card)
@@ -102,7 +102,7 @@ def nudge_message(card: RequestCard) -> tuple[str, list[Block]]:
     blocks: list[Block] = [
         SectionBlock(
             text=f":wave: *{_e(card.requester.name)}* would still value your feedback"
-            f"{_about_whom(card)}{_on(card.about)}."
+            f"{about_whom(card)}{on_topic(card.about)}."
         )
     ]
     blocks += _request_actions_or_state(card)
@@ -143,7 +143,7 @@ def answered_notice(card: RequestCard) -> tuple[str, list[Block]]:
     else:
         text = f"{_e(card.giver.name)} answered your feedback request"
         body = (
-            f"*{_e(card.giver.name)}* answered your request{_about_whom(card)}{_on(card.about)}. "
+            f"*{_e(card.giver.name)}* answered your request{about_whom(card)}{on_topic(card.about)}. "
             "`/feedback mine` shows it."
         )
     return text, [SectionBlock(text=body)]
@@ -151,7 +151,7 @@ def answered_notice(card: RequestCard) -> tuple[str, list[Block]]:
 
 def declined_notice(card: RequestCard) -> tuple[str, list[Block]]:
     text = f"{_e(card.giver.name)} can't give feedback right now"
-    body = f"*{_e(card.giver.name)}* can't give feedback{_about_whom(card)}{_on(card.about)} right now."
+    body = f"*{_e(card.giver.name)}* can't give feedback{about_whom(card)}{on_topic(card.about)} right now."
     if card.decline_reason:
         body += f"\n>{_e(card.decline_reason)}"
     return text, [SectionBlock(text=body)]
@@ -163,11 +163,11 @@ def declined_notice(card: RequestCard) -> tuple[str, list[Block]]:
 def feedback_modal(form: FeedbackForm) -> View:
     if form.requester is not None and form.requester.person_id != form.subject.person_id:
         asker, subject = _e(form.requester.name), _e(form.subject.name)
-        intro = f"*{asker}* asks for your feedback about *{subject}*{_on(form.about)}."
+        intro = f"*{asker}* asks for your feedback about *{subject}*{on_topic(form.about)}."
     elif form.requester is not None:
-        intro = f"*{_e(form.subject.name)}* asks for your feedback{_on(form.about)}."
+        intro = f"*{_e(form.subject.name)}* asks for your feedback{on_topic(form.about)}."
     else:
-        intro = f"Your feedback for *{_e(form.subject.name)}*{_on(form.about)}."
+        intro = f"Your feedback for *{_e(form.subject.name)}*{on_topic(form.about)}."
     return answers_modal(
         FormCopy(
             callback_id=CallbackId.FEEDBACK_FORM,
@@ -196,8 +196,8 @@ def decline_modal(card: RequestCard) -> View:
         private_metadata=dump_metadata(RequestMeta(request_id=card.request_id)),
         blocks=[
             SectionBlock(
-                text=f"Decline *{_e(card.requester.name)}*'s request{_about_whom(card)}{_on(card.about)}? "
-                "They will be told politely."
+                text=f"Decline *{_e(card.requester.name)}*'s request"
+                f"{about_whom(card)}{on_topic(card.about)}? They will be told politely."
             ),
             InputBlock(
                 block_id=BlockId.DECLINE_REASON,
@@ -235,7 +235,7 @@ def requests_overview(overview: RequestsOverview) -> tuple[str, list[Block]]:
     blocks: list[Block] = [HeaderBlock(text="Feedback requests")]
     blocks.append(SectionBlock(text="*You asked*" if overview.sent else "*You asked*\nNobody yet."))
     for card in overview.sent[:MAX_LISTED]:
-        line = f"*{_e(card.giver.name)}*{_about_whom(card)}{_on(card.about)} · {STATE_WORDS[card.state]}"
+        line = f"*{_e(card.giver.name)}*{about_whom(card)}{on_topic(card.about)} · {STATE_WORDS[card.state]}"
         accessory = (
             ButtonElement(text="Nudge", action_id=ActionId.NUDGE_REQUEST, value=str(card.request_id))
             if card.can_nudge
@@ -247,7 +247,9 @@ def requests_overview(overview: RequestsOverview) -> tuple[str, list[Block]]:
         SectionBlock(text="*You were asked*" if overview.received else "*You were asked*\nNothing yet.")
     )
     for card in overview.received[:MAX_LISTED]:
-        line = f"*{_e(card.requester.name)}*{_about_whom(card)}{_on(card.about)} · {STATE_WORDS[card.state]}"
+        line = (
+            f"*{_e(card.requester.name)}*{about_whom(card)}{on_topic(card.about)} · {STATE_WORDS[card.state]}"
+        )
         accessory = (
             ButtonElement(
                 text="Give feedback",

@@ -34,11 +34,16 @@ def upsert(
     is_bot: bool,
     deleted: bool,
     refreshed_at: datetime,
+    email: str | None = None,
 ) -> Person:
+    """Create or refresh a person; ``email=None`` keeps the stored email (Slack omits it
+    without the users:read.email scope, which is no reason to forget it)."""
     person = by_slack_id(session, slack_user_id)
     if person is None:
         person = Person(slack_user_id=slack_user_id)
     person.name, person.tz, person.is_bot, person.deleted = name, tz, is_bot, deleted
+    if email is not None:
+        person.email = email
     person.refreshed_at = refreshed_at
     session.add(person)
     session.flush()

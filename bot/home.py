@@ -1,0 +1,208 @@
+"""The App Home: what it shows (assembled from the other services, each read authorised
+there) and what can be changed from it: my team, vacation, the digest.
+
+A manager's claim on a person is only a claim until that person confirms it: otherwise anyone
+could add anyone to "My team" and read their feedback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING, Any, Protocol
+
+from bot.debriefs import DebriefService, PersonRef, ProjectSummary
+from bot.errors import InvalidInput, NotAllowed
+from bot.feedback import FeedbackService, ReceivedItem, RequestCard, Snapshot
+from bot.people import PeopleService
+from bot.schedule import local_date
+from bot.slack_gateway import SlackGateway
+from storage.db import Database
+from storage.models import Person, RequestState
+from storage.repositories import people as people_repo
+from storage.repositories import team as team_repo
+
+if TYPE_CHECKING:
+    from bot.org import OrgService
+
+MAX_PAUSE_DAYS = 90
+HOME_LIMIT = 5  # items per list on the Home tab; the rest is one command away
+MAX_REPORTS_SHOWN = 12
+
+
+@dataclass(frozen=True)
+class ReportRow:
+    person: PersonRef
+    snapshot: Snapshot
+
+
+@dataclass(frozen=True)
+class HomeData:
+    me: PersonRef
+    paused_until: date | None
+    digest_enabled: bool
+    snapshot: Snapshot
+    waiting: tuple[RequestCard, ...]
+    waiting_total: int
+    my_open: tuple[RequestCard, ...]
+    my_open_total: int
+    latest: tuple[ReceivedItem, ...]
+    reports: tuple[ReportRow, ...]
+    reports_total: int
+    team_ids: tuple[str, ...]  # confirmed and pending, for the picker
+    pending: tuple[PersonRef, ...]  # people who have not confirmed yet
+    claimed_by: PersonRef | None  # someone says they are my manager
+    projects: tuple[ProjectSummary, ...]
+
+
+@dataclass(frozen=True)
+class TeamChange:
+    claimed: tuple[PersonRef, ...]  # asked to confirm
+    removed: tuple[PersonRef, ...]
+    refused: tuple[tuple[PersonRef, str], ...]
+
+
+class HomeViews(Protocol):
+    def manager_claim_message(self, manager: PersonRef) -> tuple[str, list[Any]]: ...
+
+
+class HomeService:
+    def __init__(
+        self,
+        *,
+        db: Database,
+        gateway: SlackGateway,
+        people: PeopleService,
+        feedback: FeedbackService,
+        debriefs: DebriefService,
+        org: OrgService,
+        views: HomeViews,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._db, self._gateway, self._people = db, gateway, people
+        self._feedback, self._debriefs, self._org = feedback, debriefs, org
+        self._views, self._clock = views, clock
+
+    def data(self, slack_user_id: str) -> HomeData:
+        me = self._people.one(slack_user_id)
+        overview = self._feedback.overview(slack_user_id)
+        waiting = [c for c in overview.received if c.state is RequestState.OPEN]
+        my_open = [c for c in overview.sent if c.state is RequestState.OPEN]
+        with self._db.transaction() as session:
+            reports = team_repo.reports(session, _id(me))
+            pending = team_repo.pending_reports(session, _id(me))
+            claimer = people_repo.get(session, me.pending_manager_id) if me.pending_manager_id else None
+        rows = tuple(
+            ReportRow(person=_ref(p), snapshot=self._feedback.snapshot(slack_user_id, _id(p)))
+            for p in reports[:MAX_REPORTS_SHOWN]
+        )
+        return HomeData(
+            me=_ref(me),
+            paused_until=me.paused_until,
+            digest_enabled=me.digest_enabled,
+            snapshot=self._feedback.snapshot(slack_user_id),
+            waiting=tuple(waiting[:HOME_LIMIT]),
+            waiting_total=len(waiting),
+            my_open=tuple(my_open[:HOME_LIMIT]),
+            my_open_total=len(my_open),
+            latest=tuple(self._feedback.received(slack_user_id, limit=3)),
+            reports=rows,
+            reports_total=len(reports),
+            team_ids=tuple(p.slack_user_id for p in [*reports, *pending]),
+            pending=tuple(_ref(p) for p in pending),
+            claimed_by=_ref(claimer) if claimer else None,
+            projects=tuple(self._debriefs.projects_for(slack_user_id)[:HOME_LIMIT]),
+        )
+
+    # -- my team ----------------------------------------------------------------------
+
+    def set_team(self, manager_slack_id: str, selected: Sequence[str]) -> TeamChange:
+        """Make "My team" exactly ``selected``: new people are asked to confirm; people taken
+        off lose the link at once (removing needs nobody's consent)."""
+        people = self._people.ensure([manager_slack_id, *selected])
+        me = people[manager_slack_id]
+        claimed: list[Person] = []
+        refused: list[tuple[PersonRef, str]] = []
+        with self._db.transaction() as session:
+            current = {p.slack_user_id: p for p in team_repo.reports(session, _id(me))}
+            current |= {p.slack_user_id: p for p in team_repo.pending_reports(session, _id(me))}
+            removed = [p for uid, p in current.items() if uid not in selected]
+            for person in removed:
+                row = people_repo.get(session, _id(person))
+                assert row is not None
+                if row.manager_id == me.id:
+                    row.manager_id = None
+                if row.pending_manager_id == me.id:
+                    row.pending_manager_id = None
+                session.add(row)
+            for uid in dict.fromkeys(selected):
+                person = people[uid]
+                if uid in current:
+                    continue
+                if person.id == me.id:
+                    refused.append((_ref(person), "you cannot manage yourself"))
+                elif person.is_bot or person.deleted:
+                    refused.append((_ref(person), "bots and deactivated accounts have no manager"))
+                else:
+                    row = people_repo.get(session, _id(person))
+                    assert row is not None
+                    row.pending_manager_id = me.id
+                    session.add(row)
+                    claimed.append(person)
+        for person in claimed:
+            text, blocks = self._views.manager_claim_message(_ref(me))
+            self._gateway.post_message(self._people.dm_channel(person), text, blocks)
+        return TeamChange(
+            claimed=tuple(_ref(p) for p in claimed),
+            removed=tuple(_ref(p) for p in removed),
+            refused=tuple(refused),
+        )
+
+    def answer_claim(self, person_slack_id: str, manager_person_id: int, *, accept: bool) -> PersonRef:
+        """The person confirms (or rejects) that ``manager_person_id`` is their manager."""
+        with self._db.transaction() as session:
+            me = people_repo.by_slack_id(session, person_slack_id)
+            manager = people_repo.get(session, manager_person_id)
+            if me is None or manager is None or me.pending_manager_id != manager_person_id:
+                raise NotAllowed("That request is no longer pending.")
+            if not accept:
+                me.pending_manager_id = None
+                session.add(me)
+                return _ref(manager)
+            me_id = _id(me)
+        self._org.assign_manager(person_id=me_id, manager_id=manager_person_id)  # checks cycles
+        return _ref(manager)
+
+    # -- settings ---------------------------------------------------------------------
+
+    def pause_until(self, slack_user_id: str, day: date | None) -> None:
+        person = self._people.one(slack_user_id)
+        if day is not None:
+            today = local_date(self._clock(), person.tz)
+            if day < today:
+                raise InvalidInput({"paused_until": "Pick a day from today on."})
+            if day > today + timedelta(days=MAX_PAUSE_DAYS):
+                raise InvalidInput({"paused_until": f"Pause for at most {MAX_PAUSE_DAYS} days."})
+        with self._db.transaction() as session:
+            row = people_repo.get(session, _id(person))
+            assert row is not None
+            row.paused_until = day
+            session.add(row)
+
+    def set_digest(self, slack_user_id: str, enabled: bool) -> None:
+        person = self._people.one(slack_user_id)
+        with self._db.transaction() as session:
+            row = people_repo.get(session, _id(person))
+            assert row is not None
+            row.digest_enabled = enabled
+            session.add(row)
+
+
+def _id(row: Any) -> int:
+    assert row.id is not None
+    return int(row.id)
+
+
+def _ref(person: Person) -> PersonRef:
+    return PersonRef(person_id=_id(person), slack_id=person.slack_user_id, name=person.name)

@@ -1,0 +1,246 @@
+"""The App Home tab, and the small views around "My team". Pure functions; at most 100 blocks."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ContextBlock,
+    DatePickerElement,
+    DividerBlock,
+    HeaderBlock,
+    InputBlock,
+    MarkdownTextObject,
+    PlainTextInputElement,
+    SectionBlock,
+    UserMultiSelectElement,
+)
+from slack_sdk.models.views import View
+
+from bot.debriefs import PersonRef
+from bot.feedback import MAX_GIVERS, RequestOutcome
+from bot.framework import Framework
+from bot.home import HomeData
+from bot.text import escape_mrkdwn
+from handlers.forms import ReportMeta, dump_metadata
+from handlers.ids import ActionId, BlockId, CallbackId
+from handlers.views import debrief as debrief_views
+from handlers.views import feedback as feedback_views
+from storage.models import ABOUT_MAX
+
+HOME_BLOCK_LIMIT = 100
+
+
+def _e(text: str) -> str:
+    return escape_mrkdwn(text)
+
+
+def _context(text: str) -> ContextBlock:
+    return ContextBlock(elements=[MarkdownTextObject(text=text)])
+
+
+def home_view(data: HomeData, framework: Framework, today: date) -> View:
+    blocks: list[Block] = [HeaderBlock(text="Brickwork")]
+
+    if data.claimed_by is not None:
+        blocks += manager_claim_blocks(data.claimed_by)
+
+    blocks += [
+        SectionBlock(text="*Your snapshot*\n" + feedback_views.snapshot_text(data.snapshot)),
+        _context(
+            "Averages appear once two people have rated a KPI: one rater's habits say more about "
+            "the rater than about you."
+        ),
+    ]
+
+    blocks += [DividerBlock(), SectionBlock(text=f"*Waiting for your feedback* ({data.waiting_total})")]
+    for card in data.waiting:
+        blocks.append(
+            SectionBlock(
+                text=f"*{_e(card.requester.name)}*{feedback_views.about_whom(card)}"
+                f"{feedback_views.on_topic(card.about)}"
+            )
+        )
+        blocks.append(
+            ActionsBlock(
+                block_id=f"waiting_{card.request_id}",
+                elements=[
+                    ButtonElement(
+                        text="Give feedback",
+                        action_id=ActionId.GIVE_FEEDBACK,
+                        value=str(card.request_id),
+                        style="primary",
+                    ),
+                    ButtonElement(
+                        text="Decline", action_id=ActionId.DECLINE_REQUEST, value=str(card.request_id)
+                    ),
+                ],
+            )
+        )
+    if data.waiting_total > len(data.waiting):
+        blocks.append(_context("More in `/feedback requests`."))
+
+    blocks += [SectionBlock(text=f"*Your open requests* ({data.my_open_total})")]
+    for card in data.my_open:
+        accessory = (
+            ButtonElement(text="Nudge", action_id=ActionId.NUDGE_REQUEST, value=str(card.request_id))
+            if card.can_nudge
+            else None
+        )
+        blocks.append(
+            SectionBlock(
+                block_id=f"open_{card.request_id}",
+                accessory=accessory,
+                text=f"*{_e(card.giver.name)}*{feedback_views.about_whom(card)}"
+                f"{feedback_views.on_topic(card.about)} · asked {card.created_at:%d %b}",
+            )
+        )
+
+    blocks += [DividerBlock(), SectionBlock(text="*Latest feedback you received*")]
+    if not data.latest:
+        blocks.append(_context("Nothing yet. `/feedback request @someone` asks for some."))
+    for item in data.latest:
+        blocks.append(SectionBlock(text=feedback_views.item_lines(item, framework)))
+
+    blocks += [DividerBlock(), SectionBlock(text="*My team*")]
+    blocks.append(
+        ActionsBlock(
+            block_id="team",
+            elements=[
+                UserMultiSelectElement(
+                    action_id=ActionId.MY_TEAM,
+                    placeholder="Your direct reports",
+                    initial_users=list(data.team_ids) or None,
+                    max_selected_items=50,
+                )
+            ],
+        )
+    )
+    if data.pending:
+        names = ", ".join(_e(p.name) for p in data.pending)
+        blocks.append(
+            _context(
+                f"Waiting for confirmation: {names}. They see nothing of yours, and you see "
+                "nothing of theirs, until they confirm."
+            )
+        )
+    for row in data.reports:
+        blocks.append(
+            SectionBlock(
+                text=f"*{_e(row.person.name)}*\n{feedback_views.snapshot_text(row.snapshot)}"[:3000],
+                accessory=ButtonElement(
+                    text="Request feedback",
+                    action_id=ActionId.REQUEST_FOR_REPORT,
+                    value=str(row.person.person_id),
+                ),
+            )
+        )
+    if data.reports_total > len(data.reports):
+        blocks.append(_context(f"{data.reports_total - len(data.reports)} more people report to you."))
+
+    blocks += [DividerBlock(), SectionBlock(text="*Projects*")]
+    _, listing = debrief_views.project_list(list(data.projects))
+    blocks += [b for b in listing if not isinstance(b, HeaderBlock)]
+    blocks.append(
+        ActionsBlock(
+            block_id="projects",
+            elements=[ButtonElement(text="New project", action_id=ActionId.NEW_PROJECT, style="primary")],
+        )
+    )
+
+    blocks += [DividerBlock(), SectionBlock(text="*Settings*")]
+    if data.paused_until and data.paused_until >= today:
+        pause = f"Notifications are paused until *{data.paused_until:%a %d %b}*."
+    else:
+        pause = "Pause notifications while you are away:"
+    digest = "Weekly digest: *on*" if data.digest_enabled else "Weekly digest: *off*"
+    blocks.append(SectionBlock(text=pause))
+    blocks.append(
+        ActionsBlock(
+            block_id="settings",
+            elements=[
+                DatePickerElement(
+                    action_id=ActionId.PAUSE_UNTIL,
+                    placeholder="Paused until",
+                    initial_date=data.paused_until.isoformat() if data.paused_until else None,
+                ),
+                ButtonElement(text="Resume now", action_id=ActionId.RESUME),
+                ButtonElement(
+                    text="Turn digest off" if data.digest_enabled else "Turn digest on",
+                    action_id=ActionId.DIGEST_OFF if data.digest_enabled else ActionId.DIGEST_ON,
+                ),
+            ],
+        )
+    )
+    blocks.append(_context(digest))
+
+    if len(blocks) > HOME_BLOCK_LIMIT:  # summarise rather than fail: Slack refuses 101 blocks
+        blocks = [*blocks[: HOME_BLOCK_LIMIT - 1], _context("More than fits here: see `/feedback requests`.")]
+    return View(type="home", callback_id=CallbackId.HOME, blocks=blocks)
+
+
+def manager_claim_blocks(manager: PersonRef) -> list[Block]:
+    return [
+        SectionBlock(
+            text=f"*{_e(manager.name)}* says you report to them. As your manager they would see the "
+            "feedback about you (never who gave anonymous feedback)."
+        ),
+        ActionsBlock(
+            block_id=f"claim_{manager.person_id}",
+            elements=[
+                ButtonElement(
+                    text="Confirm",
+                    action_id=ActionId.CONFIRM_MANAGER,
+                    value=str(manager.person_id),
+                    style="primary",
+                ),
+                ButtonElement(
+                    text="Not my manager", action_id=ActionId.REJECT_MANAGER, value=str(manager.person_id)
+                ),
+            ],
+        ),
+    ]
+
+
+def manager_claim_message(manager: PersonRef) -> tuple[str, list[Block]]:
+    return f"{_e(manager.name)} says you report to them", manager_claim_blocks(manager)
+
+
+def request_for_report_modal(report: PersonRef) -> View:
+    return View(
+        type="modal",
+        callback_id=CallbackId.REQUEST_FOR_REPORT,
+        title="Request feedback",
+        submit="Ask",
+        close="Cancel",
+        private_metadata=dump_metadata(ReportMeta(subject_slack_id=report.slack_id)),
+        blocks=[
+            SectionBlock(text=f"Ask colleagues for feedback about *{_e(report.name)}*."),
+            InputBlock(
+                block_id=BlockId.GIVERS,
+                label="Whom to ask",
+                element=UserMultiSelectElement(action_id=ActionId.INPUT, max_selected_items=MAX_GIVERS),
+            ),
+            InputBlock(
+                block_id=BlockId.ABOUT,
+                label="About",
+                optional=True,
+                element=PlainTextInputElement(
+                    action_id=ActionId.INPUT, max_length=ABOUT_MAX, placeholder="e.g. the Q3 launch"
+                ),
+            ),
+        ],
+    )
+
+
+def request_outcome_modal(outcome: RequestOutcome) -> View:
+    return View(
+        type="modal",
+        callback_id="request_outcome",
+        title="Request feedback",
+        close="Done",
+        blocks=[SectionBlock(text=feedback_views.outcome_text(outcome))],
+    )

@@ -1,0 +1,110 @@
+"""Queries that change the org chart, and the ones that take a person's data out of it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import delete, func, or_, update
+from sqlalchemy.orm import aliased
+from sqlmodel import Session, col, select
+
+from storage.models import DebriefTask, Feedback, FeedbackRequest, Person, Rating, RequestState
+
+ORG_CHART_LOCK = 0x0B21C0  # the advisory lock key for org chart changes (any constant of ours)
+
+
+def manager_id_of(session: Session, *, person_id: int) -> int | None:
+    return session.exec(select(Person.manager_id).where(Person.id == person_id)).first()
+
+
+def manager_links(session: Session) -> dict[str, str]:
+    """Everyone's confirmed manager, by Slack user id: one query for a whole import."""
+    manager = aliased(Person)
+    rows = session.exec(
+        select(Person.slack_user_id, manager.slack_user_id).join(
+            manager,
+            col(Person.manager_id) == col(manager.id),
+        )
+    )
+    return dict(rows.all())
+
+
+def lock_org_chart(session: Session) -> None:
+    """Serialise changes to the org chart until the transaction ends, so two changes checked
+    for cycles at the same time cannot make one together. PostgreSQL only: SQLite has one
+    writer at a time already."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_advisory_xact_lock(ORG_CHART_LOCK)))
+
+
+def set_manager(session: Session, *, person_id: int, manager_id: int | None) -> None:
+    """Make ``manager_id`` the confirmed manager; any pending claim is settled by this."""
+    person = session.get(Person, person_id)
+    if person is not None:
+        person.manager_id, person.pending_manager_id = manager_id, None
+        session.add(person)
+
+
+# -- forgetting a person --------------------------------------------------------------
+
+
+def feedback_ids_given_by(session: Session, *, giver_id: int) -> list[int]:
+    rows = session.exec(select(Feedback.id).where(Feedback.giver_id == giver_id).order_by(col(Feedback.id)))
+    return [fid for fid in rows if fid is not None]
+
+
+def delete_feedback(session: Session, *, feedback_ids: Sequence[int]) -> int:
+    """Delete the records and their ratings; debrief tasks keep their done mark, not the link."""
+    if not feedback_ids:
+        return 0
+    ids = list(feedback_ids)
+    # Children first, so the foreign keys hold at every statement (PostgreSQL checks each one).
+    session.execute(
+        update(DebriefTask)
+        .where(col(DebriefTask.feedback_id).in_(ids))
+        .values(feedback_id=None)
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(
+        delete(Rating).where(col(Rating.feedback_id).in_(ids)).execution_options(synchronize_session=False)
+    )
+    result = session.execute(
+        delete(Feedback).where(col(Feedback.id).in_(ids)).execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def withdraw_open_requests(session: Session, *, person_id: int, at: datetime) -> int:
+    """Withdraw every open request the person is part of: as requester, giver or subject."""
+    result = session.execute(
+        update(FeedbackRequest)
+        .where(
+            col(FeedbackRequest.state) == RequestState.OPEN,
+            or_(
+                col(FeedbackRequest.requester_id) == person_id,
+                col(FeedbackRequest.giver_id) == person_id,
+                col(FeedbackRequest.subject_id) == person_id,
+            ),
+        )
+        .values(state=RequestState.WITHDRAWN, responded_at=at)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def unlink_reports(session: Session, *, manager_id: int) -> int:
+    """Take ``manager_id`` off everyone it manages or claims; the number of people changed."""
+    changed = session.exec(
+        select(Person.id).where(
+            or_(col(Person.manager_id) == manager_id, col(Person.pending_manager_id) == manager_id)
+        )
+    ).all()
+    for column in (Person.manager_id, Person.pending_manager_id):
+        session.execute(
+            update(Person)
+            .where(col(column) == manager_id)
+            .values({column: None})
+            .execution_options(synchronize_session=False)
+        )
+    return len(changed)
