@@ -6,15 +6,17 @@
 - Admins manage settings and exports but read individual feedback only where they are also
   the person's manager: being an admin grants no reading at all.
 - An anonymous giver is shown to nobody but themself. Anonymous free text about a person is
-  shown only once at least ``ANONYMOUS_TEXT_MIN`` anonymous items about them exist, so it
-  cannot be traced to one colleague; the scores count in aggregates at once.
+  shown only once at least ``ANONYMOUS_TEXT_MIN`` different anonymous givers have given
+  feedback about them (people, not records: one colleague sending three anonymous forms
+  unlocks nothing), so it cannot be traced to one colleague; the scores count in aggregates
+  at once.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-ANONYMOUS_TEXT_MIN = 3
+ANONYMOUS_TEXT_MIN = 3  # at least 3 different anonymous givers
 
 
 @dataclass(frozen=True)
@@ -29,7 +31,8 @@ class FeedbackFacts:
     giver_id: int
     subject_id: int
     anonymous: bool
-    anonymous_items_about_subject: int = 0
+    # How many different people gave anonymous feedback about the subject (not how many records).
+    anonymous_givers_about_subject: int = 0
 
 
 @dataclass(frozen=True)
@@ -82,7 +85,7 @@ def _feedback(viewer: Viewer, record: FeedbackFacts) -> Access:
     return Access(
         read=True,
         giver_visible=False,
-        text_visible=record.anonymous_items_about_subject >= ANONYMOUS_TEXT_MIN,
+        text_visible=record.anonymous_givers_about_subject >= ANONYMOUS_TEXT_MIN,
     )
 
 

@@ -7,7 +7,8 @@ edge's listeners and pure views to the services, so nothing else has to.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -15,6 +16,9 @@ from slack_bolt import App
 from slack_sdk import WebClient
 
 import handlers
+from bot.catalog import load_catalog
+from bot.coach import LLMCoach
+from bot.coaching import CoachingService
 from bot.debriefs import DebriefService
 from bot.feedback import FeedbackService
 from bot.framework import load_framework
@@ -26,11 +30,15 @@ from bot.services import Inbox, Services
 from bot.settings import Settings
 from bot.slack_gateway import SlackGateway, make_web_client
 from bot.ticker import Ticker
+from handlers.views import coach as coach_views
 from handlers.views import debrief as debrief_views
 from handlers.views import feedback as feedback_views
 from handlers.views import home as home_views
+from prompts import load_prompt
 from storage.db import Database
 from storage.models import utcnow
+
+BACKGROUND_WORKERS = 4  # drafts and Home refreshes at once; more wait their turn
 
 
 class _QuietTokenWarning(logging.Filter):
@@ -57,6 +65,7 @@ class Brickwork:
         return make_wsgi_app(self.bolt, self.services.db)
 
     def close(self) -> None:
+        self.services.background.shutdown(wait=False, cancel_futures=True)
         self.services.db.dispose()
 
 
@@ -65,11 +74,19 @@ def build_app(
 ) -> Brickwork:
     """Everything, from settings. ``client`` replaces the Slack Web API client (tests, demo)."""
     framework = load_framework(settings.brickwork_framework_file)
+    catalog = load_catalog(settings.brickwork_learning_file, framework)
     db = Database(settings.database_url)
     web = client or make_web_client(settings.slack_bot_token, settings.slack_api_url)
     gateway = SlackGateway(web)
     people = PeopleService(db, gateway, clock)
-    org = OrgService(db, gateway, people, clock)
+    # Slow work after the ack (an LLM may take a minute, Homes to republish) runs here, not in
+    # Bolt's own listener threads: it must never leave a new request waiting for its ack.
+    background = ThreadPoolExecutor(max_workers=BACKGROUND_WORKERS, thread_name_prefix="brickwork-bg")
+
+    def home_changed(slack_user_ids: Iterable[str]) -> None:
+        home.refresh(slack_user_ids)  # `home` is made below: it reads from the services told here
+
+    org = OrgService(db, gateway, people, clock, on_change=home_changed)
     debriefs = DebriefService(
         db=db,
         gateway=gateway,
@@ -87,6 +104,7 @@ def build_app(
         views=feedback_views,
         clock=clock,
         admins=settings.admins,
+        on_change=home_changed,
     )
     home = HomeService(
         db=db,
@@ -96,6 +114,29 @@ def build_app(
         debriefs=debriefs,
         org=org,
         views=home_views,
+        clock=clock,
+        background=background,
+    )
+    llm = None
+    if settings.coach_uses_llm:
+        assert settings.openai_api_key is not None  # check_coach and coach_uses_llm see to it
+        llm = LLMCoach(
+            base_url=settings.openai_base_url,
+            api_key=settings.openai_api_key,
+            model=settings.openai_model,
+            timeout=settings.openai_timeout_seconds,
+            max_retries=settings.openai_max_retries,
+        )
+    coaching = CoachingService(
+        db=db,
+        gateway=gateway,
+        people=people,
+        feedback=feedback,
+        framework=framework,
+        catalog=catalog,
+        prompt=load_prompt("coaching"),
+        llm=llm,
+        views=coach_views,
         clock=clock,
     )
     services = Services(
@@ -108,6 +149,8 @@ def build_app(
         feedback=feedback,
         org=org,
         home=home,
+        coaching=coaching,
+        background=background,
         inbox=Inbox(db, clock),
         ticker=Ticker(db, debriefs),
         clock=clock,

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from dotenv import load_dotenv
 
+from bot.catalog import CatalogError
 from bot.errors import BrickworkError
 from bot.framework import FrameworkError
 from bot.settings import Need, Settings, SettingsError, load_settings
@@ -94,8 +95,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_settings()
         _configure_logging(settings)
         return _dispatch(args, settings)
-    except (SettingsError, FrameworkError, BrickworkError) as error:
-        name = "BRICKWORK_FRAMEWORK_FILE: " if isinstance(error, FrameworkError) else ""
+    except (SettingsError, FrameworkError, CatalogError, BrickworkError) as error:
+        name = ""
+        if isinstance(error, FrameworkError):
+            name = "BRICKWORK_FRAMEWORK_FILE: "
+        elif isinstance(error, CatalogError):
+            name = "BRICKWORK_LEARNING_FILE: "
         print(f"brickwork: {name}{error}", file=sys.stderr)
         return EXIT_USAGE
 
@@ -169,6 +174,7 @@ def _built(settings: Settings, *, migrate_first: bool) -> Brickwork:
     from bot.app import build_app
     from storage import migrate
 
+    settings.check_coach()
     if migrate_first:
         migrate.upgrade(settings.database_url)
     elif not migrate.is_current(settings.database_url):

@@ -16,7 +16,8 @@ from typing import Any, Protocol
 
 from sqlalchemy.exc import IntegrityError
 
-from bot.answers import Answers, validate_answers
+from bot.answer_check import check_answers
+from bot.answers import Answers
 from bot.errors import InvalidInput, NotAllowed, NotFound
 from bot.framework import Framework
 from bot.people import PeopleService
@@ -205,10 +206,18 @@ class DebriefService:
         lead = everyone[lead_id]
         if lead.is_bot or lead.deleted:
             errors["lead"] = "The lead must be an active person, not a bot or a deactivated account."
+        elif lead.left_programme_at is not None:
+            errors["lead"] = f"{lead.name} left the feedback programme and cannot lead a debrief."
         unusable = [everyone[m] for m in member_ids if everyone[m].is_bot or everyone[m].deleted]
         if unusable and "members" not in errors:
             names = ", ".join(p.name for p in unusable)
             errors["members"] = f"Bots and deactivated accounts cannot be debriefed: {names}."
+        # Someone who left the programme is refused, not dropped quietly: the creator sees whom
+        # to take off the list, and a project never holds a member it will not debrief.
+        departed = [everyone[m] for m in member_ids if everyone[m].left_programme_at is not None]
+        if departed and "members" not in errors:
+            names = ", ".join(p.name for p in departed)
+            errors["members"] = f"These people left the feedback programme; take them off the list: {names}."
 
         today = local_date(self._clock(), everyone[requester].tz)
         if draft.end_date is None:
@@ -357,13 +366,21 @@ class DebriefService:
                 previous=previous,
             )
 
-    def submit(self, *, giver: str, project_id: int, subject_id: int, answers: Answers) -> SubmitResult:
+    def submit(
+        self,
+        *,
+        giver: str,
+        project_id: int,
+        subject_id: int,
+        answers: Answers,
+        view_id: str | None = None,
+    ) -> SubmitResult:
         """Store the answer (replacing an earlier one) and mark that part done.
 
         Idempotent: the record is unique per (giver, subject, project), so a retry or a
-        double click updates the same row.
+        double click updates the same row. The form ``view_id`` gets hints on vague notes once.
         """
-        validate_answers(self._framework, answers)
+        check_answers(self._db, self._framework, answers, view_id=view_id, now=self._clock())
         for attempt in (1, 2):
             try:
                 return self._store(giver, project_id, subject_id, answers)
@@ -422,6 +439,11 @@ class DebriefService:
         )
         if me is None or project is None or task is None:
             raise NotAllowed("This debrief is not yours to answer.")
+        if me.left_programme_at is not None:
+            raise NotAllowed("You left the feedback programme, so you cannot answer debriefs any more.")
+        subject = people_repo.get(session, subject_id)
+        if subject is not None and subject.left_programme_at is not None:
+            raise NotAllowed(f"{subject.name} left the feedback programme, so feedback about them is off.")
         if project.state is ProjectState.CANCELLED:
             raise NotAllowed(f"The debrief of {project.name} was cancelled.")
         if project.state is ProjectState.CLOSED or self._clock() >= project.window_closes_at:
@@ -451,6 +473,9 @@ class DebriefService:
             if project.state is ProjectState.SCHEDULED:
                 projects_repo.set_state(session, project, ProjectState.OPEN)
             givers = _givers(projects_repo.tasks(session, project_id))
+            people = people_repo.by_ids(session, givers)
+            # Whoever left the programme since the project was made is not asked.
+            givers = [g for g in givers if people[g].left_programme_at is None]
         for giver_id in givers:
             self._send_card(project_id, giver_id, JobKind.DEBRIEF_PROMPT)
 
@@ -462,7 +487,9 @@ class DebriefService:
             open_givers = _givers(t for t in projects_repo.tasks(session, project_id) if t.done_at is None)
             people = people_repo.by_ids(session, open_givers)
             # Someone on vacation is not reminded; the prompt is still in their DMs when back.
-            open_givers = [g for g in open_givers if not _paused(people[g], now)]
+            open_givers = [
+                g for g in open_givers if not _paused(people[g], now) and people[g].left_programme_at is None
+            ]
         for giver_id in open_givers:
             self._send_card(project_id, giver_id, JobKind.DEBRIEF_REMINDER)
 

@@ -34,13 +34,16 @@ PEOPLE = (MAYA, ALICE, BOB)
 
 @contextmanager
 def running_stack(
-    workdir: Path, clock: Callable[[], datetime]
+    workdir: Path,
+    clock: Callable[[], datetime],
+    env: dict[str, str] | None = None,
+    people: tuple[FakeUser, ...] = PEOPLE,
 ) -> Iterator[tuple[Brickwork, FakeSlack, SlackDriver]]:
-    """The real app served on loopback, talking to the stand-in for Slack."""
+    """The real app served on loopback, talking to the stand-in for Slack; ``env`` adds settings."""
     database_url = f"sqlite:///{workdir / 'demo.db'}"
     migrate.upgrade(database_url)
     signing_secret = secrets.token_hex(16)
-    with FakeSlack(users=PEOPLE) as slack:
+    with FakeSlack(users=people) as slack:
         settings = load_settings(
             {
                 "SLACK_BOT_TOKEN": "xoxb-demo-0000",
@@ -48,6 +51,7 @@ def running_stack(
                 "SLACK_API_URL": slack.url,
                 "DATABASE_URL": database_url,
                 "BRICKWORK_COACH": "offline",
+                **(env or {}),
             }
         )
         brickwork = build_app(settings, clock=clock)
@@ -286,6 +290,39 @@ def run_demo(out: TextIO = sys.stdout) -> int:
         tell.step("Alice runs /feedback mine")
         mine = alice.command("/feedback", "mine").json() or {}
         tell.saw(ALICE.id, "an ephemeral answer", message_to_text(mine, names=tell.name))
+
+        tell.step('Maya adds Alice to "My team" on her App Home; Alice confirms')
+        publishes = len(slack.calls_to("views.publish"))
+        maya.open_home()
+        slack.wait_for("views.publish", count=publishes + 1)
+        maya_home = slack.home(MAYA.id)
+        assert maya_home is not None
+        posts = len(slack.calls_to("chat.postMessage"))
+        maya.select(maya_home, "my_team", [ALICE.id])
+        slack.wait_for("chat.postMessage", count=posts + 1)
+        claim = tell.dm(ALICE.id, "a DM")
+        opened = len(slack.calls_to("views.open"))
+        alice.click(claim, "confirm_manager")
+        tell.modal(ALICE.id, _wait_modal(slack, ALICE.id, after=opened))
+
+        tell.step("Maya runs /coach @Alice: the offline coach drafts from the feedback, Maya reviews it")
+        updates = len(slack.calls_to("views.update"))
+        maya.command("/coach", f"<@{ALICE.id}|alice>")
+        draft_id = slack.wait_for("views.update", count=updates + 1, timeout=15)[-1].args["view_id"]
+        draft = slack.view(draft_id)
+        assert draft is not None
+        tell.modal(MAYA.id, draft)
+
+        tell.step("Maya shares it; Alice gets it as a DM and says it was useful")
+        posts = len(slack.calls_to("chat.postMessage"))
+        response = maya.submit(draft)
+        assert response.status == 200, response.text
+        slack.wait_for("chat.postMessage", count=posts + 1)
+        shared = tell.dm(ALICE.id, "a DM")
+        updates = len(slack.calls_to("chat.update"))
+        alice.click(shared, "coach_useful")
+        slack.wait_for("chat.update", count=updates + 1)
+        tell.dm(ALICE.id, "the DM, updated")
 
         tell.step("Maya runs /debrief list")
         listing = maya.command("/debrief", "list").json() or {}

@@ -8,7 +8,7 @@ the Slack edge) turn its cards into messages, and the gateway sends them.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from statistics import fmean
@@ -18,7 +18,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from bot.access import FeedbackFacts, PersonFacts, RequestFacts, Viewer, authorize
-from bot.answers import Answers, validate_answers
+from bot.answer_check import check_answers
+from bot.answers import Answers
 from bot.debriefs import PersonRef
 from bot.errors import InvalidInput, NotAllowed, NotFound
 from bot.framework import Dimension, Framework, Kpi
@@ -47,6 +48,8 @@ MAX_GIVERS = 10
 OPEN_REQUEST_WINDOW = timedelta(days=14)  # one open request per pair within this window
 NUDGE_EVERY = timedelta(days=1)
 SNAPSHOT_WEEKS = 8
+LEFT_GIVER = "You left the feedback programme, so you cannot give feedback any more."
+ANONYMOUS_NOTES_WITHHELD = "withheld until 3 different people have given anonymous feedback"
 MIN_RATERS = 2  # one rater's habits dominate their ratings (Scullen et al. 2000): show no average
 
 
@@ -76,6 +79,8 @@ class RequestCard:
     giver: PersonRef
     subject: PersonRef
     about: str
+    # In the requester's own listings (``RequestsOverview.sent``) this is what they may see,
+    # ``shown_to_requester``: an anonymous answer never shows; WITHDRAWN there reads "closed".
     state: RequestState
     decline_reason: str
     created_at: datetime
@@ -163,9 +168,11 @@ class FeedbackService:
         views: FeedbackViews,
         clock: Callable[[], datetime],
         admins: frozenset[str],
+        on_change: Callable[[Iterable[str]], None] | None = None,
     ) -> None:
         self._db, self._gateway, self._people = db, gateway, people
         self._framework, self._views, self._clock, self._admins = framework, views, clock, admins
+        self._on_change = on_change  # told, after each commit, whose App Home changed
 
     @property
     def framework(self) -> Framework:
@@ -233,6 +240,8 @@ class FeedbackService:
                 created.append((_id(request), giver))
         for request_id, giver in created:
             self._send_request(request_id, giver)
+        if created:
+            self._changed([requester, *(g.slack_user_id for _, g in created)])
         return RequestOutcome(asked=tuple(_ref(g) for _, g in created), refused=tuple(refused), about=about)
 
     def _cannot_ask(
@@ -250,10 +259,12 @@ class FeedbackService:
             return "they left the feedback programme"
         if giver.paused_until is not None and giver.paused_until >= today:
             return f"they are away until {giver.paused_until:%a %d %b}"
-        open_request = requests_repo.open_request(
+        # Judged by what the requester sees (``shown_to_requester``), so a request answered
+        # anonymously refuses a second one exactly as long as an unanswered one would.
+        latest = requests_repo.latest(
             session, requester_id=_id(me), giver_id=_id(giver), subject_id=_id(subject)
         )
-        if open_request is not None and open_request.created_at > now - OPEN_REQUEST_WINDOW:
+        if latest is not None and self._shown_to_requester(session, latest, now) is RequestState.OPEN:
             return "you already have an open request to them"
         return None
 
@@ -271,17 +282,25 @@ class FeedbackService:
             request, _ = self._request_for(session, requester, request_id, role="requester")
             giver = people_repo.get(session, request.giver_id)
             assert giver is not None
-            if request.state is not RequestState.OPEN:
+            if self._shown_to_requester(session, request, now) is not RequestState.OPEN:
                 raise NotAllowed("That request is no longer open.")
             if giver.paused_until is not None and giver.paused_until >= self._today(giver):
                 raise NotAllowed(
                     f"{giver.name} is away until {giver.paused_until:%a %d %b}; nudge them after."
                 )
-            if not requests_repo.claim_nudge(session, request_id, now=now, every=NUDGE_EVERY):
+            if not requests_repo.claim_nudge(
+                session, request_id, now=now, every=NUDGE_EVERY, state=request.state
+            ):
                 raise NotAllowed("You can nudge once a day, starting a day after asking. Try again tomorrow.")
-            card = self._card(session, requests_repo.get(session, request_id))
-        text, blocks = self._views.nudge_message(card)
-        self._gateway.post_message(self._people.dm_channel(giver), text, blocks)
+            card = self._card(session, requests_repo.get(session, request_id), for_requester=True)
+            # Answered anonymously, yet shown as waiting: the nudge is recorded like any other
+            # (same answer, same once-a-day limit) but reaches nobody, since there is nothing
+            # left to ask and a refusal would tell the requester who answered.
+            answered = request.state is not RequestState.OPEN
+        if not answered:
+            text, blocks = self._views.nudge_message(card)
+            self._gateway.post_message(self._people.dm_channel(giver), text, blocks)
+        self._changed([requester])  # its Nudge button rests for a day, answered or not
         return card
 
     # -- answering ------------------------------------------------------------------
@@ -322,8 +341,10 @@ class FeedbackService:
             raise NotAllowed("Feedback is for someone else; `/feedback request` asks others about you.")
         if them.is_bot or them.deleted:
             raise NotAllowed(f"{them.name} is a bot or a deactivated account.")
-        if them.left_programme_at is not None or me.left_programme_at is not None:
-            raise NotAllowed("Feedback is off for people who left the feedback programme.")
+        if me.left_programme_at is not None:
+            raise NotAllowed(LEFT_GIVER)
+        if them.left_programme_at is not None:
+            raise NotAllowed(_left_subject(them))
         return FeedbackForm(
             subject=_ref(them), about=about, request_id=None, requester=None, framework=self._framework
         )
@@ -338,8 +359,11 @@ class FeedbackService:
         about: str,
         answers: Answers,
         anonymous: bool,
+        announce: bool = True,
     ) -> SubmitOutcome:
-        validate_answers(self._framework, answers)
+        """Store the answer. With ``announce=False`` the caller tells the requester later, by
+        ``announce(outcome)``: a modal's ack must not wait for Slack calls."""
+        check_answers(self._db, self._framework, answers, view_id=view_id, now=self._clock())
         for attempt in (1, 2):
             try:
                 outcome = self._store(giver, view_id, subject_id, request_id, about, answers, anonymous)
@@ -347,9 +371,20 @@ class FeedbackService:
             except IntegrityError:  # a double click raced us to the insert; the retry updates
                 if attempt == 2:
                     raise
-        if request_id is not None and not outcome.replaced:
-            self._tell_requester(request_id, answered=True)
+        if announce:
+            self.announce(outcome)
         return outcome
+
+    def announce(self, outcome: SubmitOutcome) -> None:
+        """Tell the requester their request was answered; a replaced answer is not news."""
+        if outcome.request_id is not None and not outcome.replaced:
+            card = self._tell_requester(outcome.request_id, answered=True)
+            # Not the giver's Home after an anonymous answer: nothing but their own DM and
+            # modals moves for them at that moment.
+            giver = [] if card.anonymous_answer else [card.giver.slack_id]
+            self._changed([card.requester.slack_id, outcome.subject.slack_id, *giver], about=outcome.subject)
+        elif not outcome.replaced:
+            self._changed([outcome.subject.slack_id], about=outcome.subject)
 
     def _store(
         self,
@@ -367,6 +402,10 @@ class FeedbackService:
             subject = people_repo.get(session, subject_id)
             if me is None or subject is None or me.id == subject_id:
                 raise NotAllowed("This feedback form is not yours.")
+            if me.left_programme_at is not None:  # e.g. a form left open across /feedback delete
+                raise NotAllowed(LEFT_GIVER)
+            if subject.left_programme_at is not None:
+                raise NotAllowed(_left_subject(subject))
             if request_id is not None:
                 request, _ = self._request_for(session, giver, request_id, role="giver")
                 if request.subject_id != subject_id:
@@ -406,7 +445,9 @@ class FeedbackService:
                 feedback_id=_id(record), subject=_ref(subject), request_id=request_id, replaced=replaced
             )
 
-    def decline(self, *, giver: str, request_id: int, reason: str) -> RequestCard:
+    def decline(self, *, giver: str, request_id: int, reason: str, announce: bool = True) -> None:
+        """Decline a request. With ``announce=False`` the caller tells the requester later, by
+        ``announce_decline``, after acking the modal."""
         reason = reason.strip()
         if len(reason) > DECLINE_REASON_MAX:
             raise InvalidInput({"reason": f"Keep the reason to {DECLINE_REASON_MAX} characters."})
@@ -416,7 +457,27 @@ class FeedbackService:
                 session, request_id, state=RequestState.DECLINED, at=self._clock(), reason=reason
             ):
                 raise NotAllowed(_closed_reason(request.state))
-        return self._tell_requester(request_id, answered=False)
+        if announce:
+            self.announce_decline(request_id)
+
+    def announce_decline(self, request_id: int) -> RequestCard:
+        card = self._tell_requester(request_id, answered=False)
+        self._changed([card.requester.slack_id, card.giver.slack_id])
+        return card
+
+    def _changed(self, slack_user_ids: Iterable[str], *, about: PersonRef | None = None) -> None:
+        """Tell ``on_change`` whose App Home changed. ``about``: feedback about them changed,
+        which their confirmed manager's Home shows too (the report's snapshot)."""
+        if self._on_change is None:
+            return
+        people = list(slack_user_ids)
+        if about is not None:
+            with self._db.transaction() as session:
+                subject = people_repo.get(session, about.person_id)
+                manager_id = subject.manager_id if subject else None
+                manager = people_repo.get(session, manager_id) if manager_id else None
+            people += [manager.slack_user_id] if manager else []
+        self._on_change(people)
 
     def _tell_requester(self, request_id: int, *, answered: bool) -> RequestCard:
         """The requester hears the outcome (never the name of an anonymous giver); the giver's
@@ -438,7 +499,9 @@ class FeedbackService:
     # -- reading (every read asks ``authorize``) --------------------------------------
 
     def overview(self, slack_user_id: str) -> RequestsOverview:
-        me = self._people.one(slack_user_id)  # first contact creates the person
+        # Reads answer inside the ack, so they ask the database only (no users.info); first
+        # contact makes the row, and the caller refreshes it from Slack after the ack.
+        me = self._people.known(slack_user_id)
         with self._db.transaction() as session:
             viewer = self.viewer(session, me)
             sent = [r for r in requests_repo.sent_by(session, _id(me)) if _can_read_request(viewer, r)]
@@ -446,7 +509,7 @@ class FeedbackService:
                 r for r in requests_repo.received_by(session, _id(me)) if _can_read_request(viewer, r)
             ]
             return RequestsOverview(
-                sent=tuple(self._card(session, r) for r in sent),
+                sent=tuple(self._card(session, r, for_requester=True) for r in sent),
                 received=tuple(self._card(session, r) for r in received),
             )
 
@@ -454,7 +517,7 @@ class FeedbackService:
         self, viewer_slack_id: str, subject_id: int | None = None, *, limit: int = 20
     ) -> list[ReceivedItem]:
         """Feedback about ``subject_id`` (default: the viewer), as far as the viewer may see it."""
-        me = self._people.one(viewer_slack_id)
+        me = self._people.known(viewer_slack_id)  # no Slack call: see ``overview``
         with self._db.transaction() as session:
             viewer = self.viewer(session, me)
             subject = subject_id if subject_id is not None else _id(me)
@@ -470,13 +533,13 @@ class FeedbackService:
             return self._items(session, self.viewer(session, me), feedback_repo.given_by(session, _id(me)))
 
     def _items(self, session: Session, viewer: Viewer, records: list[Feedback]) -> list[ReceivedItem]:
-        anonymous_counts: dict[int, int] = {}
+        anonymous_givers: dict[int, int] = {}  # subject -> different people who gave anonymously
         ratings = feedback_repo.ratings_for(session, [_id(r) for r in records])
         names = people_repo.by_ids(session, {r.giver_id for r in records})
         items: list[ReceivedItem] = []
         for record in records:
-            if record.anonymous and record.subject_id not in anonymous_counts:
-                anonymous_counts[record.subject_id] = feedback_repo.anonymous_count(
+            if record.anonymous and record.subject_id not in anonymous_givers:
+                anonymous_givers[record.subject_id] = feedback_repo.anonymous_givers(
                     session, record.subject_id
                 )
             access = authorize(
@@ -485,7 +548,7 @@ class FeedbackService:
                     giver_id=record.giver_id,
                     subject_id=record.subject_id,
                     anonymous=record.anonymous,
-                    anonymous_items_about_subject=anonymous_counts.get(record.subject_id, 0),
+                    anonymous_givers_about_subject=anonymous_givers.get(record.subject_id, 0),
                 ),
             )
             if not access.read:
@@ -519,7 +582,7 @@ class FeedbackService:
     def snapshot(self, viewer_slack_id: str, subject_id: int | None = None) -> Snapshot:
         """Per KPI: average (only with enough raters), count, raters, and a weekly sparkline."""
         now = self._clock()
-        me = self._people.one(viewer_slack_id)
+        me = self._people.known(viewer_slack_id)  # no Slack call: see ``overview``
         with self._db.transaction() as session:
             viewer = self.viewer(session, me)
             subject_pid = subject_id if subject_id is not None else _id(me)
@@ -582,7 +645,8 @@ class FeedbackService:
             "person": person,
             "feedback_about_me": [_item_json(i, self._framework) for i in about_me],
             "feedback_i_gave": [_item_json(i, self._framework) for i in by_me],
-            "requests_i_sent": [_request_json(c) for c in requests.sent],
+            # As the requester may see them (``shown_to_requester``): never who answered anonymously.
+            "requests_i_sent": [_request_json(c, as_requester=True) for c in requests.sent],
             "requests_i_received": [_request_json(c) for c in requests.received],
         }
 
@@ -599,25 +663,45 @@ class FeedbackService:
         return request, me
 
     def _card(
-        self, session: Session, request: FeedbackRequest | None, *, anonymous_answer: bool = False
+        self,
+        session: Session,
+        request: FeedbackRequest | None,
+        *,
+        anonymous_answer: bool = False,
+        for_requester: bool = False,
     ) -> RequestCard:
+        """A request as its giver sees it, or (``for_requester``) as its requester may see it."""
         assert request is not None
         people = people_repo.by_ids(session, {request.requester_id, request.giver_id, request.subject_id})
         now = self._clock()
         last = request.nudged_at or request.created_at
+        state = self._shown_to_requester(session, request, now, people) if for_requester else request.state
         return RequestCard(
             request_id=_id(request),
             requester=_ref(people[request.requester_id]),
             giver=_ref(people[request.giver_id]),
             subject=_ref(people[request.subject_id]),
             about=request.about,
-            state=request.state,
+            state=state,
             decline_reason=request.decline_reason,
             created_at=request.created_at,
             nudged_at=request.nudged_at,
-            can_nudge=request.state is RequestState.OPEN and now - last >= NUDGE_EVERY,
+            can_nudge=state is RequestState.OPEN and now - last >= NUDGE_EVERY,
             anonymous_answer=anonymous_answer,
         )
+
+    def _shown_to_requester(
+        self,
+        session: Session,
+        request: FeedbackRequest,
+        now: datetime,
+        people: Mapping[int, Person] | None = None,
+    ) -> RequestState:
+        people = people or people_repo.by_ids(
+            session, {request.requester_id, request.giver_id, request.subject_id}
+        )
+        answer = feedback_repo.by_request(session, _id(request))
+        return shown_to_requester(request, answer, people.values(), now)
 
     def _today(self, person: Person) -> date:
         from bot.schedule import local_date
@@ -625,11 +709,45 @@ class FeedbackService:
         return local_date(self._clock(), person.tz)
 
 
+def shown_to_requester(
+    request: FeedbackRequest, answer: Feedback | None, people: Iterable[Person], now: datetime
+) -> RequestState:
+    """The state a requester may see of a request they sent; ``WITHDRAWN`` reads "closed".
+
+    The rule: it is computed only from facts the requester learns whether or not the giver
+    answered anonymously, so an anonymous answer changes nothing they can see, then or later.
+
+    - Answered with a name: ``ANSWERED`` (the notice already named the giver).
+    - Declined: ``DECLINED`` (the giver told them, by name).
+    - Otherwise ``OPEN`` ("waiting", with Nudge) until ``OPEN_REQUEST_WINDOW`` after asking,
+      then closed; closed at once if it was withdrawn or anyone in it left the programme.
+
+    So an anonymous answer looks exactly like silence: the same word, the same Nudge (which
+    then reaches nobody), the same refusal to ask again within the window, the same turn to
+    "closed" on the same day. Showing "closed" from the moment of the answer would not do:
+    the one row that changes when "You have new anonymous feedback" arrives names the giver.
+    Only the notice itself remains, and it says that someone answered, never who.
+    """
+    if request.state is RequestState.DECLINED:
+        return RequestState.DECLINED
+    if request.state is RequestState.ANSWERED and answer is not None and not answer.anonymous:
+        return RequestState.ANSWERED
+    if request.state is RequestState.WITHDRAWN or any(p.left_programme_at is not None for p in people):
+        return RequestState.WITHDRAWN
+    if now - request.created_at >= OPEN_REQUEST_WINDOW:
+        return RequestState.WITHDRAWN
+    return RequestState.OPEN
+
+
 def _can_read_request(viewer: Viewer, request: FeedbackRequest) -> bool:
     facts = RequestFacts(
         requester_id=request.requester_id, giver_id=request.giver_id, subject_id=request.subject_id
     )
     return authorize(viewer, facts).read
+
+
+def _left_subject(person: Person) -> str:
+    return f"{person.name} left the feedback programme, so feedback about them is off."
 
 
 def _closed_reason(state: RequestState) -> str:
@@ -658,26 +776,39 @@ def _item_json(item: ReceivedItem, framework: Framework) -> dict[str, Any]:
     for kpi in framework.kpis:
         if kpi.key in item.scores:
             dimensions[kpi.dimension.value][kpi.key] = item.scores[kpi.key]
+    notes: dict[str, str] | str = item.notes if item.notes is not None else ANONYMOUS_NOTES_WITHHELD
+    if item.giver is None:
+        # Anonymous: nothing that narrows down who gave it. A person has one manager, so the
+        # relation would name them; the source, id and exact time would match a request, a
+        # debrief or a moment someone remembers. The day stays, as /feedback mine shows it.
+        return {
+            "giver": "anonymous",
+            "date": item.at.date().isoformat(),
+            "scores": dimensions,
+            "notes": notes,
+        }
     return {
         "id": item.feedback_id,
         "at": item.at.isoformat(),
+        "date": item.at.date().isoformat(),
         "source": item.source.value,
         "relation": item.relation.value,
-        "giver": item.giver.slack_id if item.giver else "anonymous",
+        "giver": item.giver.slack_id,
         "context": item.context,
         "scores": dimensions,
-        "notes": item.notes if item.notes is not None else "withheld until 3 anonymous items exist",
+        "notes": notes,
     }
 
 
-def _request_json(card: RequestCard) -> dict[str, Any]:
+def _request_json(card: RequestCard, *, as_requester: bool = False) -> dict[str, Any]:
+    closed = as_requester and card.state is RequestState.WITHDRAWN
     return {
         "id": card.request_id,
         "requester": card.requester.slack_id,
         "giver": card.giver.slack_id,
         "subject": card.subject.slack_id,
         "about": card.about,
-        "state": card.state.value,
+        "state": "closed" if closed else card.state.value,
         "decline_reason": card.decline_reason,
         "created_at": card.created_at.isoformat(),
     }

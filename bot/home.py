@@ -7,14 +7,19 @@ could add anyone to "My team" and read their feedback.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
+from slack_sdk.errors import SlackApiError
+
 from bot.debriefs import DebriefService, PersonRef, ProjectSummary
 from bot.errors import InvalidInput, NotAllowed
 from bot.feedback import FeedbackService, ReceivedItem, RequestCard, Snapshot
+from bot.framework import Framework
 from bot.people import PeopleService
 from bot.schedule import local_date
 from bot.slack_gateway import SlackGateway
@@ -25,6 +30,8 @@ from storage.repositories import team as team_repo
 
 if TYPE_CHECKING:
     from bot.org import OrgService
+
+log = logging.getLogger(__name__)
 
 MAX_PAUSE_DAYS = 90
 HOME_LIMIT = 5  # items per list on the Home tab; the rest is one command away
@@ -66,6 +73,8 @@ class TeamChange:
 class HomeViews(Protocol):
     def manager_claim_message(self, manager: PersonRef) -> tuple[str, list[Any]]: ...
 
+    def home_view(self, data: HomeData, framework: Framework, today: date) -> Any: ...
+
 
 class HomeService:
     def __init__(
@@ -79,10 +88,11 @@ class HomeService:
         org: OrgService,
         views: HomeViews,
         clock: Callable[[], datetime],
+        background: Executor,
     ) -> None:
         self._db, self._gateway, self._people = db, gateway, people
         self._feedback, self._debriefs, self._org = feedback, debriefs, org
-        self._views, self._clock = views, clock
+        self._views, self._clock, self._background = views, clock, background
 
     def data(self, slack_user_id: str) -> HomeData:
         me = self._people.one(slack_user_id)
@@ -115,6 +125,39 @@ class HomeService:
             projects=tuple(self._debriefs.projects_for(slack_user_id)[:HOME_LIMIT]),
         )
 
+    # -- publishing -------------------------------------------------------------------
+
+    def publish(self, slack_user_id: str) -> None:
+        """Render and publish the person's Home now (app_home_opened, the Home's own actions)."""
+        person = self._people.one(slack_user_id)
+        today = local_date(self._clock(), person.tz)
+        view = self._views.home_view(self.data(slack_user_id), self._feedback.framework, today)
+        self._gateway.publish_home(slack_user_id, view)
+
+    def refresh(self, slack_user_ids: Iterable[str]) -> None:
+        """Republish the Home of each person an event changed: once each, best-effort (a
+        failure is logged, never raised), in the background pool, so that it never delays
+        Slack's ack of the request that caused it. Only people Brickwork knows, and neither
+        bots nor deactivated accounts, get one: views.publish is rate limited."""
+        wanted = [uid for uid in dict.fromkeys(slack_user_ids) if uid]
+        if wanted:
+            self._background.submit(self._republish, wanted)
+
+    def _republish(self, slack_user_ids: list[str]) -> None:
+        try:
+            with self._db.transaction() as session:
+                known = [people_repo.by_slack_id(session, uid) for uid in slack_user_ids]
+                targets = [p.slack_user_id for p in known if p is not None and not (p.is_bot or p.deleted)]
+        except Exception as error:  # best-effort: the event that caused it has happened
+            log.warning("could not look up whose App Home to republish: %s", type(error).__name__)
+            return
+        for slack_user_id in targets:
+            try:
+                self.publish(slack_user_id)
+            except Exception as error:  # no user id in the line: it could hint at who answered
+                reason = str(error.response.get("error", "")) if isinstance(error, SlackApiError) else ""
+                log.warning("could not republish an App Home: %s %s", type(error).__name__, reason)
+
     # -- my team ----------------------------------------------------------------------
 
     def set_team(self, manager_slack_id: str, selected: Sequence[str]) -> TeamChange:
@@ -123,6 +166,7 @@ class HomeService:
         people = self._people.ensure([manager_slack_id, *selected])
         me = people[manager_slack_id]
         claimed: list[Person] = []
+        unclaimed: list[Person] = []  # taken off before confirming: their Home showed the claim
         refused: list[tuple[PersonRef, str]] = []
         with self._db.transaction() as session:
             current = {p.slack_user_id: p for p in team_repo.reports(session, _id(me))}
@@ -135,6 +179,7 @@ class HomeService:
                     row.manager_id = None
                 if row.pending_manager_id == me.id:
                     row.pending_manager_id = None
+                    unclaimed.append(person)
                 session.add(row)
             for uid in dict.fromkeys(selected):
                 person = people[uid]
@@ -153,6 +198,7 @@ class HomeService:
         for person in claimed:
             text, blocks = self._views.manager_claim_message(_ref(me))
             self._gateway.post_message(self._people.dm_channel(person), text, blocks)
+        self.refresh(p.slack_user_id for p in [*claimed, *unclaimed])  # the listener publishes mine
         return TeamChange(
             claimed=tuple(_ref(p) for p in claimed),
             removed=tuple(_ref(p) for p in removed),
@@ -169,10 +215,11 @@ class HomeService:
             if not accept:
                 me.pending_manager_id = None
                 session.add(me)
-                return _ref(manager)
-            me_id = _id(me)
-        self._org.assign_manager(person_id=me_id, manager_id=manager_person_id)  # checks cycles
-        return _ref(manager)
+            me_id, manager_ref = _id(me), _ref(manager)
+        if accept:
+            self._org.assign_manager(person_id=me_id, manager_id=manager_person_id)  # checks cycles
+        self.refresh([manager_ref.slack_id])  # their team changed; the listener publishes the person's
+        return manager_ref
 
     # -- settings ---------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ import csv
 import io
 import logging
 import re
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -22,6 +22,7 @@ from slack_sdk.errors import SlackApiError
 from sqlmodel import Session
 
 from bot.errors import BrickworkError, InvalidInput, NotFound
+from bot.feedback import OPEN_REQUEST_WINDOW
 from bot.people import PeopleService
 from bot.slack_gateway import SlackGateway, SlackUser
 from storage.db import Database
@@ -104,9 +105,15 @@ class _Resolved:
 
 class OrgService:
     def __init__(
-        self, db: Database, gateway: SlackGateway, people: PeopleService, clock: Callable[[], datetime]
+        self,
+        db: Database,
+        gateway: SlackGateway,
+        people: PeopleService,
+        clock: Callable[[], datetime],
+        on_change: Callable[[Iterable[str]], None] | None = None,
     ) -> None:
         self._db, self._gateway, self._people, self._clock = db, gateway, people, clock
+        self._on_change = on_change  # told, after a commit, whose App Home changed
 
     # -- one change at a time ---------------------------------------------------------
 
@@ -249,6 +256,9 @@ class OrgService:
             if person is None:
                 raise NotFound(f"Brickwork has nothing stored for the Slack user {slack_user_id}.")
             assert person.id is not None
+            since = now - OPEN_REQUEST_WINDOW
+            touched = org_repo.people_touched_by_leaving(session, person_id=person.id, since=since)
+            touched_slack_ids = [p.slack_user_id for p in people_repo.by_ids(session, touched).values()]
             deleted = org_repo.delete_feedback(
                 session, feedback_ids=org_repo.feedback_ids_given_by(session, giver_id=person.id)
             )
@@ -268,6 +278,8 @@ class OrgService:
             withdrawn,
             unlinked,
         )
+        if self._on_change is not None:
+            self._on_change(touched_slack_ids)
         return ForgetReport(
             slack_user_id=slack_user_id,
             feedback_deleted=deleted,

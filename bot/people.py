@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.exc import IntegrityError
 
 from bot.slack_gateway import SlackGateway, SlackUser
 from storage.db import Database
@@ -15,6 +17,7 @@ from storage.repositories import people as people_repo
 log = logging.getLogger(__name__)
 
 REFRESH_AFTER = timedelta(hours=24)  # names and time zones change; not often
+NEVER_REFRESHED = datetime(2000, 1, 1, tzinfo=UTC)  # a row made without users.info: stale at once
 
 
 class PeopleService:
@@ -52,6 +55,26 @@ class PeopleService:
 
     def one(self, slack_user_id: str) -> Person:
         return self.ensure([slack_user_id])[slack_user_id]
+
+    def known(self, slack_user_id: str, name: str = "") -> Person:
+        """The Person from the database alone: no Slack call, for work that must finish before
+        an ack. On first contact the row is made from what the request carried (the id and
+        the handle) and dated stale, so the next ``ensure`` / ``one`` (after the ack) fills it
+        in from ``users.info``."""
+        with self._db.transaction() as session:
+            person = people_repo.by_slack_id(session, slack_user_id)
+        if person is not None:
+            return person
+        try:
+            with self._db.transaction() as session:
+                return people_repo.add_placeholder(
+                    session, slack_user_id=slack_user_id, name=name[:120], refreshed_at=NEVER_REFRESHED
+                )
+        except IntegrityError:  # a concurrent first contact made the row: use theirs
+            with self._db.transaction() as session:
+                person = people_repo.by_slack_id(session, slack_user_id)
+            assert person is not None
+            return person
 
     def dm_channel(self, person: Person) -> str:
         """The DM channel with ``person``, opened once and remembered."""

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import datetime
 
+from bot.coaching import CoachingService
 from bot.debriefs import DebriefService
 from bot.feedback import FeedbackService
 from bot.framework import Framework
@@ -41,6 +43,8 @@ class Services:
     feedback: FeedbackService
     org: OrgService
     home: HomeService
+    coaching: CoachingService
+    background: Executor  # slow work after an ack
     inbox: Inbox
     ticker: Ticker
     clock: Callable[[], datetime]

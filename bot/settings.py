@@ -48,8 +48,11 @@ EXPECTED: dict[str, str] = {
     "OPENAI_API_KEY": "an API key for the OpenAI-compatible server",
     "OPENAI_BASE_URL": "an http(s) URL such as https://api.openai.com/v1",
     "OPENAI_MODEL": "a model name such as gpt-4o-mini",
+    "OPENAI_TIMEOUT_SECONDS": "a number of seconds from 1 to 600",
+    "OPENAI_MAX_RETRIES": "a whole number from 0 to 5",
     "BRICKWORK_COACH": "one of auto, llm, offline",
     "BRICKWORK_FRAMEWORK_FILE": "the path of a competency framework TOML file",
+    "BRICKWORK_LEARNING_FILE": "the path of a learning catalog TOML file",
     "BRICKWORK_DEBRIEF_WINDOW_DAYS": "a whole number of days from 1 to 60",
     "BRICKWORK_TICK_SECONDS": "a whole number of seconds from 5 to 3600",
     "BRICKWORK_LOG_LEVEL": "one of DEBUG, INFO, WARNING, ERROR",
@@ -79,9 +82,12 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///brickwork.db"
     openai_api_key: str | None = Field(default=None, repr=False)
     openai_base_url: str | None = None
-    openai_model: str = "gpt-4o-mini"
+    openai_model: str = Field(default="gpt-4o-mini", min_length=1, max_length=120)
+    openai_timeout_seconds: float = Field(default=60.0, ge=1, le=600)
+    openai_max_retries: int = Field(default=2, ge=0, le=5)
     brickwork_coach: CoachMode = CoachMode.AUTO
     brickwork_framework_file: Path | None = None
+    brickwork_learning_file: Path | None = None
     brickwork_debrief_window_days: int = Field(default=7, ge=1, le=60)
     brickwork_tick_seconds: int = Field(default=60, ge=5, le=3600)
     brickwork_log_level: str = "INFO"
@@ -95,6 +101,7 @@ class Settings(BaseSettings):
         "openai_api_key",
         "openai_base_url",
         "brickwork_framework_file",
+        "brickwork_learning_file",
         mode="before",
     )
     @classmethod
@@ -151,9 +158,9 @@ class Settings(BaseSettings):
     def _coach(cls, value: Any) -> Any:
         return value.strip().lower() if isinstance(value, str) else value
 
-    @field_validator("brickwork_framework_file")
+    @field_validator("brickwork_framework_file", "brickwork_learning_file")
     @classmethod
-    def _framework_file(cls, value: Path | None) -> Path | None:
+    def _existing_file(cls, value: Path | None) -> Path | None:
         if value is not None and not value.is_file():
             raise ValueError("no such file")
         return value
@@ -177,6 +184,13 @@ class Settings(BaseSettings):
     @property
     def admins(self) -> frozenset[str]:
         return frozenset(filter(None, self.brickwork_admins.split(",")))
+
+    def check_coach(self) -> None:
+        """BRICKWORK_COACH=llm promises an LLM: without a key that promise cannot be kept."""
+        if self.brickwork_coach is CoachMode.LLM and self.openai_api_key is None:
+            raise SettingsError(
+                f"OPENAI_API_KEY is not set: BRICKWORK_COACH=llm needs {EXPECTED['OPENAI_API_KEY']}"
+            )
 
     def require(self, need: Need) -> None:
         """Refuse to go on when a command's Slack credentials are missing."""

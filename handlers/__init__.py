@@ -5,7 +5,7 @@ from __future__ import annotations
 from slack_bolt import App
 
 from bot.services import Services
-from handlers import debrief, errors, feedback, home, later, middleware
+from handlers import coach, debrief, errors, feedback, home, middleware
 
 
 def register_all(app: App, services: Services) -> None:
@@ -14,4 +14,4 @@ def register_all(app: App, services: Services) -> None:
     debrief.register(app, services)
     feedback.register(app, services)
     home.register(app, services)
-    later.register(app, services)
+    coach.register(app, services)

@@ -13,6 +13,7 @@ from bot.errors import BrickworkError, InvalidInput
 from bot.framework import OUTCOME_SCORES, Framework, KpiKind
 from bot.services import Services
 from bot.text import escape_mrkdwn
+from handlers.errors import guarded
 from handlers.forms import (
     DebriefFormMeta,
     NewProjectMeta,
@@ -147,7 +148,11 @@ class DebriefListeners:
         user = body["user"]["id"]
         try:
             result = self.s.debriefs.submit(
-                giver=user, project_id=meta.project_id, subject_id=meta.subject_id, answers=answers
+                giver=user,
+                project_id=meta.project_id,
+                subject_id=meta.subject_id,
+                answers=answers,
+                view_id=view["id"],
             )
         except InvalidInput as error:
             errors = {NOTE_FIELDS.get(name) or kpi_block(name): msg for name, msg in error.fields.items()}
@@ -162,8 +167,9 @@ class DebriefListeners:
 
 def register(app: App, services: Services) -> None:
     listeners = DebriefListeners(services)
-    app.command(Command.DEBRIEF.value)(listeners.command)
-    app.view_submission(CallbackId.NEW_PROJECT.value)(listeners.new_project_submitted)
-    app.view_submission(CallbackId.DEBRIEF_FORM.value)(listeners.debrief_submitted)
-    app.action(ActionId.OPEN_DEBRIEF.value)(listeners.open_debrief)
-    app.action(ActionId.NEW_PROJECT.value)(listeners.home_new_project)
+    guard = guarded(services)  # a refusal right after ack() must not cost Slack the ack
+    app.command(Command.DEBRIEF.value)(guard(listeners.command))
+    app.view_submission(CallbackId.NEW_PROJECT.value)(guard(listeners.new_project_submitted))
+    app.view_submission(CallbackId.DEBRIEF_FORM.value)(guard(listeners.debrief_submitted))
+    app.action(ActionId.OPEN_DEBRIEF.value)(guard(listeners.open_debrief))
+    app.action(ActionId.NEW_PROJECT.value)(guard(listeners.home_new_project))

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import uuid
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from slack_bolt import App
 
@@ -15,23 +17,54 @@ from handlers.views.common import notice_modal
 
 log = logging.getLogger("brickwork.errors")
 
+Listener = TypeVar("Listener", bound=Callable[..., Any])
+
 
 def register(app: App, services: Services) -> None:
-    gateway = services.gateway
-
     @app.error
     def handle_error(error: Exception, body: dict[str, Any]) -> None:
-        if isinstance(error, BrickworkError):
-            message, error_id = str(error), None
-            log.info("refused %s: %s", body.get("type") or body.get("command"), type(error).__name__)
-        else:
-            error_id = uuid.uuid4().hex[:8]
-            message = f"Something went wrong on our side. If it keeps happening, quote error id {error_id}."
-            log.error("error id %s while handling %s", error_id, _kind(body), exc_info=error)
-        try:
-            _tell(gateway, body, message, error_id)
-        except Exception:  # the answer itself failed; the log line above is what is left
-            log.exception("could not tell the user about error id %s", error_id)
+        report(services.gateway, error, body)
+
+
+def report(gateway: Any, error: Exception, body: dict[str, Any]) -> None:
+    """Tell the person: our exceptions as they are, anything else as an id that is logged."""
+    if isinstance(error, BrickworkError):
+        message, error_id = str(error), None
+        log.info("refused %s: %s", body.get("type") or body.get("command"), type(error).__name__)
+    else:
+        error_id = uuid.uuid4().hex[:8]
+        message = f"Something went wrong on our side. If it keeps happening, quote error id {error_id}."
+        log.error("error id %s while handling %s", error_id, _kind(body), exc_info=error)
+    try:
+        _tell(gateway, body, message, error_id)
+    except Exception:  # the answer itself failed; the log line above is what is left
+        log.exception("could not tell the user about error id %s", error_id)
+
+
+def guarded(services: Services) -> Callable[[Listener], Listener]:
+    """Wrap a listener so that an exception never costs Slack its acknowledgement.
+
+    Bolt (process_before_response off) runs the listener in a thread and waits for ack(); when
+    the listener raises just after acking, Bolt's error path resets the acknowledgement and
+    Slack gets a 404 three seconds later, shown to the person as a failure. Here an error is
+    reported by ``report`` instead, after acking if that had not happened yet.
+    """
+
+    def wrap(listener: Listener) -> Listener:
+        @functools.wraps(listener)
+        def run(**kwargs: Any) -> Any:
+            try:
+                return listener(**kwargs)
+            except Exception as error:
+                ack = kwargs.get("ack")
+                if ack is not None and ack.response is None:
+                    ack()
+                report(services.gateway, error, kwargs.get("body") or kwargs.get("command") or {})
+                return None
+
+        return run  # type: ignore[return-value]
+
+    return wrap
 
 
 def _kind(body: dict[str, Any]) -> str:

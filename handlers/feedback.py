@@ -14,6 +14,7 @@ from bot.errors import BrickworkError, InvalidInput
 from bot.services import Services
 from bot.text import escape_mrkdwn
 from handlers.debrief import NOTE_FIELDS, parse_answers
+from handlers.errors import guarded
 from handlers.forms import FeedbackFormMeta, RequestMeta, as_text, flatten_state, parse_metadata
 from handlers.ids import ActionId, BlockId, CallbackId, Command, kpi_block
 from handlers.views import feedback as views
@@ -87,13 +88,17 @@ class FeedbackListeners:
                 ack()
                 form = self.s.feedback.form_for_give(giver=user, subject=people[0], about=about)
                 self.s.gateway.open_view(command["trigger_id"], views.feedback_modal(form))
-            elif word == "requests":
-                text, blocks = views.requests_overview(self.s.feedback.overview(user))
+            elif word in {"requests", "mine"}:
+                # Only the database before the ack: users.info (first contact, a stale row) can
+                # wait out a 429's Retry-After for longer than Slack's 3 seconds.
+                self.s.people.known(user, command.get("user_name") or "")
+                if word == "requests":
+                    text, blocks = views.requests_overview(self.s.feedback.overview(user))
+                else:
+                    snapshot = self.s.feedback.snapshot(user)
+                    text, blocks = views.mine(snapshot, self.s.feedback.received(user), self.s.framework)
                 ack(text=text, blocks=blocks)
-            elif word == "mine":
-                snapshot = self.s.feedback.snapshot(user)
-                text, blocks = views.mine(snapshot, self.s.feedback.received(user), self.s.framework)
-                ack(text=text, blocks=blocks)
+                self.s.people.one(user)  # now fill in a new or stale person from Slack
             elif word == "export":
                 ack(text="Preparing your export: it arrives as a file in a DM from Brickwork.")
                 self.export(user)
@@ -144,7 +149,7 @@ class FeedbackListeners:
         answers: Answers = parse_answers(values, self.s.framework)
         anonymous = ANONYMOUS_VALUE in (values.get(BlockId.ANONYMOUS) or [])
         try:
-            self.s.feedback.submit(
+            outcome = self.s.feedback.submit(
                 giver=body["user"]["id"],
                 view_id=view["id"],
                 subject_id=meta.subject_id,
@@ -152,6 +157,7 @@ class FeedbackListeners:
                 about=meta.about,
                 answers=answers,
                 anonymous=anonymous,
+                announce=False,  # after the ack: the requester's DM is a Slack call
             )
         except InvalidInput as error:
             errors = {NOTE_FIELDS.get(name) or kpi_block(name): msg for name, msg in error.fields.items()}
@@ -161,12 +167,15 @@ class FeedbackListeners:
             ack(response_action="update", view=notice_modal("Feedback", str(error)))
             return
         ack()
+        self.s.feedback.announce(outcome)
 
     def decline_submitted(self, ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
         meta = parse_metadata(view, RequestMeta)
         reason = as_text(flatten_state(view).get(BlockId.DECLINE_REASON))
         try:
-            self.s.feedback.decline(giver=body["user"]["id"], request_id=meta.request_id, reason=reason)
+            self.s.feedback.decline(
+                giver=body["user"]["id"], request_id=meta.request_id, reason=reason, announce=False
+            )
         except InvalidInput as error:
             ack(response_action="errors", errors={BlockId.DECLINE_REASON: error.fields["reason"]})
             return
@@ -174,6 +183,7 @@ class FeedbackListeners:
             ack(response_action="update", view=notice_modal("Decline", str(error)))
             return
         ack()
+        self.s.feedback.announce_decline(meta.request_id)
 
     def delete_confirmed(self, ack: Ack, body: dict[str, Any]) -> None:
         report = self.s.org.forget(body["user"]["id"])
@@ -196,10 +206,11 @@ def _request_id(action: dict[str, Any]) -> int:
 
 def register(app: App, services: Services) -> None:
     listeners = FeedbackListeners(services)
-    app.command(Command.FEEDBACK.value)(listeners.command)
-    app.action(ActionId.GIVE_FEEDBACK.value)(listeners.give_feedback)
-    app.action(ActionId.DECLINE_REQUEST.value)(listeners.decline)
-    app.action(ActionId.NUDGE_REQUEST.value)(listeners.nudge)
-    app.view_submission(CallbackId.FEEDBACK_FORM.value)(listeners.feedback_submitted)
-    app.view_submission(CallbackId.DECLINE_FORM.value)(listeners.decline_submitted)
-    app.view_submission(CallbackId.CONFIRM_DELETE.value)(listeners.delete_confirmed)
+    guard = guarded(services)  # a refusal right after ack() must not cost Slack the ack
+    app.command(Command.FEEDBACK.value)(guard(listeners.command))
+    app.action(ActionId.GIVE_FEEDBACK.value)(guard(listeners.give_feedback))
+    app.action(ActionId.DECLINE_REQUEST.value)(guard(listeners.decline))
+    app.action(ActionId.NUDGE_REQUEST.value)(guard(listeners.nudge))
+    app.view_submission(CallbackId.FEEDBACK_FORM.value)(guard(listeners.feedback_submitted))
+    app.view_submission(CallbackId.DECLINE_FORM.value)(guard(listeners.decline_submitted))
+    app.view_submission(CallbackId.CONFIRM_DELETE.value)(guard(listeners.delete_confirmed))

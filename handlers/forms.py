@@ -36,6 +36,10 @@ class RequestMeta(BaseModel):
     request_id: int
 
 
+class DraftMeta(BaseModel):
+    draft_id: int
+
+
 class MetadataError(ValueError):
     """private_metadata we did not write (or an older app version wrote)."""
 

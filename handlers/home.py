@@ -6,13 +6,17 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
-from bot.errors import BrickworkError, InvalidInput
-from bot.schedule import local_date
+from bot.errors import BrickworkError, InvalidInput, NotAllowed
 from bot.services import Services
 from handlers.forms import ReportMeta, as_date, as_text, flatten_state, parse_metadata
 from handlers.ids import ActionId, BlockId, CallbackId
 from handlers.views.common import notice_modal
-from handlers.views.home import home_view, request_for_report_modal, request_outcome_modal
+from handlers.views.home import (
+    REPORT_FEEDBACK_SHOWN,
+    report_feedback_modal,
+    request_for_report_modal,
+    request_outcome_modal,
+)
 
 
 class HomeListeners:
@@ -20,9 +24,7 @@ class HomeListeners:
         self.s = services
 
     def publish(self, user: str) -> None:
-        person = self.s.people.one(user)
-        today = local_date(self.s.clock(), person.tz)
-        self.s.gateway.publish_home(user, home_view(self.s.home.data(user), self.s.framework, today))
+        self.s.home.publish(user)
 
     def opened(self, event: dict[str, Any]) -> None:
         if event.get("tab") in (None, "home"):
@@ -32,10 +34,10 @@ class HomeListeners:
         ack()
         user = body["user"]["id"]
         change = self.s.home.set_team(user, list(action.get("selected_users") or []))
-        self.publish(user)
-        if change.refused:
+        if change.refused:  # the trigger_id lives 3 s: use it before anything else
             lines = "\n".join(f"{p.name}: {why}" for p, why in change.refused)
             self.s.gateway.open_view(body["trigger_id"], notice_modal("My team", lines))
+        self.publish(user)
 
     def answer_claim(self, ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
         ack()
@@ -44,7 +46,12 @@ class HomeListeners:
         if not value.isdigit():
             raise InvalidInput({"manager": "That button is out of date."})
         accept = action["action_id"] == ActionId.CONFIRM_MANAGER
-        manager = self.s.home.answer_claim(user, int(value), accept=accept)
+        try:
+            manager = self.s.home.answer_claim(user, int(value), accept=accept)
+        except InvalidInput as error:  # e.g. a cycle: nothing changed; the claim stays to reject
+            message = "\n".join(error.fields.values())
+            self.s.gateway.open_view(body["trigger_id"], notice_modal("My manager", message))
+            return
         message = (
             f"{manager.name} is now your manager."
             if accept
@@ -80,6 +87,16 @@ class HomeListeners:
             raise InvalidInput({"report": "They do not report to you (any more)."})
         self.s.gateway.open_view(body["trigger_id"], request_for_report_modal(reports[value]))
 
+    def view_report_feedback(self, ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+        ack()
+        user, value = body["user"]["id"], str(action.get("value") or "")
+        reports = {str(p.person_id): p for p in self.s.feedback.reports(user)}
+        if value not in reports:
+            raise NotAllowed("They do not report to you (any more), so their feedback is not yours to read.")
+        report = reports[value]
+        items = self.s.feedback.received(user, report.person_id, limit=REPORT_FEEDBACK_SHOWN + 1)
+        self.s.gateway.open_view(body["trigger_id"], report_feedback_modal(report, items, self.s.framework))
+
     def request_for_report_submitted(self, ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
         meta = parse_metadata(view, ReportMeta)
         values = flatten_state(view)
@@ -103,6 +120,7 @@ class HomeListeners:
 
 def register(app: App, services: Services) -> None:
     listeners = HomeListeners(services)
+
     app.event("app_home_opened")(listeners.opened)
     app.action(ActionId.MY_TEAM.value)(listeners.my_team)
     app.action(ActionId.CONFIRM_MANAGER.value)(listeners.answer_claim)
@@ -112,4 +130,5 @@ def register(app: App, services: Services) -> None:
     app.action(ActionId.DIGEST_ON.value)(listeners.digest)
     app.action(ActionId.DIGEST_OFF.value)(listeners.digest)
     app.action(ActionId.REQUEST_FOR_REPORT.value)(listeners.request_for_report)
+    app.action(ActionId.VIEW_REPORT_FEEDBACK.value)(listeners.view_report_feedback)
     app.view_submission(CallbackId.REQUEST_FOR_REPORT.value)(listeners.request_for_report_submitted)

@@ -21,6 +21,11 @@ class CallbackId(enum.StrEnum):
     DECLINE_FORM = "decline_form"
     CONFIRM_DELETE = "confirm_delete"
     REQUEST_FOR_REPORT = "request_for_report"
+    COACH_DRAFTING = "coach_drafting"  # the "drafting…" modal; private_metadata: DraftMeta
+    COACH_DRAFT = "coach_draft"  # the draft under review; private_metadata: DraftMeta
+    NOTICE = "notice"  # a read-only modal that says one thing (views.common.notice_modal)
+    REQUEST_OUTCOME = "request_outcome"  # who was asked, after "Request feedback" on the Home
+    REPORT_FEEDBACK = "report_feedback"  # a report's feedback, as their manager may see it
 
 
 class ActionId(enum.StrEnum):
@@ -38,6 +43,11 @@ class ActionId(enum.StrEnum):
     DIGEST_ON = "digest_on"
     DIGEST_OFF = "digest_off"
     REQUEST_FOR_REPORT = "request_for_report"  # value: the report's person id
+    DRAFT_COACHING = "draft_coaching"  # App Home, per report; value: the report's person id
+    REDRAFT = "redraft"  # in a stale draft; value: the draft id
+    COACH_USEFUL = "coach_useful"  # in shared coaching; value: the draft id
+    COACH_NOT_USEFUL = "coach_not_useful"  # in shared coaching; value: the draft id
+    VIEW_REPORT_FEEDBACK = "view_report_feedback"  # App Home, per report; value: the report's person id
 
 
 class BlockId(enum.StrEnum):
@@ -56,6 +66,25 @@ class BlockId(enum.StrEnum):
     DECLINE_REASON = "decline_reason"
     GIVERS = "givers"
     ABOUT = "about"
+    # Coaching draft: per growth area "area_<n>_<field>"; the learning checkboxes
+    AREA_PREFIX = "area_"
+    LEARNING = "learning"
+    REACTION_PREFIX = "coach_reaction_"  # + the draft id, in the shared DM
+    # Feedback requests, each + the request id (``numbered``): the giver's DM buttons, and the
+    # rows of /feedback requests for what I asked and what I was asked
+    REQUEST_PREFIX = "request_"
+    SENT_REQUEST_PREFIX = "sent_"
+    RECEIVED_REQUEST_PREFIX = "received_"
+    # The App Home: its fixed action rows, and its numbered rows (``numbered``): requests
+    # waiting for me and my open requests (+ the request id), the manager's claim (+ their
+    # person id), a report's buttons (+ the report's person id)
+    TEAM = "team"
+    PROJECTS = "projects"
+    SETTINGS = "settings"
+    WAITING_PREFIX = "waiting_"
+    OPEN_REQUEST_PREFIX = "open_"
+    CLAIM_PREFIX = "claim_"
+    REPORT_PREFIX = "report_"
 
 
 KPI_BLOCK_PREFIX = "kpi_"
@@ -63,3 +92,8 @@ KPI_BLOCK_PREFIX = "kpi_"
 
 def kpi_block(key: str) -> str:
     return f"{KPI_BLOCK_PREFIX}{key}"
+
+
+def numbered(prefix: BlockId, number: int) -> str:
+    """A block id for one of many rows: ``numbered(BlockId.SENT_REQUEST_PREFIX, 7)`` -> "sent_7"."""
+    return f"{prefix.value}{number}"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 from datetime import UTC, date, datetime
 
-from sqlalchemy import Column, DateTime, Index, String, TypeDecorator, UniqueConstraint, text
+from sqlalchemy import Column, DateTime, Index, String, Text, TypeDecorator, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 NAME_MAX = 80
@@ -311,3 +311,80 @@ class ProcessedEvent(SQLModel, table=True):
     team_id: str = Field(max_length=32)
     event_id: str = Field(max_length=64)
     received_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
+
+
+class CoachAudience(enum.StrEnum):
+    MANAGER = "manager"  # a manager drafts coaching for a report, reviews it, shares it
+    SELF = "self"  # a person drafts coaching about themself with /growth coach, for their eyes only
+
+
+class DraftState(enum.StrEnum):
+    DRAFTING = "drafting"  # the coach is working; the modal says so
+    DRAFT = "draft"  # ready for review; editable, not shared
+    SHARED = "shared"  # sent to the person it is about
+    FAILED = "failed"  # even the offline coach had nothing to say (no evidence)
+
+
+class DraftReaction(enum.StrEnum):
+    USEFUL = "useful"
+    NOT_USEFUL = "not_useful"
+
+
+class CoachAnswer(SQLModel, table=True):
+    """What a coach answered for one set of evidence: the cache that keeps the same evidence
+    from reaching the LLM twice. ``evidence_key`` hashes the prompt as sent (version, model,
+    audience and every line of evidence), so any new feedback makes a new key."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    evidence_key: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
+    coach: str = Field(max_length=16)  # "llm" or "offline"
+    prompt_version: str = Field(max_length=32)
+    model: str | None = Field(default=None, max_length=120)
+    answer_json: str = Field(sa_column=Column(Text, nullable=False))  # the validated answer, as given
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
+
+
+class CoachingDraft(SQLModel, table=True):
+    """Coaching about ``subject`` drafted for ``requested_by`` (their manager, or themself)."""
+
+    __table_args__ = (Index("ix_draft_subject_state", "subject_id", "state"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    subject_id: int = Field(foreign_key="person.id", index=True)
+    requested_by_id: int = Field(foreign_key="person.id", index=True)
+    audience: CoachAudience = Field(sa_column=enum_column(CoachAudience))
+    state: DraftState = Field(default=DraftState.DRAFTING, sa_column=enum_column(DraftState))
+    answer_id: int | None = Field(default=None, foreign_key="coachanswer.id")
+    coach: str = Field(default="", max_length=16)  # who drafted it: "llm" or "offline"
+    fallback_reason: str = Field(default="", max_length=200)  # why the offline coach stood in
+    prompt_version: str = Field(default="", max_length=32)
+    # The draft as the reviewer left it (edited text, chosen learning).
+    content_json: str = Field(default="", sa_column=Column(Text, nullable=False))
+    evidence_count: int = 0
+    # Tokens this draft cost: 0 when the answer came from the cache, None for the offline coach.
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    evidence_through: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    view_id: str | None = Field(default=None, max_length=64)  # the modal showing it
+    # A repeated /coach or a double click reuses the draft being made instead of a second one.
+    source_key: str | None = Field(default=None, sa_column=Column(String(96), nullable=True, unique=True))
+    reaction: DraftReaction | None = Field(
+        default=None, sa_column=Column(StrEnumType(DraftReaction), nullable=True)
+    )
+    shared_channel_id: str | None = Field(default=None, max_length=32)
+    shared_ts: str | None = Field(default=None, max_length=32)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
+    shared_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    reacted_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+
+
+class NoteHint(SQLModel, table=True):
+    """A form (its Slack view id) that was answered once with hints on its notes: any later
+    submission of the same view is accepted as it is. Unique, so two replicas hint once."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    view_id: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
+    hinted_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())

@@ -26,10 +26,10 @@ ROLES = {
 }
 NAMED = FeedbackFacts(giver_id=GIVER, subject_id=SUBJECT, anonymous=False)
 ANON_FEW = FeedbackFacts(
-    giver_id=GIVER, subject_id=SUBJECT, anonymous=True, anonymous_items_about_subject=ANONYMOUS_TEXT_MIN - 1
+    giver_id=GIVER, subject_id=SUBJECT, anonymous=True, anonymous_givers_about_subject=ANONYMOUS_TEXT_MIN - 1
 )
 ANON_ENOUGH = FeedbackFacts(
-    giver_id=GIVER, subject_id=SUBJECT, anonymous=True, anonymous_items_about_subject=ANONYMOUS_TEXT_MIN
+    giver_id=GIVER, subject_id=SUBJECT, anonymous=True, anonymous_givers_about_subject=ANONYMOUS_TEXT_MIN
 )
 REQUEST = RequestFacts(requester_id=REQUESTER, giver_id=GIVER, subject_id=SUBJECT)
 SNAPSHOT = PersonFacts(person_id=SUBJECT)

@@ -150,13 +150,15 @@ def test_the_whole_debrief(app: AppProcess, driver: SlackDriver, slack: FakeSlac
     assert count(db, Feedback) == 0
 
     updates = len(slack.calls_to("chat.update"))
-    saved = driver.as_user(MAYA.id).submit(form, {**FULL_ANSWERS, "Strengths you saw": "Calm rollback call."})
+    saved = driver.as_user(MAYA.id).submit(
+        form, {**FULL_ANSWERS, "Strengths you saw": "Made a calm rollback call at 2am."}
+    )
     assert saved.status == 200 and saved.text == ""  # an empty ack closes the modal
     slack.wait_for("chat.update", count=updates + 1)
     with db.transaction() as session:
         record = session.exec(select(Feedback)).one()
         scores = {r.kpi: r.score for r in session.exec(select(Rating).where(Rating.feedback_id == record.id))}
-    assert record.strengths_note == "Calm rollback call." and not record.anonymous
+    assert record.strengths_note == "Made a calm rollback call at 2am." and not record.anonymous
     assert scores["target"] == 2 and scores["quality"] == 4 and scores["innovates"] is None
     assert len(scores) == 9
     updated = slack.last_dm(MAYA.id)
@@ -352,7 +354,9 @@ def test_user_text_is_escaped_everywhere(
     dm = slack.last_dm(MAYA.id)
     assert dm is not None
     form = open_form(driver, slack, MAYA.id, dm, "Carol &lt;b&gt;Díaz&lt;/b&gt;")
-    driver.as_user(MAYA.id).submit(form, {**FULL_ANSWERS, "Strengths you saw": "<!here> <@U0BOB> did it"})
+    driver.as_user(MAYA.id).submit(
+        form, {**FULL_ANSWERS, "Strengths you saw": "<!here> <@U0BOB> did it: he paged on-call at once."}
+    )
     driver.as_user(MAYA.id).command("/debrief", "list")
     driver.as_user(MAYA.id).command("/debrief", "cancel #999 <!channel>")
     slack.wait_for("chat.postEphemeral")
@@ -399,8 +403,8 @@ def test_subcommands_help_list_cancel(
     assert "0 due" in app.tick(project.debrief_due_at)
     assert slack.calls_to("chat.postMessage") == []
 
-    for command in ("/growth", "/coach"):
-        assert "not available in this version" in shown(maya.command(command, "help"))
+    assert "drafts coaching about you" in shown(maya.command("/growth", "help"))
+    assert "drafts coaching for someone who reports to you" in shown(maya.command("/coach", "help"))
 
 
 def test_buttons_are_checked_against_the_database(
@@ -504,3 +508,33 @@ def test_an_unexpected_failure_gives_the_user_an_error_id_that_is_in_the_log(
         time.sleep(0.05)
     assert f"error id {error_id}" in app.log()
     assert "Traceback" in app.log()  # the operator gets the whole story, the user only the id
+
+
+def test_who_left_the_programme_is_not_debriefed(
+    app: AppProcess, driver: SlackDriver, slack: FakeSlack, db: Database
+) -> None:
+    new_project(driver, slack, **{"Do members give feedback on the lead?": "named"})
+    project = only_project(db)
+    # Alice leaves the feedback programme (/feedback delete) before the debrief starts.
+    opened = len(slack.calls_to("views.open"))
+    driver.as_user(ALICE.id).command("/feedback", "delete")
+    slack.wait_for("views.open", count=opened + 1)
+    confirm = slack.open_modal(ALICE.id)
+    assert confirm is not None
+    assert driver.as_user(ALICE.id).submit(confirm, {}).json()["response_action"] == "update"
+
+    app.tick(project.debrief_due_at)
+    assert slack.last_dm(ALICE.id) is None  # not prompted
+    lead_dm, bob_dm = slack.last_dm(MAYA.id), slack.last_dm(BOB.id)
+    assert lead_dm is not None and bob_dm is not None
+    # The lead cannot debrief her, and she cannot answer with a copy of Bob's button.
+    notice = open_form(driver, slack, MAYA.id, lead_dm, "Alice Chen")
+    assert "Alice Chen left the feedback programme" in json.dumps(notice["blocks"])
+    notice = open_form(driver, slack, ALICE.id, bob_dm, "Maya Okafor")
+    assert "You left the feedback programme" in json.dumps(notice["blocks"])
+    assert count(db, Feedback) == 0
+    # A new project with her is refused on the members field, naming her.
+    response, _ = new_project(driver, slack, **{"Project name": "Gemini"})
+    assert response.json()["response_action"] == "errors"
+    assert "left the feedback programme" in response.json()["errors"]["members"]
+    assert "Alice Chen" in response.json()["errors"]["members"]

@@ -4,6 +4,7 @@ searched for in every Slack payload and log line, the access rules from outside,
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -13,11 +14,16 @@ import pytest
 from sqlmodel import select
 
 from bot.standin.driver import SlackDriver
-from bot.standin.webapi import FakeSlack
+from bot.standin.webapi import FakeSlack, FakeUser
+from bot.text import escape_mrkdwn
+from handlers.ids import ActionId, BlockId
 from storage.db import Database
 from storage.models import Feedback, FeedbackRequest, Person, RequestState
 from tests.harness import ALICE, BOB, CAROL, GONE, MAYA, ROBOT, AppProcess, start_app
+from tests.slackcheck import mrkdwn_texts
 from tests.test_debrief_e2e import FULL_ANSWERS, shown
+
+CONCRETE_NOTE = "In Tuesday's outage review Bob wrote the rollback checklist and walked support through it."
 
 
 def m(user: Any) -> str:
@@ -173,7 +179,8 @@ def test_nudge_once_a_day(app: AppProcess, driver: SlackDriver, slack: FakeSlack
 
 def test_anonymous_givers_are_never_revealed(quiet_app: AppProcess, slack: FakeSlack, db: Database) -> None:
     driver = SlackDriver(quiet_app.events_url, quiet_app.env["SLACK_SIGNING_SECRET"], slack)
-    request(driver, slack, MAYA, f"request {m(CAROL)} about the offsite")
+    # Maya asks Carol and Bob; Carol will answer anonymously, Bob will not answer at all.
+    request(driver, slack, MAYA, f"request {m(CAROL)} {m(BOB)} about the offsite")
     carol_dm = slack.last_dm(CAROL.id)
     assert carol_dm is not None
     form = open_modal_by_click(driver, slack, CAROL, carol_dm, "give_feedback")
@@ -181,27 +188,30 @@ def test_anonymous_givers_are_never_revealed(quiet_app: AppProcess, slack: FakeS
     slack.reset_calls()
     seen_before = len(slack.ephemerals(MAYA.id)), len(slack.messages(MAYA.id))
     posts = 0
-    secret = "She listened before deciding."
+    secret = "She listened to both teams before deciding on the rollback."
     values = {**FULL_ANSWERS, "What went well": secret, "Anonymity": ["anonymous"]}
     assert driver.as_user(CAROL.id).submit(form, values).status == 200
     notice = slack.wait_for("chat.postMessage", count=posts + 1)[-1]
     assert notice.args["text"] == "You have new anonymous feedback."
 
     mine = shown(driver.as_user(MAYA.id).command("/feedback", "mine"))
-    assert "_anonymous_" in mine and secret not in mine and "appear once three anonymous" in mine
+    assert "_anonymous_" in mine and secret not in mine and "three different people have answered" in mine
 
     # Two more anonymous answers about Maya: now the written notes show, still without names.
-    give(driver, slack, ALICE, MAYA, anonymous=True, notes="Clear priorities.")
-    give(driver, slack, BOB, MAYA, anonymous=True, notes="Shared credit.")
+    give(driver, slack, ALICE, MAYA, anonymous=True, notes="Clear priorities at every Monday planning.")
+    give(driver, slack, BOB, MAYA, anonymous=True, notes="Shared credit for the launch with support.")
     mine = shown(driver.as_user(MAYA.id).command("/feedback", "mine"))
-    assert secret in mine and "Clear priorities." in mine
+    assert secret in mine and "Clear priorities at every Monday planning." in mine
 
     # The search: Carol's id and name, in everything Slack received that was not for Carol,
     # and in the whole log.
     carol_dm_channel = slack.dm_channel(CAROL.id)
     for call in slack.calls:
-        if call.args.get("channel") in (carol_dm_channel, CAROL.id) or call.args.get("user") == CAROL.id:
-            continue  # Carol's own DMs and modals
+        if call.args.get("channel") in (carol_dm_channel, CAROL.id) or CAROL.id in (
+            call.args.get("user"),
+            call.args.get("user_id"),
+        ):
+            continue  # Carol's own DMs, modals and Home
         if call.method in {
             "views.open",
             "views.update",
@@ -213,12 +223,128 @@ def test_anonymous_givers_are_never_revealed(quiet_app: AppProcess, slack: FakeS
                 opened_for = call.response or {}
                 assert "Carol" not in json.dumps(opened_for)
             continue
-        payload = json.dumps(call.args, ensure_ascii=False)
-        assert CAROL.id not in payload and "Carol" not in payload, (call.method, payload[:300])
+        args = call.args
+        if call.method == "views.publish" and args.get("user_id") == MAYA.id:
+            # Maya's Home lists whom she asked under "Your open requests": those rows are
+            # checked below to read alike for Carol and Bob; the rest may not name Carol.
+            view = json.loads(args["view"]) if isinstance(args["view"], str) else args["view"]
+            kept = [
+                b
+                for b in view["blocks"]
+                if not str(b.get("block_id", "")).startswith(BlockId.OPEN_REQUEST_PREFIX)
+            ]
+            args = {**args, "view": {**view, "blocks": kept}}
+        payload = json.dumps(args, ensure_ascii=False)
+        where = max(payload.find("Carol"), payload.find(CAROL.id))
+        assert where == -1, (call.method, payload[max(0, where - 200) : where + 100])
     for item in [*slack.ephemerals(MAYA.id)[seen_before[0] :], *slack.messages(MAYA.id)[seen_before[1] :]]:
         assert "Carol" not in json.dumps(item, ensure_ascii=False)
     assert CAROL.id not in quiet_app.log() and "Carol" not in quiet_app.log()
     assert len([f for f in rows(db, Feedback) if f.anonymous]) == 3
+
+    # Maya's own listings name whom she asked, but Carol (answered anonymously) must read
+    # exactly like Bob (did not answer): in /feedback requests, the export, the nudge, a new
+    # request, and when the two weeks are over.
+    carol_row, bob_row = sent_rows(driver, MAYA, CAROL, BOB)
+    assert carol_row == bob_row == (" on *the offsite* · waiting", False)
+    carol_home, bob_home = home_rows(driver, slack, MAYA, CAROL, BOB)
+    assert carol_home == bob_home and carol_home is not None and not carol_home[1]
+    carol_json, bob_json = exported_requests(driver, slack, MAYA, CAROL, BOB)
+    assert carol_json == bob_json and carol_json["state"] == "open"
+
+    with db.transaction() as session:  # asked two days ago: a nudge is due for both
+        for row in session.exec(select(FeedbackRequest)):
+            row.created_at = row.created_at - timedelta(days=2)
+            session.add(row)
+    carol_row, bob_row = sent_rows(driver, MAYA, CAROL, BOB)
+    assert carol_row == bob_row == (" on *the offsite* · waiting", True)
+    carol_home, bob_home = home_rows(driver, slack, MAYA, CAROL, BOB)
+    assert carol_home == bob_home and carol_home is not None and carol_home[1]
+    listing = driver.as_user(MAYA.id).command("/feedback", "requests").json()
+    container = {"channel": "C0GENERAL", "ts": "1.1", "blocks": listing["blocks"]}
+    for user in (CAROL, BOB):
+        request_id = one_request(db, MAYA, user).id
+        posts = len(slack.calls_to("chat.postMessage"))
+        done = open_modal_by_click(driver, slack, MAYA, container, "nudge_request", value=str(request_id))
+        assert f"Nudged {escape_mrkdwn(user.real_name)}." in json.dumps(done["blocks"], ensure_ascii=False)
+        if user is BOB:  # Bob is nudged; Carol, who answered, is not bothered, and Maya cannot tell
+            slack.wait_for("chat.postMessage", count=posts + 1)
+    assert [c.args["channel"] for c in slack.calls_to("chat.postMessage")[-1:]] == [slack.dm_channel(BOB.id)]
+    carol_row, bob_row = sent_rows(driver, MAYA, CAROL, BOB)
+    assert carol_row == bob_row == (" on *the offsite* · waiting", False)  # nudged today
+    again = request(driver, slack, MAYA, f"request {m(CAROL)} {m(BOB)} about the offsite")
+    assert "*Carol &lt;b&gt;Díaz&lt;/b&gt;*: you already have an open request to them" in again
+    assert "*Bob Müller*: you already have an open request to them" in again
+
+    with db.transaction() as session:  # the two weeks are over: both close on the same day
+        for row in session.exec(select(FeedbackRequest)):
+            row.created_at = row.created_at - timedelta(days=13)
+            session.add(row)
+    carol_row, bob_row = sent_rows(driver, MAYA, CAROL, BOB)
+    assert carol_row == bob_row == (" on *the offsite* · closed", False)
+    assert home_rows(driver, slack, MAYA, CAROL, BOB) == [None, None]
+    carol_json, bob_json = exported_requests(driver, slack, MAYA, CAROL, BOB)
+    assert carol_json == bob_json and carol_json["state"] == "closed"
+    # Carol's own view still says what she did.
+    carol_listing = json.dumps(driver.as_user(CAROL.id).command("/feedback", "requests").json())
+    assert "answered" in carol_listing
+
+
+def one_request(db: Database, requester: Any, giver: Any) -> FeedbackRequest:
+    with db.transaction() as session:
+        people = {p.slack_user_id: p.id for p in session.exec(select(Person))}
+        return session.exec(
+            select(FeedbackRequest).where(
+                FeedbackRequest.requester_id == people[requester.id],
+                FeedbackRequest.giver_id == people[giver.id],
+            )
+        ).one()
+
+
+def listed_rows(blocks: list[dict[str, Any]], prefix: str, *givers: Any) -> list[tuple[str, bool] | None]:
+    """Each giver's row among the blocks whose id starts with ``prefix``, their name taken
+    out: (text, has a button), or None when not listed."""
+    listed = [b for b in blocks if str(b.get("block_id", "")).startswith(prefix)]
+    found: list[tuple[str, bool] | None] = []
+    for giver in givers:
+        name = f"*{escape_mrkdwn(giver.real_name)}*"
+        matches = [b for b in listed if b["text"]["text"].startswith(name)]
+        assert len(matches) <= 1
+        found.append(
+            (matches[0]["text"]["text"].removeprefix(name), "accessory" in matches[0]) if matches else None
+        )
+    return found
+
+
+def sent_rows(driver: SlackDriver, requester: Any, *givers: Any) -> list[tuple[str, bool] | None]:
+    """Each giver's row under "You asked" in /feedback requests."""
+    listing = driver.as_user(requester.id).command("/feedback", "requests").json()
+    return listed_rows(listing["blocks"], BlockId.SENT_REQUEST_PREFIX, *givers)
+
+
+def home_rows(
+    driver: SlackDriver, slack: FakeSlack, user: Any, *givers: Any
+) -> list[tuple[str, bool] | None]:
+    """Each giver's row under "Your open requests" on the App Home."""
+    mine = lambda c: c.args.get("user_id") == user.id  # noqa: E731
+    before = len([c for c in slack.calls_to("views.publish") if mine(c)])
+    driver.as_user(user.id).open_home()
+    slack.wait_for("views.publish", count=before + 1, where=mine)
+    view = slack.home(user.id)
+    assert view is not None
+    return listed_rows(view["blocks"], BlockId.OPEN_REQUEST_PREFIX, *givers)
+
+
+def exported_requests(
+    driver: SlackDriver, slack: FakeSlack, requester: Any, *givers: Any
+) -> list[dict[str, Any]]:
+    """Each giver's entry in the requester's export, without the request id and the giver."""
+    uploads = len(slack.calls_to("files.completeUploadExternal"))
+    driver.as_user(requester.id).command("/feedback", "export")
+    slack.wait_for("files.completeUploadExternal", count=uploads + 1)
+    data = json.loads(slack.files(requester.id)[-1]["content"].decode())
+    sent = {r["giver"]: r for r in data["requests_i_sent"]}
+    return [{k: v for k, v in sent[g.id].items() if k not in {"id", "giver"}} for g in givers]
 
 
 @pytest.mark.parametrize(
@@ -250,8 +376,15 @@ def test_malformed_commands_get_the_usage_and_send_nothing(
 def test_who_sees_what_from_outside(
     app: AppProcess, driver: SlackDriver, slack: FakeSlack, db: Database
 ) -> None:
-    give(driver, slack, ALICE, BOB, anonymous=False, notes="Alice about Bob")
-    give(driver, slack, CAROL, MAYA, anonymous=False, notes="Carol about Maya")
+    give(driver, slack, ALICE, BOB, anonymous=False, notes="Alice about Bob: he wrote the rollback plan.")
+    give(
+        driver,
+        slack,
+        CAROL,
+        MAYA,
+        anonymous=False,
+        notes="Carol about Maya: she unblocked the vendor contract.",
+    )
     # Each person's /feedback mine shows what is about them, and nothing else.
     assert "Alice about Bob" in shown(driver.as_user(BOB.id).command("/feedback", "mine"))
     for other in (ALICE, CAROL, MAYA):
@@ -270,11 +403,25 @@ def test_who_sees_what_from_outside(
 
 
 def test_export_sends_everything_about_me_without_anonymous_givers(
-    app: AppProcess, driver: SlackDriver, slack: FakeSlack
+    app: AppProcess, driver: SlackDriver, slack: FakeSlack, db: Database
 ) -> None:
-    give(driver, slack, CAROL, MAYA, anonymous=True, notes="Carol's anonymous note")
-    give(driver, slack, ALICE, MAYA, anonymous=False, notes="Alice's named note")
-    give(driver, slack, MAYA, BOB, anonymous=False, notes="Maya about Bob")
+    # Carol reports to Maya, her only report: "relation: report" alone would name Carol.
+    for user in (CAROL, MAYA):
+        driver.as_user(user.id).command("/feedback", "mine")  # first contact
+    with db.transaction() as session:
+        people = {p.slack_user_id: p for p in session.exec(select(Person))}
+        people[CAROL.id].manager_id = people[MAYA.id].id
+        session.add(people[CAROL.id])
+    give(
+        driver,
+        slack,
+        CAROL,
+        MAYA,
+        anonymous=True,
+        notes="Carol's anonymous note: Maya ran the offsite agenda.",
+    )
+    give(driver, slack, ALICE, MAYA, anonymous=False, notes="Alice's named note: Maya ran the launch review.")
+    give(driver, slack, MAYA, BOB, anonymous=False, notes="Maya about Bob: he fixed the flaky deploy.")
     request(driver, slack, MAYA, f"request {m(BOB)} about the export")
     response = driver.as_user(MAYA.id).command("/feedback", "export")
     assert "Preparing your export" in shown(response)
@@ -286,10 +433,17 @@ def test_export_sends_everything_about_me_without_anonymous_givers(
     assert data["person"]["slack_user_id"] == MAYA.id
     about_me = {item["giver"]: item for item in data["feedback_about_me"]}
     assert set(about_me) == {"anonymous", ALICE.id}
-    assert about_me[ALICE.id]["notes"]["strengths_note"] == "Alice's named note"
-    assert about_me["anonymous"]["notes"] == "withheld until 3 anonymous items exist"
+    assert about_me[ALICE.id]["notes"]["strengths_note"] == "Alice's named note: Maya ran the launch review."
+    assert about_me["anonymous"]["notes"] == "withheld until 3 different people have given anonymous feedback"
     assert about_me["anonymous"]["scores"]["delivery"]["quality"] == 4
-    assert [i["notes"]["strengths_note"] for i in data["feedback_i_gave"]] == ["Maya about Bob"]
+    # Nothing that narrows down the anonymous giver: no relation, source, id, exact time.
+    assert set(about_me["anonymous"]) == {"giver", "date", "scores", "notes"}
+    assert "report" not in json.dumps(about_me["anonymous"])
+    assert about_me["anonymous"]["date"] == about_me[ALICE.id]["date"]  # the day, not the moment
+    assert {"id", "at", "source", "relation"} <= set(about_me[ALICE.id])  # a named giver's item keeps them
+    assert [i["notes"]["strengths_note"] for i in data["feedback_i_gave"]] == [
+        "Maya about Bob: he fixed the flaky deploy."
+    ]
     assert [r["about"] for r in data["requests_i_sent"]] == ["the export"]
     assert CAROL.id not in raw and "Carol" not in raw
 
@@ -300,6 +454,11 @@ def test_delete_removes_what_i_gave_and_takes_me_out(
     give(driver, slack, CAROL, MAYA, anonymous=True)
     give(driver, slack, CAROL, ALICE, anonymous=False)
     give(driver, slack, ALICE, CAROL, anonymous=False, notes="about Carol stays with Carol")
+    before = len(slack.calls_to("views.open"))
+    driver.as_user(CAROL.id).command("/feedback", f"give {m(BOB)} about the launch")
+    slack.wait_for("views.open", count=before + 1)
+    open_form = slack.open_modal(CAROL.id)  # still open when she leaves
+    assert open_form is not None
     before = len(slack.calls_to("views.open"))
     driver.as_user(CAROL.id).command("/feedback", "delete")
     slack.wait_for("views.open", count=before + 1)
@@ -318,3 +477,175 @@ def test_delete_removes_what_i_gave_and_takes_me_out(
     assert "*Carol &lt;b&gt;Díaz&lt;/b&gt;*: they left the feedback programme" in request(
         driver, slack, MAYA, f"request {m(CAROL)}"
     )
+    forms = len(slack.calls_to("views.open"))
+    refusal = request(driver, slack, CAROL, f"give {m(BOB)} about the launch")
+    assert "You left the feedback programme, so you cannot give feedback any more." in refusal
+    assert len(slack.calls_to("views.open")) == forms  # no form opened
+    # Nor through the form she had open when she left.
+    late = driver.as_user(CAROL.id).submit(open_form, {**FULL_ANSWERS, "What went well": CONCRETE_NOTE})
+    assert late.json()["response_action"] == "update"
+    assert "You left the feedback programme" in json.dumps(late.json()["view"])
+    assert len(rows(db, Feedback)) == len(remaining)
+
+
+def test_one_giver_cannot_unlock_their_own_anonymous_notes(
+    app: AppProcess, driver: SlackDriver, slack: FakeSlack, db: Database
+) -> None:
+    notes = [
+        "Carol's first: Maya chaired the incident call and kept it calm.",
+        "Carol's second: Maya split the migration into reviewable steps.",
+        "Carol's third: Maya asked the quiet people for their view first.",
+    ]
+    for note in notes:  # three forms, three records, one person
+        give(driver, slack, CAROL, MAYA, anonymous=True, notes=note)
+    assert len([f for f in rows(db, Feedback) if f.anonymous]) == 3
+    mine = shown(driver.as_user(MAYA.id).command("/feedback", "mine"))
+    assert mine.count("_anonymous_") == 3 and not any(note in mine for note in notes)
+    assert "three different people have answered you anonymously" in mine
+    # Two more people: now three different anonymous givers, and the notes show.
+    give(
+        driver, slack, ALICE, MAYA, anonymous=True, notes="Alice's: Maya wrote the launch plan with support."
+    )
+    mine = shown(driver.as_user(MAYA.id).command("/feedback", "mine"))
+    assert not any(note in mine for note in notes)
+    give(
+        driver, slack, BOB, MAYA, anonymous=True, notes="Bob's: Maya unblocked the vendor contract in a day."
+    )
+    mine = shown(driver.as_user(MAYA.id).command("/feedback", "mine"))
+    assert all(note in mine for note in notes)
+
+
+@pytest.mark.parametrize(("word", "answer"), [("mine", "Nothing yet"), ("requests", "Nobody yet")])
+def test_first_contact_is_answered_in_time_while_users_info_waits_out_a_429(
+    app: AppProcess, driver: SlackDriver, slack: FakeSlack, db: Database, word: str, answer: str
+) -> None:
+    newcomer = FakeUser(id="U0NEWBIE", name="newbie", real_name="Nadia New", tz="Europe/Paris")
+    slack.add_user(newcomer)
+    slack.fail_next("users.info", status=429, retry_after=2)
+    started = time.monotonic()
+    response = driver.as_user(newcomer.id).command("/feedback", word)
+    elapsed = time.monotonic() - started
+    assert response.status == 200 and elapsed < 1.5, elapsed  # Retry-After is 2 s: it was not waited for
+    assert answer in shown(response)
+    # The profile arrives afterwards, once Slack lets users.info through.
+    slack.wait_for("users.info", where=lambda c: c.ok and c.args.get("user") == newcomer.id, timeout=10)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        with db.transaction() as session:
+            row = session.exec(select(Person).where(Person.slack_user_id == newcomer.id)).one()
+        if row.name == "Nadia New":
+            break
+        time.sleep(0.05)
+    assert (row.name, row.tz) == ("Nadia New", "Europe/Paris")
+    assert len(slack.calls_to("users.info")) == 2  # the 429, then the answer
+
+
+def test_the_same_form_submitted_twice_stores_one_answer_and_tells_once(
+    app: AppProcess, driver: SlackDriver, slack: FakeSlack, db: Database
+) -> None:
+    request(driver, slack, MAYA, f"request {m(ALICE)} about the launch")
+    alice_dm = slack.last_dm(ALICE.id)
+    assert alice_dm is not None
+    form = open_modal_by_click(driver, slack, ALICE, alice_dm, "give_feedback")
+    values = {**FULL_ANSWERS, "What went well": CONCRETE_NOTE}
+    to_maya = lambda c: c.args["channel"] == slack.dm_channel(MAYA.id)  # noqa: E731
+    for _ in range(2):  # a double click, or Slack retrying: the same view id twice
+        assert driver.as_user(ALICE.id).submit(form, values).status == 200
+    slack.wait_for("chat.postMessage", where=to_maya)
+    time.sleep(0.5)  # what a second notice would need to arrive
+    assert len(rows(db, Feedback)) == 1
+    assert len([c for c in slack.calls_to("chat.postMessage") if to_maya(c)]) == 1
+    # Feedback given unasked: the same, keyed by the view.
+    before = len(slack.calls_to("views.open"))
+    driver.as_user(BOB.id).command("/feedback", f"give {m(MAYA)} about the launch")
+    slack.wait_for("views.open", count=before + 1)
+    unasked = slack.open_modal(BOB.id)
+    assert unasked is not None
+    for _ in range(2):
+        assert driver.as_user(BOB.id).submit(unasked, values).status == 200
+    assert len(rows(db, Feedback)) == 2
+
+
+def test_the_feedback_form_names_the_field_at_fault(
+    app: AppProcess, driver: SlackDriver, slack: FakeSlack, db: Database
+) -> None:
+    before = len(slack.calls_to("views.open"))
+    driver.as_user(ALICE.id).command("/feedback", f"give {m(MAYA)}")
+    slack.wait_for("views.open", count=before + 1)
+    form = slack.open_modal(ALICE.id)
+    assert form is not None
+    no_quality = {k: v for k, v in FULL_ANSWERS.items() if k != "Quality"}
+    refused = driver.as_user(ALICE.id).submit(
+        form, {**no_quality, "What went well": CONCRETE_NOTE}, strict=False
+    )
+    assert refused.json()["response_action"] == "errors"
+    assert set(refused.json()["errors"]) == {"kpi_quality"}
+    long_note = (CONCRETE_NOTE + " ") * 40  # over 3,000 characters, and concrete
+    assert len(long_note) > 3000
+    refused = driver.as_user(ALICE.id).submit(
+        form, {**FULL_ANSWERS, "What went well": long_note}, strict=False
+    )
+    assert refused.json()["response_action"] == "errors"
+    assert set(refused.json()["errors"]) == {"strengths_note"}
+    assert "3000 characters" in refused.json()["errors"]["strengths_note"]
+    assert rows(db, Feedback) == []
+
+
+def test_a_note_cannot_ping_the_channel_through_feedback_mine(
+    app: AppProcess, driver: SlackDriver, slack: FakeSlack
+) -> None:
+    note = "<!channel> In Monday's launch review Maya walked support through <https://evil.example|the plan>."
+    give(driver, slack, ALICE, MAYA, anonymous=False, notes=note)
+    texts = mrkdwn_texts(driver.as_user(MAYA.id).command("/feedback", "mine").json())
+    shown_note = [t for t in texts if "launch review" in t]
+    assert shown_note and all("<!channel>" not in t and "<https://evil" not in t for t in texts)
+    assert "&lt;!channel&gt;" in shown_note[0] and "&lt;https://evil.example|the plan&gt;" in shown_note[0]
+
+
+@pytest.fixture
+def admin_app(slack: FakeSlack, database_url: str, tmp_path: Path) -> Iterator[AppProcess]:
+    """The app with Maya as an admin (BRICKWORK_ADMINS)."""
+    process = start_app(slack, database_url, tmp_path, BRICKWORK_ADMINS=MAYA.id)
+    yield process
+    process.stop()
+
+
+def test_an_admin_reads_no_feedback_of_someone_they_do_not_manage(
+    admin_app: AppProcess, slack: FakeSlack, db: Database
+) -> None:
+    driver = SlackDriver(admin_app.events_url, admin_app.env["SLACK_SIGNING_SECRET"], slack)
+    note = "Alice about Bob: he wrote the rollback plan for the billing migration."
+    give(driver, slack, ALICE, BOB, anonymous=False, notes=note)
+    assert "Alice about Bob" not in shown(driver.as_user(MAYA.id).command("/feedback", "mine"))
+    with db.transaction() as session:
+        people = {p.slack_user_id: p for p in session.exec(select(Person))}
+    bob_id = people[BOB.id].id
+    # A "View feedback" click for Bob, as a crafted request would send it: refused.
+    container = {
+        "channel": "C0GENERAL",
+        "ts": "1.1",
+        "blocks": [
+            {
+                "type": "actions",
+                "elements": [
+                    {
+                        "type": "button",
+                        "text": {"type": "plain_text", "text": "View feedback"},
+                        "action_id": ActionId.VIEW_REPORT_FEEDBACK.value,
+                        "value": str(bob_id),
+                    }
+                ],
+            }
+        ],
+    }
+    refused = open_modal_by_click(driver, slack, MAYA, container, ActionId.VIEW_REPORT_FEEDBACK.value)
+    assert "not yours to read" in json.dumps(refused["blocks"]) and "Alice about Bob" not in json.dumps(
+        refused
+    )
+    # Being his confirmed manager is what opens it, admin or not.
+    with db.transaction() as session:
+        bob = session.exec(select(Person).where(Person.slack_user_id == BOB.id)).one()
+        bob.manager_id = people[MAYA.id].id
+        session.add(bob)
+    allowed = open_modal_by_click(driver, slack, MAYA, container, ActionId.VIEW_REPORT_FEEDBACK.value)
+    assert "Alice about Bob" in json.dumps(allowed["blocks"])

@@ -15,23 +15,42 @@ from bot.standin.webapi import FakeSlack, FakeUser
 from storage.db import Database
 from storage.models import FeedbackRequest, Person
 from tests.harness import ALICE, BOB, CAROL, MAYA, AppProcess
-from tests.test_debrief_e2e import shown
-from tests.test_feedback_e2e import give, m, request
+from tests.test_debrief_e2e import FULL_ANSWERS, shown
+from tests.test_feedback_e2e import give, m, open_modal_by_click, request
 
 
 def home(driver: SlackDriver, slack: FakeSlack, user: Any) -> dict[str, Any]:
-    before = len(slack.calls_to("views.publish"))
+    # Count only this user's publishes: another person's action may republish their own Home.
+    mine = lambda c: c.args.get("user_id") == user.id  # noqa: E731
+    before = len([c for c in slack.calls_to("views.publish") if mine(c)])
     driver.as_user(user.id).open_home()
-    slack.wait_for("views.publish", count=before + 1)
+    slack.wait_for("views.publish", count=before + 1, where=mine)
     view = slack.home(user.id)
     assert view is not None
     return view
+
+
+def publishes(slack: FakeSlack, user: Any) -> int:
+    return len([c for c in slack.calls_to("views.publish") if c.args.get("user_id") == user.id])
+
+
+def republished(slack: FakeSlack, user: Any, count: int) -> str:
+    """The user's Home once it has been published ``count`` times, with no tab opened."""
+    slack.wait_for("views.publish", count=count, where=lambda c: c.args.get("user_id") == user.id)
+    return json.dumps(slack.home(user.id), ensure_ascii=False)
 
 
 def after(slack: FakeSlack, method: str, action: Any) -> None:
     before = len(slack.calls_to(method))
     action()
     slack.wait_for(method, count=before + 1)
+
+
+def published_after(slack: FakeSlack, user: Any, action: Any) -> None:
+    """Do ``action`` and wait for the user's own Home: others' Homes may be republished too."""
+    before = publishes(slack, user)
+    action()
+    republished(slack, user, before + 1)
 
 
 def person(db: Database, user: Any) -> Person:
@@ -54,9 +73,9 @@ def test_home_shows_the_snapshot_and_is_valid(app: AppProcess, driver: SlackDriv
 def test_my_team_needs_the_reports_consent(
     app: AppProcess, driver: SlackDriver, slack: FakeSlack, db: Database
 ) -> None:
-    give(driver, slack, CAROL, ALICE, anonymous=False, notes="Carol about Alice")
+    give(driver, slack, CAROL, ALICE, anonymous=False, notes="Carol about Alice: she chaired the retro.")
     view = home(driver, slack, MAYA)
-    after(slack, "views.publish", lambda: driver.as_user(MAYA.id).select(view, "my_team", [ALICE.id, BOB.id]))
+    published_after(slack, MAYA, lambda: driver.as_user(MAYA.id).select(view, "my_team", [ALICE.id, BOB.id]))
     assert person(db, ALICE).pending_manager_id == person(db, MAYA).id
     assert person(db, ALICE).manager_id is None
     claim = slack.last_dm(ALICE.id)
@@ -98,7 +117,7 @@ def test_my_team_needs_the_reports_consent(
     assert notice is not None and "do not report to you" in json.dumps(notice["blocks"])
     # Taking Alice off the team removes the link at once.
     view = home(driver, slack, MAYA)
-    after(slack, "views.publish", lambda: driver.as_user(MAYA.id).select(view, "my_team", []))
+    published_after(slack, MAYA, lambda: driver.as_user(MAYA.id).select(view, "my_team", []))
     assert person(db, ALICE).manager_id is None
 
 
@@ -108,7 +127,7 @@ def test_pause_and_digest_settings(
     today = local_date(datetime.now(UTC), MAYA.tz)
     view = home(driver, slack, MAYA)
     until = today + timedelta(days=5)
-    after(slack, "views.publish", lambda: driver.as_user(MAYA.id).select(view, "pause_until", until))
+    published_after(slack, MAYA, lambda: driver.as_user(MAYA.id).select(view, "pause_until", until))
     assert person(db, MAYA).paused_until == until
     assert f"paused until *{until:%a %d %b}*" in json.dumps(slack.home(MAYA.id))
     text = request(driver, slack, ALICE, f"request {m(MAYA)}")
@@ -118,15 +137,17 @@ def test_pause_and_digest_settings(
         (today - timedelta(days=1), "from today on"),
         (today + timedelta(days=91), "at most 90"),
     ):
+        seen = publishes(slack, MAYA)
         after(slack, "views.open", lambda bad=bad: driver.as_user(MAYA.id).select(view, "pause_until", bad))
         notice = slack.open_modal(MAYA.id)
         assert notice is not None and reason in json.dumps(notice["blocks"])
+        republished(slack, MAYA, seen + 1)  # after the notice: or it would count as the next one
     assert person(db, MAYA).paused_until == until
-    after(slack, "views.publish", lambda: driver.as_user(MAYA.id).click(view, "resume"))
+    published_after(slack, MAYA, lambda: driver.as_user(MAYA.id).click(view, "resume"))
     assert person(db, MAYA).paused_until is None
 
     assert person(db, MAYA).digest_enabled
-    after(slack, "views.publish", lambda: driver.as_user(MAYA.id).click(view, "digest_off"))
+    published_after(slack, MAYA, lambda: driver.as_user(MAYA.id).click(view, "digest_off"))
     assert not person(db, MAYA).digest_enabled
     assert "Weekly digest: *off*" in json.dumps(slack.home(MAYA.id))
 
@@ -155,3 +176,137 @@ def test_a_busy_home_stays_within_100_blocks(
     assert "8 more people report to you" in text
     assert slack.invalid_calls() == []
     assert "Colleague 0" in shown(driver.as_user(MAYA.id).command("/feedback", "requests"))
+
+
+def test_homes_follow_requests_and_answers_without_opening_the_tab(
+    app: AppProcess, driver: SlackDriver, slack: FakeSlack
+) -> None:
+    assert "Asked *Maya Okafor*" in request(driver, slack, ALICE, f"request {m(MAYA)} about the launch")
+    assert not [c for c in slack.calls if c.method == "views.publish" and "app_home_opened" in str(c.args)]
+    maya_home = republished(slack, MAYA, 1)  # Maya never opened the tab
+    assert "Waiting for your feedback* (1)" in maya_home and "*Alice Chen* on *the launch*" in maya_home
+    alice_home = republished(slack, ALICE, 1)
+    assert "Your open requests* (1)" in alice_home and "*Maya Okafor* on *the launch*" in alice_home
+
+    # Maya answers from her Home, with her name: both Homes follow.
+    before = publishes(slack, MAYA), publishes(slack, ALICE)
+    view = slack.home(MAYA.id)
+    assert view is not None
+    form = open_modal_by_click(driver, slack, MAYA, view, "give_feedback")
+    assert driver.as_user(MAYA.id).submit(form, FULL_ANSWERS).status == 200
+    alice_home = republished(slack, ALICE, before[1] + 1)
+    assert "Your open requests* (0)" in alice_home and "on *the launch* · asked" not in alice_home
+    assert "Latest feedback you received" in alice_home and "*Maya Okafor* · on request" in alice_home
+    assert "Waiting for your feedback* (0)" in republished(slack, MAYA, before[0] + 1)
+    assert slack.invalid_calls() == []
+
+
+def test_a_failed_republish_is_logged_and_never_shown(
+    app: AppProcess, driver: SlackDriver, slack: FakeSlack
+) -> None:
+    slack.fail_next("views.publish", error="internal_error", times=2)  # Alice's and Maya's
+    assert "Asked *Maya Okafor*" in request(driver, slack, ALICE, f"request {m(MAYA)}")
+    slack.wait_for("views.publish", count=2)
+    assert [c for c in slack.calls_to("views.publish") if c.ok] == []
+    dm = slack.last_dm(MAYA.id)
+    assert dm is not None and "asks for your feedback" in json.dumps(dm["blocks"])
+    assert "Something went wrong" not in json.dumps(slack.ephemerals(ALICE.id))
+    assert "could not republish an App Home: SlackApiError internal_error" in app.log()
+    assert MAYA.id not in next(line for line in app.log().splitlines() if "republish" in line)
+    # The next open publishes as usual.
+    assert "Waiting for your feedback* (1)" in json.dumps(home(driver, slack, MAYA)["blocks"])
+
+
+def test_a_manager_reads_a_reports_feedback_from_the_home(
+    app: AppProcess, driver: SlackDriver, slack: FakeSlack, db: Database
+) -> None:
+    give(driver, slack, CAROL, ALICE, anonymous=False, notes="Carol about Alice: she chaired the retro.")
+    give(driver, slack, BOB, ALICE, anonymous=True, notes="Bob about Alice: she shared the credit.")
+    give(driver, slack, MAYA, BOB, anonymous=False)  # Maya exists
+    maya = person(db, MAYA)
+    with db.transaction() as session:  # Alice reports to Maya (confirmed)
+        row = session.exec(select(Person).where(Person.slack_user_id == ALICE.id)).one()
+        row.manager_id = maya.id
+        session.add(row)
+    alice_id = str(person(db, ALICE).id)
+    view = home(driver, slack, MAYA)
+    report_row = next(b for b in view["blocks"] if b.get("block_id") == f"report_{alice_id}")
+    buttons = {e["action_id"]: e["value"] for e in report_row["elements"]}
+    assert buttons == {
+        "request_for_report": alice_id,
+        "view_report_feedback": alice_id,
+        "draft_coaching": alice_id,
+    }
+
+    modal = open_modal_by_click(driver, slack, MAYA, view, "view_report_feedback", alice_id)
+    text = json.dumps(modal["blocks"], ensure_ascii=False)
+    assert modal["callback_id"] == "report_feedback" and "Feedback about Alice Chen" in text
+    assert "*Carol &lt;b&gt;Díaz&lt;/b&gt;* · given unasked" in text and "she chaired the retro" in text
+    assert "_anonymous_" in text and "Bob" not in text and "shared the credit" not in text
+    assert "answered them anonymously" in text and "answered you" not in text
+    assert slack.invalid_calls() == []
+
+    # Carol, who manages nobody, gets a refusal for the same button with Alice's id.
+    notice = open_modal_by_click(driver, slack, CAROL, view, "view_report_feedback", alice_id)
+    text = json.dumps(notice["blocks"], ensure_ascii=False)
+    assert "do not report to you" in text and "chaired" not in text
+
+    # Asked about Alice, Maya is pointed to this button, not to /feedback mine.
+    modal = open_modal_by_click(driver, slack, MAYA, view, "request_for_report", alice_id)
+    asked = driver.as_user(MAYA.id).submit(modal, {"Whom to ask": [CAROL.id]})
+    assert "Asked *Carol" in json.dumps(asked.json())
+    assert "Waiting for your feedback* (1)" in republished(slack, CAROL, 1)  # after that ack
+    carol_dm = slack.last_dm(CAROL.id)
+    assert carol_dm is not None
+    form = open_modal_by_click(driver, slack, CAROL, carol_dm, "give_feedback")
+    posts = len(slack.calls_to("chat.postMessage"))
+    assert driver.as_user(CAROL.id).submit(form, FULL_ANSWERS).status == 200
+    notice_call = slack.wait_for("chat.postMessage", count=posts + 1)[-1]
+    assert notice_call.args["channel"] == slack.dm_channel(MAYA.id)
+    body = json.dumps(notice_call.args["blocks"], ensure_ascii=False)
+    assert "*View feedback* beside *Alice Chen* on the App Home" in body and "/feedback mine" not in body
+
+
+def test_a_claim_that_would_close_a_cycle_is_refused(
+    app: AppProcess, driver: SlackDriver, slack: FakeSlack, db: Database
+) -> None:
+    # Maya manages Alice, confirmed by Alice; Maya's Home follows without her opening it.
+    view = home(driver, slack, MAYA)
+    published_after(slack, MAYA, lambda: driver.as_user(MAYA.id).select(view, "my_team", [ALICE.id]))
+    claim = slack.last_dm(ALICE.id)
+    assert claim is not None
+    seen = publishes(slack, MAYA)
+    after(slack, "views.open", lambda: driver.as_user(ALICE.id).click(claim, "confirm_manager"))
+    assert person(db, ALICE).manager_id == person(db, MAYA).id
+    assert "View feedback" in republished(slack, MAYA, seen + 1)
+
+    # Alice adds Maya to her team; Maya confirming would make each the other's manager.
+    alice_view = home(driver, slack, ALICE)
+    published_after(slack, ALICE, lambda: driver.as_user(ALICE.id).select(alice_view, "my_team", [MAYA.id]))
+    assert person(db, MAYA).pending_manager_id == person(db, ALICE).id
+    maya_claim = slack.last_dm(MAYA.id)
+    assert maya_claim is not None and "says you report to them" in json.dumps(maya_claim["blocks"])
+    notice = open_modal_by_click(driver, slack, MAYA, maya_claim, "confirm_manager")
+    text = json.dumps(notice["blocks"], ensure_ascii=False)
+    assert "Alice Chen already reports to Maya Okafor, directly or through others" in text
+    # Nothing changed: Alice still reports to Maya, Maya to nobody; the claim waits to be rejected.
+    assert person(db, ALICE).manager_id == person(db, MAYA).id
+    assert person(db, MAYA).manager_id is None
+    assert person(db, MAYA).pending_manager_id == person(db, ALICE).id
+
+
+def test_leaving_the_programme_republishes_the_homes_it_changes(
+    app: AppProcess, driver: SlackDriver, slack: FakeSlack
+) -> None:
+    request(driver, slack, MAYA, f"request {m(ALICE)} about the audit")
+    assert "Your open requests* (1)" in republished(slack, MAYA, 1)
+    seen = publishes(slack, MAYA)
+    opened = len(slack.calls_to("views.open"))
+    driver.as_user(ALICE.id).command("/feedback", "delete")
+    slack.wait_for("views.open", count=opened + 1)
+    confirm = slack.open_modal(ALICE.id)
+    assert confirm is not None and confirm["callback_id"] == "confirm_delete"
+    response = driver.as_user(ALICE.id).submit(confirm)
+    assert "You have left the feedback programme" in json.dumps(response.json())
+    # Maya's request to Alice is closed: her Home says so without her opening it.
+    assert "Your open requests* (0)" in republished(slack, MAYA, seen + 1)

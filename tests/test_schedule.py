@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
+from apscheduler.schedulers.background import BackgroundScheduler
+
 from bot.schedule import debrief_schedule, local_date, local_to_utc, zone
+from bot.scheduler import TICK_JOB_ID, make_scheduler
 
 
 def utc(*parts: int) -> datetime:
@@ -59,3 +62,15 @@ def test_local_date_is_the_readers_day() -> None:
     assert local_date(moment, "UTC") == date(2026, 12, 1)
     assert local_date(moment, "Europe/Berlin") == date(2026, 12, 2)
     assert local_date(moment, "America/Los_Angeles") == date(2026, 12, 1)
+
+
+def test_the_scheduler_ticks_in_utc_once_at_a_time_and_survives_misfires() -> None:
+    now = datetime(2026, 3, 29, 1, 30, tzinfo=UTC)
+    scheduler = make_scheduler(lambda _at: None, lambda: now, seconds=60, blocking=False)
+    assert isinstance(scheduler, BackgroundScheduler)
+    assert str(scheduler.timezone) == "UTC"
+    [job] = scheduler.get_jobs()
+    assert job.id == TICK_JOB_ID
+    assert job.misfire_grace_time is None and job.coalesce and job.max_instances == 1
+    assert job.trigger.interval.total_seconds() == 60 and str(job.trigger.timezone) == "UTC"
+    assert job.next_run_time == now  # the first tick runs at start

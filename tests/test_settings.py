@@ -36,6 +36,7 @@ def test_defaults() -> None:
         ("OPENAI_BASE_URL", "localhost:11434", "OPENAI_BASE_URL is invalid"),
         ("BRICKWORK_COACH", "smart", "BRICKWORK_COACH is invalid: expected one of auto, llm, offline"),
         ("BRICKWORK_FRAMEWORK_FILE", "/no/such/file.toml", "BRICKWORK_FRAMEWORK_FILE is invalid"),
+        ("BRICKWORK_LEARNING_FILE", "/no/such/file.toml", "BRICKWORK_LEARNING_FILE is invalid"),
         ("BRICKWORK_DEBRIEF_WINDOW_DAYS", "0", "BRICKWORK_DEBRIEF_WINDOW_DAYS is invalid"),
         ("BRICKWORK_DEBRIEF_WINDOW_DAYS", "a week", "BRICKWORK_DEBRIEF_WINDOW_DAYS is invalid"),
         ("BRICKWORK_TICK_SECONDS", "1", "BRICKWORK_TICK_SECONDS is invalid"),
@@ -43,6 +44,10 @@ def test_defaults() -> None:
         ("PORT", "70000", "PORT is invalid"),
         ("BRICKWORK_ADMINS", "U123, maya@example.com", "BRICKWORK_ADMINS is invalid"),
         ("BRICKWORK_ADMINS", "<@U123>", "BRICKWORK_ADMINS is invalid"),
+        ("OPENAI_TIMEOUT_SECONDS", "0", "OPENAI_TIMEOUT_SECONDS is invalid: expected a number of seconds"),
+        ("OPENAI_TIMEOUT_SECONDS", "soon", "OPENAI_TIMEOUT_SECONDS is invalid"),
+        ("OPENAI_MAX_RETRIES", "9", "OPENAI_MAX_RETRIES is invalid: expected a whole number from 0 to 5"),
+        ("OPENAI_MODEL", "", "OPENAI_MODEL is invalid"),
     ],
 )
 def test_each_setting_has_a_clear_error(name: str, value: str, expected: str) -> None:
@@ -115,6 +120,7 @@ def _one_line_exit_2(result, variable: str) -> None:  # type: ignore[no-untyped-
         (["scheduler"], {}, "SLACK_BOT_TOKEN"),
         (["db", "upgrade"], {"DATABASE_URL": "nonsense"}, "DATABASE_URL"),
         (["serve"], {**GOOD, "BRICKWORK_COACH": "always"}, "BRICKWORK_COACH"),
+        (["tick"], {"SLACK_BOT_TOKEN": "xoxb-1", "BRICKWORK_COACH": "llm"}, "OPENAI_API_KEY"),
         (["tick", "--now", "next tuesday"], {"SLACK_BOT_TOKEN": "xoxb-1"}, "--now"),
     ],
 )

@@ -425,8 +425,10 @@ class Actor:
         )
         return response
 
-    def close(self, view: Mapping[str, Any], *, force: bool = False) -> Response:
-        """Close a modal with its X / close button.
+    def close(
+        self, view: Mapping[str, Any], values: Mapping[str, Any] | None = None, *, force: bool = False
+    ) -> Response:
+        """Close a modal with its X / close button, after typing ``values`` (as ``submit`` takes them).
 
         Slack only sends ``view_closed`` when the view has ``notify_on_close: true``; otherwise
         nothing is sent and a ``Response(sent=False)`` is returned (``force=True`` sends anyway).
@@ -436,7 +438,7 @@ class Actor:
             return Response(status=0, headers={}, text="", elapsed=0.0, sent=False)
         payload = self._base_payload("view_closed")
         full_view = dict(copy.deepcopy(view))
-        full_view["state"] = {"values": build_state_values(view, {}, strict=False)}
+        full_view["state"] = {"values": build_state_values(view, values or {}, strict=False)}
         payload["view"] = full_view
         payload["is_cleared"] = bool(view.get("clear_on_close"))
         return self.driver.send_payload(payload)

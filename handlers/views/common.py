@@ -6,8 +6,7 @@ from slack_sdk.models.blocks import ContextBlock, MarkdownTextObject, SectionBlo
 from slack_sdk.models.views import View
 
 from bot.text import escape_mrkdwn
-
-NOTICE_CALLBACK = "notice"
+from handlers.ids import CallbackId
 
 
 def notice_modal(title: str, message: str, *, error_id: str | None = None) -> View:
@@ -15,4 +14,4 @@ def notice_modal(title: str, message: str, *, error_id: str | None = None) -> Vi
     blocks: list[ContextBlock | SectionBlock] = [SectionBlock(text=escape_mrkdwn(message))]
     if error_id:
         blocks.append(ContextBlock(elements=[MarkdownTextObject(text=f"Error id: `{error_id}`")]))
-    return View(type="modal", callback_id=NOTICE_CALLBACK, title=title[:24], close="Close", blocks=blocks)
+    return View(type="modal", callback_id=CallbackId.NOTICE, title=title[:24], close="Close", blocks=blocks)

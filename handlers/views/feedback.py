@@ -32,7 +32,7 @@ from bot.feedback import (
 from bot.framework import Framework
 from bot.text import escape_mrkdwn
 from handlers.forms import FeedbackFormMeta, RequestMeta, dump_metadata
-from handlers.ids import ActionId, BlockId, CallbackId
+from handlers.ids import ActionId, BlockId, CallbackId, numbered
 from handlers.views.form import FormCopy, answers_modal
 from storage.models import DECLINE_REASON_MAX, FeedbackSource, RequestState
 
@@ -45,7 +45,8 @@ FEEDBACK_HELP = (
     "• `/feedback export`: a file with everything Brickwork stores about you and by you.\n"
     "• `/feedback delete`: delete the feedback you gave and leave the feedback programme.\n"
     "Pick people from Slack's autocomplete so each name becomes a mention. Anonymous givers are "
-    "never named; anonymous written notes appear once three anonymous answers about a person exist."
+    "never named; anonymous written notes appear once three different people have answered a person "
+    "anonymously."
 )
 STATE_WORDS = {
     RequestState.OPEN: "waiting",
@@ -53,6 +54,8 @@ STATE_WORDS = {
     RequestState.DECLINED: "declined",
     RequestState.WITHDRAWN: "withdrawn",
 }
+# What I asked, as I may see it (bot.feedback.shown_to_requester): withdrawn or expired, "closed".
+SENT_STATE_WORDS = {**STATE_WORDS, RequestState.WITHDRAWN: "closed"}
 SOURCE_WORDS = {
     FeedbackSource.DEBRIEF: "debrief",
     FeedbackSource.UPWARD: "feedback on the lead",
@@ -113,7 +116,7 @@ def _request_actions_or_state(card: RequestCard) -> list[Block]:
     if card.state is RequestState.OPEN:
         return [
             ActionsBlock(
-                block_id=f"request_{card.request_id}",
+                block_id=numbered(BlockId.REQUEST_PREFIX, card.request_id),
                 elements=[
                     ButtonElement(
                         text="Give feedback",
@@ -139,12 +142,20 @@ def answered_notice(card: RequestCard) -> tuple[str, list[Block]]:
     if card.anonymous_answer:
         # Not which request, not who: only that something anonymous arrived.
         text = "You have new anonymous feedback."
-        body = f"{text} `/feedback mine` shows what you have received."
+        # The same pointer whoever it is about: naming the place would tell which request.
+        body = (
+            f"{text} `/feedback mine` shows what you received; *View feedback* on the App Home, "
+            "what the people who report to you received."
+        )
     else:
         text = f"{_e(card.giver.name)} answered your feedback request"
-        body = (
-            f"*{_e(card.giver.name)}* answered your request{about_whom(card)}{on_topic(card.about)}. "
+        where = (
             "`/feedback mine` shows it."
+            if card.subject.person_id == card.requester.person_id
+            else f"*View feedback* beside *{_e(card.subject.name)}* on the App Home shows it."
+        )
+        body = (
+            f"*{_e(card.giver.name)}* answered your request{about_whom(card)}{on_topic(card.about)}. " + where
         )
     return text, [SectionBlock(text=body)]
 
@@ -235,13 +246,16 @@ def requests_overview(overview: RequestsOverview) -> tuple[str, list[Block]]:
     blocks: list[Block] = [HeaderBlock(text="Feedback requests")]
     blocks.append(SectionBlock(text="*You asked*" if overview.sent else "*You asked*\nNobody yet."))
     for card in overview.sent[:MAX_LISTED]:
-        line = f"*{_e(card.giver.name)}*{about_whom(card)}{on_topic(card.about)} · {STATE_WORDS[card.state]}"
+        # card.state is what the requester may see: an anonymous answer reads like silence.
+        shown = SENT_STATE_WORDS[card.state]
+        line = f"*{_e(card.giver.name)}*{about_whom(card)}{on_topic(card.about)} · {shown}"
         accessory = (
             ButtonElement(text="Nudge", action_id=ActionId.NUDGE_REQUEST, value=str(card.request_id))
             if card.can_nudge
             else None
         )
-        blocks.append(SectionBlock(block_id=f"sent_{card.request_id}", text=line, accessory=accessory))
+        block_id = numbered(BlockId.SENT_REQUEST_PREFIX, card.request_id)
+        blocks.append(SectionBlock(block_id=block_id, text=line, accessory=accessory))
     blocks.append(DividerBlock())
     blocks.append(
         SectionBlock(text="*You were asked*" if overview.received else "*You were asked*\nNothing yet.")
@@ -260,7 +274,8 @@ def requests_overview(overview: RequestsOverview) -> tuple[str, list[Block]]:
             if card.state is RequestState.OPEN
             else None
         )
-        blocks.append(SectionBlock(block_id=f"received_{card.request_id}", text=line, accessory=accessory))
+        block_id = numbered(BlockId.RECEIVED_REQUEST_PREFIX, card.request_id)
+        blocks.append(SectionBlock(block_id=block_id, text=line, accessory=accessory))
     total = len(overview.sent) + len(overview.received)
     return f"Feedback requests: {total}", blocks
 
@@ -277,7 +292,7 @@ def item_lines(item: ReceivedItem, framework: Framework) -> str:
     if scores:
         lines.append(scores)
     if item.notes is None:
-        lines.append("_Written notes appear once three anonymous answers about you exist._")
+        lines.append("_Written notes appear once three different people have answered you anonymously._")
     else:
         for label, key in (
             ("Delivery", "delivery_note"),

@@ -21,12 +21,12 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.debriefs import PersonRef
-from bot.feedback import MAX_GIVERS, RequestOutcome
+from bot.feedback import MAX_GIVERS, ReceivedItem, RequestOutcome
 from bot.framework import Framework
 from bot.home import HomeData
 from bot.text import escape_mrkdwn
 from handlers.forms import ReportMeta, dump_metadata
-from handlers.ids import ActionId, BlockId, CallbackId
+from handlers.ids import ActionId, BlockId, CallbackId, numbered
 from handlers.views import debrief as debrief_views
 from handlers.views import feedback as feedback_views
 from storage.models import ABOUT_MAX
@@ -66,7 +66,7 @@ def home_view(data: HomeData, framework: Framework, today: date) -> View:
         )
         blocks.append(
             ActionsBlock(
-                block_id=f"waiting_{card.request_id}",
+                block_id=numbered(BlockId.WAITING_PREFIX, card.request_id),
                 elements=[
                     ButtonElement(
                         text="Give feedback",
@@ -92,7 +92,7 @@ def home_view(data: HomeData, framework: Framework, today: date) -> View:
         )
         blocks.append(
             SectionBlock(
-                block_id=f"open_{card.request_id}",
+                block_id=numbered(BlockId.OPEN_REQUEST_PREFIX, card.request_id),
                 accessory=accessory,
                 text=f"*{_e(card.giver.name)}*{feedback_views.about_whom(card)}"
                 f"{feedback_views.on_topic(card.about)} · asked {card.created_at:%d %b}",
@@ -108,7 +108,7 @@ def home_view(data: HomeData, framework: Framework, today: date) -> View:
     blocks += [DividerBlock(), SectionBlock(text="*My team*")]
     blocks.append(
         ActionsBlock(
-            block_id="team",
+            block_id=BlockId.TEAM,
             elements=[
                 UserMultiSelectElement(
                     action_id=ActionId.MY_TEAM,
@@ -127,15 +127,23 @@ def home_view(data: HomeData, framework: Framework, today: date) -> View:
                 "nothing of theirs, until they confirm."
             )
         )
-    for row in data.reports:
+    for row in data.reports:  # a section holds one accessory: the buttons get their own row
+        report_id = str(row.person.person_id)
         blocks.append(
-            SectionBlock(
-                text=f"*{_e(row.person.name)}*\n{feedback_views.snapshot_text(row.snapshot)}"[:3000],
-                accessory=ButtonElement(
-                    text="Request feedback",
-                    action_id=ActionId.REQUEST_FOR_REPORT,
-                    value=str(row.person.person_id),
-                ),
+            SectionBlock(text=f"*{_e(row.person.name)}*\n{feedback_views.snapshot_text(row.snapshot)}"[:3000])
+        )
+        blocks.append(
+            ActionsBlock(
+                block_id=numbered(BlockId.REPORT_PREFIX, row.person.person_id),
+                elements=[
+                    ButtonElement(
+                        text="Request feedback", action_id=ActionId.REQUEST_FOR_REPORT, value=report_id
+                    ),
+                    ButtonElement(
+                        text="View feedback", action_id=ActionId.VIEW_REPORT_FEEDBACK, value=report_id
+                    ),
+                    ButtonElement(text="Draft coaching", action_id=ActionId.DRAFT_COACHING, value=report_id),
+                ],
             )
         )
     if data.reports_total > len(data.reports):
@@ -146,7 +154,7 @@ def home_view(data: HomeData, framework: Framework, today: date) -> View:
     blocks += [b for b in listing if not isinstance(b, HeaderBlock)]
     blocks.append(
         ActionsBlock(
-            block_id="projects",
+            block_id=BlockId.PROJECTS,
             elements=[ButtonElement(text="New project", action_id=ActionId.NEW_PROJECT, style="primary")],
         )
     )
@@ -160,7 +168,7 @@ def home_view(data: HomeData, framework: Framework, today: date) -> View:
     blocks.append(SectionBlock(text=pause))
     blocks.append(
         ActionsBlock(
-            block_id="settings",
+            block_id=BlockId.SETTINGS,
             elements=[
                 DatePickerElement(
                     action_id=ActionId.PAUSE_UNTIL,
@@ -189,7 +197,7 @@ def manager_claim_blocks(manager: PersonRef) -> list[Block]:
             "feedback about you (never who gave anonymous feedback)."
         ),
         ActionsBlock(
-            block_id=f"claim_{manager.person_id}",
+            block_id=numbered(BlockId.CLAIM_PREFIX, manager.person_id),
             elements=[
                 ButtonElement(
                     text="Confirm",
@@ -239,8 +247,36 @@ def request_for_report_modal(report: PersonRef) -> View:
 def request_outcome_modal(outcome: RequestOutcome) -> View:
     return View(
         type="modal",
-        callback_id="request_outcome",
+        callback_id=CallbackId.REQUEST_OUTCOME,
         title="Request feedback",
         close="Done",
         blocks=[SectionBlock(text=feedback_views.outcome_text(outcome))],
+    )
+
+
+REPORT_FEEDBACK_SHOWN = 20  # items in the modal: two blocks each, well within a modal's 100
+
+
+def report_feedback_modal(report: PersonRef, items: list[ReceivedItem], framework: Framework) -> View:
+    """A report's feedback as their manager may see it: the service has already removed what
+    they may not (anonymous givers are None, withheld notes None); rendered as /feedback mine
+    renders an item."""
+    blocks: list[Block] = [
+        SectionBlock(text=f"*Feedback about {_e(report.name)}*"),
+        _context("Anonymous givers are never named, to you or anyone."),
+    ]
+    if not items:
+        blocks.append(SectionBlock(text="Nothing yet. *Request feedback* on the Home asks for some."))
+    for item in items[:REPORT_FEEDBACK_SHOWN]:
+        # The shared rendering speaks to the subject ("answered you"); here the reader is their manager.
+        text = feedback_views.item_lines(item, framework).replace("answered you", "answered them")
+        blocks += [DividerBlock(), SectionBlock(text=text)]
+    if len(items) > REPORT_FEEDBACK_SHOWN:
+        blocks.append(_context(f"The latest {REPORT_FEEDBACK_SHOWN} are shown."))
+    return View(
+        type="modal",
+        callback_id=CallbackId.REPORT_FEEDBACK,
+        title="Feedback",
+        close="Done",
+        blocks=blocks,
     )

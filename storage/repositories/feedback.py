@@ -59,12 +59,14 @@ def given_by(session: Session, giver_id: int) -> list[Feedback]:
     )
 
 
-def anonymous_count(session: Session, subject_id: int) -> int:
+def anonymous_givers(session: Session, subject_id: int) -> int:
+    """How many different people gave anonymous feedback about the subject: people, not
+    records, so one colleague's three anonymous forms count once."""
     return int(
         session.exec(
-            select(func.count())
-            .select_from(Feedback)
-            .where(Feedback.subject_id == subject_id, col(Feedback.anonymous).is_(True))
+            select(func.count(func.distinct(Feedback.giver_id))).where(
+                Feedback.subject_id == subject_id, col(Feedback.anonymous).is_(True)
+            )
         ).one()
     )
 

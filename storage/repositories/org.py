@@ -108,3 +108,46 @@ def unlink_reports(session: Session, *, manager_id: int) -> int:
             .execution_options(synchronize_session=False)
         )
     return len(changed)
+
+
+def people_touched_by_leaving(session: Session, *, person_id: int, since: datetime) -> set[int]:
+    """Whose App Home changes when ``person_id`` leaves: they; their manager and a manager
+    claiming them; the people they manage or claim; everyone in a request with them that is
+    open, or answered, since ``since`` (an anonymous answer must look like an open request);
+    and the people they gave named feedback about, with those people's managers. Call it
+    before the changes."""
+    touched = {person_id}
+    me = session.get(Person, person_id)
+    if me is not None:
+        touched |= {pid for pid in (me.manager_id, me.pending_manager_id) if pid is not None}
+    touched |= {
+        pid
+        for pid in session.exec(
+            select(Person.id).where(
+                or_(col(Person.manager_id) == person_id, col(Person.pending_manager_id) == person_id)
+            )
+        )
+        if pid is not None
+    }
+    requests = session.exec(
+        select(FeedbackRequest).where(
+            col(FeedbackRequest.state).in_([RequestState.OPEN, RequestState.ANSWERED]),
+            col(FeedbackRequest.created_at) >= since,
+            or_(
+                col(FeedbackRequest.requester_id) == person_id,
+                col(FeedbackRequest.giver_id) == person_id,
+                col(FeedbackRequest.subject_id) == person_id,
+            ),
+        )
+    )
+    for request in requests:
+        touched |= {request.requester_id, request.giver_id, request.subject_id}
+    named = select(Feedback.subject_id).where(
+        Feedback.giver_id == person_id, col(Feedback.anonymous).is_(False)
+    )
+    subjects = set(session.exec(named))
+    touched |= subjects
+    if subjects:
+        managers = session.exec(select(Person.manager_id).where(col(Person.id).in_(subjects)))
+        touched |= {pid for pid in managers if pid is not None}
+    return touched

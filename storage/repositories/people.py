@@ -50,8 +50,21 @@ def upsert(
     return person
 
 
+def add_placeholder(session: Session, *, slack_user_id: str, name: str, refreshed_at: datetime) -> Person:
+    """A person known only by id and handle until ``users.info`` fills them in."""
+    person = Person(slack_user_id=slack_user_id, name=name, refreshed_at=refreshed_at)
+    session.add(person)
+    session.flush()
+    return person
+
+
 def set_dm_channel(session: Session, person_id: int, channel_id: str) -> None:
     person = session.get(Person, person_id)
     if person is not None:
         person.dm_channel_id = channel_id
         session.add(person)
+
+
+def all_names(session: Session) -> list[str]:
+    """Everyone's name, to take people out of text before it reaches an LLM."""
+    return [name for name in session.exec(select(Person.name)) if name]

@@ -33,6 +33,19 @@ def open_request(
     ).first()
 
 
+def latest(session: Session, *, requester_id: int, giver_id: int, subject_id: int) -> FeedbackRequest | None:
+    """The newest request of this requester to this giver about this subject, in any state."""
+    return session.exec(
+        select(FeedbackRequest)
+        .where(
+            FeedbackRequest.requester_id == requester_id,
+            FeedbackRequest.giver_id == giver_id,
+            FeedbackRequest.subject_id == subject_id,
+        )
+        .order_by(col(FeedbackRequest.created_at).desc(), col(FeedbackRequest.id).desc())
+    ).first()
+
+
 def sent_by(session: Session, person_id: int, *, limit: int = 50) -> list[FeedbackRequest]:
     return list(
         session.exec(
@@ -55,14 +68,21 @@ def received_by(session: Session, person_id: int, *, limit: int = 50) -> list[Fe
     )
 
 
-def claim_nudge(session: Session, request_id: int, *, now: datetime, every: timedelta) -> bool:
+def claim_nudge(
+    session: Session,
+    request_id: int,
+    *,
+    now: datetime,
+    every: timedelta,
+    state: RequestState = RequestState.OPEN,
+) -> bool:
     """Record a nudge if none was sent within ``every``: one conditional UPDATE, so a double
-    click or two replicas nudge once."""
+    click or two replicas nudge once. ``state`` is the state the request must still be in."""
     result = session.execute(
         update(FeedbackRequest)
         .where(
             col(FeedbackRequest.id) == request_id,
-            col(FeedbackRequest.state) == RequestState.OPEN,
+            col(FeedbackRequest.state) == state,
             or_(col(FeedbackRequest.nudged_at).is_(None), col(FeedbackRequest.nudged_at) <= now - every),
             col(FeedbackRequest.created_at) <= now - every,
         )

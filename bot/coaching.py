@@ -1,0 +1,471 @@
+"""Coaching drafts: drafted from a person's feedback, reviewed by a human, shared on purpose.
+
+- A manager drafts coaching for a confirmed report (``/coach @report``, or the App Home);
+  the draft is theirs to edit, to keep, or to share with the report as a DM.
+- A person drafts coaching about themself (``/growth coach``): for their eyes only.
+
+The evidence is read through the feedback service, so the reader's own access rules apply:
+what the coach sees is what the reader may see, anonymous givers never included. The LLM is
+asked only when the same prompt has not been answered before; any failure falls back to the
+offline coach for that draft and says why.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from bot.catalog import Catalog, LearningItem
+from bot.coach import (
+    LLM,
+    OFFLINE,
+    CoachingAnswer,
+    CoachRefused,
+    LLMCoach,
+    build_prompt,
+    check_answer,
+    offline_answer,
+)
+from bot.debriefs import PersonRef
+from bot.errors import NotAllowed, NotFound
+from bot.evidence import Evidence, build_evidence, describe_sources, redactor
+from bot.feedback import FeedbackService
+from bot.framework import Framework, Kpi
+from bot.people import PeopleService
+from bot.slack_gateway import SlackGateway
+from prompts import Prompt
+from storage.db import Database
+from storage.models import CoachAnswer, CoachAudience, CoachingDraft, DraftReaction, DraftState, Person
+from storage.repositories import coaching as coaching_repo
+from storage.repositories import people as people_repo
+from storage.repositories import team as team_repo
+
+log = logging.getLogger(__name__)
+
+EDIT_MAX = 1000  # an edited suggestion; Slack's input allows 3000, a coaching note needs less
+
+
+@dataclass(frozen=True)
+class DraftArea:
+    kpi: Kpi
+    observation: str
+    suggestion: str
+    first_step: str
+    evidence_ids: tuple[int, ...]  # feedback ids
+    sources: str  # "3 peer notes and the Q3 launch debrief"
+
+
+@dataclass(frozen=True)
+class DraftStrength:
+    kpi: Kpi
+    observation: str
+    sources: str
+
+
+@dataclass(frozen=True)
+class DraftLearning:
+    item: LearningItem
+    reason: str
+    chosen: bool
+
+
+@dataclass(frozen=True)
+class DraftCard:
+    draft_id: int
+    subject: PersonRef
+    requested_by: PersonRef
+    audience: CoachAudience
+    state: DraftState
+    coach: str  # "llm" or "offline"
+    model: str | None
+    fallback_reason: str  # why the offline coach stood in for the LLM ("" when it did not)
+    stale: bool  # feedback about the person changed after this was drafted
+    areas: tuple[DraftArea, ...]
+    strength: DraftStrength | None
+    learning: tuple[DraftLearning, ...]
+    evidence_count: int
+    reaction: DraftReaction | None
+    cached: bool
+
+
+@dataclass(frozen=True)
+class Drafted:
+    """What a coach produced for one draft."""
+
+    answer: CoachingAnswer | None  # None: not enough evidence to coach from
+    coach: str  # "llm" or "offline"
+    reason: str = ""  # why the offline coach stood in for the LLM
+    prompt_tokens: int | None = None  # None for the offline coach; 0 when from the cache
+    completion_tokens: int | None = None
+    cached: bool = False
+    answer_id: int | None = None
+
+
+@dataclass(frozen=True)
+class AreaEdit:
+    observation: str
+    suggestion: str
+    first_step: str
+
+
+@dataclass(frozen=True)
+class DraftEdits:
+    areas: tuple[AreaEdit, ...]
+    chosen_learning: frozenset[str]
+
+
+class CoachingViews(Protocol):
+    def shared_message(self, card: DraftCard) -> tuple[str, list[Any]]: ...
+
+
+class CoachingService:
+    def __init__(
+        self,
+        *,
+        db: Database,
+        gateway: SlackGateway,
+        people: PeopleService,
+        feedback: FeedbackService,
+        framework: Framework,
+        catalog: Catalog,
+        prompt: Prompt,
+        llm: LLMCoach | None,
+        views: CoachingViews,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._db, self._gateway, self._people, self._feedback = db, gateway, people, feedback
+        self._framework, self._catalog, self._prompt, self._llm = framework, catalog, prompt, llm
+        self._views, self._clock = views, clock
+
+    @property
+    def uses_llm(self) -> bool:
+        return self._llm is not None
+
+    # -- drafting ---------------------------------------------------------------------
+
+    def subject_of(self, requester: str, person_id: int) -> str:
+        """The Slack id of a report named by person id (a button's value), if they report to
+        the requester."""
+        with self._db.transaction() as session:
+            me = people_repo.by_slack_id(session, requester)
+            person = people_repo.get(session, person_id)
+            if me is None or person is None or person.manager_id != me.id:
+                raise NotAllowed("You can draft coaching only for people who report to you.")
+            return person.slack_user_id
+
+    def draft(self, requester: str, subject: str, *, view_id: str | None, fresh: bool = False) -> DraftCard:
+        """Reopen the requester's unshared draft about ``subject``, or draft anew (always with
+        ``fresh``). ``subject == requester`` drafts coaching for oneself."""
+        people = self._people.ensure([requester, subject])
+        me, them = people[requester], people[subject]
+        for_self = me.id == them.id
+        audience = CoachAudience.SELF if for_self else CoachAudience.MANAGER
+        with self._db.transaction() as session:
+            if not for_self and _id(them) not in team_repo.report_ids(session, _id(me)):
+                raise NotAllowed(
+                    "You can draft coaching only for people who report to you (once they have "
+                    "confirmed it). For yourself, use `/growth coach`."
+                )
+            if them.left_programme_at is not None:
+                raise NotAllowed(f"{them.name} has left the feedback programme.")
+            existing = coaching_repo.latest_open(
+                session, subject_id=_id(them), requested_by_id=_id(me), audience=audience
+            )
+            newest = coaching_repo.newest_evidence_at(session, _id(them))
+            # An open draft reopens as the reviewer left it (marked stale when feedback has
+            # changed since); one the offline coach made because the LLM failed is redrafted,
+            # so the LLM gets another chance.
+            if (
+                existing is not None
+                and not fresh
+                and existing.state is DraftState.DRAFT
+                and not existing.fallback_reason
+            ):
+                existing.view_id = view_id
+                session.add(existing)
+                return self._card(session, existing, newest)
+        evidence = build_evidence(
+            self._framework,
+            self._feedback.snapshot(requester, _id(them)),
+            self._feedback.received(requester, _id(them), limit=200),
+            self._clock(),
+        )
+        return self._new_draft(me, them, audience, evidence, view_id)
+
+    def _new_draft(
+        self, me: Person, them: Person, audience: CoachAudience, evidence: Evidence, view_id: str | None
+    ) -> DraftCard:
+        now = self._clock()
+        with self._db.transaction() as session:
+            draft = coaching_repo.add(
+                session,
+                CoachingDraft(
+                    subject_id=_id(them),
+                    requested_by_id=_id(me),
+                    audience=audience,
+                    view_id=view_id,
+                    prompt_version=self._prompt.version,
+                    evidence_count=len(evidence.items),
+                    evidence_through=evidence.newest,
+                    created_at=now,
+                    updated_at=now,
+                ),
+            )
+            draft_id = _id(draft)
+            names = people_repo.all_names(session)
+        drafted = self._answer(
+            evidence, them.name, [n for n in names if n != them.name], for_self=audience is CoachAudience.SELF
+        )
+        with self._db.transaction() as session:
+            draft = coaching_repo.get(session, draft_id)
+            assert draft is not None
+            draft.coach, draft.fallback_reason, draft.answer_id = (
+                drafted.coach,
+                drafted.reason,
+                drafted.answer_id,
+            )
+            draft.prompt_tokens, draft.completion_tokens = drafted.prompt_tokens, drafted.completion_tokens
+            draft.updated_at = self._clock()
+            if drafted.answer is None:
+                draft.state = DraftState.FAILED
+            else:
+                draft.state = DraftState.DRAFT
+                draft.content_json = json.dumps(_content(drafted.answer, evidence), ensure_ascii=False)
+            session.add(draft)
+            # Never the prompt or the answer: they carry what colleagues wrote.
+            log.info(
+                "coaching draft %s: coach=%s cached=%s tokens=%s/%s fallback=%r",
+                draft_id,
+                drafted.coach,
+                drafted.cached,
+                drafted.prompt_tokens,
+                drafted.completion_tokens,
+                drafted.reason,
+            )
+            return self._card(session, draft, evidence.newest)
+
+    def _answer(
+        self, evidence: Evidence, subject_name: str, other_names: list[str], *, for_self: bool
+    ) -> Drafted:
+        offline = offline_answer(self._framework, self._catalog, evidence)
+        if self._llm is None or offline is None:
+            # Without enough evidence there is nothing honest to ask an LLM either.
+            return Drafted(offline, OFFLINE)
+        request = build_prompt(
+            self._prompt,
+            self._framework,
+            self._catalog,
+            evidence,
+            redactor([subject_name], other_names),
+            model=self._llm.model,
+            for_self=for_self,
+        )
+        with self._db.transaction() as session:
+            known = coaching_repo.answer(session, request.key)
+            if known is not None:
+                answer = CoachingAnswer.model_validate_json(known.answer_json)
+                return Drafted(
+                    answer, LLM, prompt_tokens=0, completion_tokens=0, cached=True, answer_id=known.id
+                )
+        try:
+            reply = self._llm.ask(self._prompt, request)
+            check_answer(reply.answer, self._framework, self._catalog, evidence)
+        except CoachRefused as refused:
+            log.warning("the LLM coach could not be used for a draft: %s", refused.reason)
+            return Drafted(offline, OFFLINE, reason=refused.reason)
+        with self._db.transaction() as session:
+            row = coaching_repo.remember_answer(
+                session,
+                CoachAnswer(
+                    evidence_key=request.key,
+                    coach=LLM,
+                    prompt_version=self._prompt.version,
+                    model=self._llm.model,
+                    answer_json=reply.answer.model_dump_json(),
+                    prompt_tokens=reply.prompt_tokens,
+                    completion_tokens=reply.completion_tokens,
+                    created_at=self._clock(),
+                ),
+            )
+            answer_id = row.id
+        return Drafted(
+            reply.answer, LLM, "", reply.prompt_tokens, reply.completion_tokens, answer_id=answer_id
+        )
+
+    # -- reviewing and sharing --------------------------------------------------------
+
+    def card(self, requester: str, draft_id: int) -> DraftCard:
+        with self._db.transaction() as session:
+            draft = self._own_draft(session, requester, draft_id)
+            return self._card(session, draft, coaching_repo.newest_evidence_at(session, draft.subject_id))
+
+    def save_edits(self, requester: str, draft_id: int, edits: DraftEdits) -> None:
+        """Keep what the reviewer typed (the modal was closed, or is about to be shared)."""
+        with self._db.transaction() as session:
+            draft = self._own_draft(session, requester, draft_id)
+            if draft.state is not DraftState.DRAFT:
+                return  # shared drafts are what was sent; nothing changes them afterwards
+            draft.content_json = json.dumps(_apply(json.loads(draft.content_json), edits), ensure_ascii=False)
+            draft.updated_at = self._clock()
+            session.add(draft)
+
+    def share(self, requester: str, draft_id: int, edits: DraftEdits) -> DraftCard:
+        """Send the reviewed draft to the person it is about, once."""
+        self.save_edits(requester, draft_id, edits)
+        with self._db.transaction() as session:
+            draft = self._own_draft(session, requester, draft_id)
+            if draft.audience is not CoachAudience.MANAGER:
+                raise NotAllowed("Coaching you drafted for yourself stays with you.")
+            first = coaching_repo.claim_for_sharing(session, draft_id, at=self._clock())
+            session.refresh(draft)
+            if not first and draft.state is not DraftState.SHARED:
+                raise NotAllowed("This draft cannot be shared.")
+            card = self._card(session, draft, coaching_repo.newest_evidence_at(session, draft.subject_id))
+            subject = people_repo.get(session, draft.subject_id)
+            assert subject is not None
+        if first:
+            text, blocks = self._views.shared_message(card)
+            posted = self._gateway.post_message(self._people.dm_channel(subject), text, blocks)
+            with self._db.transaction() as session:
+                row = coaching_repo.get(session, draft_id)
+                assert row is not None
+                row.shared_channel_id, row.shared_ts = posted.channel, posted.ts
+                session.add(row)
+        return card
+
+    def react(
+        self, person: str, draft_id: int, reaction: DraftReaction, *, channel: str, ts: str
+    ) -> DraftCard:
+        """The person it is about says whether it helped (only they can); the message with the
+        buttons, ``channel``/``ts``, is updated to say so."""
+        with self._db.transaction() as session:
+            draft = coaching_repo.get(session, draft_id)
+            me = people_repo.by_slack_id(session, person)
+            if (
+                draft is None
+                or me is None
+                or draft.subject_id != me.id
+                or draft.state is not DraftState.SHARED
+            ):
+                raise NotAllowed("Only the person this coaching was shared with can answer it.")
+            draft.reaction, draft.reacted_at = reaction, self._clock()
+            session.add(draft)
+            card = self._card(session, draft, coaching_repo.newest_evidence_at(session, draft.subject_id))
+        text, blocks = self._views.shared_message(card)
+        self._gateway.update_message(channel, ts, text, blocks)
+        return card
+
+    # -- helpers ----------------------------------------------------------------------
+
+    def _own_draft(self, session: Any, requester: str, draft_id: int) -> CoachingDraft:
+        draft = coaching_repo.get(session, draft_id)
+        me = people_repo.by_slack_id(session, requester)
+        if draft is None or me is None or draft.requested_by_id != me.id:
+            raise NotFound("That draft is not yours, or no longer exists.")
+        return draft
+
+    def _card(self, session: Any, draft: CoachingDraft, newest: datetime | None) -> DraftCard:
+        people = people_repo.by_ids(session, {draft.subject_id, draft.requested_by_id})
+        content = json.loads(draft.content_json) if draft.content_json else {}
+        keys = {k.key: k for k in self._framework.kpis}
+        areas = tuple(
+            DraftArea(
+                kpi=keys[a["kpi"]],
+                observation=a["observation"],
+                suggestion=a["suggestion"],
+                first_step=a["first_step"],
+                evidence_ids=tuple(a["evidence"]),
+                sources=a["sources"],
+            )
+            for a in content.get("areas", [])
+            if a["kpi"] in keys  # a KPI the framework has since dropped
+        )
+        strength = content.get("strength")
+        learning = tuple(
+            DraftLearning(item=self._catalog.item(p["item"]), reason=p["reason"], chosen=p["chosen"])
+            for p in content.get("learning", [])
+            if p["item"] in self._catalog
+        )
+        answer = coaching_repo.answer_by_id(session, draft.answer_id) if draft.answer_id else None
+        return DraftCard(
+            draft_id=_id(draft),
+            subject=_ref(people[draft.subject_id]),
+            requested_by=_ref(people[draft.requested_by_id]),
+            audience=draft.audience,
+            state=draft.state,
+            coach=draft.coach or OFFLINE,
+            model=answer.model if answer is not None else None,
+            fallback_reason=draft.fallback_reason,
+            stale=_is_stale(draft, newest),
+            areas=areas,
+            strength=DraftStrength(keys[strength["kpi"]], strength["observation"], strength["sources"])
+            if strength and strength["kpi"] in keys
+            else None,
+            learning=learning,
+            evidence_count=draft.evidence_count,
+            reaction=draft.reaction,
+            cached=draft.prompt_tokens == 0,
+        )
+
+
+def _content(answer: CoachingAnswer, evidence: Evidence) -> dict[str, Any]:
+    """The draft as stored: labels resolved to feedback ids, sources described for readers."""
+
+    def resolve(labels: list[str]) -> tuple[list[int], str]:
+        items = [item for label in labels if (item := evidence.item(label)) is not None]
+        return [i.feedback_id for i in items], describe_sources(items)
+
+    areas = []
+    for area in answer.growth_areas:
+        ids, sources = resolve(area.evidence)
+        areas.append(
+            {
+                "kpi": area.kpi,
+                "observation": area.observation,
+                "suggestion": area.suggestion,
+                "first_step": area.first_step,
+                "evidence": ids,
+                "sources": sources,
+            }
+        )
+    strength = None
+    if answer.strength is not None:
+        _, sources = resolve(answer.strength.evidence)
+        strength = {
+            "kpi": answer.strength.kpi,
+            "observation": answer.strength.observation,
+            "sources": sources,
+        }
+    learning = [{"item": p.item, "reason": p.reason, "chosen": True} for p in answer.learning]
+    return {"areas": areas, "strength": strength, "learning": learning}
+
+
+def _apply(content: dict[str, Any], edits: DraftEdits) -> dict[str, Any]:
+    for area, edit in zip(content.get("areas", []), edits.areas, strict=False):
+        area["observation"], area["suggestion"], area["first_step"] = (
+            edit.observation,
+            edit.suggestion,
+            edit.first_step,
+        )
+    for pick in content.get("learning", []):
+        pick["chosen"] = pick["item"] in edits.chosen_learning
+    return content
+
+
+def _is_stale(draft: CoachingDraft, newest: datetime | None) -> bool:
+    if newest is None:
+        return False
+    return draft.evidence_through is None or newest > draft.evidence_through
+
+
+def _id(row: Any) -> int:
+    assert row.id is not None
+    return int(row.id)
+
+
+def _ref(person: Person) -> PersonRef:
+    return PersonRef(person_id=_id(person), slack_id=person.slack_user_id, name=person.name)

@@ -1,0 +1,267 @@
+"""The evidence a coach works from: one person's feedback over a window, as the reader of the
+coaching may see it, and its rendering into a prompt that carries no names and no ids.
+
+Everything here is pure: the coaching service reads the records (through the feedback
+service, so every read is authorised and anonymity rules apply) and hands them in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from statistics import fmean
+
+from bot.feedback import MIN_RATERS, ReceivedItem, Snapshot
+from bot.framework import Framework, Kpi, KpiKind
+from storage.models import FeedbackSource, Relation
+
+WINDOW_DAYS = 182  # half a year: long enough for a trend, short enough to be about today
+MAX_ITEMS = 60
+RECENT_WEEKS = 8  # "falling" compares the last eight weeks with the time before
+FALLING_BY = 0.5  # a drop of half a point on the 1-5 scale is a trend worth naming
+CANDIDATE_KPIS = 5  # growth areas are chosen among this many lowest or falling KPIs
+NOTE_CHARS = 240  # per note in a prompt
+NOTES_BUDGET = 2800  # characters of notes in one prompt (about 700 tokens)
+
+# Labels of the note fields, as the person filled them in.
+NOTE_LABELS = {"strengths_note": "went well", "growth_note": "to grow", "delivery_note": "delivery"}
+SOURCE_WORDS = {
+    Relation.MANAGER: "manager",
+    Relation.PEER: "peer",
+    Relation.REPORT: "report",
+    Relation.SELF: "self",
+}
+
+
+@dataclass(frozen=True)
+class EvidenceItem:
+    label: str  # "E1": what a prompt and a coach's answer call it
+    feedback_id: int
+    source: str  # manager, peer, report or self: the only thing said about the giver
+    anonymous: bool
+    project: str  # the project's name for a named debrief answer, else ""
+    at: datetime
+    scores: dict[str, int | None]
+    notes: dict[str, str]  # only the notes the reader may see, non-empty ones
+
+
+@dataclass(frozen=True)
+class KpiTrend:
+    kpi: Kpi
+    average: float | None  # on the 1-5 scale; None with fewer than MIN_RATERS raters
+    count: int
+    raters: int
+    recent: float | None
+    earlier: float | None
+
+    @property
+    def enough(self) -> bool:
+        return self.average is not None
+
+    @property
+    def falling(self) -> bool:
+        return (
+            self.recent is not None and self.earlier is not None and self.earlier - self.recent >= FALLING_BY
+        )
+
+
+@dataclass(frozen=True)
+class Evidence:
+    items: tuple[EvidenceItem, ...]
+    trends: tuple[KpiTrend, ...]
+    newest: datetime | None
+
+    def item(self, label: str) -> EvidenceItem | None:
+        return next((i for i in self.items if i.label == label), None)
+
+    def by_feedback_id(self) -> dict[int, EvidenceItem]:
+        return {i.feedback_id: i for i in self.items}
+
+
+def on_five_point_scale(kpi: Kpi, score: float) -> float:
+    """Outcome KPIs are stored 0/1/2 (no/partly/yes); coaching compares them on 1-5."""
+    return 1 + 2 * score if kpi.kind is KpiKind.OUTCOME else score
+
+
+def build_evidence(
+    framework: Framework, snapshot: Snapshot, received: Sequence[ReceivedItem], now: datetime
+) -> Evidence:
+    """The evidence from what the reader may see: ``received`` is already authorised."""
+    since = now - timedelta(days=WINDOW_DAYS)
+    recent_from = now - timedelta(weeks=RECENT_WEEKS)
+    chosen = sorted((r for r in received if r.at >= since), key=lambda r: r.at, reverse=True)[:MAX_ITEMS]
+    items = tuple(
+        EvidenceItem(
+            label=f"E{index}",
+            feedback_id=record.feedback_id,
+            source=SOURCE_WORDS[record.relation],
+            anonymous=record.giver is None,
+            project=record.context if record.source is FeedbackSource.DEBRIEF and record.giver else "",
+            at=record.at,
+            scores=dict(record.scores),
+            notes={k: v.strip() for k, v in (record.notes or {}).items() if v and v.strip()},
+        )
+        for index, record in enumerate(chosen, start=1)
+    )
+    raters = {stat.kpi.key: stat.raters for stat in snapshot.stats}
+    trends = []
+    for kpi in framework.kpis:
+        scored = [
+            (i.at, on_five_point_scale(kpi, s)) for i in items if (s := i.scores.get(kpi.key)) is not None
+        ]
+        recent = [s for at, s in scored if at >= recent_from]
+        earlier = [s for at, s in scored if at < recent_from]
+        enough = raters.get(kpi.key, 0) >= MIN_RATERS and bool(scored)
+        trends.append(
+            KpiTrend(
+                kpi=kpi,
+                average=round(fmean(s for _, s in scored), 2) if enough else None,
+                count=len(scored),
+                raters=raters.get(kpi.key, 0),
+                recent=round(fmean(recent), 2) if len(recent) >= 2 else None,
+                earlier=round(fmean(earlier), 2) if len(earlier) >= 2 else None,
+            )
+        )
+    return Evidence(items=items, trends=tuple(trends), newest=max((i.at for i in items), default=None))
+
+
+# -- what a reader is shown: where a growth area comes from ------------------------------
+
+
+def describe_sources(items: Iterable[EvidenceItem]) -> str:
+    """ "3 peer notes and the Q3 launch debrief": the kinds of evidence, never who gave it."""
+    projects: list[str] = []
+    kinds: Counter[str] = Counter()
+    for item in items:
+        if item.project:
+            if item.project not in projects:
+                projects.append(item.project)
+        elif item.anonymous:
+            kinds["anonymous"] += 1
+        else:
+            kinds[item.source] += 1
+    parts = [f"{n} {kind} {'note' if n == 1 else 'notes'}" for kind, n in sorted(kinds.items())]
+    parts += [f"the {name} debrief" for name in projects]
+    if not parts:
+        return ""
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+# -- the prompt: no names, no ids, notes delimited ----------------------------------------
+
+_SLACK_MENTION = re.compile(r"<[@#!][^>]*>")
+_SLACK_ID = re.compile(r"\b[UWBCGTD][A-Z0-9]{8,}\b")
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+
+
+def redactor(subject_names: Iterable[str], other_names: Iterable[str]) -> Redactor:
+    return Redactor(tuple(subject_names), tuple(other_names))
+
+
+@dataclass(frozen=True)
+class Redactor:
+    """Takes people out of free text before it reaches an LLM: Slack mentions and ids, email
+    addresses, and the names of people Brickwork knows (full names, and first and last names
+    of three letters or more, matched as whole capitalised words)."""
+
+    subject_names: tuple[str, ...]
+    other_names: tuple[str, ...]
+
+    def __call__(self, text: str) -> str:
+        text = _SLACK_MENTION.sub("[someone]", text)
+        text = _SLACK_ID.sub("[someone]", text)
+        text = _EMAIL.sub("[email]", text)
+        for pattern, replacement in self._patterns():
+            text = pattern.sub(replacement, text)
+        return text
+
+    def _patterns(self) -> list[tuple[re.Pattern[str], str]]:
+        patterns: list[tuple[re.Pattern[str], str]] = []
+        for names, replacement in ((self.subject_names, "[the person]"), (self.other_names, "[a colleague]")):
+            full = sorted({n.strip() for n in names if n.strip()}, key=len, reverse=True)
+            parts = sorted(
+                {p for n in full for p in re.split(r"[\s<>/]+", n) if len(p) >= 3 and p[:1].isupper()},
+                key=len,
+                reverse=True,
+            )
+            for name in full:
+                patterns.append((re.compile(rf"(?<!\w){re.escape(name)}(?!\w)", re.IGNORECASE), replacement))
+            for part in parts:
+                patterns.append((re.compile(rf"(?<!\w){re.escape(part)}(?!\w)"), replacement))
+        return patterns
+
+
+def _score_text(kpi: Kpi, score: int) -> str:
+    if kpi.kind is KpiKind.OUTCOME:
+        return {2: "yes", 1: "partly", 0: "no"}.get(score, str(score))
+    return str(score)
+
+
+def growth_candidates(evidence: Evidence) -> list[KpiTrend]:
+    """The KPIs a coach may pick growth areas from: enough evidence, falling first, then lowest."""
+    return sorted(
+        (t for t in evidence.trends if t.enough), key=lambda t: (not t.falling, t.average, t.kpi.key)
+    )
+
+
+def render_kpis(framework: Framework) -> str:
+    return "\n".join(f"{k.key}: {k.label} [{k.dimension.value}]" for k in framework.kpis)
+
+
+def render_evidence(framework: Framework, evidence: Evidence, redact: Redactor) -> str:
+    """Aggregates first, then one line per item. Each note is a JSON string, so nothing a
+    colleague typed can end its field or the evidence block; dates are months only."""
+    lines = ["Scores per KPI (1-5; outcome KPIs mapped no=1, partly=3, yes=5):"]
+    for trend in evidence.trends:
+        if trend.count == 0:
+            lines.append(f"- {trend.kpi.key}: no ratings")
+            continue
+        average = f"average {trend.average:.1f}" if trend.average is not None else "not enough raters"
+        line = f"- {trend.kpi.key}: {average}; {trend.count} ratings from {trend.raters} people"
+        if trend.recent is not None and trend.earlier is not None:
+            line += f"; last {RECENT_WEEKS} weeks {trend.recent:.1f} vs {trend.earlier:.1f} before"
+            if trend.falling:
+                line += " (falling)"
+        lines.append(line)
+    # Per item, only the scores of the KPIs a growth area can be about: the rest are in the
+    # aggregates above, and repeating them for every item would double the prompt.
+    candidates = {t.kpi.key: t.kpi for t in growth_candidates(evidence)[:CANDIDATE_KPIS]}
+    lines.append(f"Items, newest first (id | source | month | scores of {', '.join(candidates)} | notes):")
+    budget = NOTES_BUDGET
+    for item in evidence.items:
+        scores = " ".join(
+            f"{key}={_score_text(candidates[key], score)}"
+            for key, score in item.scores.items()
+            if key in candidates and score is not None  # "not observed" says nothing to coach from
+        )
+        parts = [item.label, item.source + (" (anonymous)" if item.anonymous else ""), f"{item.at:%Y-%m}"]
+        parts.append(scores or "no scores")
+        for field, label in NOTE_LABELS.items():
+            text = item.notes.get(field)
+            if not text or budget <= 0:
+                continue
+            clipped = redact(text)[: min(NOTE_CHARS, budget)]
+            budget -= len(clipped)
+            parts.append(f"{label}: {_quoted(clipped)}")
+        lines.append(" | ".join(parts))
+    return "\n".join(lines)
+
+
+def _quoted(text: str) -> str:
+    """A JSON string in which ``<`` and ``>`` are escaped too: a note that types
+    ``</evidence>`` cannot end the block it sits in."""
+    return json.dumps(text, ensure_ascii=False).replace("<", "\\u003c").replace(">", "\\u003e")
+
+
+def cache_key(*parts: str) -> str:
+    """A stable key for "the same evidence asked again": a hash of the whole prompt."""
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(part.encode("utf-8"))
+        digest.update(b"\x00")
+    return digest.hexdigest()

@@ -1,0 +1,85 @@
+"""Queries about coaching drafts and the coach's cached answers."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from storage.models import CoachAnswer, CoachAudience, CoachingDraft, DraftState, Feedback
+
+
+def answer(session: Session, evidence_key: str) -> CoachAnswer | None:
+    return session.exec(select(CoachAnswer).where(CoachAnswer.evidence_key == evidence_key)).first()
+
+
+def answer_by_id(session: Session, answer_id: int) -> CoachAnswer | None:
+    return session.get(CoachAnswer, answer_id)
+
+
+def remember_answer(session: Session, row: CoachAnswer) -> CoachAnswer:
+    """Store an answer once per key; when another process stored it first, theirs stands."""
+    try:
+        with session.begin_nested():
+            session.add(row)
+            session.flush()
+    except IntegrityError:
+        existing = answer(session, row.evidence_key)
+        assert existing is not None
+        return existing
+    return row
+
+
+def add(session: Session, draft: CoachingDraft) -> CoachingDraft:
+    session.add(draft)
+    session.flush()
+    return draft
+
+
+def get(session: Session, draft_id: int) -> CoachingDraft | None:
+    return session.get(CoachingDraft, draft_id)
+
+
+def latest_open(
+    session: Session, *, subject_id: int, requested_by_id: int, audience: CoachAudience
+) -> CoachingDraft | None:
+    """The newest draft that has not been shared, for reopening."""
+    return session.exec(
+        select(CoachingDraft)
+        .where(
+            CoachingDraft.subject_id == subject_id,
+            CoachingDraft.requested_by_id == requested_by_id,
+            CoachingDraft.audience == audience,
+            col(CoachingDraft.state).in_([DraftState.DRAFT, DraftState.DRAFTING]),
+        )
+        .order_by(col(CoachingDraft.id).desc())
+    ).first()
+
+
+def claim_for_sharing(session: Session, draft_id: int, *, at: datetime) -> bool:
+    """Move a draft to shared exactly once: a double click or a retry finds it shared."""
+    result = session.execute(
+        update(CoachingDraft)
+        .where(col(CoachingDraft.id) == draft_id, col(CoachingDraft.state) == DraftState.DRAFT)
+        .values(state=DraftState.SHARED, shared_at=at, updated_at=at)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def newest_evidence_at(session: Session, subject_id: int) -> datetime | None:
+    """When feedback about the person last changed: a draft from before it is stale."""
+    # max() keeps the column's type, so the value comes back as an aware UTC datetime.
+    return session.exec(select(func.max(Feedback.updated_at)).where(Feedback.subject_id == subject_id)).one()
+
+
+def drafts_by(session: Session, requested_by_id: int, *, limit: int = 10) -> list[CoachingDraft]:
+    return list(
+        session.exec(
+            select(CoachingDraft)
+            .where(CoachingDraft.requested_by_id == requested_by_id)
+            .order_by(col(CoachingDraft.id).desc())
+            .limit(limit)
+        )
+    )

@@ -1,0 +1,25 @@
+"""`brickwork demo`, as a newcomer runs it: no token, no settings, an empty folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.cli import brickwork
+
+
+def test_the_demo_runs_the_whole_product_offline(tmp_path: Path) -> None:
+    result = brickwork("demo", env={}, cwd=tmp_path, timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = result.stdout
+    for step in (
+        "=== Maya runs /debrief",
+        "sees her debrief DM",
+        "You have new anonymous feedback",
+        "shared coaching with you",
+        "offline coach",
+        "You found this useful",
+    ):
+        assert step in out, step
+    assert out.rstrip().endswith("0 rejected by the stand-in's checks.")
+    assert "Traceback" not in result.stderr
+    assert list(tmp_path.iterdir()) == []  # it leaves nothing behind
