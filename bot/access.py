@@ -5,6 +5,8 @@
 - A manager also sees what was said about their direct reports (confirmed links only).
 - Admins manage settings and exports but read individual feedback only where they are also
   the person's manager: being an admin grants no reading at all.
+- A coaching draft is seen by whoever it was drafted for, and by the person it is about once
+  shared with them.
 - An anonymous giver is shown to nobody but themself. Anonymous free text about a person is
   shown only once at least ``ANONYMOUS_TEXT_MIN`` different anonymous givers have given
   feedback about them (people, not records: one colleague sending three anonymous forms
@@ -50,6 +52,15 @@ class PersonFacts:
 
 
 @dataclass(frozen=True)
+class DraftFacts:
+    """A coaching draft: written for ``requested_by`` about ``subject``."""
+
+    requested_by_id: int
+    subject_id: int
+    shared: bool
+
+
+@dataclass(frozen=True)
 class Access:
     read: bool
     giver_visible: bool = False
@@ -64,7 +75,7 @@ DENIED = Access(read=False)
 FULL = Access(read=True, giver_visible=True, text_visible=True)
 
 
-def authorize(viewer: Viewer, record: FeedbackFacts | RequestFacts | PersonFacts) -> Access:
+def authorize(viewer: Viewer, record: FeedbackFacts | RequestFacts | PersonFacts | DraftFacts) -> Access:
     if isinstance(record, FeedbackFacts):
         return _feedback(viewer, record)
     if isinstance(record, RequestFacts):
@@ -72,6 +83,11 @@ def authorize(viewer: Viewer, record: FeedbackFacts | RequestFacts | PersonFacts
         return FULL if viewer.person_id in (record.requester_id, record.giver_id) else DENIED
     if isinstance(record, PersonFacts):
         return FULL if _is_self_or_manager(viewer, record.person_id) else DENIED
+    if isinstance(record, DraftFacts):
+        # Whoever it was drafted for; the person it is about once it was shared with them.
+        # Not their next manager, not an admin: a draft is a manager's notes until shared.
+        mine = viewer.person_id == record.requested_by_id
+        return FULL if mine or (record.shared and viewer.person_id == record.subject_id) else DENIED
     raise TypeError(f"no rule for {type(record).__name__}")  # a new kind of record needs a rule first
 
 

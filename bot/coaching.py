@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from bot.access import DraftFacts, PersonFacts, Viewer, authorize
 from bot.catalog import Catalog, LearningItem
 from bot.coach import (
     LLM,
@@ -42,7 +43,6 @@ from storage.db import Database
 from storage.models import CoachAnswer, CoachAudience, CoachingDraft, DraftReaction, DraftState, Person
 from storage.repositories import coaching as coaching_repo
 from storage.repositories import people as people_repo
-from storage.repositories import team as team_repo
 
 log = logging.getLogger(__name__)
 
@@ -153,7 +153,12 @@ class CoachingService:
         with self._db.transaction() as session:
             me = people_repo.by_slack_id(session, requester)
             person = people_repo.get(session, person_id)
-            if me is None or person is None or person.manager_id != me.id:
+            if (
+                me is None
+                or person is None
+                or person.id == me.id
+                or not authorize(self._feedback.viewer(session, me), PersonFacts(person_id=person_id)).read
+            ):
                 raise NotAllowed("You can draft coaching only for people who report to you.")
             return person.slack_user_id
 
@@ -165,7 +170,7 @@ class CoachingService:
         for_self = me.id == them.id
         audience = CoachAudience.SELF if for_self else CoachAudience.MANAGER
         with self._db.transaction() as session:
-            if not for_self and _id(them) not in team_repo.report_ids(session, _id(me)):
+            if not authorize(self._feedback.viewer(session, me), PersonFacts(person_id=_id(them))).read:
                 raise NotAllowed(
                     "You can draft coaching only for people who report to you (once they have "
                     "confirmed it). For yourself, use `/growth coach`."
@@ -343,14 +348,8 @@ class CoachingService:
         """The person it is about says whether it helped (only they can); the message with the
         buttons, ``channel``/``ts``, is updated to say so."""
         with self._db.transaction() as session:
-            draft = coaching_repo.get(session, draft_id)
-            me = people_repo.by_slack_id(session, person)
-            if (
-                draft is None
-                or me is None
-                or draft.subject_id != me.id
-                or draft.state is not DraftState.SHARED
-            ):
+            draft, me = self._readable_draft(session, person, draft_id)
+            if draft.subject_id != me.id or draft.state is not DraftState.SHARED:
                 raise NotAllowed("Only the person this coaching was shared with can answer it.")
             draft.reaction, draft.reacted_at = reaction, self._clock()
             session.add(draft)
@@ -361,10 +360,27 @@ class CoachingService:
 
     # -- helpers ----------------------------------------------------------------------
 
-    def _own_draft(self, session: Any, requester: str, draft_id: int) -> CoachingDraft:
+    def _readable_draft(
+        self, session: Any, slack_user_id: str, draft_id: int
+    ) -> tuple[CoachingDraft, Person]:
+        """The draft and the reader, if ``authorize`` lets them read it."""
         draft = coaching_repo.get(session, draft_id)
-        me = people_repo.by_slack_id(session, requester)
-        if draft is None or me is None or draft.requested_by_id != me.id:
+        me = people_repo.by_slack_id(session, slack_user_id)
+        if draft is None or me is None:
+            raise NotFound("That draft no longer exists.")
+        facts = DraftFacts(
+            requested_by_id=draft.requested_by_id,
+            subject_id=draft.subject_id,
+            shared=draft.state is DraftState.SHARED,
+        )
+        if not authorize(Viewer(person_id=_id(me)), facts).read:
+            raise NotFound("That draft is not yours, or no longer exists.")
+        return draft, me
+
+    def _own_draft(self, session: Any, requester: str, draft_id: int) -> CoachingDraft:
+        """A draft its author may change or share: readable, and theirs."""
+        draft, me = self._readable_draft(session, requester, draft_id)
+        if draft.requested_by_id != me.id:
             raise NotFound("That draft is not yours, or no longer exists.")
         return draft
 

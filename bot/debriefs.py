@@ -93,6 +93,7 @@ class PromptItem:
     subject: PersonRef
     kind: TaskKind
     done: bool
+    coachable: bool = False  # debriefed, and the recipient is their manager
 
 
 @dataclass(frozen=True)
@@ -559,7 +560,15 @@ class DebriefService:
             closes_at=project.window_closes_at,
             anonymous=project.upward_feedback is UpwardFeedback.ANONYMOUS,
             items=tuple(
-                PromptItem(subject=_ref(people[t.subject_id]), kind=t.kind, done=t.done_at is not None)
+                PromptItem(
+                    subject=_ref(people[t.subject_id]),
+                    kind=t.kind,
+                    done=t.done_at is not None,
+                    # A lead who manages the person can go from the debrief to coaching.
+                    coachable=t.done_at is not None
+                    and t.kind is TaskKind.LEAD_REVIEW
+                    and people[t.subject_id].manager_id == recipient_id,
+                )
                 for t in tasks
             ),
             reminder=reminder,

@@ -59,6 +59,7 @@ class HttpServer:
     def __init__(self, app: WSGIApp, host: str, port: int, *, threads: int = 8) -> None:
         from waitress.server import create_server
 
+        self._closing = False
         self._server: Any = create_server(
             app, host=host, port=port, threads=threads, max_request_body_size=MAX_BODY, ident="brickwork"
         )
@@ -72,7 +73,16 @@ class HttpServer:
         return str(self._server.effective_host)
 
     def serve_forever(self) -> None:
-        self._server.run()
+        try:
+            self._server.run()
+        except OSError:
+            # close() from another thread pulls the sockets from under the loop's select().
+            if not self._closing:
+                raise
 
     def close(self) -> None:
+        # Let the worker threads finish what they are writing first: a worker wakes the loop
+        # through the trigger, and writing to a closed one is an error ("Bad file descriptor").
+        self._closing = True
+        self._server.task_dispatcher.shutdown(cancel_pending=True, timeout=5)
         self._server.close()

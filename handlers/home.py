@@ -8,6 +8,7 @@ from slack_bolt import Ack, App
 
 from bot.errors import BrickworkError, InvalidInput, NotAllowed
 from bot.services import Services
+from handlers.errors import guarded
 from handlers.forms import ReportMeta, as_date, as_text, flatten_state, parse_metadata
 from handlers.ids import ActionId, BlockId, CallbackId
 from handlers.views.common import notice_modal
@@ -120,15 +121,16 @@ class HomeListeners:
 
 def register(app: App, services: Services) -> None:
     listeners = HomeListeners(services)
+    guard = guarded(services)  # a refusal right after ack() must not cost Slack the ack
 
-    app.event("app_home_opened")(listeners.opened)
-    app.action(ActionId.MY_TEAM.value)(listeners.my_team)
-    app.action(ActionId.CONFIRM_MANAGER.value)(listeners.answer_claim)
-    app.action(ActionId.REJECT_MANAGER.value)(listeners.answer_claim)
-    app.action(ActionId.PAUSE_UNTIL.value)(listeners.pause)
-    app.action(ActionId.RESUME.value)(listeners.resume)
-    app.action(ActionId.DIGEST_ON.value)(listeners.digest)
-    app.action(ActionId.DIGEST_OFF.value)(listeners.digest)
-    app.action(ActionId.REQUEST_FOR_REPORT.value)(listeners.request_for_report)
-    app.action(ActionId.VIEW_REPORT_FEEDBACK.value)(listeners.view_report_feedback)
-    app.view_submission(CallbackId.REQUEST_FOR_REPORT.value)(listeners.request_for_report_submitted)
+    app.event("app_home_opened")(guard(listeners.opened))
+    app.action(ActionId.MY_TEAM.value)(guard(listeners.my_team))
+    app.action(ActionId.CONFIRM_MANAGER.value)(guard(listeners.answer_claim))
+    app.action(ActionId.REJECT_MANAGER.value)(guard(listeners.answer_claim))
+    app.action(ActionId.PAUSE_UNTIL.value)(guard(listeners.pause))
+    app.action(ActionId.RESUME.value)(guard(listeners.resume))
+    app.action(ActionId.DIGEST_ON.value)(guard(listeners.digest))
+    app.action(ActionId.DIGEST_OFF.value)(guard(listeners.digest))
+    app.action(ActionId.REQUEST_FOR_REPORT.value)(guard(listeners.request_for_report))
+    app.action(ActionId.VIEW_REPORT_FEEDBACK.value)(guard(listeners.view_report_feedback))
+    app.view_submission(CallbackId.REQUEST_FOR_REPORT.value)(guard(listeners.request_for_report_submitted))

@@ -70,6 +70,7 @@ class BlockId(enum.StrEnum):
     AREA_PREFIX = "area_"
     LEARNING = "learning"
     REACTION_PREFIX = "coach_reaction_"  # + the draft id, in the shared DM
+    COACH_AFTER_DEBRIEF = "coach_after_debrief"  # "Draft coaching" buttons in a debrief DM
     # Feedback requests, each + the request id (``numbered``): the giver's DM buttons, and the
     # rows of /feedback requests for what I asked and what I was asked
     REQUEST_PREFIX = "request_"

@@ -7,6 +7,7 @@ import pytest
 from bot.access import (
     ANONYMOUS_TEXT_MIN,
     Access,
+    DraftFacts,
     FeedbackFacts,
     PersonFacts,
     RequestFacts,
@@ -85,3 +86,19 @@ def test_requests_are_seen_by_the_two_people_in_them(viewer: Viewer, allowed: bo
 def test_an_unknown_kind_of_record_is_refused_loudly() -> None:
     with pytest.raises(TypeError):
         authorize(Viewer(person_id=1), object())  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("viewer", "shared", "allowed"),
+    [
+        (Viewer(person_id=1), False, True),  # the manager it was drafted for
+        (Viewer(person_id=1), True, True),
+        (Viewer(person_id=2), False, False),  # the report, before it is shared
+        (Viewer(person_id=2), True, True),  # the report, once shared with them
+        (Viewer(person_id=3, report_ids=frozenset({2})), True, False),  # their next manager
+        (Viewer(person_id=4, is_admin=True), True, False),  # an admin
+    ],
+)
+def test_a_coaching_draft_is_the_managers_until_shared(viewer: Viewer, shared: bool, allowed: bool) -> None:
+    facts = DraftFacts(requested_by_id=1, subject_id=2, shared=shared)
+    assert authorize(viewer, facts).read is allowed

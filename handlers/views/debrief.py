@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from slack_sdk.models.blocks import (
+    ActionsBlock,
     Block,
     ButtonElement,
     ContextBlock,
@@ -258,7 +259,25 @@ def _items(card: PromptCard) -> list[Block]:
                 style=None if item.done else "primary",
             )
         blocks.append(SectionBlock(block_id=_item_block(item), text=line, accessory=accessory))
+    coachable = [item for item in card.items if item.coachable][:MAX_ACTIONS]
+    if coachable:  # from the debrief straight to coaching, for the people the lead manages
+        blocks.append(
+            ActionsBlock(
+                block_id=BlockId.COACH_AFTER_DEBRIEF,
+                elements=[
+                    ButtonElement(
+                        text=truncate(f"Draft coaching: {item.subject.name}", 75),
+                        action_id=ActionId.DRAFT_COACHING,
+                        value=str(item.subject.person_id),
+                    )
+                    for item in coachable
+                ],
+            )
+        )
     return blocks
+
+
+MAX_ACTIONS = 25  # Slack's limit of elements in one actions block
 
 
 def _item_block(item: PromptItem) -> str:
