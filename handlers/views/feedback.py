@@ -112,24 +112,25 @@ def nudge_message(card: RequestCard) -> tuple[str, list[Block]]:
     return text, blocks
 
 
+def answer_buttons(card: RequestCard, block_id: str) -> ActionsBlock:
+    """**Give feedback** and **Decline** for a request someone received (DM and App Home)."""
+    return ActionsBlock(
+        block_id=block_id,
+        elements=[
+            ButtonElement(
+                text="Give feedback",
+                action_id=ActionId.GIVE_FEEDBACK,
+                value=str(card.request_id),
+                style="primary",
+            ),
+            ButtonElement(text="Decline", action_id=ActionId.DECLINE_REQUEST, value=str(card.request_id)),
+        ],
+    )
+
+
 def _request_actions_or_state(card: RequestCard) -> list[Block]:
     if card.state is RequestState.OPEN:
-        return [
-            ActionsBlock(
-                block_id=numbered(BlockId.REQUEST_PREFIX, card.request_id),
-                elements=[
-                    ButtonElement(
-                        text="Give feedback",
-                        action_id=ActionId.GIVE_FEEDBACK,
-                        value=str(card.request_id),
-                        style="primary",
-                    ),
-                    ButtonElement(
-                        text="Decline", action_id=ActionId.DECLINE_REQUEST, value=str(card.request_id)
-                    ),
-                ],
-            )
-        ]
+        return [answer_buttons(card, numbered(BlockId.REQUEST_PREFIX, card.request_id))]
     done = {
         RequestState.ANSWERED: ":white_check_mark: You answered. Thank you.",
         RequestState.DECLINED: "You declined.",

@@ -64,22 +64,7 @@ def home_view(data: HomeData, framework: Framework, today: date) -> View:
                 f"{feedback_views.on_topic(card.about)}"
             )
         )
-        blocks.append(
-            ActionsBlock(
-                block_id=numbered(BlockId.WAITING_PREFIX, card.request_id),
-                elements=[
-                    ButtonElement(
-                        text="Give feedback",
-                        action_id=ActionId.GIVE_FEEDBACK,
-                        value=str(card.request_id),
-                        style="primary",
-                    ),
-                    ButtonElement(
-                        text="Decline", action_id=ActionId.DECLINE_REQUEST, value=str(card.request_id)
-                    ),
-                ],
-            )
-        )
+        blocks.append(feedback_views.answer_buttons(card, numbered(BlockId.WAITING_PREFIX, card.request_id)))
     if data.waiting_total > len(data.waiting):
         blocks.append(_context("More in `/feedback requests`."))
 
