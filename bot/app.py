@@ -38,7 +38,8 @@ from prompts import load_prompt
 from storage.db import Database
 from storage.models import utcnow
 
-BACKGROUND_WORKERS = 4  # drafts and Home refreshes at once; more wait their turn
+BACKGROUND_WORKERS = 4  # Home refreshes at once
+DRAFTING_WORKERS = 4  # coaching drafts at once; more wait their turn (their modal says drafting)
 
 
 class _QuietTokenWarning(logging.Filter):
@@ -65,7 +66,8 @@ class Brickwork:
         return make_wsgi_app(self.bolt, self.services.db)
 
     def close(self) -> None:
-        self.services.background.shutdown(wait=False, cancel_futures=True)
+        for pool in (self.services.drafting, self.services.background):
+            pool.shutdown(wait=False, cancel_futures=True)
         self.services.db.dispose()
 
 
@@ -79,9 +81,11 @@ def build_app(
     web = client or make_web_client(settings.slack_bot_token, settings.slack_api_url)
     gateway = SlackGateway(web)
     people = PeopleService(db, gateway, clock)
-    # Slow work after the ack (an LLM may take a minute, Homes to republish) runs here, not in
-    # Bolt's own listener threads: it must never leave a new request waiting for its ack.
+    # Slow work after the ack runs in pools of its own, not in Bolt's listener threads: it must
+    # never leave a new request waiting for its ack. Drafts (an LLM may take minutes) and Home
+    # refreshes (quick) get one each, so slow drafts never hold up a Home.
     background = ThreadPoolExecutor(max_workers=BACKGROUND_WORKERS, thread_name_prefix="brickwork-bg")
+    drafting = ThreadPoolExecutor(max_workers=DRAFTING_WORKERS, thread_name_prefix="brickwork-coach")
 
     def home_changed(slack_user_ids: Iterable[str]) -> None:
         home.refresh(slack_user_ids)  # `home` is made below: it reads from the services told here
@@ -151,6 +155,7 @@ def build_app(
         home=home,
         coaching=coaching,
         background=background,
+        drafting=drafting,
         inbox=Inbox(db, clock),
         ticker=Ticker(db, debriefs),
         clock=clock,

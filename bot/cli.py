@@ -161,7 +161,8 @@ def _people(settings: Settings, args: argparse.Namespace) -> int:
         print(
             f"{done.slack_user_id} has left the feedback programme "
             f"(since {done.left_programme_at.isoformat(timespec='seconds')}): "
-            f"deleted {done.feedback_deleted} feedback records they gave, "
+            f"deleted {done.feedback_deleted} feedback records they gave "
+            f"and {done.drafts_deleted} coaching drafts, "
             f"withdrew {done.requests_withdrawn} open requests, "
             f"removed them as manager of {done.reports_unlinked} people"
             + (", removed their own manager" if done.manager_unlinked else "")

@@ -54,9 +54,13 @@ _VERDICT = re.compile(
 class CoachRefused(Exception):
     """The coach's answer cannot be used; ``reason`` says why, in words a manager can read."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(
+        self, reason: str, *, prompt_tokens: int | None = None, completion_tokens: int | None = None
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
+        # What the refused answer cost, when the server answered at all.
+        self.prompt_tokens, self.completion_tokens = prompt_tokens, completion_tokens
 
 
 # -- the answer --------------------------------------------------------------------------
@@ -97,12 +101,17 @@ def check_answer(answer: CoachingAnswer, framework: Framework, catalog: Catalog,
     """Everything the schema cannot check: known KPIs, evidence that exists, catalog items only,
     no verdicts. Raises ``CoachRefused``."""
     keys = {k.key for k in framework.kpis}
+    candidates = {t.kpi.key for t in growth_candidates(evidence)[:CANDIDATE_KPIS]}
     labels = {i.label for i in evidence.items}
     for area in answer.growth_areas:
         if area.kpi not in keys:
             raise CoachRefused(f"the answer named a KPI that is not in the framework ({area.kpi[:40]!r})")
+        if area.kpi not in candidates:
+            raise CoachRefused("the answer chose a growth area without enough evidence behind it")
         if not set(area.evidence) <= labels:
             raise CoachRefused("the answer cited evidence that does not exist")
+        if not {i.label for i in evidence.items if i.scores.get(area.kpi) is not None} & set(area.evidence):
+            raise CoachRefused("the answer cited evidence that says nothing about its growth area")
     if answer.strength is not None and (
         answer.strength.kpi not in keys or not set(answer.strength.evidence) <= labels
     ):
@@ -112,6 +121,8 @@ def check_answer(answer: CoachingAnswer, framework: Framework, catalog: Catalog,
     for pick in answer.learning:
         if pick.item not in catalog:
             raise CoachRefused("the answer recommended learning that is not in the catalog")
+    if not answer.learning and offered_learning(catalog, evidence):
+        raise CoachRefused("the answer recommended no learning")
     texts = [t for a in answer.growth_areas for t in (a.observation, a.suggestion, a.first_step)]
     texts += [p.reason for p in answer.learning]
     if answer.strength is not None:
@@ -198,7 +209,7 @@ def offline_answer(framework: Framework, catalog: Catalog, evidence: Evidence) -
     ordered = growth_candidates(evidence)
     if not ordered:
         return None
-    lowest = ordered[0].average or 0
+    lowest = min(t.average or 0 for t in ordered)
     # A KPI is a growth area when it falls, or sits within half a point of the lowest.
     areas = [t for t in ordered if t.falling or (t.average or 0) <= lowest + 0.5][:MAX_AREAS]
     growth = []
@@ -241,6 +252,16 @@ def _evidence_for(evidence: Evidence, kpi_key: str) -> list[str]:
 # -- the LLM coach -----------------------------------------------------------------------
 
 
+def offered_learning(catalog: Catalog, evidence: Evidence) -> list[LearningItem]:
+    """The learning that fits the KPIs worth coaching on, experience first: the whole catalog
+    would cost more tokens than the evidence."""
+    offered: dict[str, LearningItem] = {}
+    for trend in growth_candidates(evidence)[:CANDIDATE_KPIS]:
+        for item in catalog.for_kpi(trend.kpi.key)[:CATALOG_PER_KPI]:
+            offered.setdefault(item.id, item)
+    return list(offered.values())[:CATALOG_OFFERED]
+
+
 @dataclass(frozen=True)
 class PromptInput:
     """The prompt as it will be sent, and the key that says whether it was answered before."""
@@ -271,15 +292,9 @@ def build_prompt(
     reader = "the person themself" if for_self else "their manager"
     addressee = "the person, as 'you'" if for_self else "the manager, about the person as 'they'"
     system = prompt.system.format(reader=reader, addressee=addressee)
-    # Only the learning that fits the KPIs worth coaching on: the whole catalog would cost
-    # more tokens than the evidence.
-    offered: dict[str, LearningItem] = {}
-    for trend in growth_candidates(evidence)[:CANDIDATE_KPIS]:
-        for item in catalog.for_kpi(trend.kpi.key)[:CATALOG_PER_KPI]:
-            offered.setdefault(item.id, item)
     catalog_lines = "\n".join(
         f"{item.id}: {item.title} ({item.kind.value}; KPIs: {', '.join(item.kpis)})"
-        for item in list(offered.values())[:CATALOG_OFFERED]
+        for item in offered_learning(catalog, evidence)
     )
     user = prompt.user(
         kpis=render_kpis(framework),
@@ -318,19 +333,24 @@ class LLMCoach:
             raise CoachRefused(f"the LLM server answered with an error (HTTP {error.status_code})") from None
         except openai.APIConnectionError:
             raise CoachRefused("the LLM server could not be reached") from None
-        usage = response.usage
-        prompt_tokens = usage.prompt_tokens if usage else 0
-        completion_tokens = usage.completion_tokens if usage else 0
-        content = (response.choices[0].message.content or "") if response.choices else ""
+        except openai.OpenAIError as error:  # anything else the client refuses, such as a bad body
+            raise CoachRefused(f"the LLM call failed ({type(error).__name__})") from None
+        usage = getattr(response, "usage", None)
+        tokens = {
+            "prompt_tokens": getattr(usage, "prompt_tokens", 0) or 0,
+            "completion_tokens": getattr(usage, "completion_tokens", 0) or 0,
+        }
+        choices = getattr(response, "choices", None) or []
+        content = (getattr(choices[0].message, "content", None) or "") if choices else ""
         try:
             data = json.loads(_strip_fences(content))
         except json.JSONDecodeError:
-            raise CoachRefused("the LLM's answer was not valid JSON") from None
+            raise CoachRefused("the LLM's answer was not valid JSON", **tokens) from None
         try:
             answer = CoachingAnswer.model_validate(data)
         except ValidationError:
-            raise CoachRefused("the LLM's answer did not match the expected form") from None
-        return LLMReply(answer, prompt_tokens, completion_tokens, content)
+            raise CoachRefused("the LLM's answer did not match the expected form", **tokens) from None
+        return LLMReply(answer, tokens["prompt_tokens"], tokens["completion_tokens"], content)
 
     def _complete(self, prompt: Prompt, request: PromptInput) -> Any:
         messages: list[Any] = [

@@ -16,7 +16,7 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from bot.access import DraftFacts, PersonFacts, Viewer, authorize
@@ -33,7 +33,7 @@ from bot.coach import (
 )
 from bot.debriefs import PersonRef
 from bot.errors import NotAllowed, NotFound
-from bot.evidence import Evidence, build_evidence, describe_sources, redactor
+from bot.evidence import WINDOW_DAYS, Evidence, Redactor, build_evidence, describe_sources
 from bot.feedback import FeedbackService
 from bot.framework import Framework, Kpi
 from bot.people import PeopleService
@@ -47,6 +47,7 @@ from storage.repositories import people as people_repo
 log = logging.getLogger(__name__)
 
 EDIT_MAX = 1000  # an edited suggestion; Slack's input allows 3000, a coaching note needs less
+DRAFTING_STALE_AFTER = timedelta(minutes=10)  # a draft still "drafting" after this was lost
 
 
 @dataclass(frozen=True)
@@ -193,11 +194,23 @@ class CoachingService:
                 existing.view_id = view_id
                 session.add(existing)
                 return self._card(session, existing, newest)
+            # A second /coach, a double click or Redraft while the coach is still at work would
+            # ask the LLM the same thing twice: wait for the first instead.
+            if (
+                existing is not None
+                and existing.state is DraftState.DRAFTING
+                and self._clock() - existing.created_at < DRAFTING_STALE_AFTER
+            ):
+                raise NotAllowed(
+                    f"Coaching about {them.name} is being drafted right now. It opens where you asked "
+                    "for it; or run the command again in a minute."
+                )
+        now = self._clock()
         evidence = build_evidence(
             self._framework,
-            self._feedback.snapshot(requester, _id(them)),
+            self._feedback.snapshot(requester, _id(them), since=now - timedelta(days=WINDOW_DAYS)),
             self._feedback.received(requester, _id(them), limit=200),
-            self._clock(),
+            now,
         )
         return self._new_draft(me, them, audience, evidence, view_id)
 
@@ -222,18 +235,29 @@ class CoachingService:
             )
             draft_id = _id(draft)
             names = people_repo.all_names(session)
-        drafted = self._answer(
-            evidence, them.name, [n for n in names if n != them.name], for_self=audience is CoachAudience.SELF
-        )
+        try:
+            drafted = self._answer(
+                evidence,
+                them.name,
+                [n for n in names if n != them.name],
+                for_self=audience is CoachAudience.SELF,
+            )
+        except Exception:
+            # Never leave a draft "drafting" for ever: it would block the next /coach.
+            with self._db.transaction() as session:
+                coaching_repo.finish(session, draft_id, state=DraftState.FAILED, at=self._clock())
+            raise
         with self._db.transaction() as session:
             draft = coaching_repo.get(session, draft_id)
-            assert draft is not None
+            if draft is None:  # deleted while the coach worked (someone left the programme)
+                raise NotFound("That draft was deleted while it was being made.")
             draft.coach, draft.fallback_reason, draft.answer_id = (
                 drafted.coach,
                 drafted.reason,
                 drafted.answer_id,
             )
             draft.prompt_tokens, draft.completion_tokens = drafted.prompt_tokens, drafted.completion_tokens
+            draft.cached = drafted.cached
             draft.updated_at = self._clock()
             if drafted.answer is None:
                 draft.state = DraftState.FAILED
@@ -265,7 +289,7 @@ class CoachingService:
             self._framework,
             self._catalog,
             evidence,
-            redactor([subject_name], other_names),
+            Redactor([subject_name], other_names),
             model=self._llm.model,
             for_self=for_self,
         )
@@ -278,10 +302,14 @@ class CoachingService:
                 )
         try:
             reply = self._llm.ask(self._prompt, request)
-            check_answer(reply.answer, self._framework, self._catalog, evidence)
         except CoachRefused as refused:
             log.warning("the LLM coach could not be used for a draft: %s", refused.reason)
-            return Drafted(offline, OFFLINE, reason=refused.reason)
+            return Drafted(offline, OFFLINE, refused.reason, refused.prompt_tokens, refused.completion_tokens)
+        try:
+            check_answer(reply.answer, self._framework, self._catalog, evidence)
+        except CoachRefused as refused:
+            log.warning("the LLM coach's answer was refused: %s", refused.reason)
+            return Drafted(offline, OFFLINE, refused.reason, reply.prompt_tokens, reply.completion_tokens)
         with self._db.transaction() as session:
             row = coaching_repo.remember_answer(
                 session,
@@ -325,16 +353,22 @@ class CoachingService:
             draft = self._own_draft(session, requester, draft_id)
             if draft.audience is not CoachAudience.MANAGER:
                 raise NotAllowed("Coaching you drafted for yourself stays with you.")
+            subject = people_repo.get(session, draft.subject_id)
+            if subject is None or subject.left_programme_at is not None:
+                raise NotAllowed("They have left the feedback programme; nothing was sent.")
             first = coaching_repo.claim_for_sharing(session, draft_id, at=self._clock())
             session.refresh(draft)
             if not first and draft.state is not DraftState.SHARED:
                 raise NotAllowed("This draft cannot be shared.")
             card = self._card(session, draft, coaching_repo.newest_evidence_at(session, draft.subject_id))
-            subject = people_repo.get(session, draft.subject_id)
-            assert subject is not None
         if first:
             text, blocks = self._views.shared_message(card)
-            posted = self._gateway.post_message(self._people.dm_channel(subject), text, blocks)
+            try:
+                posted = self._gateway.post_message(self._people.dm_channel(subject), text, blocks)
+            except Exception:
+                with self._db.transaction() as session:  # not sent: it stays a draft to share again
+                    coaching_repo.unshare(session, draft_id, at=self._clock())
+                raise
             with self._db.transaction() as session:
                 row = coaching_repo.get(session, draft_id)
                 assert row is not None
@@ -378,10 +412,18 @@ class CoachingService:
         return draft, me
 
     def _own_draft(self, session: Any, requester: str, draft_id: int) -> CoachingDraft:
-        """A draft its author may change or share: readable, and theirs."""
+        """A draft its author may change or share: readable, theirs, and (for a manager's
+        unshared draft) about someone who still reports to them."""
         draft, me = self._readable_draft(session, requester, draft_id)
         if draft.requested_by_id != me.id:
             raise NotFound("That draft is not yours, or no longer exists.")
+        if (
+            draft.state is not DraftState.SHARED
+            and not authorize(
+                self._feedback.viewer(session, me), PersonFacts(person_id=draft.subject_id)
+            ).read
+        ):
+            raise NotAllowed("They no longer report to you, so this draft cannot be changed or shared.")
         return draft
 
     def _card(self, session: Any, draft: CoachingDraft, newest: datetime | None) -> DraftCard:
@@ -424,7 +466,7 @@ class CoachingService:
             learning=learning,
             evidence_count=draft.evidence_count,
             reaction=draft.reaction,
-            cached=draft.prompt_tokens == 0,
+            cached=draft.cached,
         )
 
 

@@ -30,6 +30,7 @@ NOTES_BUDGET = 2800  # characters of notes in one prompt (about 700 tokens)
 
 # Labels of the note fields, as the person filled them in.
 NOTE_LABELS = {"strengths_note": "went well", "growth_note": "to grow", "delivery_note": "delivery"}
+ANONYMOUS = "anonymous"
 SOURCE_WORDS = {
     Relation.MANAGER: "manager",
     Relation.PEER: "peer",
@@ -42,7 +43,7 @@ SOURCE_WORDS = {
 class EvidenceItem:
     label: str  # "E1": what a prompt and a coach's answer call it
     feedback_id: int
-    source: str  # manager, peer, report or self: the only thing said about the giver
+    source: str  # manager, peer, report, self, or anonymous: the only thing said about the giver
     anonymous: bool
     project: str  # the project's name for a named debrief answer, else ""
     at: datetime
@@ -99,9 +100,13 @@ def build_evidence(
         EvidenceItem(
             label=f"E{index}",
             feedback_id=record.feedback_id,
-            source=SOURCE_WORDS[record.relation],
-            anonymous=record.giver is None,
-            project=record.context if record.source is FeedbackSource.DEBRIEF and record.giver else "",
+            # Anonymous means anonymous to every reader, the giver included: no role (a person
+            # has one manager), no project, whoever reads the coaching.
+            source=ANONYMOUS if record.anonymous else SOURCE_WORDS[record.relation],
+            anonymous=record.anonymous,
+            project=record.context
+            if record.source is FeedbackSource.DEBRIEF and not record.anonymous
+            else "",
             at=record.at,
             scores=dict(record.scores),
             notes={k: v.strip() for k, v in (record.notes or {}).items() if v and v.strip()},
@@ -141,8 +146,6 @@ def describe_sources(items: Iterable[EvidenceItem]) -> str:
         if item.project:
             if item.project not in projects:
                 projects.append(item.project)
-        elif item.anonymous:
-            kinds["anonymous"] += 1
         else:
             kinds[item.source] += 1
     parts = [f"{n} {kind} {'note' if n == 1 else 'notes'}" for kind, n in sorted(kinds.items())]
@@ -159,41 +162,34 @@ _SLACK_ID = re.compile(r"\b[UWBCGTD][A-Z0-9]{8,}\b")
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 
 
-def redactor(subject_names: Iterable[str], other_names: Iterable[str]) -> Redactor:
-    return Redactor(tuple(subject_names), tuple(other_names))
-
-
-@dataclass(frozen=True)
 class Redactor:
     """Takes people out of free text before it reaches an LLM: Slack mentions and ids, email
-    addresses, and the names of people Brickwork knows (full names, and first and last names
-    of three letters or more, matched as whole capitalised words)."""
+    addresses, and the names of people Brickwork knows (full names, and every part of a name
+    of two letters or more, as whole words in any case: a lost common word is cheaper than a
+    name that reaches the model). Built once per draft: one pattern for all names."""
 
-    subject_names: tuple[str, ...]
-    other_names: tuple[str, ...]
+    def __init__(self, subject_names: Iterable[str], other_names: Iterable[str]) -> None:
+        self._subject = _names_pattern(subject_names)
+        self._others = _names_pattern(other_names)
 
     def __call__(self, text: str) -> str:
         text = _SLACK_MENTION.sub("[someone]", text)
         text = _SLACK_ID.sub("[someone]", text)
         text = _EMAIL.sub("[email]", text)
-        for pattern, replacement in self._patterns():
-            text = pattern.sub(replacement, text)
+        if self._subject is not None:
+            text = self._subject.sub("[the person]", text)
+        if self._others is not None:
+            text = self._others.sub("[a colleague]", text)
         return text
 
-    def _patterns(self) -> list[tuple[re.Pattern[str], str]]:
-        patterns: list[tuple[re.Pattern[str], str]] = []
-        for names, replacement in ((self.subject_names, "[the person]"), (self.other_names, "[a colleague]")):
-            full = sorted({n.strip() for n in names if n.strip()}, key=len, reverse=True)
-            parts = sorted(
-                {p for n in full for p in re.split(r"[\s<>/]+", n) if len(p) >= 3 and p[:1].isupper()},
-                key=len,
-                reverse=True,
-            )
-            for name in full:
-                patterns.append((re.compile(rf"(?<!\w){re.escape(name)}(?!\w)", re.IGNORECASE), replacement))
-            for part in parts:
-                patterns.append((re.compile(rf"(?<!\w){re.escape(part)}(?!\w)"), replacement))
-        return patterns
+
+def _names_pattern(names: Iterable[str]) -> re.Pattern[str] | None:
+    full = {n.strip() for n in names if n.strip()}
+    parts = {p for n in full for p in re.split(r"[\s<>/.,()'\"-]+", n) if len(p) >= 2}
+    words = sorted(full | parts, key=len, reverse=True)  # the longest first: "Ann Lee" before "Ann"
+    if not words:
+        return None
+    return re.compile(rf"(?<!\w)(?:{'|'.join(map(re.escape, words))})(?!\w)", re.IGNORECASE)
 
 
 def _score_text(kpi: Kpi, score: int) -> str:
@@ -239,7 +235,7 @@ def render_evidence(framework: Framework, evidence: Evidence, redact: Redactor) 
             for key, score in item.scores.items()
             if key in candidates and score is not None  # "not observed" says nothing to coach from
         )
-        parts = [item.label, item.source + (" (anonymous)" if item.anonymous else ""), f"{item.at:%Y-%m}"]
+        parts = [item.label, item.source, f"{item.at:%Y-%m}"]
         parts.append(scores or "no scores")
         for field, label in NOTE_LABELS.items():
             text = item.notes.get(field)

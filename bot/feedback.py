@@ -7,6 +7,7 @@ the Slack edge) turn its cards into messages, and the gateway sends them.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ from storage.models import (
     RequestState,
 )
 from storage.repositories import feedback as feedback_repo
+from storage.repositories import org as org_repo
 from storage.repositories import people as people_repo
 from storage.repositories import projects as projects_repo
 from storage.repositories import requests as requests_repo
@@ -114,10 +116,11 @@ class ReceivedItem:
     at: datetime
     source: FeedbackSource
     relation: Relation
-    giver: PersonRef | None  # None: anonymous
+    giver: PersonRef | None  # None: anonymous to this viewer
     context: str  # the project name or the "about" text
     scores: dict[str, int | None]
     notes: dict[str, str] | None  # None: anonymous text withheld until enough anonymous items
+    anonymous: bool = False  # given anonymously (the giver, reading their own, still sees it named)
 
 
 @dataclass(frozen=True)
@@ -195,14 +198,7 @@ class FeedbackService:
         Each person who cannot be asked is refused with a reason and the rest are still
         asked. A manager may ask about a direct report.
         """
-        about = about.strip()
-        if not givers:
-            raise InvalidInput({"givers": "Name at least one person to ask."})
-        unique = list(dict.fromkeys(givers))
-        if len(unique) > MAX_GIVERS:
-            raise InvalidInput({"givers": f"Ask at most {MAX_GIVERS} people at once."})
-        if len(about) > ABOUT_MAX:
-            raise InvalidInput({"about": f'Keep "about" to {ABOUT_MAX} characters (it has {len(about)}).'})
+        unique, about = _request_form(givers, about)
         subject_id = subject or requester
         people = self._people.ensure([requester, subject_id, *unique])
         me, about_whom = people[requester], people[subject_id]
@@ -243,6 +239,23 @@ class FeedbackService:
         if created:
             self._changed([requester, *(g.slack_user_id for _, g in created)])
         return RequestOutcome(asked=tuple(_ref(g) for _, g in created), refused=tuple(refused), about=about)
+
+    def check_request(self, *, requester: str, givers: Sequence[str], about: str, subject: str) -> None:
+        """What ``request`` would refuse outright, from the database alone (no Slack call), so a
+        modal can answer before its ack: the form (``InvalidInput``), a requester who left
+        the programme, and a subject who no longer reports to the requester (``NotAllowed``)."""
+        _request_form(givers, about)
+        me = self._people.known(requester)
+        if me.left_programme_at is not None:
+            raise NotAllowed("You left the feedback programme, so you cannot ask for feedback.")
+        if subject == requester:
+            return
+        with self._db.transaction() as session:
+            them = people_repo.by_slack_id(session, subject)
+            if them is None or _id(them) not in team_repo.report_ids(session, _id(me)):
+                raise NotAllowed(
+                    "You can ask for feedback about yourself, or about someone who reports to you."
+                )
 
     def _cannot_ask(
         self, session: Session, me: Person, giver: Person, subject: Person, now: datetime, today: date
@@ -566,6 +579,7 @@ class FeedbackService:
                     source=record.source,
                     relation=record.relation,
                     giver=_ref(names[record.giver_id]) if access.giver_visible else None,
+                    anonymous=record.anonymous,
                     context=context,
                     scores=ratings[_id(record)],
                     notes={
@@ -579,8 +593,11 @@ class FeedbackService:
             )
         return items
 
-    def snapshot(self, viewer_slack_id: str, subject_id: int | None = None) -> Snapshot:
-        """Per KPI: average (only with enough raters), count, raters, and a weekly sparkline."""
+    def snapshot(
+        self, viewer_slack_id: str, subject_id: int | None = None, *, since: datetime | None = None
+    ) -> Snapshot:
+        """Per KPI: average (only with enough raters), count, raters, and a weekly sparkline;
+        with ``since``, from the feedback given since then only."""
         now = self._clock()
         me = self._people.known(viewer_slack_id)  # no Slack call: see ``overview``
         with self._db.transaction() as session:
@@ -591,6 +608,8 @@ class FeedbackService:
             subject = people_repo.get(session, subject_pid)
             assert subject is not None
             records = feedback_repo.about(session, subject_pid)
+            if since is not None:
+                records = [r for r in records if r.updated_at >= since]
             ratings = feedback_repo.ratings_for(session, [_id(r) for r in records])
         start = now - timedelta(weeks=SNAPSHOT_WEEKS)
         stats = []
@@ -636,6 +655,32 @@ class FeedbackService:
                 "weekly_digest": me.digest_enabled,
                 "left_feedback_programme_at": _iso(me.left_programme_at),
             }
+            shared = org_repo.coaching_shared_with(session, subject_id=_id(me))
+            drafted = org_repo.coaching_requested_by(session, requested_by_id=_id(me))
+            names = people_repo.by_ids(
+                session, {d.requested_by_id for d in shared} | {d.subject_id for d in drafted}
+            )
+            # What the coach drew on (feedback ids, sources) stays out: it could point at a giver.
+            coaching_shared_with_me = [
+                {
+                    "shared_at": d.shared_at.date().isoformat() if d.shared_at else None,
+                    "manager": names[d.requested_by_id].name,
+                    "areas": _coaching_areas(d.content_json),
+                    "chosen_learning": _coaching_learning(d.content_json),
+                    "my_reaction": d.reaction.value if d.reaction else None,
+                }
+                for d in shared
+            ]
+            coaching_i_drafted = [
+                {
+                    "subject": names[d.subject_id].name,
+                    "state": d.state.value,
+                    "created_at": d.created_at.date().isoformat(),
+                    "coach": d.coach,
+                    "areas": _coaching_areas(d.content_json),
+                }
+                for d in drafted
+            ]
         about_me = self.received(slack_user_id, limit=10_000)
         by_me = self.given(slack_user_id)
         requests = self.overview(slack_user_id)
@@ -648,6 +693,8 @@ class FeedbackService:
             # As the requester may see them (``shown_to_requester``): never who answered anonymously.
             "requests_i_sent": [_request_json(c, as_requester=True) for c in requests.sent],
             "requests_i_received": [_request_json(c) for c in requests.received],
+            "coaching_shared_with_me": coaching_shared_with_me,
+            "coaching_i_drafted": coaching_i_drafted,
         }
 
     # -- helpers ----------------------------------------------------------------------
@@ -780,10 +827,10 @@ def _item_json(item: ReceivedItem, framework: Framework) -> dict[str, Any]:
     if item.giver is None:
         # Anonymous: nothing that narrows down who gave it. A person has one manager, so the
         # relation would name them; the source, id and exact time would match a request, a
-        # debrief or a moment someone remembers. The day stays, as /feedback mine shows it.
+        # debrief or a moment someone remembers. The month stays, as /feedback mine shows it.
         return {
             "giver": "anonymous",
-            "date": item.at.date().isoformat(),
+            "month": f"{item.at:%Y-%m}",
             "scores": dimensions,
             "notes": notes,
         }
@@ -798,6 +845,38 @@ def _item_json(item: ReceivedItem, framework: Framework) -> dict[str, Any]:
         "scores": dimensions,
         "notes": notes,
     }
+
+
+def _request_form(givers: Sequence[str], about: str) -> tuple[list[str], str]:
+    """The givers without repeats and the trimmed "about", or ``InvalidInput``."""
+    about = about.strip()
+    if not givers:
+        raise InvalidInput({"givers": "Name at least one person to ask."})
+    unique = list(dict.fromkeys(givers))
+    if len(unique) > MAX_GIVERS:
+        raise InvalidInput({"givers": f"Ask at most {MAX_GIVERS} people at once."})
+    if len(about) > ABOUT_MAX:
+        raise InvalidInput({"about": f'Keep "about" to {ABOUT_MAX} characters (it has {len(about)}).'})
+    return unique, about
+
+
+def _coaching_content(content_json: str) -> dict[str, Any]:
+    try:
+        content = json.loads(content_json) if content_json else {}
+    except ValueError:
+        return {}
+    return content if isinstance(content, dict) else {}
+
+
+def _coaching_areas(content_json: str) -> list[dict[str, Any]]:
+    """A draft's growth areas as the reviewer left them, without the evidence they cite."""
+    fields = ("kpi", "observation", "suggestion", "first_step")
+    return [{f: area.get(f) for f in fields} for area in _coaching_content(content_json).get("areas") or []]
+
+
+def _coaching_learning(content_json: str) -> list[str]:
+    """The learning items the reviewer chose to share."""
+    return [p["item"] for p in _coaching_content(content_json).get("learning") or [] if p.get("chosen")]
 
 
 def _request_json(card: RequestCard, *, as_requester: bool = False) -> dict[str, Any]:

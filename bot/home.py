@@ -36,6 +36,10 @@ log = logging.getLogger(__name__)
 MAX_PAUSE_DAYS = 90
 HOME_LIMIT = 5  # items per list on the Home tab; the rest is one command away
 MAX_REPORTS_SHOWN = 12
+# The "My team" picker holds this many people (Slack refuses a picker whose initial users
+# outnumber its max_selected_items). Past it, as after a large CSV import, the rest are not
+# in the picker, so the picker neither shows nor removes them: the import manages them.
+TEAM_PICKER_MAX = 50
 
 
 @dataclass(frozen=True)
@@ -57,7 +61,7 @@ class HomeData:
     latest: tuple[ReceivedItem, ...]
     reports: tuple[ReportRow, ...]
     reports_total: int
-    team_ids: tuple[str, ...]  # confirmed and pending, for the picker
+    team_ids: tuple[str, ...]  # confirmed and pending, in picker order (it holds TEAM_PICKER_MAX)
     pending: tuple[PersonRef, ...]  # people who have not confirmed yet
     claimed_by: PersonRef | None  # someone says they are my manager
     projects: tuple[ProjectSummary, ...]
@@ -162,7 +166,9 @@ class HomeService:
 
     def set_team(self, manager_slack_id: str, selected: Sequence[str]) -> TeamChange:
         """Make "My team" exactly ``selected``: new people are asked to confirm; people taken
-        off lose the link at once (removing needs nobody's consent)."""
+        off lose the link at once (removing needs nobody's consent). Only the first
+        ``TEAM_PICKER_MAX`` people (in ``HomeData.team_ids`` order) are in the picker; the rest
+        are not removed for being absent from it."""
         people = self._people.ensure([manager_slack_id, *selected])
         me = people[manager_slack_id]
         claimed: list[Person] = []
@@ -171,7 +177,8 @@ class HomeService:
         with self._db.transaction() as session:
             current = {p.slack_user_id: p for p in team_repo.reports(session, _id(me))}
             current |= {p.slack_user_id: p for p in team_repo.pending_reports(session, _id(me))}
-            removed = [p for uid, p in current.items() if uid not in selected]
+            in_picker = set(list(current)[:TEAM_PICKER_MAX])
+            removed = [p for uid, p in current.items() if uid in in_picker and uid not in selected]
             for person in removed:
                 row = people_repo.get(session, _id(person))
                 assert row is not None
@@ -217,7 +224,10 @@ class HomeService:
                 session.add(me)
             me_id, manager_ref = _id(me), _ref(manager)
         if accept:
-            self._org.assign_manager(person_id=me_id, manager_id=manager_person_id)  # checks cycles
+            # Checks cycles, and that the claim is still pending under the org chart lock.
+            self._org.assign_manager(
+                person_id=me_id, manager_id=manager_person_id, claimed_by=manager_person_id
+            )
         self.refresh([manager_ref.slack_id])  # their team changed; the listener publishes the person's
         return manager_ref
 

@@ -21,7 +21,7 @@ from typing import TypeVar
 from slack_sdk.errors import SlackApiError
 from sqlmodel import Session
 
-from bot.errors import BrickworkError, InvalidInput, NotFound
+from bot.errors import BrickworkError, InvalidInput, NotAllowed, NotFound
 from bot.feedback import OPEN_REQUEST_WINDOW
 from bot.people import PeopleService
 from bot.slack_gateway import SlackGateway, SlackUser
@@ -83,6 +83,7 @@ class ImportReport:
 class ForgetReport:
     slack_user_id: str
     feedback_deleted: int
+    drafts_deleted: int  # coaching drafts about them, by them, or citing what they gave
     requests_withdrawn: int
     reports_unlinked: int  # people who had them as manager (confirmed or claimed)
     manager_unlinked: bool  # their own manager (or a pending claim on them) was removed
@@ -117,10 +118,15 @@ class OrgService:
 
     # -- one change at a time ---------------------------------------------------------
 
-    def assign_manager(self, *, person_id: int, manager_id: int | None) -> None:
+    def assign_manager(
+        self, *, person_id: int, manager_id: int | None, claimed_by: int | None = None
+    ) -> None:
         """Make ``manager_id`` the person's confirmed manager (None: no manager).
 
         Clears any pending claim. Refuses self-management and cycles with ``InvalidInput``.
+        With ``claimed_by`` (a person confirming a claim), refuses with ``NotAllowed`` unless
+        that claim is still pending, checked under the same lock as the change: a claim
+        withdrawn a moment before the confirmation is not accepted.
         """
         if manager_id == person_id:
             raise InvalidInput({"manager": "Nobody can be their own manager."})
@@ -129,6 +135,8 @@ class OrgService:
             person = people_repo.get(session, person_id)
             if person is None:
                 raise NotFound("That person is not known to Brickwork.")
+            if claimed_by is not None and person.pending_manager_id != claimed_by:
+                raise NotAllowed("That request is no longer pending.")
             if manager_id is not None:
                 manager = people_repo.get(session, manager_id)
                 if manager is None:
@@ -247,7 +255,8 @@ class OrgService:
     # -- leaving the programme --------------------------------------------------------
 
     def forget(self, slack_user_id: str) -> ForgetReport:
-        """Delete the feedback the person gave, withdraw their open requests, take them out
+        """Delete the feedback the person gave and the coaching drafts about them, by them or
+        citing what they gave (and the coach's answer cache), withdraw their open requests, take them out
         of the org chart and mark them as having left the programme. Safe to repeat."""
         now = self._clock()
         with self._db.transaction() as session:
@@ -259,9 +268,12 @@ class OrgService:
             since = now - OPEN_REQUEST_WINDOW
             touched = org_repo.people_touched_by_leaving(session, person_id=person.id, since=since)
             touched_slack_ids = [p.slack_user_id for p in people_repo.by_ids(session, touched).values()]
-            deleted = org_repo.delete_feedback(
-                session, feedback_ids=org_repo.feedback_ids_given_by(session, giver_id=person.id)
-            )
+            given = org_repo.feedback_ids_given_by(session, giver_id=person.id)
+            # Coaching drawn from what they gave, and coaching about them or by them, goes too;
+            # the coach's answer cache may quote anything, so it is emptied.
+            drafts = org_repo.delete_coaching_drafts(session, person_id=person.id, feedback_ids=given)
+            org_repo.clear_coach_answers(session)
+            deleted = org_repo.delete_feedback(session, feedback_ids=given)
             withdrawn = org_repo.withdraw_open_requests(session, person_id=person.id, at=now)
             manager_unlinked = person.manager_id is not None or person.pending_manager_id is not None
             person.manager_id = person.pending_manager_id = None
@@ -272,9 +284,11 @@ class OrgService:
             unlinked = org_repo.unlink_reports(session, manager_id=person.id)
             left_at = person.left_programme_at
         log.info(
-            "forgot person %s: %d feedback deleted, %d requests withdrawn, %d reports unlinked",
+            "forgot person %s: %d feedback deleted, %d coaching drafts deleted, %d requests withdrawn, "
+            "%d reports unlinked",
             person.id,
             deleted,
+            drafts,
             withdrawn,
             unlinked,
         )
@@ -283,6 +297,7 @@ class OrgService:
         return ForgetReport(
             slack_user_id=slack_user_id,
             feedback_deleted=deleted,
+            drafts_deleted=drafts,
             requests_withdrawn=withdrawn,
             reports_unlinked=unlinked,
             manager_unlinked=manager_unlinked,

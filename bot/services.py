@@ -44,7 +44,8 @@ class Services:
     org: OrgService
     home: HomeService
     coaching: CoachingService
-    background: Executor  # slow work after an ack
+    background: Executor  # quick work after an ack (App Home refreshes)
+    drafting: Executor  # coaching drafts after an ack (an LLM may take minutes)
     inbox: Inbox
     ticker: Ticker
     clock: Callable[[], datetime]

@@ -104,7 +104,7 @@ class CoachListeners:
         self.s.gateway.update_view(
             view_id, views.drafting_modal(card.subject.name, uses_llm=self.s.coaching.uses_llm)
         )
-        self.s.background.submit(
+        self.s.drafting.submit(
             self._fill,
             view_id,
             lambda: self.s.coaching.draft(user, card.subject.slack_id, view_id=view_id, fresh=True),
@@ -154,7 +154,7 @@ class CoachListeners:
     def _draft_in_modal(self, trigger_id: str, user: str, subject: str, label: str) -> None:
         drafting = views.drafting_modal(label, uses_llm=self.s.coaching.uses_llm)
         view_id = self.s.gateway.open_view(trigger_id, drafting)["id"]  # the trigger lives 3 s: use it first
-        self.s.background.submit(
+        self.s.drafting.submit(
             self._fill, view_id, lambda: self.s.coaching.draft(user, subject, view_id=view_id)
         )
 

@@ -191,7 +191,8 @@ class FeedbackListeners:
             response_action="update",
             view=notice_modal(
                 "Deleted",
-                f"Deleted {report.feedback_deleted} feedback records you gave and withdrew "
+                f"Deleted {report.feedback_deleted} feedback records you gave and "
+                f"{report.drafts_deleted} coaching drafts, and withdrew "
                 f"{report.requests_withdrawn} open requests. You have left the feedback programme.",
             ),
         )

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from slack_bolt import Ack, App
+from slack_sdk.errors import SlackApiError
+from slack_sdk.models.views import View
 
 from bot.errors import BrickworkError, InvalidInput, NotAllowed
 from bot.services import Services
@@ -14,10 +17,13 @@ from handlers.ids import ActionId, BlockId, CallbackId
 from handlers.views.common import notice_modal
 from handlers.views.home import (
     REPORT_FEEDBACK_SHOWN,
+    asking_modal,
     report_feedback_modal,
     request_for_report_modal,
     request_outcome_modal,
 )
+
+log = logging.getLogger(__name__)
 
 
 class HomeListeners:
@@ -102,12 +108,12 @@ class HomeListeners:
         meta = parse_metadata(view, ReportMeta)
         values = flatten_state(view)
         givers = [g for g in values.get(BlockId.GIVERS) or [] if isinstance(g, str)]
+        requester, about = body["user"]["id"], as_text(values.get(BlockId.ABOUT))
+        # Asking means users.info, conversations.open and a DM per person: longer than Slack
+        # waits for an ack. What can be refused without Slack is refused in the ack.
         try:
-            outcome = self.s.feedback.request(
-                requester=body["user"]["id"],
-                givers=givers,
-                about=as_text(values.get(BlockId.ABOUT)),
-                subject=meta.subject_slack_id,
+            self.s.feedback.check_request(
+                requester=requester, givers=givers, about=about, subject=meta.subject_slack_id
             )
         except InvalidInput as error:
             block = BlockId.ABOUT if "about" in error.fields else BlockId.GIVERS
@@ -116,7 +122,21 @@ class HomeListeners:
         except BrickworkError as error:
             ack(response_action="update", view=notice_modal("Request feedback", str(error)))
             return
-        ack(response_action="update", view=request_outcome_modal(outcome))
+        ack(response_action="update", view=asking_modal(len(set(givers))))
+        try:
+            outcome = self.s.feedback.request(
+                requester=requester, givers=givers, about=about, subject=meta.subject_slack_id
+            )
+        except BrickworkError as error:
+            self._replace(view["id"], notice_modal("Request feedback", str(error)))
+            return
+        self._replace(view["id"], request_outcome_modal(outcome))
+
+    def _replace(self, view_id: str, new: View) -> None:
+        try:
+            self.s.gateway.update_view(view_id, new)
+        except SlackApiError as error:  # closed while asking: the requests stand all the same
+            log.info("could not update view: %s", error.response.get("error"))
 
 
 def register(app: App, services: Services) -> None:

@@ -363,13 +363,12 @@ class CoachingDraft(SQLModel, table=True):
     # The draft as the reviewer left it (edited text, chosen learning).
     content_json: str = Field(default="", sa_column=Column(Text, nullable=False))
     evidence_count: int = 0
-    # Tokens this draft cost: 0 when the answer came from the cache, None for the offline coach.
+    # Tokens this draft cost: None when no LLM was asked, 0 when its answer came from the cache.
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
+    cached: bool = False  # the LLM's answer to the same prompt was reused: no call, no tokens
     evidence_through: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
     view_id: str | None = Field(default=None, max_length=64)  # the modal showing it
-    # A repeated /coach or a double click reuses the draft being made instead of a second one.
-    source_key: str | None = Field(default=None, sa_column=Column(String(96), nullable=True, unique=True))
     reaction: DraftReaction | None = Field(
         default=None, sa_column=Column(StrEnumType(DraftReaction), nullable=True)
     )

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,17 @@ from bot.standin.webapi import FakeSlack, FakeUser
 from bot.text import escape_mrkdwn
 from handlers.ids import ActionId, BlockId
 from storage.db import Database
-from storage.models import Feedback, FeedbackRequest, Person, RequestState
+from storage.models import (
+    CoachAnswer,
+    CoachAudience,
+    CoachingDraft,
+    DraftReaction,
+    DraftState,
+    Feedback,
+    FeedbackRequest,
+    Person,
+    RequestState,
+)
 from tests.harness import ALICE, BOB, CAROL, GONE, MAYA, ROBOT, AppProcess, start_app
 from tests.slackcheck import mrkdwn_texts
 from tests.test_debrief_e2e import FULL_ANSWERS, shown
@@ -196,6 +206,8 @@ def test_anonymous_givers_are_never_revealed(quiet_app: AppProcess, slack: FakeS
 
     mine = shown(driver.as_user(MAYA.id).command("/feedback", "mine"))
     assert "_anonymous_" in mine and secret not in mine and "three different people have answered" in mine
+    # Not how it arrived ("on request" would say: from someone Maya asked), the topic or the day.
+    assert "on request" not in mine and "the offsite" not in mine
 
     # Two more anonymous answers about Maya: now the written notes show, still without names.
     give(driver, slack, ALICE, MAYA, anonymous=True, notes="Clear priorities at every Monday planning.")
@@ -437,9 +449,9 @@ def test_export_sends_everything_about_me_without_anonymous_givers(
     assert about_me["anonymous"]["notes"] == "withheld until 3 different people have given anonymous feedback"
     assert about_me["anonymous"]["scores"]["delivery"]["quality"] == 4
     # Nothing that narrows down the anonymous giver: no relation, source, id, exact time.
-    assert set(about_me["anonymous"]) == {"giver", "date", "scores", "notes"}
+    assert set(about_me["anonymous"]) == {"giver", "month", "scores", "notes"}
     assert "report" not in json.dumps(about_me["anonymous"])
-    assert about_me["anonymous"]["date"] == about_me[ALICE.id]["date"]  # the day, not the moment
+    assert about_me["anonymous"]["month"] == about_me[ALICE.id]["date"][:7]  # the month, not the day
     assert {"id", "at", "source", "relation"} <= set(about_me[ALICE.id])  # a named giver's item keeps them
     assert [i["notes"]["strengths_note"] for i in data["feedback_i_gave"]] == [
         "Maya about Bob: he fixed the flaky deploy."
@@ -486,6 +498,96 @@ def test_delete_removes_what_i_gave_and_takes_me_out(
     assert late.json()["response_action"] == "update"
     assert "You left the feedback programme" in json.dumps(late.json()["view"])
     assert len(rows(db, Feedback)) == len(remaining)
+
+
+def export_of(driver: SlackDriver, slack: FakeSlack, user: Any) -> dict[str, Any]:
+    before = len(slack.files(user.id))
+    driver.as_user(user.id).command("/feedback", "export")
+    deadline = time.monotonic() + 5
+    while len(slack.files(user.id)) == before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    files = slack.files(user.id)
+    assert len(files) == before + 1
+    data: dict[str, Any] = json.loads(files[-1]["content"].decode())
+    return data
+
+
+def test_coaching_is_exported_and_goes_with_what_a_person_gave(
+    app: AppProcess, driver: SlackDriver, slack: FakeSlack, db: Database
+) -> None:
+    give(driver, slack, CAROL, MAYA, anonymous=False, notes="Carol's: Maya ran the planning well.")
+    give(driver, slack, ALICE, MAYA, anonymous=False, notes="Alice's: Maya wrote the launch plan.")
+    give(driver, slack, MAYA, BOB, anonymous=False)
+    shared_at = datetime(2026, 11, 20, 10, tzinfo=UTC)
+
+    def content(evidence: list[int], step: str) -> str:
+        area = {"kpi": "decides", "observation": "o", "suggestion": "s", "first_step": step}
+        learning = [
+            {"item": "L1", "reason": "r", "chosen": True},
+            {"item": "L2", "reason": "r", "chosen": False},
+        ]
+        return json.dumps(
+            {"areas": [{**area, "evidence": evidence, "sources": "2 peers"}], "learning": learning}
+        )
+
+    with db.transaction() as session:
+        ids = {p.slack_user_id: p.id for p in session.exec(select(Person))}
+        given = {f.giver_id: f.id for f in session.exec(select(Feedback))}
+        answer = CoachAnswer(evidence_key="k" * 64, coach="llm", prompt_version="v1", answer_json="{}")
+        session.add(answer)
+        session.flush()
+
+        def draft(subject: Any, by: Any, state: DraftState, evidence: list[int], step: str) -> None:
+            session.add(
+                CoachingDraft(
+                    subject_id=ids[subject.id],
+                    requested_by_id=ids[by.id],
+                    audience=CoachAudience.MANAGER,
+                    state=state,
+                    coach="llm",
+                    answer_id=answer.id,
+                    content_json=content(evidence, step),
+                    shared_at=shared_at if state is DraftState.SHARED else None,
+                    reaction=DraftReaction.USEFUL if state is DraftState.SHARED else None,
+                )
+            )
+
+        draft(MAYA, ALICE, DraftState.SHARED, [given[ids[CAROL.id]]], "cites Carol")  # goes
+        draft(MAYA, ALICE, DraftState.SHARED, [given[ids[ALICE.id]]], "cites Alice")  # stays
+        draft(MAYA, ALICE, DraftState.DRAFT, [given[ids[ALICE.id]]], "not shared")  # stays, not exported
+        draft(CAROL, MAYA, DraftState.DRAFT, [], "about Carol")  # goes
+        draft(BOB, CAROL, DraftState.DRAFT, [given[ids[ALICE.id]]], "by Carol")  # goes
+
+    maya = export_of(driver, slack, MAYA)
+    shared = maya["coaching_shared_with_me"]
+    assert [d["areas"][0]["first_step"] for d in shared] == ["cites Carol", "cites Alice"]
+    assert shared[0] == {
+        "shared_at": "2026-11-20",
+        "manager": ALICE.real_name,
+        "areas": [{"kpi": "decides", "observation": "o", "suggestion": "s", "first_step": "cites Carol"}],
+        "chosen_learning": ["L1"],
+        "my_reaction": "useful",
+    }
+    drafted = maya["coaching_i_drafted"]
+    assert [(d["subject"], d["state"], d["coach"]) for d in drafted] == [(CAROL.real_name, "draft", "llm")]
+    assert drafted[0]["areas"][0]["first_step"] == "about Carol" and "created_at" in drafted[0]
+    assert "evidence" not in json.dumps(maya["coaching_shared_with_me"] + drafted)
+    carol = export_of(driver, slack, CAROL)
+    assert [d["subject"] for d in carol["coaching_i_drafted"]] == [BOB.real_name]
+
+    before = len(slack.calls_to("views.open"))
+    driver.as_user(CAROL.id).command("/feedback", "delete")
+    slack.wait_for("views.open", count=before + 1)
+    confirm = slack.open_modal(CAROL.id)
+    assert confirm is not None
+    done = driver.as_user(CAROL.id).submit(confirm, {}).json()
+    assert "Deleted 1 feedback records you gave and 3 coaching drafts" in json.dumps(done["view"])
+    left = rows(db, CoachingDraft)
+    assert sorted(json.loads(d.content_json)["areas"][0]["first_step"] for d in left) == [
+        "cites Alice",
+        "not shared",
+    ]
+    assert rows(db, CoachAnswer) == [] and all(d.answer_id is None for d in left)
 
 
 def test_one_giver_cannot_unlock_their_own_anonymous_notes(

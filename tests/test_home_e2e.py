@@ -7,13 +7,19 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlmodel import select
 
+from bot.errors import NotAllowed
+from bot.home import TEAM_PICKER_MAX, HomeService
+from bot.org import OrgService
 from bot.schedule import local_date
 from bot.standin.driver import SlackDriver
 from bot.standin.webapi import FakeSlack, FakeUser
+from handlers.ids import BlockId
 from storage.db import Database
 from storage.models import FeedbackRequest, Person
+from storage.repositories import people as people_repo
 from tests.harness import ALICE, BOB, CAROL, MAYA, AppProcess
 from tests.test_debrief_e2e import FULL_ANSWERS, shown
 from tests.test_feedback_e2e import give, m, open_modal_by_click, request
@@ -51,6 +57,21 @@ def published_after(slack: FakeSlack, user: Any, action: Any) -> None:
     before = publishes(slack, user)
     action()
     republished(slack, user, before + 1)
+
+
+def ask_for_report(
+    driver: SlackDriver, slack: FakeSlack, user: Any, modal: dict[str, Any], values: dict[str, Any]
+) -> tuple[float, str]:
+    """Submit "Request feedback" for a report: the time the ack took, and the outcome modal
+    that replaces the "Asking…" one afterwards (by views.update on the same view)."""
+    response = driver.as_user(user.id).submit(modal, values)
+    body = response.json()
+    assert body["response_action"] == "update" and "Asking" in json.dumps(body["view"]), body
+    update = slack.wait_for("views.update", where=lambda c: c.args.get("view_id") == modal["id"])[-1]
+    view = update.args["view"]
+    return response.elapsed, json.dumps(
+        json.loads(view) if isinstance(view, str) else view, ensure_ascii=False
+    )
 
 
 def person(db: Database, user: Any) -> Person:
@@ -100,8 +121,8 @@ def test_my_team_needs_the_reports_consent(
     after(slack, "views.open", lambda: driver.as_user(MAYA.id).click(maya_home_view, "request_for_report"))
     modal = slack.open_modal(MAYA.id)
     assert modal is not None
-    response = driver.as_user(MAYA.id).submit(modal, {"Whom to ask": [CAROL.id], "About": "the audit"})
-    assert "Asked *Carol" in json.dumps(response.json())
+    _, outcome = ask_for_report(driver, slack, MAYA, modal, {"Whom to ask": [CAROL.id], "About": "the audit"})
+    assert "Asked *Carol" in outcome
     carol_dm = slack.last_dm(CAROL.id)
     assert carol_dm is not None
     assert "*Maya Okafor* asks for your feedback about *Alice Chen* on *the audit*" in json.dumps(
@@ -170,12 +191,45 @@ def test_a_busy_home_stays_within_100_blocks(
             row.manager_id = maya.id
             session.add(row)
     view = home(driver, slack, MAYA)
-    assert len(view["blocks"]) <= 100
+    assert [b for b in view["blocks"] if b.get("block_id") == BlockId.SETTINGS]  # the end is never cut
     text = json.dumps(view["blocks"])
     assert "Waiting for your feedback* (12)" in text and "More in `/feedback requests`" in text
     assert "8 more people report to you" in text
     assert slack.invalid_calls() == []
     assert "Colleague 0" in shown(driver.as_user(MAYA.id).command("/feedback", "requests"))
+
+
+def test_a_team_bigger_than_the_picker_keeps_the_people_not_in_it(
+    app: AppProcess, driver: SlackDriver, slack: FakeSlack, db: Database
+) -> None:
+    view = home(driver, slack, MAYA)  # Maya exists
+    team = [FakeUser(id=f"U0T{i:03d}", name=f"t{i}", real_name=f"Teammate {i:03d}") for i in range(55)]
+    with db.transaction() as session:  # a CSV import made 55 people report to Maya
+        maya_id = person(db, MAYA).id
+        for user in team:
+            slack.add_user(user)
+            row = people_repo.upsert(
+                session,
+                slack_user_id=user.id,
+                name=user.real_name,
+                tz="UTC",
+                is_bot=False,
+                deleted=False,
+                refreshed_at=datetime.now(UTC),
+            )
+            row.manager_id = maya_id
+            session.add(row)
+    view = home(driver, slack, MAYA)
+    assert slack.invalid_calls() == []
+    picker = next(b for b in view["blocks"] if b.get("block_id") == BlockId.TEAM)["elements"][0]
+    shown_ids = picker["initial_users"]
+    assert shown_ids == [u.id for u in team[:TEAM_PICKER_MAX]]
+    assert "the other 5 on your team are managed by the org chart import" in json.dumps(view["blocks"])
+    # Maya takes one person out of the picker: only that one leaves; the five not in it stay.
+    published_after(slack, MAYA, lambda: driver.as_user(MAYA.id).select(view, "my_team", shown_ids[1:]))
+    with db.transaction() as session:
+        managed = {p.slack_user_id for p in session.exec(select(Person).where(Person.manager_id == maya_id))}
+    assert managed == {u.id for u in team[1:]}
 
 
 def test_homes_follow_requests_and_answers_without_opening_the_tab(
@@ -253,8 +307,8 @@ def test_a_manager_reads_a_reports_feedback_from_the_home(
 
     # Asked about Alice, Maya is pointed to this button, not to /feedback mine.
     modal = open_modal_by_click(driver, slack, MAYA, view, "request_for_report", alice_id)
-    asked = driver.as_user(MAYA.id).submit(modal, {"Whom to ask": [CAROL.id]})
-    assert "Asked *Carol" in json.dumps(asked.json())
+    _, outcome = ask_for_report(driver, slack, MAYA, modal, {"Whom to ask": [CAROL.id]})
+    assert "Asked *Carol" in outcome
     assert "Waiting for your feedback* (1)" in republished(slack, CAROL, 1)  # after that ack
     carol_dm = slack.last_dm(CAROL.id)
     assert carol_dm is not None
@@ -265,6 +319,39 @@ def test_a_manager_reads_a_reports_feedback_from_the_home(
     assert notice_call.args["channel"] == slack.dm_channel(MAYA.id)
     body = json.dumps(notice_call.args["blocks"], ensure_ascii=False)
     assert "*View feedback* beside *Alice Chen* on the App Home" in body and "/feedback mine" not in body
+
+
+def test_asking_about_a_report_acks_before_slack_is_asked(
+    app: AppProcess, driver: SlackDriver, slack: FakeSlack, db: Database
+) -> None:
+    newcomer = FakeUser(id="U0NEWBIE", name="newbie", real_name="Nadia New", tz="Europe/Paris")
+    slack.add_user(newcomer)
+    give(driver, slack, MAYA, BOB, anonymous=False)  # Maya exists
+    give(driver, slack, ALICE, BOB, anonymous=False)  # Alice exists
+    with db.transaction() as session:  # Alice reports to Maya (confirmed)
+        row = session.exec(select(Person).where(Person.slack_user_id == ALICE.id)).one()
+        row.manager_id = person(db, MAYA).id
+        session.add(row)
+    alice_id = str(person(db, ALICE).id)
+    view = home(driver, slack, MAYA)
+    modal = open_modal_by_click(driver, slack, MAYA, view, "request_for_report", alice_id)
+    # Nadia is new: asking her starts with users.info, which waits out a 429 of 2 s.
+    slack.fail_next("users.info", status=429, retry_after=2)
+    elapsed, outcome = ask_for_report(driver, slack, MAYA, modal, {"Whom to ask": [newcomer.id]})
+    assert elapsed < 1.5, elapsed
+    assert "Asked *Nadia New*" in outcome
+    assert slack.last_dm(newcomer.id) is not None and slack.invalid_calls() == []
+
+    # What is refused without Slack is refused in the ack: Alice no longer reports to Maya.
+    modal = open_modal_by_click(driver, slack, MAYA, view, "request_for_report", alice_id)
+    with db.transaction() as session:
+        row = session.exec(select(Person).where(Person.slack_user_id == ALICE.id)).one()
+        row.manager_id = None
+        session.add(row)
+    refused = driver.as_user(MAYA.id).submit(modal, {"Whom to ask": [CAROL.id]}).json()
+    assert refused["response_action"] == "update"
+    assert "someone who reports to you" in json.dumps(refused["view"])
+    assert slack.last_dm(CAROL.id) is None
 
 
 def test_a_claim_that_would_close_a_cycle_is_refused(
@@ -293,6 +380,70 @@ def test_a_claim_that_would_close_a_cycle_is_refused(
     assert person(db, ALICE).manager_id == person(db, MAYA).id
     assert person(db, MAYA).manager_id is None
     assert person(db, MAYA).pending_manager_id == person(db, ALICE).id
+
+
+def test_a_claim_withdrawn_while_being_confirmed_is_refused(db: Database) -> None:
+    """The race in answer_claim: the claim is checked, then withdrawn, then the confirmation
+    lands. The org chart change itself must see that it is no longer pending."""
+    with db.transaction() as session:
+        maya = people_repo.upsert(
+            session,
+            slack_user_id=MAYA.id,
+            name="Maya",
+            tz="UTC",
+            is_bot=False,
+            deleted=False,
+            refreshed_at=datetime.now(UTC),
+        )
+        alice = people_repo.upsert(
+            session,
+            slack_user_id=ALICE.id,
+            name="Alice",
+            tz="UTC",
+            is_bot=False,
+            deleted=False,
+            refreshed_at=datetime.now(UTC),
+        )
+        alice.pending_manager_id = maya.id
+        maya_id, alice_id = maya.id, alice.id
+    assert maya_id is not None and alice_id is not None
+
+    class WithdrawnMeanwhile(OrgService):
+        def assign_manager(self, **kwargs: Any) -> None:
+            with db.transaction() as session:  # Maya takes Alice off "My team" just now
+                row = session.get(Person, alice_id)
+                assert row is not None
+                row.pending_manager_id = None
+                session.add(row)
+            super().assign_manager(**kwargs)
+
+    clock = lambda: datetime.now(UTC)  # noqa: E731
+    unused: Any = None  # no Slack, no views: the claim fails before either is needed
+    org = WithdrawnMeanwhile(db, unused, unused, clock)
+    service = HomeService(
+        db=db,
+        gateway=unused,
+        people=unused,
+        feedback=unused,
+        debriefs=unused,
+        org=org,
+        views=unused,
+        clock=clock,
+        background=unused,
+    )
+    with pytest.raises(NotAllowed, match="no longer pending"):
+        service.answer_claim(ALICE.id, maya_id, accept=True)
+    assert person(db, ALICE).manager_id is None
+    # A claim still pending goes through.
+    with db.transaction() as session:
+        row = session.get(Person, alice_id)
+        assert row is not None
+        row.pending_manager_id = maya_id
+        session.add(row)
+    OrgService(db, unused, unused, clock).assign_manager(
+        person_id=alice_id, manager_id=maya_id, claimed_by=maya_id
+    )
+    assert person(db, ALICE).manager_id == maya_id and person(db, ALICE).pending_manager_id is None
 
 
 def test_leaving_the_programme_republishes_the_homes_it_changes(

@@ -11,7 +11,7 @@ from sqlmodel import select
 
 from bot.standin.webapi import FakeSlack, FakeUser
 from storage.db import Database
-from storage.models import Person
+from storage.models import CoachAudience, CoachingDraft, Person
 from tests.cli import brickwork
 
 MAYA = FakeUser(id="U0MAYA", name="maya", real_name="Maya Okafor", email="maya@example.com")
@@ -173,14 +173,24 @@ def test_forget_takes_a_person_out_of_the_programme(
         "email,manager_email\nalice@example.com,maya@example.com\nbob@example.com,alice@example.com\n",
     )
     assert brickwork("people", "import", str(csv_file), env=variables, cwd=tmp_path).returncode == 0
+    with db.transaction() as session:  # coaching Alice asked for about Bob, and some about Maya
+        ids = {p.slack_user_id: p.id for p in session.exec(select(Person))}
+        for subject, by in ((BOB, ALICE), (MAYA, BOB)):
+            session.add(
+                CoachingDraft(
+                    subject_id=ids[subject.id], requested_by_id=ids[by.id], audience=CoachAudience.MANAGER
+                )
+            )
     done = brickwork("people", "forget", ALICE.id, env=variables, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith(f"{ALICE.id} has left the feedback programme (since ")
     assert done.stdout.rstrip().endswith(
-        "deleted 0 feedback records they gave, withdrew 0 open requests, removed them as manager of "
-        "1 people, removed their own manager"
+        "deleted 0 feedback records they gave and 1 coaching drafts, withdrew 0 open requests, "
+        "removed them as manager of 1 people, removed their own manager"
     )
     assert managers(db) == {MAYA.id: None, ALICE.id: None, BOB.id: None}
+    with db.transaction() as session:
+        assert [d.subject_id for d in session.exec(select(CoachingDraft))] == [ids[MAYA.id]]
     with db.transaction() as session:
         alice = session.exec(select(Person).where(Person.slack_user_id == ALICE.id)).one()
     first_left = alice.left_programme_at

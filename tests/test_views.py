@@ -4,6 +4,7 @@ and the stand-in's stricter validator, at their largest."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, date, datetime
 
 from slack_sdk.models.views import View
@@ -211,3 +212,88 @@ def test_flatten_state_reads_every_element_type() -> None:
         "g": "yes",
         "h": ["1"],
     }
+
+
+def test_an_anonymous_item_shows_neither_its_source_nor_its_day() -> None:
+    from bot.feedback import ReceivedItem
+    from handlers.views.feedback import item_lines
+    from storage.models import FeedbackSource, Relation
+
+    framework = load_framework()
+    at = datetime(2026, 11, 17, 15, tzinfo=UTC)
+    for source in FeedbackSource:
+        named = ReceivedItem(
+            feedback_id=1,
+            at=at,
+            source=source,
+            relation=Relation.PEER,
+            giver=person(3, "Carol"),
+            context="the offsite",
+            scores={"quality": 4},
+            notes={"strengths_note": "clear plan"},
+        )
+        assert item_lines(named, framework).startswith("*Carol 3* · ")
+        assert "the offsite" in item_lines(named, framework) and "17 Nov 2026" in item_lines(named, framework)
+        anonymous = ReceivedItem(**{**named.__dict__, "giver": None, "anonymous": True})
+        text = item_lines(anonymous, framework)
+        head, *rest = text.split("\n")
+        assert head == "_anonymous_ · Nov 2026"
+        for leak in ("on request", "debrief", "feedback on the lead", "unasked", "the offsite", "17"):
+            assert leak not in text, (source, leak)
+        assert "clear plan" in text and "4" in "\n".join(rest)
+
+
+def test_a_home_past_its_limits_keeps_settings_and_a_picker_slack_accepts() -> None:
+    from bot.feedback import RequestCard, Snapshot
+    from bot.home import TEAM_PICKER_MAX, HomeData
+    from handlers.ids import BlockId
+    from handlers.views.home import home_view
+    from storage.models import RequestState
+
+    me = person(1, "Maya")
+    snapshot = Snapshot(person=me, stats=(), items=0)
+    cards = tuple(
+        RequestCard(
+            request_id=i,
+            requester=person(i + 100),
+            giver=me,
+            subject=person(i + 100),
+            about="",
+            state=RequestState.OPEN,
+            decline_reason="",
+            created_at=NOW,
+            nudged_at=None,
+            can_nudge=False,
+        )
+        for i in range(60)  # more than the service ever hands over: the view must still fit
+    )
+    data = HomeData(
+        me=me,
+        paused_until=None,
+        digest_enabled=True,
+        snapshot=snapshot,
+        waiting=cards,
+        waiting_total=len(cards),
+        my_open=(),
+        my_open_total=0,
+        latest=(),
+        reports=(),
+        reports_total=0,
+        team_ids=tuple(f"U{i:04d}" for i in range(TEAM_PICKER_MAX + 10)),  # a CSV import made 60
+        pending=(),
+        claimed_by=None,
+        projects=(),
+    )
+    view = home_view(data, load_framework(), NOW.date()).to_dict()
+    blocks = view["blocks"]
+    assert len(blocks) <= 100 and validate_view(view) == []
+    assert [b for b in blocks if b.get("block_id") == BlockId.SETTINGS]  # the end survives the cut
+    assert "More than fits here" in json.dumps(blocks)
+
+    view = home_view(replace(data, waiting=cards[:5]), load_framework(), NOW.date()).to_dict()
+    blocks = view["blocks"]
+    assert validate_view(view) == [] and "More than fits here" not in json.dumps(blocks)
+    picker = next(b for b in blocks if b.get("block_id") == BlockId.TEAM)["elements"][0]
+    assert picker["initial_users"] == [f"U{i:04d}" for i in range(TEAM_PICKER_MAX)]
+    assert len(picker["initial_users"]) <= picker["max_selected_items"]
+    assert "the other 10 on your team are managed by the org chart import" in json.dumps(blocks)

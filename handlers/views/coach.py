@@ -35,6 +35,7 @@ AREA_FIELDS = (
     ("suggestion", "Suggestion"),
     ("first_step", "A first step this week"),
 )
+SECTION_MAX = 3000  # Slack's limit for a section's (and a context element's) text
 NOT_A_VERDICT = "Coaching is a starting point for a conversation: never a rating, a ranking or a verdict."
 
 COACH_HELP = (
@@ -151,12 +152,12 @@ def draft_modal(card: DraftCard) -> View:
                     )
                 )
             else:
-                blocks.append(SectionBlock(text=f"*{label}*\n{_e(value)}"))
+                blocks.append(SectionBlock(text=truncate(f"*{label}*\n{_e(value)}", SECTION_MAX)))
     if card.strength is not None:
         strength = f"*Strength: {_e(card.strength.kpi.label)}*\n{_e(card.strength.observation)}"
         if card.strength.sources:
             strength += f"\n_from {_e(card.strength.sources)}_"
-        blocks += [DividerBlock(), SectionBlock(text=strength)]
+        blocks += [DividerBlock(), SectionBlock(text=truncate(strength, SECTION_MAX))]
     if card.learning:
         blocks.append(DividerBlock())
         if editable:
@@ -172,11 +173,12 @@ def draft_modal(card: DraftCard) -> View:
                     ),
                 )
             )
-            blocks.append(_context("\n".join(f"• {_e(p.item.title)}: {_e(p.reason)}" for p in card.learning)))
+            reasons = "\n".join(f"• {_e(p.item.title)}: {_e(p.reason)}" for p in card.learning)
+            blocks.append(_context(truncate(reasons, SECTION_MAX)))
         else:
             lines = [f"• {_learning_line(p.item)}\n   _{_e(p.reason)}_" for p in card.learning if p.chosen]
             if lines:
-                blocks.append(SectionBlock(text="*Learning*\n" + "\n".join(lines)))
+                blocks.append(SectionBlock(text=truncate("*Learning*\n" + "\n".join(lines), SECTION_MAX)))
     blocks.append(_context(NOT_A_VERDICT))
     if editable:
         return View(
@@ -207,23 +209,26 @@ def _learning_option(item: LearningItem) -> Option:
 def shared_message(card: DraftCard) -> tuple[str, list[Block]]:
     """What the report receives when their manager shares coaching."""
     manager = _e(card.requested_by.name)
-    text = f"{card.requested_by.name} shared coaching with you"
+    text = f"{_e(card.requested_by.name)} shared coaching with you"
     blocks: list[Block] = [
         SectionBlock(text=f"*{manager}* shared coaching with you, drawn from the feedback you received.")
     ]
     for index, area in enumerate(card.areas, start=1):
         body = "\n".join(f"*{label}:* {_e(getattr(area, field))}" for field, label in AREA_FIELDS)
-        blocks.append(SectionBlock(text=truncate(f"{_area_heading(index, area)}\n{body}", 3000)))
+        blocks.append(SectionBlock(text=truncate(f"{_area_heading(index, area)}\n{body}", SECTION_MAX)))
     if card.strength is not None:
         blocks.append(
             SectionBlock(
-                text=f"*A strength: {_e(card.strength.kpi.label)}*\n{_e(card.strength.observation)}"[:3000]
+                text=truncate(
+                    f"*A strength: {_e(card.strength.kpi.label)}*\n{_e(card.strength.observation)}",
+                    SECTION_MAX,
+                )
             )
         )
     chosen = [p for p in card.learning if p.chosen]
     if chosen:
         lines = "\n".join(f"• {_learning_line(p.item)}\n   _{_e(p.reason)}_" for p in chosen)
-        blocks.append(SectionBlock(text=truncate(f"*Learning to try*\n{lines}", 3000)))
+        blocks.append(SectionBlock(text=truncate(f"*Learning to try*\n{lines}", SECTION_MAX)))
     blocks.append(_context(NOT_A_VERDICT))
     if card.reaction is None:
         blocks.append(

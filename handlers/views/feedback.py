@@ -232,8 +232,9 @@ def confirm_delete_modal() -> View:
         close="Keep it",
         blocks=[
             SectionBlock(
-                text="This deletes *all the feedback you gave*, withdraws your open requests and takes you "
-                "out of the feedback programme: nobody can ask you for feedback any more. "
+                text="This deletes *all the feedback you gave*, the coaching drafted from it, about you "
+                "or by you, withdraws your open requests and takes you out of the feedback programme: "
+                "nobody can ask you for feedback any more. "
                 "It cannot be undone. `/feedback export` first if you want a copy."
             )
         ],
@@ -282,14 +283,19 @@ def requests_overview(overview: RequestsOverview) -> tuple[str, list[Block]]:
 
 
 def item_lines(item: ReceivedItem, framework: Framework) -> str:
-    who = f"*{_e(item.giver.name)}*" if item.giver else "_anonymous_"
-    context = f" · {_e(item.context)}" if item.context else ""
+    if item.giver is None:
+        # Anonymous reads like silence: not how it arrived (a request names whom one asked),
+        # not the project or the topic, not the day; only the month.
+        head = f"_anonymous_ · {item.at:%b %Y}"
+    else:
+        context = f" · {_e(item.context)}" if item.context else ""
+        head = f"*{_e(item.giver.name)}* · {SOURCE_WORDS[item.source]}{context} · {item.at:%d %b %Y}"
     scores = ", ".join(
         f"{k.label} {item.scores[k.key]}"
         for k in framework.kpis
         if item.scores.get(k.key) is not None and k.kind.value == "scale"
     )
-    lines = [f"{who} · {SOURCE_WORDS[item.source]}{context} · {item.at:%d %b %Y}"]
+    lines = [head]
     if scores:
         lines.append(scores)
     if item.notes is None:

@@ -23,7 +23,7 @@ from slack_sdk.models.views import View
 from bot.debriefs import PersonRef
 from bot.feedback import MAX_GIVERS, ReceivedItem, RequestOutcome
 from bot.framework import Framework
-from bot.home import HomeData
+from bot.home import TEAM_PICKER_MAX, HomeData
 from bot.text import escape_mrkdwn
 from handlers.forms import ReportMeta, dump_metadata
 from handlers.ids import ActionId, BlockId, CallbackId, numbered
@@ -98,12 +98,19 @@ def home_view(data: HomeData, framework: Framework, today: date) -> View:
                 UserMultiSelectElement(
                     action_id=ActionId.MY_TEAM,
                     placeholder="Your direct reports",
-                    initial_users=list(data.team_ids) or None,
-                    max_selected_items=50,
+                    initial_users=list(data.team_ids[:TEAM_PICKER_MAX]) or None,
+                    max_selected_items=TEAM_PICKER_MAX,
                 )
             ],
         )
     )
+    if len(data.team_ids) > TEAM_PICKER_MAX:
+        blocks.append(
+            _context(
+                f"The picker holds {TEAM_PICKER_MAX} people; the other "
+                f"{len(data.team_ids) - TEAM_PICKER_MAX} on your team are managed by the org chart import."
+            )
+        )
     if data.pending:
         names = ", ".join(_e(p.name) for p in data.pending)
         blocks.append(
@@ -144,6 +151,7 @@ def home_view(data: HomeData, framework: Framework, today: date) -> View:
         )
     )
 
+    settings_start = len(blocks)
     blocks += [DividerBlock(), SectionBlock(text="*Settings*")]
     if data.paused_until and data.paused_until >= today:
         pause = f"Notifications are paused until *{data.paused_until:%a %d %b}*."
@@ -171,7 +179,10 @@ def home_view(data: HomeData, framework: Framework, today: date) -> View:
     blocks.append(_context(digest))
 
     if len(blocks) > HOME_BLOCK_LIMIT:  # summarise rather than fail: Slack refuses 101 blocks
-        blocks = [*blocks[: HOME_BLOCK_LIMIT - 1], _context("More than fits here: see `/feedback requests`.")]
+        # Cut the lists in the middle, never the Settings at the end.
+        settings = blocks[settings_start:]
+        keep = HOME_BLOCK_LIMIT - len(settings) - 1
+        blocks = [*blocks[:keep], _context("More than fits here: see `/feedback requests`."), *settings]
     return View(type="home", callback_id=CallbackId.HOME, blocks=blocks)
 
 
@@ -226,6 +237,18 @@ def request_for_report_modal(report: PersonRef) -> View:
                 ),
             ),
         ],
+    )
+
+
+def asking_modal(givers: int) -> View:
+    """Shown from the ack until ``request_outcome_modal`` replaces it (DMs take a moment)."""
+    people = "person" if givers == 1 else "people"
+    return View(
+        type="modal",
+        callback_id=CallbackId.REQUEST_OUTCOME,
+        title="Request feedback",
+        close="Close",
+        blocks=[SectionBlock(text=f":hourglass_flowing_sand: Asking {givers} {people}…")],
     )
 
 

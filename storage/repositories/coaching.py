@@ -68,6 +68,21 @@ def claim_for_sharing(session: Session, draft_id: int, *, at: datetime) -> bool:
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
+def unshare(session: Session, draft_id: int, *, at: datetime) -> None:
+    """Back to a draft when the DM that shared it could not be sent."""
+    session.execute(
+        update(CoachingDraft)
+        .where(col(CoachingDraft.id) == draft_id, col(CoachingDraft.shared_ts).is_(None))
+        .values(state=DraftState.DRAFT, shared_at=None, updated_at=at)
+    )
+
+
+def finish(session: Session, draft_id: int, *, state: DraftState, at: datetime) -> None:
+    session.execute(
+        update(CoachingDraft).where(col(CoachingDraft.id) == draft_id).values(state=state, updated_at=at)
+    )
+
+
 def newest_evidence_at(session: Session, subject_id: int) -> datetime | None:
     """When feedback about the person last changed: a draft from before it is stale."""
     # max() keeps the column's type, so the value comes back as an aware UTC datetime.

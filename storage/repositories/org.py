@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -9,7 +10,17 @@ from sqlalchemy import delete, func, or_, update
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
-from storage.models import DebriefTask, Feedback, FeedbackRequest, Person, Rating, RequestState
+from storage.models import (
+    CoachAnswer,
+    CoachingDraft,
+    DebriefTask,
+    DraftState,
+    Feedback,
+    FeedbackRequest,
+    Person,
+    Rating,
+    RequestState,
+)
 
 ORG_CHART_LOCK = 0x0B21C0  # the advisory lock key for org chart changes (any constant of ours)
 
@@ -46,6 +57,31 @@ def set_manager(session: Session, *, person_id: int, manager_id: int | None) -> 
         session.add(person)
 
 
+# -- a person's coaching, for their export ------------------------------------------
+
+
+def coaching_shared_with(session: Session, *, subject_id: int) -> list[CoachingDraft]:
+    """Drafts about the person that were shared with them, oldest first."""
+    return list(
+        session.exec(
+            select(CoachingDraft)
+            .where(CoachingDraft.subject_id == subject_id, CoachingDraft.state == DraftState.SHARED)
+            .order_by(col(CoachingDraft.id))
+        )
+    )
+
+
+def coaching_requested_by(session: Session, *, requested_by_id: int) -> list[CoachingDraft]:
+    """Drafts the person asked the coach for (about a report, or about themself), oldest first."""
+    return list(
+        session.exec(
+            select(CoachingDraft)
+            .where(CoachingDraft.requested_by_id == requested_by_id)
+            .order_by(col(CoachingDraft.id))
+        )
+    )
+
+
 # -- forgetting a person --------------------------------------------------------------
 
 
@@ -72,6 +108,60 @@ def delete_feedback(session: Session, *, feedback_ids: Sequence[int]) -> int:
     result = session.execute(
         delete(Feedback).where(col(Feedback.id).in_(ids)).execution_options(synchronize_session=False)
     )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def _cited_feedback(content_json: str) -> set[int]:
+    """The feedback ids a draft's growth areas cite (``{"areas": [{"evidence": [ids]}]}``)."""
+    try:
+        content = json.loads(content_json) if content_json else {}
+    except ValueError:
+        return set()
+    areas = content.get("areas") if isinstance(content, dict) else None
+    cited: set[int] = set()
+    for area in areas if isinstance(areas, list) else []:
+        evidence = area.get("evidence") if isinstance(area, dict) else None
+        cited |= {i for i in evidence if isinstance(i, int)} if isinstance(evidence, list) else set()
+    return cited
+
+
+def delete_coaching_drafts(session: Session, *, person_id: int, feedback_ids: Sequence[int]) -> int:
+    """Delete the drafts the person requested or is the subject of, and any other draft whose
+    content cites one of ``feedback_ids``; the number deleted."""
+    gone = set(feedback_ids)
+    doomed: list[int] = []
+    for draft_id, subject_id, requested_by_id, content_json in session.exec(
+        select(
+            CoachingDraft.id,
+            CoachingDraft.subject_id,
+            CoachingDraft.requested_by_id,
+            CoachingDraft.content_json,
+        )
+    ):
+        if draft_id is None:
+            continue
+        if person_id in (subject_id, requested_by_id) or (gone and _cited_feedback(content_json) & gone):
+            doomed.append(draft_id)
+    if not doomed:
+        return 0
+    result = session.execute(
+        delete(CoachingDraft)
+        .where(col(CoachingDraft.id).in_(doomed))
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def clear_coach_answers(session: Session) -> int:
+    """Empty the coach's answer cache (an answer may quote anyone's feedback); the drafts that
+    stay lose only their link to the answer they came from."""
+    session.execute(
+        update(CoachingDraft)
+        .where(col(CoachingDraft.answer_id).is_not(None))
+        .values(answer_id=None)
+        .execution_options(synchronize_session=False)
+    )
+    result = session.execute(delete(CoachAnswer).execution_options(synchronize_session=False))
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 

@@ -50,9 +50,9 @@ def upgrade() -> None:
         sa.Column("evidence_count", sa.Integer(), nullable=False),
         sa.Column("prompt_tokens", sa.Integer(), nullable=True),
         sa.Column("completion_tokens", sa.Integer(), nullable=True),
+        sa.Column("cached", sa.Boolean(), nullable=False),
         sa.Column("evidence_through", sa.DateTime(timezone=True), nullable=True),
         sa.Column("view_id", sa.String(length=64), nullable=True),
-        sa.Column("source_key", sa.String(length=96), nullable=True),
         sa.Column("reaction", sa.String(length=24), nullable=True),
         sa.Column("shared_channel_id", sa.String(length=32), nullable=True),
         sa.Column("shared_ts", sa.String(length=32), nullable=True),
@@ -73,7 +73,6 @@ def upgrade() -> None:
             ["person.id"],
         ),
         sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("source_key"),
     )
     with op.batch_alter_table("coachingdraft", schema=None) as batch_op:
         batch_op.create_index(
