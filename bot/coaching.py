@@ -194,32 +194,18 @@ class CoachingService:
                 existing.view_id = view_id
                 session.add(existing)
                 return self._card(session, existing, newest)
-            # A second /coach, a double click or Redraft while the coach is still at work would
-            # ask the LLM the same thing twice: wait for the first instead.
-            if (
-                existing is not None
-                and existing.state is DraftState.DRAFTING
-                and self._clock() - existing.created_at < DRAFTING_STALE_AFTER
-            ):
-                raise NotAllowed(
-                    f"Coaching about {them.name} is being drafted right now. It opens where you asked "
-                    "for it; or run the command again in a minute."
-                )
-        now = self._clock()
-        evidence = build_evidence(
-            self._framework,
-            self._feedback.snapshot(requester, _id(them), since=now - timedelta(days=WINDOW_DAYS)),
-            self._feedback.received(requester, _id(them), limit=200),
-            now,
-        )
-        return self._new_draft(me, them, audience, evidence, view_id)
-
-    def _new_draft(
-        self, me: Person, them: Person, audience: CoachAudience, evidence: Evidence, view_id: str | None
-    ) -> DraftCard:
-        now = self._clock()
-        with self._db.transaction() as session:
-            draft = coaching_repo.add(
+            # One draft in the making per (reader, person): a second /coach, a double click or
+            # Redraft meanwhile would ask the LLM the same thing twice. A partial unique index
+            # holds it across threads and replicas; a claim older than this is taken as lost.
+            now = self._clock()
+            coaching_repo.expire_drafting(
+                session,
+                subject_id=_id(them),
+                requested_by_id=_id(me),
+                audience=audience,
+                before=now - DRAFTING_STALE_AFTER,
+            )
+            draft_id = coaching_repo.start_drafting(
                 session,
                 CoachingDraft(
                     subject_id=_id(them),
@@ -227,26 +213,37 @@ class CoachingService:
                     audience=audience,
                     view_id=view_id,
                     prompt_version=self._prompt.version,
-                    evidence_count=len(evidence.items),
-                    evidence_through=evidence.newest,
                     created_at=now,
                     updated_at=now,
                 ),
             )
-            draft_id = _id(draft)
-            names = people_repo.all_names(session)
+            if draft_id is None:
+                raise NotAllowed(
+                    f"Coaching about {them.name} is being drafted right now. It opens where you asked "
+                    "for it; or run the command again in a minute."
+                )
         try:
-            drafted = self._answer(
-                evidence,
-                them.name,
-                [n for n in names if n != them.name],
-                for_self=audience is CoachAudience.SELF,
-            )
+            return self._finish_draft(draft_id, requester, them, audience, now)
         except Exception:
-            # Never leave a draft "drafting" for ever: it would block the next /coach.
+            # Never leave a draft "drafting": it would hold up the next one for ten minutes.
             with self._db.transaction() as session:
                 coaching_repo.finish(session, draft_id, state=DraftState.FAILED, at=self._clock())
             raise
+
+    def _finish_draft(
+        self, draft_id: int, requester: str, them: Person, audience: CoachAudience, now: datetime
+    ) -> DraftCard:
+        evidence = build_evidence(
+            self._framework,
+            self._feedback.snapshot(requester, _id(them), since=now - timedelta(days=WINDOW_DAYS)),
+            self._feedback.received(requester, _id(them), limit=200),
+            now,
+        )
+        with self._db.transaction() as session:
+            names = people_repo.all_names(session)
+        drafted = self._answer(
+            evidence, them.name, [n for n in names if n != them.name], for_self=audience is CoachAudience.SELF
+        )
         with self._db.transaction() as session:
             draft = coaching_repo.get(session, draft_id)
             if draft is None:  # deleted while the coach worked (someone left the programme)
@@ -258,6 +255,7 @@ class CoachingService:
             )
             draft.prompt_tokens, draft.completion_tokens = drafted.prompt_tokens, drafted.completion_tokens
             draft.cached = drafted.cached
+            draft.evidence_count, draft.evidence_through = len(evidence.items), evidence.newest
             draft.updated_at = self._clock()
             if drafted.answer is None:
                 draft.state = DraftState.FAILED

@@ -349,7 +349,20 @@ class CoachAnswer(SQLModel, table=True):
 class CoachingDraft(SQLModel, table=True):
     """Coaching about ``subject`` drafted for ``requested_by`` (their manager, or themself)."""
 
-    __table_args__ = (Index("ix_draft_subject_state", "subject_id", "state"),)
+    __table_args__ = (
+        Index("ix_draft_subject_state", "subject_id", "state"),
+        # One draft in the making per (subject, reader, audience): the same evidence is not
+        # sent to the LLM twice because someone asked twice.
+        Index(
+            "uq_drafting",
+            "subject_id",
+            "requested_by_id",
+            "audience",
+            unique=True,
+            sqlite_where=text("state = 'drafting'"),
+            postgresql_where=text("state = 'drafting'"),
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     subject_id: int = Field(foreign_key="person.id", index=True)

@@ -32,10 +32,33 @@ def remember_answer(session: Session, row: CoachAnswer) -> CoachAnswer:
     return row
 
 
-def add(session: Session, draft: CoachingDraft) -> CoachingDraft:
-    session.add(draft)
-    session.flush()
-    return draft
+def start_drafting(session: Session, draft: CoachingDraft) -> int | None:
+    """Claim the one draft in the making per (subject, reader, audience): its id, or None when
+    another is being made (the partial unique index ``uq_drafting`` decides)."""
+    try:
+        with session.begin_nested():
+            session.add(draft)
+            session.flush()
+    except IntegrityError:
+        return None
+    return draft.id
+
+
+def expire_drafting(
+    session: Session, *, subject_id: int, requested_by_id: int, audience: CoachAudience, before: datetime
+) -> None:
+    """A draft still "drafting" since before ``before`` was lost (a crash): it failed."""
+    session.execute(
+        update(CoachingDraft)
+        .where(
+            col(CoachingDraft.subject_id) == subject_id,
+            col(CoachingDraft.requested_by_id) == requested_by_id,
+            col(CoachingDraft.audience) == audience,
+            col(CoachingDraft.state) == DraftState.DRAFTING,
+            col(CoachingDraft.created_at) < before,
+        )
+        .values(state=DraftState.FAILED, updated_at=before)
+    )
 
 
 def get(session: Session, draft_id: int) -> CoachingDraft | None:
