@@ -11,14 +11,12 @@ from __future__ import annotations
 import enum
 import logging
 import re
-import tomllib
 from dataclasses import dataclass, field, replace
-from importlib import resources
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from bot.framework import Framework
+from bot.framework import Framework, read_toml
 
 log = logging.getLogger(__name__)
 
@@ -86,17 +84,7 @@ class Catalog:
 def load_catalog(path: Path | None, framework: Framework) -> Catalog:
     """Read the operator's file (strict), or the shipped default when ``path`` is None (lenient:
     it adapts to an operator's own framework instead of stopping Brickwork)."""
-    where = str(path) if path else "the default learning catalog"
-    try:
-        if path is None:
-            text = resources.files("bot").joinpath("data/learning.toml").read_text(encoding="utf-8")
-        else:
-            text = path.read_text(encoding="utf-8")
-        data = tomllib.loads(text)
-    except (OSError, UnicodeDecodeError) as error:
-        raise CatalogError(f"{where}: cannot read it ({error})") from None
-    except tomllib.TOMLDecodeError as error:
-        raise CatalogError(f"{where}: not valid TOML ({error})") from None
+    data, where = read_toml(path, default="learning.toml", what="learning catalog", error=CatalogError)
     return parse_catalog(data, framework, where=where, strict=path is not None)
 
 

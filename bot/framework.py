@@ -64,19 +64,27 @@ class Framework:
         raise KeyError(key)
 
 
-def load_framework(path: Path | None = None) -> Framework:
-    """Read the operator's file, or the shipped default when ``path`` is None."""
-    where = str(path) if path else "the default framework"
+def read_toml(
+    path: Path | None, *, default: str, what: str, error: type[ValueError]
+) -> tuple[dict[str, Any], str]:
+    """The operator's TOML file, or the shipped ``bot/data/<default>`` when ``path`` is None;
+    and where it came from, for messages. Unreadable or invalid files raise ``error``."""
+    where = str(path) if path else f"the default {what}"
     try:
         if path is None:
-            text = resources.files("bot").joinpath("data/framework.toml").read_text(encoding="utf-8")
+            text = resources.files("bot").joinpath(f"data/{default}").read_text(encoding="utf-8")
         else:
             text = path.read_text(encoding="utf-8")
-        data = tomllib.loads(text)
-    except (OSError, UnicodeDecodeError) as error:
-        raise FrameworkError(f"{where}: cannot read it ({error})") from None
-    except tomllib.TOMLDecodeError as error:
-        raise FrameworkError(f"{where}: not valid TOML ({error})") from None
+        return tomllib.loads(text), where
+    except (OSError, UnicodeDecodeError) as failure:
+        raise error(f"{where}: cannot read it ({failure})") from None
+    except tomllib.TOMLDecodeError as failure:
+        raise error(f"{where}: not valid TOML ({failure})") from None
+
+
+def load_framework(path: Path | None = None) -> Framework:
+    """Read the operator's file, or the shipped default when ``path`` is None."""
+    data, where = read_toml(path, default="framework.toml", what="framework", error=FrameworkError)
     return parse_framework(data, where=where)
 
 

@@ -41,9 +41,11 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import unquote, urlsplit
+
+from bot.standin.loopback import LoopbackService
 
 DEFAULT_MODEL = "gpt-4o-mini"
 VALID_ROLES = ("system", "user", "assistant", "developer", "tool")
@@ -175,26 +177,7 @@ class _Reply:
     headers: dict[str, str]
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    fake: FakeLLM
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-    protocol_version = "HTTP/1.1"
-
-    def do_POST(self) -> None:
-        self.server.fake._serve(self, "POST")
-
-    def do_GET(self) -> None:
-        self.server.fake._serve(self, "GET")
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return
-
-
-class FakeLLM:
+class FakeLLM(LoopbackService):
     """A fake OpenAI-compatible Chat Completions server on loopback.
 
     Use as a context manager (``with FakeLLM() as llm: ...``) or call :meth:`start` /
@@ -207,6 +190,8 @@ class FakeLLM:
     ``ceil(len(content) / 4)`` over all message contents plus 4 per message;
     ``completion_tokens`` is ``ceil(len(answer) / 4)`` (see :func:`estimate_tokens`).
     """
+
+    name = "fake-llm"
 
     def __init__(
         self,
@@ -224,53 +209,19 @@ class FakeLLM:
         self._responder: Responder | None = None
         self._counter = itertools.count(1)
         self._stopping = threading.Event()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
+        super().__init__()
         self._created = int(time.time())
 
     # ------------------------------------------------------------------ lifecycle
 
     def start(self) -> FakeLLM:
-        """Bind 127.0.0.1 on a free port and serve in a daemon thread."""
-        if self._server is not None:
-            return self
         self._stopping.clear()
-        server = _Server(("127.0.0.1", 0), _Handler)
-        server.fake = self
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-llm", daemon=True
-        )
-        self._thread.start()
-        return self
+        return super().start()
 
     def stop(self) -> None:
-        """Stop serving and release the port; requests still sleeping in a delay are woken up."""
+        """Stop serving; requests still sleeping in a delay are woken up."""
         self._stopping.set()
-        server, thread = self._server, self._thread
-        self._server = self._thread = None
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-        if thread is not None:
-            thread.join(timeout=5)
-
-    def __enter__(self) -> FakeLLM:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        if self._server is None:
-            raise RuntimeError("FakeLLM is not started; call start() or use it as a context manager")
-        return int(self._server.server_address[1])
-
-    @property
-    def root_url(self) -> str:
-        """``http://127.0.0.1:PORT`` (no trailing slash)."""
-        return f"http://127.0.0.1:{self.port}"
+        super().stop()
 
     @property
     def url(self) -> str:
@@ -382,7 +333,7 @@ class FakeLLM:
 
     # ------------------------------------------------------------------ HTTP plumbing
 
-    def _serve(self, handler: _Handler, method: str) -> None:
+    def _serve(self, handler: BaseHTTPRequestHandler, method: str) -> None:
         arrived = time.monotonic()
         path = unquote(urlsplit(handler.path).path).rstrip("/") or "/"
         length = int(handler.headers.get("Content-Length") or 0)

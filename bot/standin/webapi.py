@@ -40,11 +40,12 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from bot.standin.loopback import LoopbackService
 from bot.standin.validation import validate_message_blocks, validate_message_text, validate_view
 
 JSON_ENCODED_ARGS = ("blocks", "view", "attachments", "metadata", "files")
@@ -180,32 +181,15 @@ class _Reply:
     text: str | None = None  # answer text/plain instead of JSON (the upload URL does)
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    fake: FakeSlack
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-    protocol_version = "HTTP/1.1"
-
-    def do_POST(self) -> None:
-        self.server.fake._serve(self, "POST")
-
-    def do_GET(self) -> None:
-        self.server.fake._serve(self, "GET")
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return
-
-
-class FakeSlack:
+class FakeSlack(LoopbackService):
     """A fake Slack workspace + Web API served on loopback.
 
     Use as a context manager (``with FakeSlack(users) as slack: ...``) or call
     :meth:`start` / :meth:`stop`. ``trigger_ttl`` is how long an issued trigger id
     stays valid (Slack: 3 seconds); tests may shorten it.
     """
+
+    name = "fake-slack"
 
     def __init__(
         self,
@@ -245,8 +229,7 @@ class FakeSlack:
         self._response_urls: dict[str, _ResponseUrl] = {}
         self._uploads: dict[str, _Upload] = {}  # file id -> upload (files.getUploadURLExternal)
         self._files: dict[str, dict[str, Any]] = {}  # file id -> completed file record
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
+        super().__init__()
         self.add_user(FakeUser(id=bot_user_id, name="brickwork", real_name="Brickwork", is_bot=True))
         for user in users:
             self.add_user(user)
@@ -268,46 +251,6 @@ class FakeSlack:
         }
 
     # ------------------------------------------------------------------ lifecycle
-
-    def start(self) -> FakeSlack:
-        """Bind 127.0.0.1 on a free port and serve in a daemon thread."""
-        if self._server is not None:
-            return self
-        server = _Server(("127.0.0.1", 0), _Handler)
-        server.fake = self
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-slack", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and release the port."""
-        server, thread = self._server, self._thread
-        self._server = self._thread = None
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-        if thread is not None:
-            thread.join(timeout=5)
-
-    def __enter__(self) -> FakeSlack:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        if self._server is None:
-            raise RuntimeError("FakeSlack is not started; call start() or use it as a context manager")
-        return int(self._server.server_address[1])
-
-    @property
-    def root_url(self) -> str:
-        """``http://127.0.0.1:PORT`` (no trailing slash)."""
-        return f"http://127.0.0.1:{self.port}"
 
     @property
     def url(self) -> str:
