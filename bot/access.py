@@ -7,18 +7,15 @@
   the person's manager: being an admin grants no reading at all.
 - A coaching draft is seen by whoever it was drafted for, and by the person it is about once
   shared with them.
-- An anonymous giver is shown to nobody but themself. Anonymous free text about a person is
-  shown only once at least ``ANONYMOUS_TEXT_MIN`` different anonymous givers have given
-  feedback about them (people, not records: one colleague sending three anonymous forms
-  unlocks nothing), so it cannot be traced to one colleague; the scores count in aggregates
-  at once.
+- An anonymous giver is shown to nobody but themself. Anonymous feedback exists for readers
+  only once released, in a batch with the anonymous answers of at least two other people
+  (``bot.anonymity``, which states the whole rule); until then it is invisible to all but its
+  giver — not listed, counted or averaged. Once released it shows everything but who gave it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-ANONYMOUS_TEXT_MIN = 3  # at least 3 different anonymous givers
 
 
 @dataclass(frozen=True)
@@ -33,8 +30,7 @@ class FeedbackFacts:
     giver_id: int
     subject_id: int
     anonymous: bool
-    # How many different people gave anonymous feedback about the subject (not how many records).
-    anonymous_givers_about_subject: int = 0
+    released: bool = True  # readers may see it (anonymous feedback waits for its batch)
 
 
 @dataclass(frozen=True)
@@ -94,15 +90,11 @@ def authorize(viewer: Viewer, record: FeedbackFacts | RequestFacts | PersonFacts
 def _feedback(viewer: Viewer, record: FeedbackFacts) -> Access:
     if viewer.person_id == record.giver_id:
         return FULL  # your own words, your own name
-    if not _is_self_or_manager(viewer, record.subject_id):
+    if not _is_self_or_manager(viewer, record.subject_id) or not record.released:
         return DENIED
     if not record.anonymous:
         return FULL
-    return Access(
-        read=True,
-        giver_visible=False,
-        text_visible=record.anonymous_givers_about_subject >= ANONYMOUS_TEXT_MIN,
-    )
+    return Access(read=True, giver_visible=False, text_visible=True)
 
 
 def _is_self_or_manager(viewer: Viewer, person_id: int) -> bool:

@@ -21,21 +21,24 @@ from storage.repositories import hints as hints_repo
 
 
 def check_answers(
-    db: Database, framework: Framework, answers: Answers, *, view_id: str | None, now: datetime
-) -> None:
-    """Raise ``InvalidInput`` for invalid answers, or once per view for notes worth a hint.
+    db: Database, framework: Framework, answers: Answers, *, view_id: str | None, giver: str, now: datetime
+) -> Answers:
+    """The answers, checked and trimmed; ``InvalidInput`` for invalid answers, or once per view
+    for notes worth a hint.
 
     ``view_id`` None (a caller without a Slack modal) skips the hints. The record that the view
     was hinted is committed before the hints are raised, so a restart or another replica
-    accepts the next submission.
+    accepts the next submission. It is kept per person and view, so nobody can spend another
+    person's hint by naming their view.
     """
-    validate_answers(framework, answers)
+    answers = validate_answers(framework, answers)
     if not view_id:
-        return
+        return answers
     hints = note_hints(answers)
     if not hints:
-        return
+        return answers
     with db.transaction() as session:
-        first = hints_repo.claim(session, view_id=view_id, at=now)
+        first = hints_repo.claim(session, view_id=f"{giver}:{view_id}"[:64], at=now)
     if first:
         raise InvalidInput(hints)
+    return answers

@@ -3,10 +3,11 @@ a feedback request, feedback given unasked): one model, one validation."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from bot.errors import InvalidInput
 from bot.framework import OUTCOME_SCORES, Framework, KpiKind
+from bot.text import checked_text
 from storage.models import NOTE_MAX
 
 NOTE_FIELDS = ("delivery_note", "strengths_note", "growth_note")
@@ -27,8 +28,9 @@ class Answers:
     missing: frozenset[str] = field(default_factory=frozenset)  # KPIs left unanswered
 
 
-def validate_answers(framework: Framework, answers: Answers) -> None:
-    """Every KPI answered within its range, every note within Slack's limit."""
+def validate_answers(framework: Framework, answers: Answers) -> Answers:
+    """Every KPI answered within its range, every note within Slack's limit and storable
+    (``bot.text.checked_text``); the answers with their notes trimmed, or ``InvalidInput``."""
     errors: dict[str, str] = {}
     for kpi in framework.kpis:
         if kpi.key in answers.missing or kpi.key not in answers.scores:
@@ -43,9 +45,12 @@ def validate_answers(framework: Framework, answers: Answers) -> None:
             allowed = set(OUTCOME_SCORES.values()) if kpi.kind is KpiKind.OUTCOME else set(range(1, 6))
             if score not in allowed:
                 errors[kpi.key] = "That answer is not one of the choices."
+    notes: dict[str, str] = {}
     for name in NOTE_FIELDS:
-        text = getattr(answers, name)
-        if len(text) > NOTE_MAX:
-            errors[name] = f"Keep this to {NOTE_MAX} characters (it has {len(text)})."
+        try:
+            notes[name] = checked_text(getattr(answers, name), field=name, limit=NOTE_MAX)
+        except InvalidInput as error:
+            errors.update(error.fields)
     if errors:
         raise InvalidInput(errors)
+    return replace(answers, **notes)

@@ -16,6 +16,7 @@ from slack_bolt import App
 from slack_sdk import WebClient
 
 import handlers
+from bot.anonymity import AnonymousRelease
 from bot.catalog import load_catalog
 from bot.coach import LLMCoach
 from bot.coaching import CoachingService
@@ -23,12 +24,14 @@ from bot.debriefs import DebriefService
 from bot.feedback import FeedbackService
 from bot.framework import load_framework
 from bot.home import HomeService
+from bot.modals import Modals
 from bot.org import OrgService
+from bot.outbox import Outbox
 from bot.people import PeopleService
 from bot.server import WSGIApp, make_wsgi_app
 from bot.services import Inbox, Services
 from bot.settings import Settings
-from bot.slack_gateway import SlackGateway, make_web_client
+from bot.slack_gateway import SlackGateway, make_web_client, response_url_origins
 from bot.ticker import Ticker
 from handlers.views import coach as coach_views
 from handlers.views import debrief as debrief_views
@@ -51,7 +54,10 @@ class _QuietTokenWarning(logging.Filter):
 
 
 def _bolt_logger() -> logging.Logger:
+    """Bolt logs whole request bodies at DEBUG and INFO: its logger says nothing below WARNING
+    (``bot.logs`` cuts what it says there to the first clause)."""
     logger = logging.getLogger("brickwork.bolt")
+    logger.setLevel(max(logging.WARNING, logger.level))
     if not any(isinstance(f, _QuietTokenWarning) for f in logger.filters):
         logger.addFilter(_QuietTokenWarning())
     return logger
@@ -63,7 +69,10 @@ class Brickwork:
     bolt: App
 
     def wsgi(self) -> WSGIApp:
-        return make_wsgi_app(self.bolt, self.services.db)
+        secret = self.services.settings.slack_signing_secret
+        if secret is None:  # the CLI requires it for `serve`; nothing is served unverified
+            raise ValueError("HTTP mode needs SLACK_SIGNING_SECRET")
+        return make_wsgi_app(self.bolt, self.services.db, secret)
 
     def close(self) -> None:
         for pool in (self.services.drafting, self.services.background):
@@ -78,9 +87,14 @@ def build_app(
     framework = load_framework(settings.brickwork_framework_file)
     catalog = load_catalog(settings.brickwork_learning_file, framework)
     db = Database(settings.database_url)
-    web = client or make_web_client(settings.slack_bot_token, settings.slack_api_url)
-    gateway = SlackGateway(web)
+    web = client or make_web_client(
+        settings.slack_bot_token, settings.slack_api_url, timeout=settings.brickwork_slack_timeout_seconds
+    )
+    gateway = SlackGateway(web, response_origins=response_url_origins(settings.slack_api_url))
     people = PeopleService(db, gateway, clock)
+    outbox = Outbox(db, gateway, clock)
+    modals = Modals(db, gateway, clock)
+    release = AnonymousRelease(db, clock)
     # Slow work after the ack runs in pools of its own, not in Bolt's listener threads: it must
     # never leave a new request waiting for its ack. Drafts (an LLM may take minutes) and Home
     # refreshes (quick) get one each, so slow drafts never hold up a Home.
@@ -95,6 +109,7 @@ def build_app(
         db=db,
         gateway=gateway,
         people=people,
+        outbox=outbox,
         framework=framework,
         views=debrief_views,
         clock=clock,
@@ -104,6 +119,7 @@ def build_app(
         db=db,
         gateway=gateway,
         people=people,
+        outbox=outbox,
         framework=framework,
         views=feedback_views,
         clock=clock,
@@ -114,6 +130,7 @@ def build_app(
         db=db,
         gateway=gateway,
         people=people,
+        outbox=outbox,
         feedback=feedback,
         debriefs=debriefs,
         org=org,
@@ -135,6 +152,7 @@ def build_app(
         db=db,
         gateway=gateway,
         people=people,
+        outbox=outbox,
         feedback=feedback,
         framework=framework,
         catalog=catalog,
@@ -147,6 +165,9 @@ def build_app(
         settings=settings,
         db=db,
         gateway=gateway,
+        outbox=outbox,
+        modals=modals,
+        release=release,
         framework=framework,
         people=people,
         debriefs=debriefs,
@@ -157,7 +178,7 @@ def build_app(
         background=background,
         drafting=drafting,
         inbox=Inbox(db, clock),
-        ticker=Ticker(db, debriefs),
+        ticker=Ticker(db, debriefs, release, outbox, modals),
         clock=clock,
     )
     bolt = App(

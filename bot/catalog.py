@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from bot.framework import Framework, read_toml
+from bot.framework import Framework, read_toml, short_version, shown
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +25,7 @@ TITLE_MAX = 75  # Slack's option-text limit: a title is offered in a select
 DESCRIPTION_MAX = 150
 EFFORT_MAX = 40
 URL_MAX = 3000  # Slack's limit for a button's url
-_ID = re.compile(r"^[a-z0-9_-]{1,40}$")
+_ID = re.compile(r"[a-z0-9_-]{1,40}")  # used with fullmatch: "$" would let a final newline in
 _FIELDS = ("id", "title", "kind", "kpis", "description", "url", "effort")
 
 
@@ -95,9 +95,14 @@ def parse_catalog(
 
     ``strict``: a KPI key the framework lacks is an error. Otherwise such tags are dropped, and
     so are items left with no KPI, with one warning.
+
+    Whatever ``data`` holds, the result is a catalog or a ``CatalogError`` whose one-line message
+    names the place, the item, the field and what it expects.
     """
-    version = data.get("version")
-    if not isinstance(version, str | int) or not str(version).strip() or len(str(version)) > 32:
+    if not isinstance(data, dict):
+        raise CatalogError(f"{where}: must be a TOML document with version and [[item]]")
+    version = short_version(data.get("version"))
+    if version is None:
         raise CatalogError(f"{where}: 'version' must be a short string, such as \"2026.1\"")
     entries = data.get("item")
     if not isinstance(entries, list) or not entries:
@@ -116,7 +121,7 @@ def parse_catalog(
         unknown = [key for key in item.kpis if key not in known]
         if unknown and strict:
             raise CatalogError(
-                f"{where}: item #{index} ({item.id}): KPI {unknown[0]!r} is not in the framework "
+                f"{where}: item #{index} ({item.id}): KPI {shown(unknown[0])} is not in the framework "
                 f"(version {framework.version}: {', '.join(kpi.key for kpi in framework.kpis)})"
             )
         if unknown:
@@ -134,32 +139,34 @@ def parse_catalog(
             len(entries),
             framework.version,
         )
-    return Catalog(version=str(version).strip(), items=tuple(items))
+    return Catalog(version=version, items=tuple(items))
 
 
 def _parse_item(entry: Any, where: str) -> LearningItem:
     if not isinstance(entry, dict):
         raise CatalogError(f"{where}: must be a table with id, title, kind, kpis and description")
     id = entry.get("id")
-    if not isinstance(id, str) or not _ID.match(id):
-        raise CatalogError(f"{where}: 'id' must be lowercase letters, digits, - or _ (up to 40), got {id!r}")
+    if not isinstance(id, str) or not _ID.fullmatch(id):
+        raise CatalogError(
+            f"{where}: 'id' must be lowercase letters, digits, - or _ (up to 40), got {shown(id)}"
+        )
     where = f"{where} ({id})"
     extra = sorted(set(entry) - set(_FIELDS))
     if extra:
-        raise CatalogError(f"{where}: unknown field {extra[0]!r}; expected {', '.join(_FIELDS)}")
+        raise CatalogError(f"{where}: unknown field {shown(extra[0])}; expected {', '.join(_FIELDS)}")
     title, kind, description = entry.get("title"), entry.get("kind"), entry.get("description")
     kpis, url, effort = entry.get("kpis"), entry.get("url"), entry.get("effort")
     if not isinstance(title, str) or not title.strip() or len(title) > TITLE_MAX:
         raise CatalogError(f"{where}: 'title' must be 1 to {TITLE_MAX} characters")
-    if kind not in {k.value for k in LearningKind}:
-        raise CatalogError(f"{where}: 'kind' must be one of {', '.join(LearningKind)}, got {kind!r}")
+    if not isinstance(kind, str) or kind not in {k.value for k in LearningKind}:
+        raise CatalogError(f"{where}: 'kind' must be one of {', '.join(LearningKind)}, got {shown(kind)}")
     if not isinstance(kpis, list) or not kpis or not all(isinstance(k, str) and k.strip() for k in kpis):
         raise CatalogError(f"{where}: 'kpis' must be a non-empty list of KPI keys, such as [\"quality\"]")
     if not isinstance(description, str) or not description.strip() or len(description) > DESCRIPTION_MAX:
         raise CatalogError(f"{where}: 'description' must be 1 to {DESCRIPTION_MAX} characters")
     if url is not None and not _is_http_url(url):
         raise CatalogError(
-            f"{where}: 'url' must be an http(s) address such as https://example.com/, got {url!r}"
+            f"{where}: 'url' must be an http(s) address such as https://example.com/, got {shown(url)}"
         )
     if effort is not None and (not isinstance(effort, str) or not effort.strip() or len(effort) > EFFORT_MAX):
         raise CatalogError(f"{where}: 'effort' must be 1 to {EFFORT_MAX} characters, such as \"2 weeks\"")

@@ -106,13 +106,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _configure_logging(settings: Settings) -> None:
-    logging.basicConfig(
-        level=settings.brickwork_log_level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    # Alembic narrates its set-up at INFO; `db upgrade` prints the revision it reached instead.
-    logging.getLogger("alembic.runtime").setLevel(logging.WARNING)
+    from bot.logs import configure_logging
+
+    # Libraries (Alembic's set-up narration included) speak at WARNING and above only.
+    configure_logging(settings.brickwork_log_level)
 
 
 def _dispatch(args: argparse.Namespace, settings: Settings) -> int:

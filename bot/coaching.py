@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from sqlmodel import Session
+
 from bot.access import DraftFacts, PersonFacts, Viewer, authorize
 from bot.catalog import Catalog, LearningItem
 from bot.coach import (
@@ -36,17 +38,35 @@ from bot.errors import NotAllowed, NotFound
 from bot.evidence import WINDOW_DAYS, Evidence, Redactor, build_evidence, describe_sources
 from bot.feedback import FeedbackService
 from bot.framework import Framework, Kpi
+from bot.outbox import Delivery, Outbox, Rendered
 from bot.people import PeopleService
 from bot.slack_gateway import SlackGateway
+from bot.text import checked_text
 from prompts import Prompt
 from storage.db import Database
-from storage.models import CoachAnswer, CoachAudience, CoachingDraft, DraftReaction, DraftState, Person
+from storage.models import (
+    CoachAnswer,
+    CoachAudience,
+    CoachingDraft,
+    DraftReaction,
+    DraftState,
+    MessageKind,
+    OutboxMessage,
+    Person,
+)
 from storage.repositories import coaching as coaching_repo
 from storage.repositories import people as people_repo
 
 log = logging.getLogger(__name__)
 
 EDIT_MAX = 1000  # an edited suggestion; Slack's input allows 3000, a coaching note needs less
+
+
+def checked_edit(text: str, *, field: str) -> str:
+    """A reviewer's text for one field of a draft: required, storable, at most ``EDIT_MAX``."""
+    return checked_text(text, field=field, limit=EDIT_MAX, required=True)
+
+
 DRAFTING_STALE_AFTER = timedelta(minutes=10)  # a draft still "drafting" after this was lost
 
 
@@ -130,6 +150,7 @@ class CoachingService:
         db: Database,
         gateway: SlackGateway,
         people: PeopleService,
+        outbox: Outbox,
         feedback: FeedbackService,
         framework: Framework,
         catalog: Catalog,
@@ -140,7 +161,13 @@ class CoachingService:
     ) -> None:
         self._db, self._gateway, self._people, self._feedback = db, gateway, people, feedback
         self._framework, self._catalog, self._prompt, self._llm = framework, catalog, prompt, llm
-        self._views, self._clock = views, clock
+        self._views, self._clock, self._outbox = views, clock, outbox
+        outbox.register(
+            MessageKind.COACHING_SHARED,
+            self._render_shared,
+            on_sent=self._shared_sent,
+            on_failed=self._share_failed,
+        )
 
     @property
     def uses_llm(self) -> bool:
@@ -344,8 +371,10 @@ class CoachingService:
             draft.updated_at = self._clock()
             session.add(draft)
 
-    def share(self, requester: str, draft_id: int, edits: DraftEdits) -> DraftCard:
-        """Send the reviewed draft to the person it is about, once."""
+    def share(self, requester: str, draft_id: int, edits: DraftEdits) -> tuple[DraftCard, Delivery | None]:
+        """Send the reviewed draft to the person it is about, once: the card, and what became
+        of the DM (None when it had been shared before). A DM Slack refuses for good turns it
+        back into a draft, to share again later."""
         self.save_edits(requester, draft_id, edits)
         with self._db.transaction() as session:
             draft = self._own_draft(session, requester, draft_id)
@@ -359,26 +388,39 @@ class CoachingService:
             if not first and draft.state is not DraftState.SHARED:
                 raise NotAllowed("This draft cannot be shared.")
             card = self._card(session, draft, coaching_repo.newest_evidence_at(session, draft.subject_id))
-        if first:
-            text, blocks = self._views.shared_message(card)
-            try:
-                posted = self._gateway.post_message(self._people.dm_channel(subject), text, blocks)
-            except Exception:
-                with self._db.transaction() as session:  # not sent: it stays a draft to share again
-                    coaching_repo.unshare(session, draft_id, at=self._clock())
-                raise
-            with self._db.transaction() as session:
-                row = coaching_repo.get(session, draft_id)
-                assert row is not None
-                row.shared_channel_id, row.shared_ts = posted.channel, posted.ts
-                session.add(row)
-        return card
+            message_id = None
+            if first:
+                message_id = Outbox.enqueue(
+                    session,
+                    kind=MessageKind.COACHING_SHARED,
+                    key=str(draft_id),
+                    recipient_id=draft.subject_id,
+                    ref_id=draft_id,
+                    due_at=self._clock(),
+                )
+        delivery = self._outbox.deliver([message_id])[0] if message_id is not None else None
+        return card, delivery
 
-    def react(
-        self, person: str, draft_id: int, reaction: DraftReaction, *, channel: str, ts: str
-    ) -> DraftCard:
-        """The person it is about says whether it helped (only they can); the message with the
-        buttons, ``channel``/``ts``, is updated to say so."""
+    def _render_shared(self, session: Session, message: OutboxMessage) -> Rendered | None:
+        draft = coaching_repo.get(session, message.ref_id) if message.ref_id is not None else None
+        if draft is None or draft.state is not DraftState.SHARED:
+            return None
+        card = self._card(session, draft, coaching_repo.newest_evidence_at(session, draft.subject_id))
+        return Rendered(*self._views.shared_message(card))
+
+    def _shared_sent(self, session: Session, message: OutboxMessage) -> None:
+        draft = coaching_repo.get(session, message.ref_id) if message.ref_id is not None else None
+        if draft is not None:
+            draft.shared_channel_id, draft.shared_ts = message.channel_id, message.ts
+            session.add(draft)
+
+    def _share_failed(self, session: Session, message: OutboxMessage, reason: str, live: bool) -> None:
+        if message.ref_id is not None:  # not sent: it stays a draft to share again
+            coaching_repo.unshare(session, message.ref_id, at=self._clock())
+
+    def react(self, person: str, draft_id: int, reaction: DraftReaction) -> DraftCard:
+        """The person it is about says whether it helped (only they can); the DM that shared it
+        (where it was recorded, never where a payload says) is updated to say so."""
         with self._db.transaction() as session:
             draft, me = self._readable_draft(session, person, draft_id)
             if draft.subject_id != me.id or draft.state is not DraftState.SHARED:
@@ -386,8 +428,13 @@ class CoachingService:
             draft.reaction, draft.reacted_at = reaction, self._clock()
             session.add(draft)
             card = self._card(session, draft, coaching_repo.newest_evidence_at(session, draft.subject_id))
-        text, blocks = self._views.shared_message(card)
-        self._gateway.update_message(channel, ts, text, blocks)
+            channel, ts = draft.shared_channel_id, draft.shared_ts
+        if channel and ts:
+            text, blocks = self._views.shared_message(card)
+            try:
+                self._gateway.update_message(channel, ts, text, blocks)
+            except Exception as error:  # the reaction is stored; the DM keeps its buttons
+                log.warning("could not update a shared coaching DM: %s", type(error).__name__)
         return card
 
     # -- helpers ----------------------------------------------------------------------

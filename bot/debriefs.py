@@ -15,14 +15,18 @@ from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
 
+from bot.anonymity import MIN_GIVERS
 from bot.answer_check import check_answers
 from bot.answers import Answers
 from bot.errors import InvalidInput, NotAllowed, NotFound
 from bot.framework import Framework
-from bot.people import PeopleService
+from bot.outbox import Outbox, Rendered
+from bot.people import PeopleService, UnknownPeople
 from bot.schedule import debrief_schedule, local_date
 from bot.slack_gateway import SlackGateway
+from bot.text import checked_text
 from storage.db import Database
 from storage.models import (
     NAME_MAX,
@@ -30,6 +34,8 @@ from storage.models import (
     Feedback,
     FeedbackSource,
     JobKind,
+    MessageKind,
+    OutboxMessage,
     Person,
     Project,
     ProjectState,
@@ -38,6 +44,7 @@ from storage.models import (
 )
 from storage.repositories import feedback as feedback_repo
 from storage.repositories import jobs as jobs_repo
+from storage.repositories import outbox as outbox_repo
 from storage.repositories import people as people_repo
 from storage.repositories import projects as projects_repo
 
@@ -47,6 +54,11 @@ MAX_MEMBERS = 25  # one button per person keeps the lead's DM under Slack's 50 b
 OFFSET_CHOICES = (0, 1, 2, 3, 7)
 MAX_DAYS_AHEAD = 365
 MAX_DAYS_BEHIND = 90  # a debrief about work more than a quarter old recalls little
+DEBRIEF_MESSAGES = (MessageKind.DEBRIEF_PROMPT, MessageKind.DEBRIEF_REMINDER)
+ANONYMOUS_RELEASED = (
+    "Your anonymous answer was passed on with the others, so it cannot be changed now: a change "
+    "would show when it was made."
+)
 
 
 # ---------------------------------------------------------------------------------------
@@ -75,6 +87,9 @@ class PersonRef:
 
 @dataclass(frozen=True)
 class ProjectSummary:
+    """A project as everyone involved sees it. ``done`` of ``total`` counts the named parts
+    only: a counter that moved when an anonymous answer arrived would point at its giver."""
+
     id: int
     name: str
     lead: PersonRef
@@ -86,6 +101,8 @@ class ProjectSummary:
     done: int
     total: int
     lead_tz: str
+    members: int = 0
+    anonymous_asked: int = 0  # members asked for anonymous feedback on the lead
 
 
 @dataclass(frozen=True)
@@ -150,14 +167,17 @@ class DebriefService:
         db: Database,
         gateway: SlackGateway,
         people: PeopleService,
+        outbox: Outbox,
         framework: Framework,
         views: DebriefViews,
         clock: Callable[[], datetime],
         window_days: int,
     ) -> None:
-        self._db, self._gateway, self._people = db, gateway, people
+        self._db, self._gateway, self._people, self._outbox = db, gateway, people, outbox
         self._framework, self._views, self._clock = framework, views, clock
         self._window_days = window_days
+        outbox.register(MessageKind.DEBRIEF_PROMPT, self._render_prompt)
+        outbox.register(MessageKind.DEBRIEF_REMINDER, self._render_reminder)
 
     @property
     def framework(self) -> Framework:
@@ -176,19 +196,21 @@ class DebriefService:
         """Validate the draft, store the project with its tasks and due jobs, return it.
 
         Submitting the same modal twice (a Slack retry, a double click) returns the project
-        the first submission created.
+        the first submission created — to the person who submitted it, and nobody else.
         """
         with self._db.transaction() as session:
             existing = projects_repo.by_source_view(session, view_id)
             if existing is not None:
-                return self._summary(session, existing)
+                return self._own_summary(session, existing, requester)
 
         errors: dict[str, str] = {}
-        name = (draft.name or "").strip()
-        if not name:
-            errors["name"] = "Give the project a name."
-        elif len(name) > NAME_MAX:
-            errors["name"] = f"Keep the name to {NAME_MAX} characters (it has {len(name)})."
+        try:
+            name = checked_text(
+                draft.name or "", field="name", limit=NAME_MAX, required=True, multiline=False
+            )
+        except InvalidInput as error:
+            errors.update(error.fields)
+            name = ""
         lead_id = draft.lead or requester
         member_ids = [m for m in dict.fromkeys(draft.members) if m != lead_id]
         if not member_ids:
@@ -203,7 +225,16 @@ class DebriefService:
             errors["upward"] = "Choose whether members give feedback on the lead."
             upward = UpwardFeedback.NONE
 
-        everyone = self._people.ensure([requester, lead_id, *member_ids[: MAX_MEMBERS + 1]])
+        if upward is UpwardFeedback.ANONYMOUS and "members" not in errors and len(member_ids) < MIN_GIVERS:
+            errors["upward"] = (
+                f"Anonymous feedback on the lead needs at least {MIN_GIVERS} members: with fewer, the "
+                "lead could tell who said what. Choose feedback with names, or none."
+            )
+        try:
+            everyone = self._people.ensure([requester, lead_id, *member_ids[: MAX_MEMBERS + 1]])
+        except UnknownPeople as unknown:
+            field = "lead" if lead_id in unknown.slack_user_ids else "members"
+            raise InvalidInput({**errors, field: str(unknown)}) from None
         lead = everyone[lead_id]
         if lead.is_bot or lead.deleted:
             errors["lead"] = "The lead must be an active person, not a bot or a deactivated account."
@@ -290,9 +321,15 @@ class DebriefService:
                 existing = projects_repo.by_source_view(session, view_id)
                 if existing is None:
                     raise
-                return self._summary(session, existing)
+                return self._own_summary(session, existing, requester)
         log.info("project %s created, debrief due %s", summary.id, summary.due_at.isoformat())
         return summary
+
+    def _own_summary(self, session: Session, project: Project, requester: str) -> ProjectSummary:
+        me = people_repo.by_slack_id(session, requester)
+        if me is None or project.created_by_id != me.id:
+            raise NotAllowed("This form is not yours, so nothing was done.")
+        return self._summary(session, project)
 
     # -- reading ----------------------------------------------------------------------
 
@@ -335,6 +372,7 @@ class DebriefService:
             assert project is not None
             projects_repo.set_state(session, project, ProjectState.CANCELLED, at=self._clock())
             jobs_repo.cancel_for_project(session, _id(project))
+            outbox_repo.cancel_pending(session, DEBRIEF_MESSAGES, _id(project))
             summary = self._summary(session, project)
         self.refresh_messages(summary.id)
         return summary
@@ -349,6 +387,8 @@ class DebriefService:
             previous = None
             if task.feedback_id is not None:
                 record = session.get(Feedback, task.feedback_id)
+                if record is not None and record.anonymous and record.released_at is not None:
+                    raise NotAllowed(ANONYMOUS_RELEASED)
                 if record is not None:
                     previous = Answers(
                         scores=feedback_repo.ratings(session, _id(record)),
@@ -381,7 +421,9 @@ class DebriefService:
         Idempotent: the record is unique per (giver, subject, project), so a retry or a
         double click updates the same row. The form ``view_id`` gets hints on vague notes once.
         """
-        check_answers(self._db, self._framework, answers, view_id=view_id, now=self._clock())
+        answers = check_answers(
+            self._db, self._framework, answers, view_id=view_id, giver=giver, now=self._clock()
+        )
         for attempt in (1, 2):
             try:
                 return self._store(giver, project_id, subject_id, answers)
@@ -401,6 +443,9 @@ class DebriefService:
                 session, giver_id=_id(me), subject_id=subject_id, project_id=project_id
             )
             replaced = record is not None
+            anonymous = task.kind is TaskKind.UPWARD and project.upward_feedback is UpwardFeedback.ANONYMOUS
+            if record is not None and record.anonymous and record.released_at is not None:
+                raise NotAllowed(ANONYMOUS_RELEASED)
             if record is None:
                 record = Feedback(
                     giver_id=_id(me),
@@ -410,9 +455,9 @@ class DebriefService:
                     framework_version=self._framework.version,
                     created_at=now,
                 )
-            record.anonymous = (
-                task.kind is TaskKind.UPWARD and project.upward_feedback is UpwardFeedback.ANONYMOUS
-            )
+            record.anonymous = anonymous
+            # Named answers are seen at once; anonymous ones wait for their batch (bot.anonymity).
+            record.released_at = None if anonymous else now
             record.framework_version = self._framework.version
             record.delivery_note = answers.delivery_note.strip()
             record.strengths_note = answers.strengths_note.strip()
@@ -455,85 +500,99 @@ class DebriefService:
 
     # -- due work ---------------------------------------------------------------------
 
-    def run_job(self, kind: JobKind, project_id: int, now: datetime) -> None:
+    def run_job(
+        self, session: Session, kind: JobKind, project_id: int, now: datetime
+    ) -> Callable[[], None] | None:
+        """Do a due job inside the ticker's transaction: database work only (the DMs it causes
+        are enqueued, and the outbox sends them). Returns what to do with Slack once committed."""
         if kind is JobKind.DEBRIEF_PROMPT:
-            self._on_prompt_due(project_id)
+            self._on_prompt_due(session, project_id, now)
         elif kind is JobKind.DEBRIEF_REMINDER:
-            self._on_reminder_due(project_id, now)
+            self._on_reminder_due(session, project_id, now)
         elif kind is JobKind.DEBRIEF_CLOSE:
-            self._on_close_due(project_id)
+            if self._on_close_due(session, project_id):
+                return lambda: self.refresh_messages(project_id)
         else:  # pragma: no cover - a new JobKind without a handler is a programming error
             raise ValueError(f"unknown job kind {kind}")
+        return None
 
-    def _on_prompt_due(self, project_id: int) -> None:
-        with self._db.transaction() as session:
-            project = projects_repo.get_for_update(session, project_id)
-            if project is None or project.state not in (ProjectState.SCHEDULED, ProjectState.OPEN):
-                return
-            # OPEN already means an earlier attempt failed part-way: send what it did not.
-            if project.state is ProjectState.SCHEDULED:
-                projects_repo.set_state(session, project, ProjectState.OPEN)
-            givers = _givers(projects_repo.tasks(session, project_id))
-            people = people_repo.by_ids(session, givers)
-            # Whoever left the programme since the project was made is not asked.
-            givers = [g for g in givers if people[g].left_programme_at is None]
+    def _on_prompt_due(self, session: Session, project_id: int, now: datetime) -> None:
+        project = projects_repo.get_for_update(session, project_id)
+        if project is None or project.state not in (ProjectState.SCHEDULED, ProjectState.OPEN):
+            return
+        if project.state is ProjectState.SCHEDULED:
+            projects_repo.set_state(session, project, ProjectState.OPEN)
+        givers = _givers(projects_repo.tasks(session, project_id))
+        people = people_repo.by_ids(session, givers)
         for giver_id in givers:
-            self._send_card(project_id, giver_id, JobKind.DEBRIEF_PROMPT)
+            if people[giver_id].left_programme_at is None:  # who left since is not asked
+                self._enqueue(session, MessageKind.DEBRIEF_PROMPT, project_id, giver_id, now)
 
-    def _on_reminder_due(self, project_id: int, now: datetime) -> None:
-        with self._db.transaction() as session:
-            project = projects_repo.get(session, project_id)
-            if project is None or project.state is not ProjectState.OPEN or now >= project.window_closes_at:
-                return  # no reminders once the window has closed
-            open_givers = _givers(t for t in projects_repo.tasks(session, project_id) if t.done_at is None)
-            people = people_repo.by_ids(session, open_givers)
-            # Someone on vacation is not reminded; the prompt is still in their DMs when back.
-            open_givers = [
-                g for g in open_givers if not _paused(people[g], now) and people[g].left_programme_at is None
-            ]
+    def _on_reminder_due(self, session: Session, project_id: int, now: datetime) -> None:
+        project = projects_repo.get(session, project_id)
+        if project is None or project.state is not ProjectState.OPEN or now >= project.window_closes_at:
+            return  # no reminders once the window has closed
+        open_givers = _givers(t for t in projects_repo.tasks(session, project_id) if t.done_at is None)
+        people = people_repo.by_ids(session, open_givers)
         for giver_id in open_givers:
-            self._send_card(project_id, giver_id, JobKind.DEBRIEF_REMINDER)
+            # Someone on vacation is not reminded; the prompt is still in their DMs when back.
+            if not _paused(people[giver_id], now) and people[giver_id].left_programme_at is None:
+                self._enqueue(session, MessageKind.DEBRIEF_REMINDER, project_id, giver_id, now)
 
-    def _on_close_due(self, project_id: int) -> None:
-        with self._db.transaction() as session:
-            project = projects_repo.get_for_update(session, project_id)
-            if project is None or project.state is not ProjectState.OPEN:
-                return
-            projects_repo.set_state(session, project, ProjectState.CLOSED)
-        self.refresh_messages(project_id)
+    def _on_close_due(self, session: Session, project_id: int) -> bool:
+        project = projects_repo.get_for_update(session, project_id)
+        if project is None or project.state is not ProjectState.OPEN:
+            return False
+        projects_repo.set_state(session, project, ProjectState.CLOSED)
+        return True
 
-    def _send_card(self, project_id: int, recipient_id: int, kind: JobKind) -> None:
-        """Send one DM at most once: the claim row is committed before the Slack call."""
-        with self._db.transaction() as session:
-            claim = projects_repo.claim_message(session, project_id, recipient_id, kind)
-            if claim is None:
-                return
-            claim_id = _id(claim)
-            recipient = people_repo.get(session, recipient_id)
-            card = self._card(session, project_id, recipient_id, reminder=kind is JobKind.DEBRIEF_REMINDER)
-        assert recipient is not None
-        try:
-            render = (
-                self._views.reminder_message
-                if kind is JobKind.DEBRIEF_REMINDER
-                else self._views.prompt_message
-            )
-            text, blocks = render(card)
-            posted = self._gateway.post_message(self._people.dm_channel(recipient), text, blocks)
-        except Exception:
-            with self._db.transaction() as session:
-                projects_repo.release_message(session, claim_id)  # so the job's retry sends it
-            raise
-        with self._db.transaction() as session:
-            projects_repo.record_message(session, claim_id, posted.channel, posted.ts)
+    @staticmethod
+    def _enqueue(
+        session: Session, kind: MessageKind, project_id: int, recipient_id: int, now: datetime
+    ) -> None:
+        Outbox.enqueue(
+            session,
+            kind=kind,
+            key=f"{project_id}:{recipient_id}",
+            recipient_id=recipient_id,
+            ref_id=project_id,
+            due_at=now,
+        )
+
+    def _render_prompt(self, session: Session, message: OutboxMessage) -> Rendered | None:
+        assert message.ref_id is not None
+        project = projects_repo.get(session, message.ref_id)
+        if project is None or project.state is not ProjectState.OPEN:
+            return None  # cancelled (or closed) while it waited
+        text, blocks = self._views.prompt_message(
+            self._card(session, message.ref_id, message.recipient_id, reminder=False)
+        )
+        return Rendered(text, blocks)
+
+    def _render_reminder(self, session: Session, message: OutboxMessage) -> Rendered | None:
+        assert message.ref_id is not None
+        project = projects_repo.get(session, message.ref_id)
+        if (
+            project is None
+            or project.state is not ProjectState.OPEN
+            or self._clock() >= project.window_closes_at
+        ):
+            return None
+        card = self._card(session, message.ref_id, message.recipient_id, reminder=True)
+        if all(item.done for item in card.items):
+            return None  # answered while the reminder waited
+        text, blocks = self._views.reminder_message(card)
+        return Rendered(text, blocks)
 
     def refresh_messages(self, project_id: int, recipient_id: int | None = None) -> None:
-        """Re-render the DMs already sent about a project (after an answer, a cancel, a close)."""
+        """Re-render the DMs already sent about a project (after an answer, a cancel, a close).
+        Best effort: chat.update changes nothing when repeated, and a DM left as it was still
+        says, when clicked, that the debrief has moved on."""
         with self._db.transaction() as session:
-            sent = projects_repo.sent_messages(session, project_id, recipient_id)
+            sent = outbox_repo.sent_about(session, DEBRIEF_MESSAGES, project_id, recipient_id)
             cards = {
                 m.id: self._card(
-                    session, project_id, m.recipient_id, reminder=m.kind is JobKind.DEBRIEF_REMINDER
+                    session, project_id, m.recipient_id, reminder=m.kind is MessageKind.DEBRIEF_REMINDER
                 )
                 for m in sent
             }
@@ -542,7 +601,10 @@ class DebriefService:
             render = self._views.reminder_message if card.reminder else self._views.prompt_message
             text, blocks = render(card)
             assert message.channel_id and message.ts
-            self._gateway.update_message(message.channel_id, message.ts, text, blocks)
+            try:
+                self._gateway.update_message(message.channel_id, message.ts, text, blocks)
+            except Exception as error:
+                log.warning("could not update a debrief DM: %s", type(error).__name__)
 
     # -- building cards ---------------------------------------------------------------
 
@@ -576,6 +638,8 @@ class DebriefService:
 
     def _summary(self, session: Any, project: Project) -> ProjectSummary:
         tasks = projects_repo.tasks(session, _id(project))
+        anonymous = project.upward_feedback is UpwardFeedback.ANONYMOUS
+        named = [t for t in tasks if not (anonymous and t.kind is TaskKind.UPWARD)]
         lead = people_repo.get(session, project.lead_id)
         assert lead is not None
         return ProjectSummary(
@@ -587,9 +651,11 @@ class DebriefService:
             due_at=project.debrief_due_at,
             closes_at=project.window_closes_at,
             upward=project.upward_feedback,
-            done=sum(1 for t in tasks if t.done_at is not None),
-            total=len(tasks),
+            done=sum(1 for t in named if t.done_at is not None),
+            total=len(named),
             lead_tz=lead.tz,
+            members=sum(1 for t in tasks if t.kind is TaskKind.LEAD_REVIEW),
+            anonymous_asked=len(tasks) - len(named),
         )
 
 

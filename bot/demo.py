@@ -1,7 +1,7 @@
 """``brickwork demo``: the whole product on its embedded defaults, with no token and no network.
 
 A temporary SQLite database, the offline coach, the real app served over HTTP on loopback,
-and the local stand-in for Slack: the demo drives it as three people would, moves time to
+and the local stand-in for Slack: the demo drives it as four people would, moves time to
 the debrief, and prints, as plain text, what each person saw in Slack.
 """
 
@@ -29,7 +29,8 @@ from storage import migrate
 MAYA = FakeUser(id="U0MAYA", name="maya", real_name="Maya Okafor", tz="Europe/Berlin")
 ALICE = FakeUser(id="U0ALICE", name="alice", real_name="Alice Chen", tz="America/New_York")
 BOB = FakeUser(id="U0BOB", name="bob", real_name="Bob Müller", tz="Asia/Kolkata")
-PEOPLE = (MAYA, ALICE, BOB)
+CAROL = FakeUser(id="U0CAROL", name="carol", real_name="Carol Díaz", tz="America/Los_Angeles")
+PEOPLE = (MAYA, ALICE, BOB, CAROL)
 
 
 @contextmanager
@@ -93,6 +94,36 @@ class Narrator:
         assert message is not None, f"{user_id} got no DM"
         self.saw(user_id, what, message_to_text(message, names=self.name))
         return message
+
+
+def _upward_answers(note: str) -> dict[str, Any]:
+    return {
+        "Target met": "partly",
+        "Quality": "4",
+        "Timeliness": "3",
+        "Inspires and retains people": "5",
+        "Decides well under pressure": "4",
+        "Drives innovation and culture": "4",
+        "Collaborates across teams, includes people": "5",
+        "Delegates": "4",
+        "Motivates": "5",
+        "Strengths you saw": note,
+    }
+
+
+def _request_answers(note: str) -> dict[str, Any]:
+    return {
+        "Target met": "yes",
+        "Quality": "5",
+        "Timeliness": "4",
+        "Inspires and retains people": "Not observed",
+        "Decides well under pressure": "4",
+        "Drives innovation and culture": "5",
+        "Collaborates across teams, includes people": "4",
+        "Delegates": "Not observed",
+        "Motivates": "4",
+        "What went well": note,
+    }
 
 
 def _wait_modal(slack: FakeSlack, user_id: str, *, after: int) -> dict[str, Any]:
@@ -162,7 +193,7 @@ def run_demo(out: TextIO = sys.stdout) -> int:
             form,
             {
                 "Project name": "Q3 launch <!channel>",
-                "Team members": [ALICE.id, BOB.id],
+                "Team members": [ALICE.id, BOB.id, CAROL.id],
                 "End date": end,
                 "Run the debrief": "1",
                 "Do members give feedback on the lead?": "anonymous",
@@ -186,7 +217,6 @@ def run_demo(out: TextIO = sys.stdout) -> int:
         print(f"    tick: {brickwork.services.ticker.tick(now[0])}", file=out)
         lead_dm = tell.dm(MAYA.id)
         tell.dm(ALICE.id)
-        tell.dm(BOB.id)
 
         tell.step("Maya debriefs Alice")
         _answer_debrief(
@@ -214,82 +244,102 @@ def run_demo(out: TextIO = sys.stdout) -> int:
         )
         tell.dm(MAYA.id, "her debrief DM, updated")
 
-        tell.step("Alice gives anonymous feedback on Maya")
-        alice_dm = slack.last_dm(ALICE.id)
-        assert alice_dm is not None
-        _answer_debrief(
-            alice,
-            slack,
-            alice_dm,
-            MAYA.real_name,
-            {
-                "Target met": "partly",
-                "Quality": "4",
-                "Timeliness": "3",
-                "Inspires and retains people": "5",
-                "Decides well under pressure": "4",
-                "Drives innovation and culture": "4",
-                "Collaborates across teams, includes people": "5",
-                "Delegates": "4",
-                "Motivates": "5",
-                "Strengths you saw": "Asked the quietest person in every planning meeting first.",
-            },
-            tell,
-            show=False,
-        )
+        tell.step("Alice and Carol give anonymous feedback on Maya")
+        for actor, note in (
+            (alice, "Asked the quietest person in every planning meeting first."),
+            (driver.as_user(CAROL.id), "Said no to a late scope change and explained why to the whole team."),
+        ):
+            member_dm = slack.last_dm(actor.user_id)
+            assert member_dm is not None
+            _answer_debrief(actor, slack, member_dm, MAYA.real_name, _upward_answers(note), tell, show=False)
         tell.dm(ALICE.id, "her DM, updated")
+        tell.step("Maya's view has not moved: anonymous answers wait for a batch of three people")
+        listing = maya.command("/debrief", "list").json() or {}
+        tell.saw(MAYA.id, "an ephemeral answer to /debrief list", message_to_text(listing, names=tell.name))
 
         tell.step("Two days later: Bob and Maya still have open parts, so each gets one reminder")
         now[0] = project.due_at + timedelta(days=2)
         print(f"    tick: {brickwork.services.ticker.tick(now[0])}", file=out)
         tell.dm(MAYA.id, "a reminder")
-        tell.dm(BOB.id, "a reminder")
+        bob = driver.as_user(BOB.id)
+        bob_reminder = tell.dm(BOB.id, "a reminder")
         again = brickwork.services.ticker.tick(now[0])
         print(f"    a second tick at the same moment: {again} (nothing is sent twice)", file=out)
+        _answer_debrief(
+            bob,
+            slack,
+            bob_reminder,
+            MAYA.real_name,
+            _upward_answers("Shielded us from the Friday fire drills."),
+            tell,
+            show=False,
+        )
+        print("    Bob answers from the reminder, anonymously too.", file=out)
+
+        release = project.due_at + timedelta(days=3) - timedelta(hours=1)  # 09:00 in Berlin
+        tell.step(f"{release:%a %d %b %H:%M} UTC, 09:00 for Maya: three people's anonymous answers reach her")
+        now[0] = release
+        print(f"    tick: {brickwork.services.ticker.tick(now[0])}", file=out)
+        tell.dm(MAYA.id)
+        mine = maya.command("/feedback", "mine").json() or {}
+        tell.saw(MAYA.id, "an ephemeral answer to /feedback mine", message_to_text(mine, names=tell.name))
 
         tell.step("The debrief window closes a week after it opened")
         now[0] = project.closes_at
         print(f"    tick: {brickwork.services.ticker.tick(now[0])}", file=out)
-        tell.dm(BOB.id, "his reminder, updated")
+        tell.dm(CAROL.id, "her DM, updated")
 
-        tell.step("Alice asks Maya and Bob for feedback on the import tool")
-        bob = driver.as_user(BOB.id)
-        before = len(slack.calls_to("chat.postEphemeral"))
-        alice.command("/feedback", f"request <@{MAYA.id}|maya> <@{BOB.id}|bob> about the import tool")
-        slack.wait_for("chat.postEphemeral", count=before + 1)
-        tell.saw(ALICE.id, "an ephemeral answer", slack.calls_to("chat.postEphemeral")[-1].args["text"])
+        tell.step("Alice asks Maya, Bob and Carol for feedback on the import tool")
+        responses = len(slack.calls_to("response_url"))
+        alice.command(
+            "/feedback",
+            f"request <@{MAYA.id}|maya> <@{BOB.id}|bob> <@{CAROL.id}|carol> about the import tool",
+        )
+        slack.wait_for("response_url", count=responses + 1)
+        tell.saw(ALICE.id, "an ephemeral answer", slack.ephemerals(ALICE.id)[-1]["text"])
         bob_dm = tell.dm(BOB.id)
 
-        tell.step("Bob answers, anonymously; Alice is told, without his name")
+        tell.step("Maya and Carol answer with their names; Alice is told at once")
+        for actor, note in (
+            (maya, "She asked support what they needed before writing a line."),
+            (driver.as_user(CAROL.id), "Her migration guide answered questions before anyone asked them."),
+        ):
+            request_dm = slack.last_dm(actor.user_id)
+            assert request_dm is not None
+            opened = len(slack.calls_to("views.open"))
+            actor.click(request_dm, "give_feedback")
+            form = _wait_modal(slack, actor.user_id, after=opened)
+            posts = len(slack.calls_to("chat.postMessage"))
+            response = actor.submit(form, {**_request_answers(note), "Anonymity": []})
+            assert response.status == 200, response.text
+            slack.wait_for("chat.postMessage", count=posts + 1)
+        tell.dm(ALICE.id, "a DM")
+
+        tell.step("Bob answers anonymously: Alice is told nothing now, and her requests look the same")
         opened = len(slack.calls_to("views.open"))
         bob.click(bob_dm, "give_feedback")
         form = _wait_modal(slack, BOB.id, after=opened)
         tell.modal(BOB.id, form)
-        posts = len(slack.calls_to("chat.postMessage"))
+        updates = len(slack.calls_to("chat.update"))
         response = bob.submit(
             form,
             {
-                "Target met": "yes",
-                "Quality": "5",
-                "Timeliness": "4",
-                "Inspires and retains people": "Not observed",
-                "Decides well under pressure": "4",
-                "Drives innovation and culture": "5",
-                "Collaborates across teams, includes people": "4",
-                "Delegates": "Not observed",
-                "Motivates": "4",
-                "What went well": "The import tool's dry-run mode saved the support team a weekend.",
+                **_request_answers("The import tool's dry-run mode saved the support team a weekend."),
                 "Anonymity": ["anonymous"],
             },
         )
         assert response.status == 200, response.text
-        slack.wait_for("chat.postMessage", count=posts + 1)
-        tell.dm(ALICE.id, "a DM")
+        slack.wait_for("chat.update", count=updates + 1)
         tell.dm(BOB.id, "his request DM, updated")
-
-        tell.step("Alice runs /feedback mine")
-        mine = alice.command("/feedback", "mine").json() or {}
-        tell.saw(ALICE.id, "an ephemeral answer", message_to_text(mine, names=tell.name))
+        requests = alice.command("/feedback", "requests").json() or {}
+        tell.saw(
+            ALICE.id, "an ephemeral answer to /feedback requests", message_to_text(requests, names=tell.name)
+        )
+        print(
+            "\n    (Bob's answer reaches Alice in a 09:00 batch once at least three people have answered her"
+            " anonymously:\n    until then it looks exactly like silence.)",
+            file=out,
+        )
 
         tell.step('Maya adds Alice to "My team" on her App Home; Alice confirms')
         publishes = len(slack.calls_to("views.publish"))

@@ -21,11 +21,13 @@ from sqlmodel import Session
 from bot.access import FeedbackFacts, PersonFacts, RequestFacts, Viewer, authorize
 from bot.answer_check import check_answers
 from bot.answers import Answers
-from bot.debriefs import PersonRef
+from bot.debriefs import ANONYMOUS_RELEASED, PersonRef
 from bot.errors import InvalidInput, NotAllowed, NotFound
 from bot.framework import Dimension, Framework, Kpi
-from bot.people import PeopleService
+from bot.outbox import Delivery, Outbox, Rendered
+from bot.people import PeopleService, UnknownPeople
 from bot.slack_gateway import SlackGateway
+from bot.text import checked_text
 from storage.db import Database
 from storage.models import (
     ABOUT_MAX,
@@ -33,6 +35,9 @@ from storage.models import (
     Feedback,
     FeedbackRequest,
     FeedbackSource,
+    MessageKind,
+    MessageState,
+    OutboxMessage,
     Person,
     Relation,
     RequestState,
@@ -51,7 +56,7 @@ OPEN_REQUEST_WINDOW = timedelta(days=14)  # one open request per pair within thi
 NUDGE_EVERY = timedelta(days=1)
 SNAPSHOT_WEEKS = 8
 LEFT_GIVER = "You left the feedback programme, so you cannot give feedback any more."
-ANONYMOUS_NOTES_WITHHELD = "withheld until 3 different people have given anonymous feedback"
+NOT_IN_WORKSPACE = "not someone in this workspace"
 MIN_RATERS = 2  # one rater's habits dominate their ratings (Scullen et al. 2000): show no average
 
 
@@ -69,9 +74,15 @@ class Refusal:
 
 @dataclass(frozen=True)
 class RequestOutcome:
+    """What became of ``/feedback request``: who has the DM, whose DM Slack has not taken yet
+    (Brickwork keeps trying), whose DM Slack refused (nothing is kept: ask again later), and
+    who was not asked, with why."""
+
     asked: tuple[PersonRef, ...]
     refused: tuple[Refusal, ...]
     about: str
+    delayed: tuple[PersonRef, ...] = ()
+    undelivered: tuple[Refusal, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -108,6 +119,7 @@ class SubmitOutcome:
     subject: PersonRef
     request_id: int | None
     replaced: bool
+    anonymous: bool = False
 
 
 @dataclass(frozen=True)
@@ -154,6 +166,12 @@ class FeedbackViews(Protocol):
 
     def declined_notice(self, card: RequestCard) -> tuple[str, list[Any]]: ...
 
+    def undelivered_notice(self, card: RequestCard, reason: str) -> tuple[str, list[Any]]: ...
+
+    def anonymous_released_notice(
+        self, subject: PersonRef, givers: int, for_self: bool
+    ) -> tuple[str, list[Any]]: ...
+
 
 # ---------------------------------------------------------------------------------------
 # The service
@@ -167,15 +185,27 @@ class FeedbackService:
         db: Database,
         gateway: SlackGateway,
         people: PeopleService,
+        outbox: Outbox,
         framework: Framework,
         views: FeedbackViews,
         clock: Callable[[], datetime],
         admins: frozenset[str],
         on_change: Callable[[Iterable[str]], None] | None = None,
     ) -> None:
-        self._db, self._gateway, self._people = db, gateway, people
+        self._db, self._gateway, self._people, self._outbox = db, gateway, people, outbox
         self._framework, self._views, self._clock, self._admins = framework, views, clock, admins
         self._on_change = on_change  # told, after each commit, whose App Home changed
+        outbox.register(
+            MessageKind.FEEDBACK_REQUEST,
+            self._render_request,
+            on_sent=self._request_sent,
+            on_failed=self._request_undelivered,
+        )
+        outbox.register(MessageKind.REQUEST_NUDGE, self._render_nudge)
+        outbox.register(MessageKind.REQUEST_ANSWERED, self._render_outcome)
+        outbox.register(MessageKind.REQUEST_DECLINED, self._render_outcome)
+        outbox.register(MessageKind.REQUEST_UNDELIVERED, self._render_undelivered)
+        outbox.register(MessageKind.ANONYMOUS_RELEASED, self._render_released)
 
     @property
     def framework(self) -> Framework:
@@ -193,20 +223,29 @@ class FeedbackService:
     def request(
         self, *, requester: str, givers: Sequence[str], about: str, subject: str | None = None
     ) -> RequestOutcome:
-        """Ask each giver for feedback about ``subject`` (default: the requester).
+        """Ask each giver for feedback about ``subject`` (default: the requester), and send the
+        DMs now (this runs after the ack: the person is told what became of each).
 
         Each person who cannot be asked is refused with a reason and the rest are still
-        asked. A manager may ask about a direct report.
+        asked. A manager may ask about a direct report. A request whose DM Slack refuses for
+        good is not kept as open ("undelivered"), so it can be made again.
         """
         unique, about = _request_form(givers, about)
         subject_id = subject or requester
-        people = self._people.ensure([requester, subject_id, *unique])
+        refused: list[Refusal] = []
+        try:
+            people = self._people.ensure([requester, subject_id, *unique])
+        except UnknownPeople as unknown:
+            if requester in unknown.slack_user_ids or subject_id in unknown.slack_user_ids:
+                raise
+            refused += [Refusal(slack_id=u, name=u, reason=NOT_IN_WORKSPACE) for u in unknown.slack_user_ids]
+            unique = [u for u in unique if u not in unknown.slack_user_ids]
+            people = self._people.ensure([requester, subject_id, *unique])
         me, about_whom = people[requester], people[subject_id]
         now, today = self._clock(), self._today(people[requester])
         if me.left_programme_at is not None:
             raise NotAllowed("You left the feedback programme, so you cannot ask for feedback.")
-        refused: list[Refusal] = []
-        created: list[tuple[int, Person]] = []
+        created: list[tuple[int, Person]] = []  # (message id, giver)
         with self._db.transaction() as session:
             if about_whom.id != me.id and _id(about_whom) not in team_repo.report_ids(session, _id(me)):
                 raise NotAllowed(
@@ -215,30 +254,68 @@ class FeedbackService:
             for slack_id in unique:
                 giver = people[slack_id]
                 reason = self._cannot_ask(session, me, giver, about_whom, now, today)
+                if reason is None:
+                    message_id = self._open_request(session, me, giver, about_whom, about, now)
+                    if message_id is None:  # a second request a moment ago, from another tab
+                        reason = "you already have an open request to them"
+                    else:
+                        created.append((message_id, giver))
                 if reason:
                     refused.append(Refusal(slack_id=slack_id, name=giver.name, reason=reason))
-                    continue
-                stale = requests_repo.open_request(
-                    session, requester_id=_id(me), giver_id=_id(giver), subject_id=_id(about_whom)
-                )
-                if stale is not None:  # older than the window: it stops blocking a new one
-                    requests_repo.close(session, _id(stale), state=RequestState.WITHDRAWN, at=now)
+        deliveries = {d.message_id: d for d in self._outbox.deliver([m for m, _ in created])}
+        asked: list[PersonRef] = []
+        delayed: list[PersonRef] = []
+        undelivered: list[Refusal] = []
+        for message_id, giver in created:
+            delivery = deliveries[message_id]
+            if delivery.state is MessageState.FAILED:
+                undelivered.append(Refusal(giver.slack_user_id, giver.name, _delivery_words(delivery)))
+            elif delivery.state is MessageState.SENT:
+                asked.append(_ref(giver))
+            else:
+                delayed.append(_ref(giver))
+        if created:
+            self._changed([requester, *(g.slack_user_id for _, g in created)])
+        return RequestOutcome(
+            asked=tuple(asked),
+            refused=tuple(refused),
+            about=about,
+            delayed=tuple(delayed),
+            undelivered=tuple(undelivered),
+        )
+
+    def _open_request(
+        self, session: Session, me: Person, giver: Person, subject: Person, about: str, now: datetime
+    ) -> int | None:
+        """Store one open request and its DM in the outbox; None when another open request for
+        the same three people got there first (the partial unique index decides)."""
+        stale = requests_repo.open_request(
+            session, requester_id=_id(me), giver_id=_id(giver), subject_id=_id(subject)
+        )
+        if stale is not None:  # older than the window: it stops blocking a new one
+            requests_repo.close(session, _id(stale), state=RequestState.WITHDRAWN, at=now)
+        try:
+            with session.begin_nested():
                 request = requests_repo.add(
                     session,
                     FeedbackRequest(
                         requester_id=_id(me),
                         giver_id=_id(giver),
-                        subject_id=_id(about_whom),
+                        subject_id=_id(subject),
                         about=about,
                         created_at=now,
                     ),
                 )
-                created.append((_id(request), giver))
-        for request_id, giver in created:
-            self._send_request(request_id, giver)
-        if created:
-            self._changed([requester, *(g.slack_user_id for _, g in created)])
-        return RequestOutcome(asked=tuple(_ref(g) for _, g in created), refused=tuple(refused), about=about)
+        except IntegrityError:
+            return None
+        return Outbox.enqueue(
+            session,
+            kind=MessageKind.FEEDBACK_REQUEST,
+            key=str(_id(request)),
+            recipient_id=_id(giver),
+            ref_id=_id(request),
+            due_at=now,
+        )
 
     def check_request(self, *, requester: str, givers: Sequence[str], about: str, subject: str) -> None:
         """What ``request`` would refuse outright, from the database alone (no Slack call), so a
@@ -281,15 +358,9 @@ class FeedbackService:
             return "you already have an open request to them"
         return None
 
-    def _send_request(self, request_id: int, giver: Person) -> None:
-        with self._db.transaction() as session:
-            card = self._card(session, requests_repo.get(session, request_id))
-        text, blocks = self._views.request_message(card)
-        posted = self._gateway.post_message(self._people.dm_channel(giver), text, blocks)
-        with self._db.transaction() as session:
-            requests_repo.set_dm(session, request_id, posted.channel, posted.ts)
-
-    def nudge(self, *, requester: str, request_id: int) -> RequestCard:
+    def nudge(self, *, requester: str, request_id: int) -> tuple[RequestCard, Delivery | None]:
+        """Nudge the giver of an open request, once a day: the card, and what became of the DM
+        (None when nothing was sent: see below)."""
         now = self._clock()
         with self._db.transaction() as session:
             request, _ = self._request_for(session, requester, request_id, role="requester")
@@ -309,12 +380,19 @@ class FeedbackService:
             # Answered anonymously, yet shown as waiting: the nudge is recorded like any other
             # (same answer, same once-a-day limit) but reaches nobody, since there is nothing
             # left to ask and a refusal would tell the requester who answered.
-            answered = request.state is not RequestState.OPEN
-        if not answered:
-            text, blocks = self._views.nudge_message(card)
-            self._gateway.post_message(self._people.dm_channel(giver), text, blocks)
+            message_id = None
+            if request.state is RequestState.OPEN:
+                message_id = Outbox.enqueue(
+                    session,
+                    kind=MessageKind.REQUEST_NUDGE,
+                    key=f"{request_id}:{now.isoformat()}",
+                    recipient_id=_id(giver),
+                    ref_id=request_id,
+                    due_at=now,
+                )
+        delivery = self._outbox.deliver([message_id])[0] if message_id is not None else None
         self._changed([requester])  # its Nudge button rests for a day, answered or not
-        return card
+        return card, delivery
 
     # -- answering ------------------------------------------------------------------
 
@@ -345,19 +423,10 @@ class FeedbackService:
             )
 
     def form_for_give(self, *, giver: str, subject: str, about: str) -> FeedbackForm:
-        about = about.strip()
-        if len(about) > ABOUT_MAX:
-            raise InvalidInput({"about": f'Keep "about" to {ABOUT_MAX} characters (it has {len(about)}).'})
+        about = checked_text(about, field="about", limit=ABOUT_MAX, multiline=False)
         people = self._people.ensure([giver, subject])
         me, them = people[giver], people[subject]
-        if me.id == them.id:
-            raise NotAllowed("Feedback is for someone else; `/feedback request` asks others about you.")
-        if them.is_bot or them.deleted:
-            raise NotAllowed(f"{them.name} is a bot or a deactivated account.")
-        if me.left_programme_at is not None:
-            raise NotAllowed(LEFT_GIVER)
-        if them.left_programme_at is not None:
-            raise NotAllowed(_left_subject(them))
+        _may_give(me, them)
         return FeedbackForm(
             subject=_ref(them), about=about, request_id=None, requester=None, framework=self._framework
         )
@@ -375,8 +444,15 @@ class FeedbackService:
         announce: bool = True,
     ) -> SubmitOutcome:
         """Store the answer. With ``announce=False`` the caller tells the requester later, by
-        ``announce(outcome)``: a modal's ack must not wait for Slack calls."""
-        check_answers(self._db, self._framework, answers, view_id=view_id, now=self._clock())
+        ``announce(outcome)``: a modal's ack must not wait for Slack calls.
+
+        Everything the form carried is checked again here, against what ``giver`` may do now:
+        the subject (from the form's metadata) must still be someone they may give feedback
+        to, a request must be theirs and open, "about" must be storable text."""
+        about = checked_text(about, field="about", limit=ABOUT_MAX, multiline=False)
+        answers = check_answers(
+            self._db, self._framework, answers, view_id=view_id, giver=giver, now=self._clock()
+        )
         for attempt in (1, 2):
             try:
                 outcome = self._store(giver, view_id, subject_id, request_id, about, answers, anonymous)
@@ -389,14 +465,19 @@ class FeedbackService:
         return outcome
 
     def announce(self, outcome: SubmitOutcome) -> None:
-        """Tell the requester their request was answered; a replaced answer is not news."""
+        """Tell the requester their request was answered; a replaced answer is not news. An
+        anonymous answer tells nobody anything now (``bot.anonymity``): only the giver's own
+        DM and Home move."""
         if outcome.request_id is not None and not outcome.replaced:
             card = self._tell_requester(outcome.request_id, answered=True)
-            # Not the giver's Home after an anonymous answer: nothing but their own DM and
-            # modals moves for them at that moment.
-            giver = [] if card.anonymous_answer else [card.giver.slack_id]
-            self._changed([card.requester.slack_id, outcome.subject.slack_id, *giver], about=outcome.subject)
-        elif not outcome.replaced:
+            if card.anonymous_answer:
+                self._changed([card.giver.slack_id])
+            else:
+                self._changed(
+                    [card.requester.slack_id, outcome.subject.slack_id, card.giver.slack_id],
+                    about=outcome.subject,
+                )
+        elif not outcome.replaced and not outcome.anonymous:
             self._changed([outcome.subject.slack_id], about=outcome.subject)
 
     def _store(
@@ -413,12 +494,9 @@ class FeedbackService:
         with self._db.transaction() as session:
             me = people_repo.by_slack_id(session, giver)
             subject = people_repo.get(session, subject_id)
-            if me is None or subject is None or me.id == subject_id:
+            if me is None or subject is None:
                 raise NotAllowed("This feedback form is not yours.")
-            if me.left_programme_at is not None:  # e.g. a form left open across /feedback delete
-                raise NotAllowed(LEFT_GIVER)
-            if subject.left_programme_at is not None:
-                raise NotAllowed(_left_subject(subject))
+            _may_give(me, subject)  # e.g. a form left open across /feedback delete, or forged
             if request_id is not None:
                 request, _ = self._request_for(session, giver, request_id, role="giver")
                 if request.subject_id != subject_id:
@@ -432,6 +510,8 @@ class FeedbackService:
                 if record is not None and record.giver_id != me.id:
                     raise NotAllowed("This feedback form is not yours.")
             replaced = record is not None
+            if record is not None and record.anonymous and record.released_at is not None:
+                raise NotAllowed(ANONYMOUS_RELEASED)
             if record is None:
                 record = Feedback(
                     giver_id=_id(me),
@@ -445,6 +525,8 @@ class FeedbackService:
             record.relation = team_repo.relation(session, _id(me), subject_id)
             record.about = about[:ABOUT_MAX]
             record.anonymous = anonymous
+            # Named feedback is seen at once; anonymous feedback waits for its batch.
+            record.released_at = None if anonymous else now
             record.delivery_note = answers.delivery_note.strip()
             record.strengths_note = answers.strengths_note.strip()
             record.growth_note = answers.growth_note.strip()
@@ -455,15 +537,17 @@ class FeedbackService:
             if request_id is not None:
                 requests_repo.close(session, request_id, state=RequestState.ANSWERED, at=now)
             return SubmitOutcome(
-                feedback_id=_id(record), subject=_ref(subject), request_id=request_id, replaced=replaced
+                feedback_id=_id(record),
+                subject=_ref(subject),
+                request_id=request_id,
+                replaced=replaced,
+                anonymous=anonymous,
             )
 
     def decline(self, *, giver: str, request_id: int, reason: str, announce: bool = True) -> None:
         """Decline a request. With ``announce=False`` the caller tells the requester later, by
         ``announce_decline``, after acking the modal."""
-        reason = reason.strip()
-        if len(reason) > DECLINE_REASON_MAX:
-            raise InvalidInput({"reason": f"Keep the reason to {DECLINE_REASON_MAX} characters."})
+        reason = checked_text(reason, field="reason", limit=DECLINE_REASON_MAX)
         with self._db.transaction() as session:
             request, _ = self._request_for(session, giver, request_id, role="giver")
             if not requests_repo.close(
@@ -493,21 +577,100 @@ class FeedbackService:
         self._on_change(people)
 
     def _tell_requester(self, request_id: int, *, answered: bool) -> RequestCard:
-        """The requester hears the outcome (never the name of an anonymous giver); the giver's
-        DM loses its buttons."""
+        """The requester hears the outcome by DM (an anonymous answer: nothing, now; it reaches
+        them as silence, and as released feedback later); the giver's DM loses its buttons."""
         with self._db.transaction() as session:
             request = requests_repo.get(session, request_id)
             assert request is not None
             answer = feedback_repo.by_request(session, request_id)
             card = self._card(session, request, anonymous_answer=bool(answer and answer.anonymous))
-            requester = people_repo.get(session, request.requester_id)
-            assert requester is not None
-        text, blocks = (self._views.answered_notice if answered else self._views.declined_notice)(card)
-        self._gateway.post_message(self._people.dm_channel(requester), text, blocks)
+            message_id = None
+            if not card.anonymous_answer:
+                message_id = Outbox.enqueue(
+                    session,
+                    kind=MessageKind.REQUEST_ANSWERED if answered else MessageKind.REQUEST_DECLINED,
+                    key=str(request_id),
+                    recipient_id=request.requester_id,
+                    ref_id=request_id,
+                    due_at=self._clock(),
+                )
+        if message_id is not None:
+            self._outbox.deliver([message_id])
         if request.dm_channel_id and request.dm_ts:
             text, blocks = self._views.request_message(card)
-            self._gateway.update_message(request.dm_channel_id, request.dm_ts, text, blocks)
+            try:
+                self._gateway.update_message(request.dm_channel_id, request.dm_ts, text, blocks)
+            except Exception as error:  # best effort: its buttons answer "already answered"
+                log.warning("could not update a request DM: %s", type(error).__name__)
         return card
+
+    # -- what the outbox sends ---------------------------------------------------------
+
+    def _request_of(self, session: Session, message: OutboxMessage) -> FeedbackRequest | None:
+        return requests_repo.get(session, message.ref_id) if message.ref_id is not None else None
+
+    def _render_request(self, session: Session, message: OutboxMessage) -> Rendered | None:
+        request = self._request_of(session, message)
+        if request is None or request.state is not RequestState.OPEN:
+            return None  # withdrawn (someone left) while it waited
+        return Rendered(*self._views.request_message(self._card(session, request)))
+
+    def _render_nudge(self, session: Session, message: OutboxMessage) -> Rendered | None:
+        request = self._request_of(session, message)
+        if request is None or request.state is not RequestState.OPEN:
+            return None
+        return Rendered(*self._views.nudge_message(self._card(session, request)))
+
+    def _render_outcome(self, session: Session, message: OutboxMessage) -> Rendered | None:
+        request = self._request_of(session, message)
+        if request is None:
+            return None
+        answer = feedback_repo.by_request(session, _id(request))
+        card = self._card(session, request, anonymous_answer=bool(answer and answer.anonymous))
+        if message.kind is MessageKind.REQUEST_ANSWERED:
+            return Rendered(*self._views.answered_notice(card))
+        return Rendered(*self._views.declined_notice(card))
+
+    def _render_undelivered(self, session: Session, message: OutboxMessage) -> Rendered | None:
+        request = self._request_of(session, message)
+        if request is None:
+            return None
+        reason = _delivery_words(Delivery(message.id or 0, MessageState.FAILED, request.decline_reason))
+        return Rendered(*self._views.undelivered_notice(self._card(session, request), reason))
+
+    def _render_released(self, session: Session, message: OutboxMessage) -> Rendered | None:
+        assert message.ref_id is not None
+        subject = people_repo.get(session, message.ref_id)
+        givers = feedback_repo.givers_released_at(session, message.ref_id, message.created_at)
+        if subject is None or givers == 0:
+            return None  # deleted since (someone left the programme)
+        return Rendered(
+            *self._views.anonymous_released_notice(_ref(subject), givers, message.recipient_id == subject.id)
+        )
+
+    def _request_sent(self, session: Session, message: OutboxMessage) -> None:
+        assert message.ref_id is not None and message.channel_id and message.ts
+        requests_repo.set_dm(session, message.ref_id, message.channel_id, message.ts)
+
+    def _request_undelivered(self, session: Session, message: OutboxMessage, reason: str, live: bool) -> None:
+        """Slack refused the request's DM for good: the request is not left open (it would
+        block asking again), and the requester is told — now by the caller (``live``), or by a
+        DM when it happened later, in a tick."""
+        assert message.ref_id is not None
+        if not requests_repo.close(
+            session, message.ref_id, state=RequestState.UNDELIVERED, at=self._clock(), reason=reason[:120]
+        ):
+            return
+        request = requests_repo.get(session, message.ref_id)
+        if request is not None and not live:
+            Outbox.enqueue(
+                session,
+                kind=MessageKind.REQUEST_UNDELIVERED,
+                key=str(message.ref_id),
+                recipient_id=request.requester_id,
+                ref_id=message.ref_id,
+                due_at=self._clock(),
+            )
 
     # -- reading (every read asks ``authorize``) --------------------------------------
 
@@ -536,7 +699,8 @@ class FeedbackService:
             subject = subject_id if subject_id is not None else _id(me)
             if not authorize(viewer, PersonFacts(person_id=subject)).read:
                 raise NotAllowed("You can read feedback about yourself and the people who report to you.")
-            return self._items(session, viewer, feedback_repo.about(session, subject, limit=limit))
+            records = feedback_repo.about(session, subject, reader_id=viewer.person_id, limit=limit)
+            return self._items(session, viewer, records)
 
     def given(self, viewer_slack_id: str) -> list[ReceivedItem]:
         with self._db.transaction() as session:
@@ -546,22 +710,17 @@ class FeedbackService:
             return self._items(session, self.viewer(session, me), feedback_repo.given_by(session, _id(me)))
 
     def _items(self, session: Session, viewer: Viewer, records: list[Feedback]) -> list[ReceivedItem]:
-        anonymous_givers: dict[int, int] = {}  # subject -> different people who gave anonymously
         ratings = feedback_repo.ratings_for(session, [_id(r) for r in records])
         names = people_repo.by_ids(session, {r.giver_id for r in records})
         items: list[ReceivedItem] = []
         for record in records:
-            if record.anonymous and record.subject_id not in anonymous_givers:
-                anonymous_givers[record.subject_id] = feedback_repo.anonymous_givers(
-                    session, record.subject_id
-                )
             access = authorize(
                 viewer,
                 FeedbackFacts(
                     giver_id=record.giver_id,
                     subject_id=record.subject_id,
                     anonymous=record.anonymous,
-                    anonymous_givers_about_subject=anonymous_givers.get(record.subject_id, 0),
+                    released=record.released_at is not None,
                 ),
             )
             if not access.read:
@@ -575,7 +734,8 @@ class FeedbackService:
             items.append(
                 ReceivedItem(
                     feedback_id=_id(record),
-                    at=record.updated_at,
+                    # When readers got it: an anonymous item's batch, not the moment it was given.
+                    at=record.released_at or record.updated_at,
                     source=record.source,
                     relation=record.relation,
                     giver=_ref(names[record.giver_id]) if access.giver_visible else None,
@@ -607,9 +767,15 @@ class FeedbackService:
                 raise NotAllowed("You can see the snapshot of yourself and the people who report to you.")
             subject = people_repo.get(session, subject_pid)
             assert subject is not None
-            records = feedback_repo.about(session, subject_pid)
+            # What this viewer may see exist, by when readers got it (``bot.anonymity``): held
+            # anonymous feedback counts nowhere until its batch is released.
+            records = [
+                r
+                for r in feedback_repo.about(session, subject_pid, reader_id=viewer.person_id)
+                if r.released_at is not None
+            ]
             if since is not None:
-                records = [r for r in records if r.updated_at >= since]
+                records = [r for r in records if _shown_at(r) >= since]
             ratings = feedback_repo.ratings_for(session, [_id(r) for r in records])
         start = now - timedelta(weeks=SNAPSHOT_WEEKS)
         stats = []
@@ -620,7 +786,8 @@ class FeedbackService:
             weekly: list[float | None] = []
             for week in range(SNAPSHOT_WEEKS):
                 lo, hi = start + timedelta(weeks=week), start + timedelta(weeks=week + 1)
-                in_week = [s for r, s in scored if lo <= r.updated_at < hi]
+                last = week == SNAPSHOT_WEEKS - 1  # this week includes this very moment
+                in_week = [s for r, s in scored if lo <= _shown_at(r) and (_shown_at(r) < hi or last)]
                 weekly.append(fmean(in_week) if in_week else None)
             stats.append(
                 KpiStat(
@@ -775,8 +942,8 @@ def shown_to_requester(
     the one row that changes when "You have new anonymous feedback" arrives names the giver.
     Only the notice itself remains, and it says that someone answered, never who.
     """
-    if request.state is RequestState.DECLINED:
-        return RequestState.DECLINED
+    if request.state in (RequestState.DECLINED, RequestState.UNDELIVERED):
+        return request.state
     if request.state is RequestState.ANSWERED and answer is not None and not answer.anonymous:
         return RequestState.ANSWERED
     if request.state is RequestState.WITHDRAWN or any(p.left_programme_at is not None for p in people):
@@ -784,6 +951,37 @@ def shown_to_requester(
     if now - request.created_at >= OPEN_REQUEST_WINDOW:
         return RequestState.WITHDRAWN
     return RequestState.OPEN
+
+
+def _shown_at(record: Feedback) -> datetime:
+    return record.released_at or record.updated_at
+
+
+def _may_give(me: Person, them: Person) -> None:
+    """Whether ``me`` may give feedback about ``them`` unasked (and store it): refusals say why."""
+    if me.id == them.id:
+        raise NotAllowed("Feedback is for someone else; `/feedback request` asks others about you.")
+    if them.is_bot or them.deleted:
+        raise NotAllowed(f"{them.name} is a bot or a deactivated account.")
+    if me.left_programme_at is not None:
+        raise NotAllowed(LEFT_GIVER)
+    if them.left_programme_at is not None:
+        raise NotAllowed(_left_subject(them))
+
+
+def _delivery_words(delivery: Delivery) -> str:
+    """Why Slack did not take a DM, in words for the person who asked."""
+    reason = delivery.reason.removeprefix("gave up: ")
+    words = {
+        "user_disabled": "their Slack account is deactivated",
+        "account_inactive": "their Slack account is deactivated",
+        "user_not_found": "Slack does not know them",
+        "user_not_visible": "Slack does not let Brickwork reach them",
+        "cannot_dm_bot": "that is a bot",
+        "channel_not_found": "Slack could not open a DM with them",
+        "messages_tab_disabled": "Brickwork's messages tab is turned off (ask your Slack admin)",
+    }
+    return words.get(reason, f"Slack refused the DM ({reason[:60] or 'no reason given'})")
 
 
 def _can_read_request(viewer: Viewer, request: FeedbackRequest) -> bool:
@@ -802,6 +1000,7 @@ def _closed_reason(state: RequestState) -> str:
         RequestState.ANSWERED: "That request has been answered already.",
         RequestState.DECLINED: "That request was declined.",
         RequestState.WITHDRAWN: "That request was withdrawn.",
+        RequestState.UNDELIVERED: "That request could not be delivered; it was not kept.",
     }.get(state, "That request is no longer open.")
 
 
@@ -823,7 +1022,7 @@ def _item_json(item: ReceivedItem, framework: Framework) -> dict[str, Any]:
     for kpi in framework.kpis:
         if kpi.key in item.scores:
             dimensions[kpi.dimension.value][kpi.key] = item.scores[kpi.key]
-    notes: dict[str, str] | str = item.notes if item.notes is not None else ANONYMOUS_NOTES_WITHHELD
+    notes: dict[str, str] | None = item.notes
     if item.giver is None:
         # Anonymous: nothing that narrows down who gave it. A person has one manager, so the
         # relation would name them; the source, id and exact time would match a request, a
@@ -849,15 +1048,12 @@ def _item_json(item: ReceivedItem, framework: Framework) -> dict[str, Any]:
 
 def _request_form(givers: Sequence[str], about: str) -> tuple[list[str], str]:
     """The givers without repeats and the trimmed "about", or ``InvalidInput``."""
-    about = about.strip()
     if not givers:
         raise InvalidInput({"givers": "Name at least one person to ask."})
     unique = list(dict.fromkeys(givers))
     if len(unique) > MAX_GIVERS:
         raise InvalidInput({"givers": f"Ask at most {MAX_GIVERS} people at once."})
-    if len(about) > ABOUT_MAX:
-        raise InvalidInput({"about": f'Keep "about" to {ABOUT_MAX} characters (it has {len(about)}).'})
-    return unique, about
+    return unique, checked_text(about, field="about", limit=ABOUT_MAX, multiline=False)
 
 
 def _coaching_content(content_json: str) -> dict[str, Any]:

@@ -15,16 +15,18 @@ from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from slack_sdk.errors import SlackApiError
+from sqlmodel import Session
 
 from bot.debriefs import DebriefService, PersonRef, ProjectSummary
 from bot.errors import InvalidInput, NotAllowed
 from bot.feedback import FeedbackService, ReceivedItem, RequestCard, Snapshot
 from bot.framework import Framework
-from bot.people import PeopleService
+from bot.outbox import Outbox, Rendered
+from bot.people import PeopleService, UnknownPeople
 from bot.schedule import local_date
 from bot.slack_gateway import SlackGateway
 from storage.db import Database
-from storage.models import Person, RequestState
+from storage.models import MessageKind, OutboxMessage, Person, RequestState
 from storage.repositories import people as people_repo
 from storage.repositories import team as team_repo
 
@@ -87,6 +89,7 @@ class HomeService:
         db: Database,
         gateway: SlackGateway,
         people: PeopleService,
+        outbox: Outbox,
         feedback: FeedbackService,
         debriefs: DebriefService,
         org: OrgService,
@@ -94,9 +97,10 @@ class HomeService:
         clock: Callable[[], datetime],
         background: Executor,
     ) -> None:
-        self._db, self._gateway, self._people = db, gateway, people
+        self._db, self._gateway, self._people, self._outbox = db, gateway, people, outbox
         self._feedback, self._debriefs, self._org = feedback, debriefs, org
         self._views, self._clock, self._background = views, clock, background
+        outbox.register(MessageKind.MANAGER_CLAIM, self._render_claim)
 
     def data(self, slack_user_id: str) -> HomeData:
         me = self._people.one(slack_user_id)
@@ -169,11 +173,22 @@ class HomeService:
         off lose the link at once (removing needs nobody's consent). Only the first
         ``TEAM_PICKER_MAX`` people (in ``HomeData.team_ids`` order) are in the picker; the rest
         are not removed for being absent from it."""
-        people = self._people.ensure([manager_slack_id, *selected])
+        refused: list[tuple[PersonRef, str]] = []
+        try:
+            people = self._people.ensure([manager_slack_id, *selected])
+        except UnknownPeople as unknown:
+            if manager_slack_id in unknown.slack_user_ids:
+                raise
+            refused += [
+                (PersonRef(0, uid, uid), "not someone in this workspace") for uid in unknown.slack_user_ids
+            ]
+            selected = [uid for uid in selected if uid not in unknown.slack_user_ids]
+            people = self._people.ensure([manager_slack_id, *selected])
         me = people[manager_slack_id]
+        now = self._clock()
+        messages: list[int] = []
         claimed: list[Person] = []
         unclaimed: list[Person] = []  # taken off before confirming: their Home showed the claim
-        refused: list[tuple[PersonRef, str]] = []
         with self._db.transaction() as session:
             current = {p.slack_user_id: p for p in team_repo.reports(session, _id(me))}
             current |= {p.slack_user_id: p for p in team_repo.pending_reports(session, _id(me))}
@@ -202,15 +217,30 @@ class HomeService:
                     row.pending_manager_id = me.id
                     session.add(row)
                     claimed.append(person)
-        for person in claimed:
-            text, blocks = self._views.manager_claim_message(_ref(me))
-            self._gateway.post_message(self._people.dm_channel(person), text, blocks)
+                    messages.append(
+                        Outbox.enqueue(
+                            session,
+                            kind=MessageKind.MANAGER_CLAIM,
+                            key=f"{_id(person)}:{_id(me)}:{now.isoformat()}",
+                            recipient_id=_id(person),
+                            ref_id=_id(me),
+                            due_at=now,
+                        )
+                    )
+        self._outbox.deliver(messages)
         self.refresh(p.slack_user_id for p in [*claimed, *unclaimed])  # the listener publishes mine
         return TeamChange(
             claimed=tuple(_ref(p) for p in claimed),
             removed=tuple(_ref(p) for p in removed),
             refused=tuple(refused),
         )
+
+    def _render_claim(self, session: Session, message: OutboxMessage) -> Rendered | None:
+        person = people_repo.get(session, message.recipient_id)
+        manager = people_repo.get(session, message.ref_id) if message.ref_id is not None else None
+        if person is None or manager is None or person.pending_manager_id != manager.id:
+            return None  # withdrawn, or answered on the App Home, while it waited
+        return Rendered(*self._views.manager_claim_message(_ref(manager)))
 
     def answer_claim(self, person_slack_id: str, manager_person_id: int, *, accept: bool) -> PersonRef:
         """The person confirms (or rejects) that ``manager_person_id`` is their manager."""

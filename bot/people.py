@@ -1,4 +1,10 @@
-"""People: created from ``users.info`` on first contact and refreshed when stale."""
+"""People: created from ``users.info`` on first contact and refreshed when stale.
+
+First contact is safe under concurrency: three quick commands from someone new insert one row
+(``ON CONFLICT DO NOTHING``), and none of them fails. A Slack id that names nobody in the
+workspace (a forged mention, a picker value) is a clear refusal (``UnknownPeople``), not an
+error.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +13,10 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy.exc import IntegrityError
+from slack_sdk.errors import SlackApiError
 
-from bot.slack_gateway import SlackGateway, SlackUser
+from bot.errors import NotFound
+from bot.slack_gateway import SlackGateway, SlackUser, error_code
 from storage.db import Database
 from storage.models import Person
 from storage.repositories import people as people_repo
@@ -18,6 +25,19 @@ log = logging.getLogger(__name__)
 
 REFRESH_AFTER = timedelta(hours=24)  # names and time zones change; not often
 NEVER_REFRESHED = datetime(2000, 1, 1, tzinfo=UTC)  # a row made without users.info: stale at once
+NOBODY = frozenset({"user_not_found", "user_not_visible"})  # users.info: no such person for us
+
+
+class UnknownPeople(NotFound):
+    """Slack knows nobody by these ids (or will not show them to the app)."""
+
+    def __init__(self, slack_user_ids: Iterable[str]) -> None:
+        self.slack_user_ids = tuple(slack_user_ids)
+        shown = ", ".join(f"`{uid}`" for uid in self.slack_user_ids[:5])
+        super().__init__(
+            f"I can't find {shown} in this workspace. Pick people from Slack's autocomplete or a "
+            "people picker."
+        )
 
 
 class PeopleService:
@@ -28,8 +48,8 @@ class PeopleService:
         """The Person for each Slack user id, fetching from Slack only what is new or stale.
 
         Slack calls run in parallel (users.info is a tier-4 method) and outside any
-        transaction; the upserts then commit together.
-        """
+        transaction; the upserts then commit together. Ids Slack knows nobody by raise
+        ``UnknownPeople`` (after the others are stored)."""
         wanted = list(dict.fromkeys(slack_user_ids))
         now = self._clock()
         with self._db.transaction() as session:
@@ -38,7 +58,9 @@ class PeopleService:
         if not stale:
             return {uid: p for uid, p in known.items() if p is not None}
         with ThreadPoolExecutor(max_workers=min(8, len(stale))) as pool:
-            fetched: list[SlackUser] = list(pool.map(self._gateway.user_info, stale))
+            results = list(pool.map(self._fetch, stale))
+        fetched = [user for user in results if isinstance(user, SlackUser)]
+        missing = [uid for uid, user in zip(stale, results, strict=True) if user is None]
         with self._db.transaction() as session:
             for user in fetched:
                 known[user.id] = people_repo.upsert(
@@ -51,7 +73,20 @@ class PeopleService:
                     refreshed_at=now,
                     email=user.email,
                 )
+        # Someone we knew and Slack no longer shows is kept as they were; someone new is unknown.
+        unknown = [uid for uid in missing if known.get(uid) is None]
+        if unknown:
+            raise UnknownPeople(unknown)
         return {uid: p for uid, p in known.items() if p is not None}
+
+    def _fetch(self, slack_user_id: str) -> SlackUser | None:
+        """users.info for one id; None when Slack knows nobody by it."""
+        try:
+            return self._gateway.user_info(slack_user_id)
+        except SlackApiError as error:
+            if error_code(error) in NOBODY:
+                return None
+            raise
 
     def one(self, slack_user_id: str) -> Person:
         return self.ensure([slack_user_id])[slack_user_id]
@@ -63,18 +98,11 @@ class PeopleService:
         in from ``users.info``."""
         with self._db.transaction() as session:
             person = people_repo.by_slack_id(session, slack_user_id)
-        if person is not None:
-            return person
-        try:
-            with self._db.transaction() as session:
-                return people_repo.add_placeholder(
-                    session, slack_user_id=slack_user_id, name=name[:120], refreshed_at=NEVER_REFRESHED
-                )
-        except IntegrityError:  # a concurrent first contact made the row: use theirs
-            with self._db.transaction() as session:
-                person = people_repo.by_slack_id(session, slack_user_id)
-            assert person is not None
-            return person
+            if person is not None:
+                return person
+            return people_repo.add_placeholder(
+                session, slack_user_id=slack_user_id, name=name[:120], refreshed_at=NEVER_REFRESHED
+            )
 
     def dm_channel(self, person: Person) -> str:
         """The DM channel with ``person``, opened once and remembered."""

@@ -1,6 +1,8 @@
-"""HTTP mode: Bolt's WSGI adapter behind waitress, a production WSGI server.
+"""HTTP mode: Bolt behind waitress, a production WSGI server, with ``bot.inbound`` at the door.
 
 Routes: ``POST /slack/events`` (events, commands, interactivity) and ``GET /healthz``.
+A request reaches Bolt only once its signature is verified and its body has Slack's shape;
+everything else is answered here (401, 4xx), with a log line that carries none of it.
 """
 
 from __future__ import annotations
@@ -8,11 +10,12 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Iterable
+from http import HTTPStatus
 from typing import Any
 
-from slack_bolt import App
-from slack_bolt.adapter.wsgi import SlackRequestHandler
+from slack_bolt import App, BoltRequest
 
+from bot.inbound import Refused, parse_signed, verify_signature
 from storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -23,32 +26,75 @@ MAX_BODY = 1024 * 1024  # Slack's payloads are far smaller; anything larger is n
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
-def make_wsgi_app(bolt: App, db: Database) -> WSGIApp:
-    slack = SlackRequestHandler(bolt, path=SLACK_PATH)
+def _status(code: int) -> str:
+    return f"{code} {HTTPStatus(code).phrase}"
 
-    def reply(start_response: Callable[..., Any], status: str, payload: dict[str, Any]) -> list[bytes]:
+
+def _headers(environ: dict[str, Any]) -> dict[str, str]:
+    headers = {
+        key[5:].replace("_", "-").lower(): str(value)
+        for key, value in environ.items()
+        if key.startswith("HTTP_")
+    }
+    if environ.get("CONTENT_TYPE"):
+        headers["content-type"] = str(environ["CONTENT_TYPE"])
+    return headers
+
+
+def _read_body(environ: dict[str, Any]) -> bytes:
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        raise Refused(400, "a Content-Length that is not a number") from None
+    if length < 0 or length > MAX_BODY:
+        raise Refused(413, "a body larger than Slack sends")
+    return environ["wsgi.input"].read(length) if length else b""
+
+
+def make_wsgi_app(bolt: App, db: Database, signing_secret: str) -> WSGIApp:
+    def reply(start_response: Callable[..., Any], code: int, payload: dict[str, Any]) -> list[bytes]:
         body = json.dumps(payload).encode()
-        start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+        start_response(
+            _status(code), [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+        )
         return [body]
+
+    def slack(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        headers = _headers(environ)
+        try:
+            body = _read_body(environ)
+            verify_signature(signing_secret, headers, body)
+            verified = parse_signed(headers, body)
+        except Refused as refused:
+            # Nothing of the request in the line: not its body, not its headers.
+            log.info("refused a request to %s: %s (HTTP %d)", SLACK_PATH, refused.reason, refused.status)
+            return reply(start_response, refused.status, {"ok": False, "error": "invalid request"})
+        response = bolt.dispatch(
+            BoltRequest(body=verified.text, query=environ.get("QUERY_STRING") or "", headers=headers)
+        )
+        out = response.body.encode("utf-8")
+        pairs = [
+            (k, v) for k, values in response.headers.items() if k.lower() != "content-length" for v in values
+        ]
+        start_response(_status(response.status), [*pairs, ("Content-Length", str(len(out)))])
+        return [out]
 
     def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "GET")
         if path == "/healthz":
             if method not in ("GET", "HEAD"):
-                return reply(start_response, "405 Method Not Allowed", {"ok": False})
+                return reply(start_response, 405, {"ok": False})
             try:
                 db.ping()
             except Exception as error:  # the load balancer should stop sending us traffic
                 log.warning("health check: database unreachable: %s", type(error).__name__)
-                return reply(
-                    start_response, "503 Service Unavailable", {"ok": False, "database": "unreachable"}
-                )
-            return reply(start_response, "200 OK", {"ok": True, "database": "ok"})
+                return reply(start_response, 503, {"ok": False, "database": "unreachable"})
+            return reply(start_response, 200, {"ok": True, "database": "ok"})
         if path == SLACK_PATH:
             if method != "POST":
-                return reply(start_response, "405 Method Not Allowed", {"ok": False, "error": "POST only"})
+                return reply(start_response, 405, {"ok": False, "error": "POST only"})
             return slack(environ, start_response)
-        return reply(start_response, "404 Not Found", {"ok": False, "error": "not found"})
+        return reply(start_response, 404, {"ok": False, "error": "not found"})
 
     return application
 

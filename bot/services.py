@@ -7,12 +7,15 @@ from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import datetime
 
+from bot.anonymity import AnonymousRelease
 from bot.coaching import CoachingService
 from bot.debriefs import DebriefService
 from bot.feedback import FeedbackService
 from bot.framework import Framework
 from bot.home import HomeService
+from bot.modals import Modals
 from bot.org import OrgService
+from bot.outbox import Outbox
 from bot.people import PeopleService
 from bot.settings import Settings
 from bot.slack_gateway import SlackGateway
@@ -37,6 +40,9 @@ class Services:
     settings: Settings
     db: Database
     gateway: SlackGateway
+    outbox: Outbox
+    modals: Modals
+    release: AnonymousRelease
     framework: Framework
     people: PeopleService
     debriefs: DebriefService

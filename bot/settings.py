@@ -55,6 +55,7 @@ EXPECTED: dict[str, str] = {
     "BRICKWORK_LEARNING_FILE": "the path of a learning catalog TOML file",
     "BRICKWORK_DEBRIEF_WINDOW_DAYS": "a whole number of days from 1 to 60",
     "BRICKWORK_TICK_SECONDS": "a whole number of seconds from 5 to 3600",
+    "BRICKWORK_SLACK_TIMEOUT_SECONDS": "a whole number of seconds from 1 to 30",
     "BRICKWORK_LOG_LEVEL": "one of DEBUG, INFO, WARNING, ERROR",
     "PORT": "a TCP port from 0 to 65535",
     "BRICKWORK_ADMINS": "Slack user ids separated by commas, such as U012AB3CD,U045EF6GH",
@@ -90,6 +91,9 @@ class Settings(BaseSettings):
     brickwork_learning_file: Path | None = None
     brickwork_debrief_window_days: int = Field(default=7, ge=1, le=60)
     brickwork_tick_seconds: int = Field(default=60, ge=5, le=3600)
+    # Each Web API call gives up after this long. It must stay well inside the outbox's claim
+    # lease (bot.outbox.LEASE, 60 s), which a worker holds across at most three calls.
+    brickwork_slack_timeout_seconds: int = Field(default=10, ge=1, le=30)
     brickwork_log_level: str = "INFO"
     port: int = Field(default=3000, ge=0, le=65535)
     brickwork_admins: str = ""

@@ -1,16 +1,29 @@
 """The one way out to Slack's Web API.
 
-Every call goes through ``SlackGateway`` so the whole app shares one policy: the base URL
-from ``SLACK_API_URL``, retries on 429 that honour ``Retry-After``, on 5xx and on dropped
-connections, and payloads serialised from slack_sdk models (which check Slack's limits).
+Every call goes through ``SlackGateway`` so the whole app shares one policy:
+
+- the base URL from ``SLACK_API_URL``;
+- retries that never send a message twice: a 429 is retried for every method (Slack did not
+  run the call), but a 5xx or a dropped connection only for methods that are safe to repeat
+  (reads, ``chat.update``, ``views.publish``…). ``chat.postMessage`` is never retried here: an
+  answer that did not arrive may still mean the message was posted, and the outbox
+  (``bot.outbox``) settles that by looking for the message before sending again;
+- a DEBUG line per call saying which method ran and how it ended, never what it carried
+  (``brickwork.slack``); slack_sdk's own body-logging stays off;
+- ``response_url`` answers only to Slack's own hooks host (or, when ``SLACK_API_URL`` points
+  at a stand-in, to that stand-in): the URL arrives in the request, so it is the requester's to
+  choose, and we do not POST wherever a payload says;
+- payloads serialised from slack_sdk models (which check Slack's limits).
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -19,25 +32,107 @@ from slack_sdk.http_retry.builtin_handlers import (
     RateLimitErrorRetryHandler,
     ServerErrorRetryHandler,
 )
+from slack_sdk.http_retry.handler import RetryHandler
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.response import HttpResponse
+from slack_sdk.http_retry.state import RetryState
 from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
+from slack_sdk.webhook import WebhookClient
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("brickwork.slack")
 
 BlockLike = Block | dict[str, Any]
+SLACK_HOOKS_ORIGIN = "https://hooks.slack.com"
+DEFAULT_API_URL = "https://slack.com/api/"
+METADATA_EVENT = "brickwork_message"  # the event_type of the metadata on every message we send
+HISTORY_PAGES = 3  # how far back to look for a message whose post went unanswered (100 each)
+
+# Methods whose repetition changes nothing: a 5xx or a dropped connection may be retried.
+IDEMPOTENT_METHODS = frozenset(
+    {
+        "auth.test",
+        "users.info",
+        "users.lookupByEmail",
+        "conversations.open",
+        "conversations.history",
+        "chat.update",
+        "views.update",
+        "views.publish",
+        "files.getUploadURLExternal",
+    }
+)
+
+
+def _method(request: HttpRequest) -> str:
+    return request.url.rstrip("/").rsplit("/", 1)[-1]
+
+
+class _OnlyIdempotent(RetryHandler):
+    """Wrap a retry handler so that it retries only methods in ``IDEMPOTENT_METHODS``."""
+
+    def __init__(self, inner: RetryHandler) -> None:
+        super().__init__(inner.max_retry_count, inner.interval_calculator)
+        self._inner = inner
+
+    def _can_retry(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        return _method(request) in IDEMPOTENT_METHODS and self._inner._can_retry(
+            state=state, request=request, response=response, error=error
+        )
+
+
+class LoggedWebClient(WebClient):
+    """slack_sdk's client with one DEBUG line per call: method, outcome, milliseconds."""
+
+    def api_call(self, api_method: str, **kwargs: Any) -> Any:
+        started = time.monotonic()
+        try:
+            response = super().api_call(api_method, **kwargs)
+        except SlackApiError as error:
+            log.debug(
+                "%s: %s (HTTP %s, %d ms)",
+                api_method,
+                error.response.get("error"),
+                error.response.status_code,
+                (time.monotonic() - started) * 1000,
+            )
+            raise
+        except Exception as error:
+            log.debug("%s: %s (%d ms)", api_method, type(error).__name__, (time.monotonic() - started) * 1000)
+            raise
+        log.debug("%s: ok (%d ms)", api_method, (time.monotonic() - started) * 1000)
+        return response
 
 
 def make_web_client(token: str | None, base_url: str, *, timeout: int = 10) -> WebClient:
-    return WebClient(
+    quiet = logging.getLogger("brickwork.slack.sdk")
+    quiet.setLevel(logging.WARNING)  # slack_sdk logs bodies (notes) at DEBUG: never below WARNING
+    return LoggedWebClient(
         token=token,
         base_url=base_url,
         timeout=timeout,
+        logger=quiet,
         retry_handlers=[
-            ConnectionErrorRetryHandler(max_retry_count=2),
             RateLimitErrorRetryHandler(max_retry_count=3),
-            ServerErrorRetryHandler(max_retry_count=2),
+            _OnlyIdempotent(ConnectionErrorRetryHandler(max_retry_count=2)),
+            _OnlyIdempotent(ServerErrorRetryHandler(max_retry_count=2)),
         ],
     )
+
+
+def response_url_origins(api_url: str) -> frozenset[str]:
+    """Where a ``response_url`` may point: Slack's hooks host, or the stand-in ``api_url`` names."""
+    if api_url.rstrip("/") == DEFAULT_API_URL.rstrip("/"):
+        return frozenset({SLACK_HOOKS_ORIGIN})
+    parts = urlsplit(api_url)
+    return frozenset({f"{parts.scheme}://{parts.netloc}"})
 
 
 @dataclass(frozen=True)
@@ -80,9 +175,21 @@ def _slack_user(user: dict[str, Any]) -> SlackUser:
     )
 
 
+def error_code(error: BaseException) -> str:
+    """Slack's error code for a refused call (``channel_not_found``…), or "" for anything else."""
+    if isinstance(error, SlackApiError):
+        return str(error.response.get("error") or "")
+    return ""
+
+
+class ResponseUrlRefused(ValueError):
+    """A response_url that does not point at Slack (or at the configured stand-in)."""
+
+
 class SlackGateway:
-    def __init__(self, client: WebClient) -> None:
+    def __init__(self, client: WebClient, *, response_origins: frozenset[str] | None = None) -> None:
         self.client = client
+        self._response_origins = response_origins or response_url_origins(client.base_url)
 
     def user_info(self, user_id: str) -> SlackUser:
         return _slack_user(self.client.users_info(user=user_id)["user"])
@@ -101,17 +208,76 @@ class SlackGateway:
         return self.client.conversations_open(users=user_id)["channel"]["id"]
 
     def post_message(
-        self, channel: str, text: str, blocks: Sequence[BlockLike] | None = None
+        self,
+        channel: str,
+        text: str,
+        blocks: Sequence[BlockLike] | None = None,
+        *,
+        key: str | None = None,
     ) -> PostedMessage:
-        # `text` is the notification and screen-reader fallback; user text inside is escaped
-        # by the views, and `parse`/`link_names` stay off.
-        response = self.client.chat_postMessage(channel=channel, text=text, blocks=_blocks(blocks))
+        """Post once. ``key`` goes into the message's metadata so that ``find_message`` can tell,
+        after an answer that never came, whether Slack posted it.
+
+        ``text`` is the notification and screen-reader fallback; user text inside is escaped by
+        the views, and ``parse``/``link_names`` stay off.
+        """
+        metadata = None if key is None else {"event_type": METADATA_EVENT, "event_payload": {"key": key}}
+        response = self.client.chat_postMessage(
+            channel=channel, text=text, blocks=_blocks(blocks), metadata=metadata
+        )
         return PostedMessage(channel=response["channel"], ts=response["ts"])
+
+    def find_message(self, channel: str, key: str) -> str | None:
+        """The ts of the message we posted in ``channel`` with ``key`` in its metadata, looking
+        back through the newest ``HISTORY_PAGES`` pages; None when it is not there."""
+        cursor: str | None = None
+        for _ in range(HISTORY_PAGES):
+            response = self.client.conversations_history(
+                channel=channel, limit=100, include_all_metadata=True, cursor=cursor
+            )
+            for message in response.get("messages") or []:
+                metadata = message.get("metadata") or {}
+                payload = metadata.get("event_payload") or {}
+                if metadata.get("event_type") == METADATA_EVENT and payload.get("key") == key:
+                    return str(message["ts"])
+            cursor = (response.get("response_metadata") or {}).get("next_cursor") or None
+            if not response.get("has_more") or not cursor:
+                return None
+        return None
 
     def update_message(
         self, channel: str, ts: str, text: str, blocks: Sequence[BlockLike] | None = None
     ) -> None:
         self.client.chat_update(channel=channel, ts=ts, text=text, blocks=_blocks(blocks))
+
+    def respond(
+        self,
+        response_url: str,
+        text: str,
+        blocks: Sequence[BlockLike] | None = None,
+        *,
+        replace_original: bool = False,
+    ) -> None:
+        """Answer an interaction through its ``response_url`` (an ephemeral message, or the
+        message that was clicked when ``replace_original``). It works where the bot is not a
+        member: a DM between two people, a private channel."""
+        parts = urlsplit(response_url)
+        origin = f"{parts.scheme}://{parts.netloc}"
+        if parts.scheme not in ("http", "https") or origin not in self._response_origins:
+            raise ResponseUrlRefused("response_url is not Slack's")
+        started = time.monotonic()
+        webhook = WebhookClient(
+            response_url,
+            timeout=self.client.timeout,
+            logger=self.client.logger,
+            retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=2)],  # a 5xx may have shown it
+        )
+        response = webhook.send(
+            text=text, blocks=_blocks(blocks), response_type="ephemeral", replace_original=replace_original
+        )
+        log.debug("response_url: HTTP %s (%d ms)", response.status_code, (time.monotonic() - started) * 1000)
+        if response.status_code != 200:
+            raise SlackApiError(f"response_url answered {response.status_code}", {"error": response.body})
 
     def post_ephemeral(
         self, channel: str, user_id: str, text: str, blocks: Sequence[BlockLike] | None = None

@@ -7,46 +7,57 @@ modal with the trigger at once, and replaces it with ``views.update`` when the d
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Callable
 from typing import Any
 
 from slack_bolt import Ack, App
-from slack_sdk.errors import SlackApiError
 
-from bot.coaching import EDIT_MAX, AreaEdit, DraftCard, DraftEdits
-from bot.errors import BrickworkError, InvalidInput
+from bot.coaching import AreaEdit, DraftCard, DraftEdits, checked_edit
+from bot.errors import InvalidInput
 from bot.services import Services
+from bot.slack_gateway import error_code
 from bot.text import escape_mrkdwn
-from handlers.errors import guarded
+from handlers.errors import guarded, message_for
 from handlers.feedback import MENTION
-from handlers.forms import DraftMeta, flatten_state, parse_metadata
+from handlers.forms import DraftMeta, FormRefused, Input, db_id, parse_metadata, read_form
 from handlers.ids import ActionId, BlockId, CallbackId, Command
 from handlers.views import coach as views
 from handlers.views.common import notice_modal
-from storage.models import DraftReaction
+from storage.models import DraftReaction, MessageState
 
 log = logging.getLogger(__name__)
 
 COACH_USAGE = "Usage: `/coach @someone` (pick one person who reports to you from the autocomplete)."
 
 
+AREA_FIELDS = ("observation", "suggestion", "first_step")
+MAX_AREAS = 3  # a draft has at most three growth areas (bot.coach)
+
+
 def parse_edits(view: dict[str, Any]) -> tuple[DraftEdits, dict[str, str]]:
-    """The reviewer's text per growth area and the learning they kept; and field errors."""
-    values = flatten_state(view)
+    """The reviewer's text per growth area and the learning they kept; and field errors.
+
+    Only the inputs a draft modal can have are read (``area_<n>_<field>`` for n < 3, the
+    learning checkboxes); each is checked like any typed text (``bot.coaching.checked_edit``).
+    """
+    spec = {views.area_block(n, f): Input.TEXT for n in range(MAX_AREAS) for f in AREA_FIELDS}
+    present = set(((view.get("state") or {}).get("values")) or {})
+    values = read_form(
+        view, {**{b: k for b, k in spec.items() if b in present}, BlockId.LEARNING: Input.CHOICES}
+    )
     areas: dict[int, dict[str, str]] = {}
     errors: dict[str, str] = {}
-    for block_id, value in values.items():
-        if not block_id.startswith(BlockId.AREA_PREFIX):
-            continue
-        index, _, field = block_id.removeprefix(BlockId.AREA_PREFIX).partition("_")
-        text = (value if isinstance(value, str) else "").strip()
-        if not text:
-            errors[block_id] = "Write something here: the person reads this."
-        elif len(text) > EDIT_MAX:
-            errors[block_id] = f"Keep this to {EDIT_MAX} characters (it has {len(text)})."
-        if index.isdigit():
-            areas.setdefault(int(index), {})[field] = text
+    for n in range(MAX_AREAS):
+        for field in AREA_FIELDS:
+            block_id = views.area_block(n, field)
+            if block_id not in values:
+                continue
+            try:
+                text = checked_edit(values[block_id], field=block_id)
+            except InvalidInput as error:
+                errors.update(error.fields)
+                text = ""
+            areas.setdefault(n, {})[field] = text
     edits = tuple(
         AreaEdit(
             observation=fields.get("observation", ""),
@@ -55,8 +66,7 @@ def parse_edits(view: dict[str, Any]) -> tuple[DraftEdits, dict[str, str]]:
         )
         for _, fields in sorted(areas.items())
     )
-    chosen = values.get(BlockId.LEARNING) or []
-    return DraftEdits(areas=edits, chosen_learning=frozenset(c for c in chosen if isinstance(c, str))), errors
+    return DraftEdits(areas=edits, chosen_learning=frozenset(values[BlockId.LEARNING])), errors
 
 
 class CoachListeners:
@@ -94,13 +104,17 @@ class CoachListeners:
     def draft_for_report(self, ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
         ack()
         user = body["user"]["id"]
-        subject = self.s.coaching.subject_of(user, _int_value(action))
+        subject = self.s.coaching.subject_of(user, db_id(action.get("value")))
         self._draft_in_modal(body["trigger_id"], user, subject, "your report")
 
     def redraft(self, ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
         ack()
-        user, view_id = body["user"]["id"], body["view"]["id"]
-        card = self.s.coaching.card(user, _int_value(action))
+        user = body["user"]["id"]
+        view_id = (body.get("view") or {}).get("id")
+        if not isinstance(view_id, str):
+            raise FormRefused()
+        self.s.modals.check(view_id, user)  # never views.update someone else's modal
+        card = self.s.coaching.card(user, db_id(action.get("value")))
         self.s.gateway.update_view(
             view_id, views.drafting_modal(card.subject.name, uses_llm=self.s.coaching.uses_llm)
         )
@@ -115,35 +129,42 @@ class CoachListeners:
         reaction = (
             DraftReaction.USEFUL if action["action_id"] == ActionId.COACH_USEFUL else DraftReaction.NOT_USEFUL
         )
-        container = body.get("container") or {}
-        self.s.coaching.react(
-            body["user"]["id"],
-            _int_value(action),
-            reaction,
-            channel=str(container.get("channel_id") or ""),
-            ts=str(container.get("message_ts") or ""),
-        )
+        # The DM to update is the one the draft was shared in, as recorded: not the message the
+        # payload names (a forged one could name anyone's).
+        self.s.coaching.react(body["user"]["id"], db_id(action.get("value")), reaction)
 
     # -- the draft form ----------------------------------------------------------------
 
     def share(self, ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        user = body["user"]["id"]
+        self.s.modals.check(view["id"], user)
         meta = parse_metadata(view, DraftMeta)
         edits, errors = parse_edits(view)
         if errors:
             ack(response_action="errors", errors=errors)
             return
-        user = body["user"]["id"]
         card = self.s.coaching.card(user, meta.draft_id)
-        ack(
-            response_action="update",
-            view=notice_modal(
-                "Coaching", f"Shared with {card.subject.name}. They can tell you if it helped."
-            ),
-        )
-        self.s.coaching.share(user, meta.draft_id, edits)
+        ack(response_action="update", view=notice_modal("Coaching", f"Sharing with {card.subject.name}…"))
+        try:
+            card, delivery = self.s.coaching.share(user, meta.draft_id, edits)
+        except Exception as error:  # the modal is open: the answer goes there
+            message, error_id = message_for(error)
+            self._show(view["id"], notice_modal("Coaching", message, error_id=error_id))
+            return
+        if delivery is not None and delivery.state is MessageState.FAILED:
+            message = (
+                f"Slack did not deliver it to {card.subject.name}, so it was not shared; it is kept "
+                "as a draft to share again later."
+            )
+        elif delivery is not None and delivery.state is not MessageState.SENT:
+            message = f"Slack is slow to answer; Brickwork will deliver it to {card.subject.name} shortly."
+        else:
+            message = f"Shared with {card.subject.name}. They can tell you if it helped."
+        self._show(view["id"], notice_modal("Coaching", message))
 
     def closed(self, ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
         # Saved before the ack (one quick write), so reopening at once finds the edits.
+        self.s.modals.check(view["id"], body["user"]["id"])
         edits, _ = parse_edits(view)
         if edits.areas:  # only an editable draft has fields to keep
             self.s.coaching.save_edits(body["user"]["id"], parse_metadata(view, DraftMeta).draft_id, edits)
@@ -153,7 +174,7 @@ class CoachListeners:
 
     def _draft_in_modal(self, trigger_id: str, user: str, subject: str, label: str) -> None:
         drafting = views.drafting_modal(label, uses_llm=self.s.coaching.uses_llm)
-        view_id = self.s.gateway.open_view(trigger_id, drafting)["id"]  # the trigger lives 3 s: use it first
+        view_id = self.s.modals.open(trigger_id, user, drafting)  # the trigger lives 3 s: use it first
         self.s.drafting.submit(
             self._fill, view_id, lambda: self.s.coaching.draft(user, subject, view_id=view_id)
         )
@@ -163,24 +184,17 @@ class CoachListeners:
         try:
             card = make()
             view = views.draft_modal(card)
-        except BrickworkError as error:
-            view = notice_modal("Coaching", str(error))
-        except Exception:
-            error_id = uuid.uuid4().hex[:8]
-            log.exception("error id %s while drafting coaching", error_id)
-            view = notice_modal("Coaching", "Something went wrong while drafting.", error_id=error_id)
+        except Exception as error:
+            message, error_id = message_for(error)
+            view = notice_modal("Coaching", message, error_id=error_id)
+        self._show(view_id, view)
+
+    def _show(self, view_id: str, view: Any) -> None:
         try:
             self.s.gateway.update_view(view_id, view)
-        except SlackApiError as error:
-            # Closed while the coach worked ("not_found"): the draft is kept and opens next time.
-            log.info("could not show the coaching result in its modal: %s", error.response.get("error"))
-
-
-def _int_value(action: dict[str, Any]) -> int:
-    value = str(action.get("value") or "")
-    if not value.isdigit():
-        raise InvalidInput({"value": "That button is out of date."})
-    return int(value)
+        except Exception as error:
+            # Closed meanwhile ("not_found"): a draft is kept and opens next time.
+            log.info("could not update a coaching modal: %s %s", type(error).__name__, error_code(error))
 
 
 def register(app: App, services: Services) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 from slack_bolt import Ack, App
 
 from bot.answers import Answers
-from bot.debriefs import ProjectDraft
+from bot.debriefs import OFFSET_CHOICES, ProjectDraft
 from bot.errors import BrickworkError, InvalidInput
 from bot.framework import OUTCOME_SCORES, Framework, KpiKind
 from bot.services import Services
@@ -16,12 +16,11 @@ from bot.text import escape_mrkdwn
 from handlers.errors import guarded
 from handlers.forms import (
     DebriefFormMeta,
+    Input,
     NewProjectMeta,
-    as_date,
-    as_int,
-    as_text,
-    flatten_state,
+    db_id_pair,
     parse_metadata,
+    read_form,
 )
 from handlers.ids import ActionId, BlockId, CallbackId, Command, kpi_block
 from handlers.views import debrief as views
@@ -44,10 +43,31 @@ NOTE_FIELDS = {
     "strengths_note": BlockId.STRENGTHS_NOTE,
     "growth_note": BlockId.GROWTH_NOTE,
 }
+NEW_PROJECT_FORM = {
+    BlockId.PROJECT_NAME: Input.TEXT,
+    BlockId.LEAD: Input.USER,
+    BlockId.MEMBERS: Input.USERS,
+    BlockId.END_DATE: Input.DATE,
+    BlockId.OFFSET: Input.CHOICE,
+    BlockId.UPWARD: Input.CHOICE,
+}
+OFFSETS = {str(days): days for days in OFFSET_CHOICES}  # exactly the option values we offer
+SCALE_VALUES = {str(score): score for score in range(1, 6)}
+
+
+def answers_form(framework: Framework, *, anonymous_box: bool = False) -> dict[str, Input]:
+    """The inputs of the two-dimensional form: one choice per KPI, the three notes."""
+    spec = {kpi_block(kpi.key): Input.CHOICE for kpi in framework.kpis}
+    spec |= {block: Input.TEXT for block in NOTE_FIELDS.values()}
+    if anonymous_box:
+        spec[BlockId.ANONYMOUS] = Input.CHOICES
+    return spec
 
 
 def parse_answers(values: dict[str, Any], framework: Framework) -> Answers:
-    """The submitted form as typed answers; an unknown choice becomes -1 and fails validation."""
+    """The submitted form as typed answers. A choice must be one of the values we offered,
+    character for character ("٣" or "+3" are not "3"); anything else becomes -1, which
+    validation refuses by field."""
     scores: dict[str, int | None] = {}
     missing: set[str] = set()
     for kpi in framework.kpis:
@@ -59,22 +79,18 @@ def parse_answers(values: dict[str, Any], framework: Framework) -> Answers:
         elif kpi.kind is KpiKind.OUTCOME:
             scores[kpi.key] = OUTCOME_SCORES.get(raw, -1)
         else:
-            number = as_int(raw)
-            scores[kpi.key] = -1 if number is None else number
+            scores[kpi.key] = SCALE_VALUES.get(raw, -1)
     return Answers(
         scores=scores,
-        delivery_note=as_text(values.get(BlockId.DELIVERY_NOTE)),
-        strengths_note=as_text(values.get(BlockId.STRENGTHS_NOTE)),
-        growth_note=as_text(values.get(BlockId.GROWTH_NOTE)),
+        delivery_note=values.get(BlockId.DELIVERY_NOTE) or "",
+        strengths_note=values.get(BlockId.STRENGTHS_NOTE) or "",
+        growth_note=values.get(BlockId.GROWTH_NOTE) or "",
         missing=frozenset(missing),
     )
 
 
-def parse_button_value(value: str) -> tuple[int, int] | None:
-    project, _, subject = value.partition(":")
-    if project.isdigit() and subject.isdigit():
-        return int(project), int(subject)
-    return None
+def answer_errors(error: InvalidInput) -> dict[str, str]:
+    return {NOTE_FIELDS.get(name) or kpi_block(name): msg for name, msg in error.fields.items()}
 
 
 class DebriefListeners:
@@ -94,37 +110,39 @@ class DebriefListeners:
         elif word == "cancel":
             ack()
             summary = self.s.debriefs.cancel(requester=user, query=rest)
-            self.s.gateway.post_ephemeral(command["channel_id"], user, views.cancelled_text(summary))
+            # The command's own response_url: it works in DMs and private channels the bot is not in.
+            self.s.gateway.respond(command["response_url"], views.cancelled_text(summary))
         elif word == "help":
             ack(text=views.DEBRIEF_HELP)
         else:
             ack(text=f"I don't know `{escape_mrkdwn(word[:30])}`.\n\n{views.DEBRIEF_HELP}")
 
     def open_new_project(self, trigger_id: str, user: str, channel_id: str | None) -> None:
+        channel = channel_id if channel_id and channel_id[:1] in "CDG" else None
         view = views.new_project_modal(
-            requester=user, today=self.s.debriefs.today_for(user), meta=NewProjectMeta(channel_id=channel_id)
+            requester=user, today=self.s.debriefs.today_for(user), meta=NewProjectMeta(channel_id=channel)
         )
-        self.s.gateway.open_view(trigger_id, view)
+        self.s.modals.open(trigger_id, user, view)
 
     def home_new_project(self, ack: Ack, body: dict[str, Any]) -> None:
         ack()
         self.open_new_project(body["trigger_id"], body["user"]["id"], None)
 
     def new_project_submitted(self, ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        user = body["user"]["id"]
+        self.s.modals.check(view["id"], user)
         parse_metadata(view, NewProjectMeta)
-        values = flatten_state(view)
+        values = read_form(view, NEW_PROJECT_FORM)
         draft = ProjectDraft(
-            name=as_text(values.get(BlockId.PROJECT_NAME)),
-            lead=values.get(BlockId.LEAD),
-            members=[m for m in values.get(BlockId.MEMBERS) or [] if isinstance(m, str)],
-            end_date=as_date(values.get(BlockId.END_DATE)),
-            offset_days=as_int(values.get(BlockId.OFFSET)),
-            upward=values.get(BlockId.UPWARD),
+            name=values[BlockId.PROJECT_NAME],
+            lead=values[BlockId.LEAD],
+            members=values[BlockId.MEMBERS],
+            end_date=values[BlockId.END_DATE],
+            offset_days=OFFSETS.get(values[BlockId.OFFSET] or ""),
+            upward=values[BlockId.UPWARD],
         )
         try:
-            summary = self.s.debriefs.create_project(
-                requester=body["user"]["id"], view_id=view["id"], draft=draft
-            )
+            summary = self.s.debriefs.create_project(requester=user, view_id=view["id"], draft=draft)
         except InvalidInput as error:
             ack(response_action="errors", errors={PROJECT_FIELDS[k]: v for k, v in error.fields.items()})
             return
@@ -133,19 +151,15 @@ class DebriefListeners:
     def open_debrief(self, ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
         ack()
         user = body["user"]["id"]
-        parsed = parse_button_value(action.get("value") or "")
-        if parsed is None:
-            self.s.gateway.open_view(
-                body["trigger_id"], notice_modal("Debrief", "That button is out of date.")
-            )
-            return
-        form = self.s.debriefs.debrief_form(giver=user, project_id=parsed[0], subject_id=parsed[1])
-        self.s.gateway.open_view(body["trigger_id"], views.debrief_modal(form))
+        project_id, subject_id = db_id_pair(action.get("value"))
+        form = self.s.debriefs.debrief_form(giver=user, project_id=project_id, subject_id=subject_id)
+        self.s.modals.open(body["trigger_id"], user, views.debrief_modal(form))
 
     def debrief_submitted(self, ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
-        meta = parse_metadata(view, DebriefFormMeta)
-        answers = parse_answers(flatten_state(view), self.s.framework)
         user = body["user"]["id"]
+        self.s.modals.check(view["id"], user)
+        meta = parse_metadata(view, DebriefFormMeta)
+        answers = parse_answers(read_form(view, answers_form(self.s.framework)), self.s.framework)
         try:
             result = self.s.debriefs.submit(
                 giver=user,
@@ -155,8 +169,7 @@ class DebriefListeners:
                 view_id=view["id"],
             )
         except InvalidInput as error:
-            errors = {NOTE_FIELDS.get(name) or kpi_block(name): msg for name, msg in error.fields.items()}
-            ack(response_action="errors", errors=errors)
+            ack(response_action="errors", errors=answer_errors(error))
             return
         except BrickworkError as error:  # closed, cancelled, not theirs: say so in the modal
             ack(response_action="update", view=notice_modal("Debrief", str(error)))

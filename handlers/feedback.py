@@ -13,19 +13,19 @@ from bot.answers import Answers
 from bot.errors import BrickworkError, InvalidInput
 from bot.services import Services
 from bot.text import escape_mrkdwn
-from handlers.debrief import NOTE_FIELDS, parse_answers
+from handlers.debrief import answer_errors, answers_form, parse_answers
 from handlers.errors import guarded
-from handlers.forms import FeedbackFormMeta, RequestMeta, as_text, flatten_state, parse_metadata
-from handlers.ids import ActionId, BlockId, CallbackId, Command, kpi_block
+from handlers.forms import FeedbackFormMeta, Input, RequestMeta, db_id, parse_metadata, read_form
+from handlers.ids import ActionId, BlockId, CallbackId, Command
 from handlers.views import feedback as views
 from handlers.views.common import notice_modal
 from handlers.views.form import ANONYMOUS_VALUE
-from storage.models import ABOUT_MAX
+from storage.models import ABOUT_MAX, MessageState
 
 log = logging.getLogger(__name__)
 
 # Slack sends people as <@U123|name> when the command has should_escape on (our manifest).
-MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
+MENTION = re.compile(r"^<@([UW][A-Z0-9]{2,20})(?:\|[^>]{0,80})?>$")
 USAGE = {
     "request": "Usage: `/feedback request @a @b [about <what>]` (pick people from the autocomplete).",
     "give": "Usage: `/feedback give @someone [about <what>]` (pick the person from the autocomplete).",
@@ -70,7 +70,7 @@ class FeedbackListeners:
     # -- the command -----------------------------------------------------------------
 
     def command(self, ack: Ack, command: dict[str, Any]) -> None:
-        user, channel = command["user_id"], command.get("channel_id", "")
+        user = command["user_id"]
         word, _, rest = (command.get("text") or "").strip().partition(" ")
         word = word.lower()
         try:
@@ -78,16 +78,18 @@ class FeedbackListeners:
                 givers, about = parse_people_and_about(rest, USAGE["request"])
                 if len(set(givers)) > 10:
                     raise CommandError("Ask at most 10 people at once.")
-                ack()
+                ack(text=f"Asking {len(set(givers))} {'person' if len(set(givers)) == 1 else 'people'}…")
                 outcome = self.s.feedback.request(requester=user, givers=givers, about=about)
-                self.s.gateway.post_ephemeral(channel, user, views.outcome_text(outcome))
+                # Through the command's response_url: it works in a DM between two people and
+                # in a private channel the bot is not in, where chat.postEphemeral does not.
+                self.s.gateway.respond(command["response_url"], views.outcome_text(outcome))
             elif word == "give":
                 people, about = parse_people_and_about(rest, USAGE["give"])
                 if len(people) != 1:
                     raise CommandError(f"Give feedback to one person at a time.\n{USAGE['give']}")
                 ack()
                 form = self.s.feedback.form_for_give(giver=user, subject=people[0], about=about)
-                self.s.gateway.open_view(command["trigger_id"], views.feedback_modal(form))
+                self.s.modals.open(command["trigger_id"], user, views.feedback_modal(form))
             elif word in {"requests", "mine"}:
                 # Only the database before the ack: users.info (first contact, a stale row) can
                 # wait out a 429's Retry-After for longer than Slack's 3 seconds.
@@ -104,7 +106,7 @@ class FeedbackListeners:
                 self.export(user)
             elif word == "delete":
                 ack()
-                self.s.gateway.open_view(command["trigger_id"], views.confirm_delete_modal())
+                self.s.modals.open(command["trigger_id"], user, views.confirm_delete_modal())
             elif word in {"", "help"}:
                 ack(text=views.FEEDBACK_HELP)
             else:
@@ -127,30 +129,39 @@ class FeedbackListeners:
 
     def give_feedback(self, ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
         ack()
-        form = self.s.feedback.form_for_request(giver=body["user"]["id"], request_id=_request_id(action))
-        self.s.gateway.open_view(body["trigger_id"], views.feedback_modal(form))
+        user = body["user"]["id"]
+        form = self.s.feedback.form_for_request(giver=user, request_id=db_id(action.get("value")))
+        self.s.modals.open(body["trigger_id"], user, views.feedback_modal(form))
 
     def decline(self, ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
         ack()
-        card = self.s.feedback.pending_request(giver=body["user"]["id"], request_id=_request_id(action))
-        self.s.gateway.open_view(body["trigger_id"], views.decline_modal(card))
+        user = body["user"]["id"]
+        card = self.s.feedback.pending_request(giver=user, request_id=db_id(action.get("value")))
+        self.s.modals.open(body["trigger_id"], user, views.decline_modal(card))
 
     def nudge(self, ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
         ack()
-        card = self.s.feedback.nudge(requester=body["user"]["id"], request_id=_request_id(action))
-        message = f"Nudged {card.giver.name}. You can nudge again in a day."
+        card, delivery = self.s.feedback.nudge(
+            requester=body["user"]["id"], request_id=db_id(action.get("value"))
+        )
+        if delivery is not None and delivery.state is MessageState.FAILED:
+            message = f"Slack did not take the nudge to {card.giver.name}; try again tomorrow."
+        else:
+            message = f"Nudged {card.giver.name}. You can nudge again in a day."
         self.s.gateway.open_view(body["trigger_id"], notice_modal("Nudged", message))
 
     # -- forms -----------------------------------------------------------------------
 
     def feedback_submitted(self, ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        user = body["user"]["id"]
+        self.s.modals.check(view["id"], user)
         meta = parse_metadata(view, FeedbackFormMeta)
-        values = flatten_state(view)
+        values = read_form(view, answers_form(self.s.framework, anonymous_box=True))
         answers: Answers = parse_answers(values, self.s.framework)
-        anonymous = ANONYMOUS_VALUE in (values.get(BlockId.ANONYMOUS) or [])
+        anonymous = ANONYMOUS_VALUE in values[BlockId.ANONYMOUS]
         try:
             outcome = self.s.feedback.submit(
-                giver=body["user"]["id"],
+                giver=user,
                 view_id=view["id"],
                 subject_id=meta.subject_id,
                 request_id=meta.request_id,
@@ -160,8 +171,10 @@ class FeedbackListeners:
                 announce=False,  # after the ack: the requester's DM is a Slack call
             )
         except InvalidInput as error:
-            errors = {NOTE_FIELDS.get(name) or kpi_block(name): msg for name, msg in error.fields.items()}
-            ack(response_action="errors", errors=errors)
+            if "about" in error.fields:  # "about" is not a field of this form: it came with it
+                ack(response_action="update", view=notice_modal("Feedback", error.fields["about"]))
+                return
+            ack(response_action="errors", errors=answer_errors(error))
             return
         except BrickworkError as error:
             ack(response_action="update", view=notice_modal("Feedback", str(error)))
@@ -170,12 +183,12 @@ class FeedbackListeners:
         self.s.feedback.announce(outcome)
 
     def decline_submitted(self, ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        user = body["user"]["id"]
+        self.s.modals.check(view["id"], user)
         meta = parse_metadata(view, RequestMeta)
-        reason = as_text(flatten_state(view).get(BlockId.DECLINE_REASON))
+        reason = read_form(view, {BlockId.DECLINE_REASON: Input.TEXT})[BlockId.DECLINE_REASON]
         try:
-            self.s.feedback.decline(
-                giver=body["user"]["id"], request_id=meta.request_id, reason=reason, announce=False
-            )
+            self.s.feedback.decline(giver=user, request_id=meta.request_id, reason=reason, announce=False)
         except InvalidInput as error:
             ack(response_action="errors", errors={BlockId.DECLINE_REASON: error.fields["reason"]})
             return
@@ -185,7 +198,8 @@ class FeedbackListeners:
         ack()
         self.s.feedback.announce_decline(meta.request_id)
 
-    def delete_confirmed(self, ack: Ack, body: dict[str, Any]) -> None:
+    def delete_confirmed(self, ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        self.s.modals.check(view["id"], body["user"]["id"])
         report = self.s.org.forget(body["user"]["id"])
         ack(
             response_action="update",
@@ -196,13 +210,6 @@ class FeedbackListeners:
                 f"{report.requests_withdrawn} open requests. You have left the feedback programme.",
             ),
         )
-
-
-def _request_id(action: dict[str, Any]) -> int:
-    value = str(action.get("value") or "")
-    if not value.isdigit():
-        raise InvalidInput({"request": "That button is out of date."})
-    return int(value)
 
 
 def register(app: App, services: Services) -> None:

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import logging
+import re
+from datetime import date
 from typing import Any
 
 from slack_bolt import Ack, App
-from slack_sdk.errors import SlackApiError
 from slack_sdk.models.views import View
 
 from bot.errors import BrickworkError, InvalidInput, NotAllowed
+from bot.home import TEAM_PICKER_MAX
 from bot.services import Services
-from handlers.errors import guarded
-from handlers.forms import ReportMeta, as_date, as_text, flatten_state, parse_metadata
+from bot.slack_gateway import error_code
+from handlers.errors import guarded, message_for
+from handlers.forms import FormRefused, Input, ReportMeta, db_id, parse_metadata, read_form
 from handlers.ids import ActionId, BlockId, CallbackId
 from handlers.views.common import notice_modal
 from handlers.views.home import (
@@ -24,6 +27,8 @@ from handlers.views.home import (
 )
 
 log = logging.getLogger(__name__)
+
+MENTIONABLE = re.compile(r"^[UW][A-Z0-9]{2,20}$")
 
 
 class HomeListeners:
@@ -40,7 +45,12 @@ class HomeListeners:
     def my_team(self, ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
         ack()
         user = body["user"]["id"]
-        change = self.s.home.set_team(user, list(action.get("selected_users") or []))
+        selected = action.get("selected_users") or []
+        if not isinstance(selected, list) or not all(
+            isinstance(u, str) and MENTIONABLE.match(u) for u in selected
+        ):
+            raise FormRefused()
+        change = self.s.home.set_team(user, selected[:TEAM_PICKER_MAX])
         if change.refused:  # the trigger_id lives 3 s: use it before anything else
             lines = "\n".join(f"{p.name}: {why}" for p, why in change.refused)
             self.s.gateway.open_view(body["trigger_id"], notice_modal("My team", lines))
@@ -49,12 +59,10 @@ class HomeListeners:
     def answer_claim(self, ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
         ack()
         user = body["user"]["id"]
-        value = str(action.get("value") or "")
-        if not value.isdigit():
-            raise InvalidInput({"manager": "That button is out of date."})
+        manager_id = db_id(action.get("value"))
         accept = action["action_id"] == ActionId.CONFIRM_MANAGER
         try:
-            manager = self.s.home.answer_claim(user, int(value), accept=accept)
+            manager = self.s.home.answer_claim(user, manager_id, accept=accept)
         except InvalidInput as error:  # e.g. a cycle: nothing changed; the claim stays to reject
             message = "\n".join(error.fields.values())
             self.s.gateway.open_view(body["trigger_id"], notice_modal("My manager", message))
@@ -71,7 +79,7 @@ class HomeListeners:
         ack()
         user = body["user"]["id"]
         try:
-            self.s.home.pause_until(user, as_date(action.get("selected_date")))
+            self.s.home.pause_until(user, _picked_date(action))
         except InvalidInput as error:
             self.s.gateway.open_view(body["trigger_id"], notice_modal("Pause", error.fields["paused_until"]))
         self.publish(user)
@@ -88,27 +96,28 @@ class HomeListeners:
 
     def request_for_report(self, ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
         ack()
-        value = str(action.get("value") or "")
-        reports = {str(p.person_id): p for p in self.s.feedback.reports(body["user"]["id"])}
+        user, value = body["user"]["id"], db_id(action.get("value"))
+        reports = {p.person_id: p for p in self.s.feedback.reports(user)}
         if value not in reports:
-            raise InvalidInput({"report": "They do not report to you (any more)."})
-        self.s.gateway.open_view(body["trigger_id"], request_for_report_modal(reports[value]))
+            raise NotAllowed("They do not report to you (any more).")
+        self.s.modals.open(body["trigger_id"], user, request_for_report_modal(reports[value]))
 
     def view_report_feedback(self, ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
         ack()
-        user, value = body["user"]["id"], str(action.get("value") or "")
-        reports = {str(p.person_id): p for p in self.s.feedback.reports(user)}
+        user, value = body["user"]["id"], db_id(action.get("value"))
+        reports = {p.person_id: p for p in self.s.feedback.reports(user)}
         if value not in reports:
             raise NotAllowed("They do not report to you (any more), so their feedback is not yours to read.")
         report = reports[value]
         items = self.s.feedback.received(user, report.person_id, limit=REPORT_FEEDBACK_SHOWN + 1)
-        self.s.gateway.open_view(body["trigger_id"], report_feedback_modal(report, items, self.s.framework))
+        self.s.modals.open(body["trigger_id"], user, report_feedback_modal(report, items, self.s.framework))
 
     def request_for_report_submitted(self, ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        requester = body["user"]["id"]
+        self.s.modals.check(view["id"], requester)
         meta = parse_metadata(view, ReportMeta)
-        values = flatten_state(view)
-        givers = [g for g in values.get(BlockId.GIVERS) or [] if isinstance(g, str)]
-        requester, about = body["user"]["id"], as_text(values.get(BlockId.ABOUT))
+        values = read_form(view, {BlockId.GIVERS: Input.USERS, BlockId.ABOUT: Input.TEXT})
+        givers, about = values[BlockId.GIVERS], values[BlockId.ABOUT]
         # Asking means users.info, conversations.open and a DM per person: longer than Slack
         # waits for an ack. What can be refused without Slack is refused in the ack.
         try:
@@ -127,16 +136,30 @@ class HomeListeners:
             outcome = self.s.feedback.request(
                 requester=requester, givers=givers, about=about, subject=meta.subject_slack_id
             )
-        except BrickworkError as error:
-            self._replace(view["id"], notice_modal("Request feedback", str(error)))
+        except Exception as error:  # the modal is open: the answer goes there, whatever it is
+            message, error_id = message_for(error)
+            self._replace(view["id"], notice_modal("Request feedback", message, error_id=error_id))
             return
         self._replace(view["id"], request_outcome_modal(outcome))
 
     def _replace(self, view_id: str, new: View) -> None:
         try:
             self.s.gateway.update_view(view_id, new)
-        except SlackApiError as error:  # closed while asking: the requests stand all the same
-            log.info("could not update view: %s", error.response.get("error"))
+        except Exception as error:  # closed while asking (not_found): the requests stand the same
+            log.info("could not update a modal: %s %s", type(error).__name__, error_code(error))
+
+
+def _picked_date(action: dict[str, Any]) -> date | None:
+    """The datepicker's choice: None when cleared; a refusal when it is not a date."""
+    chosen = action.get("selected_date")
+    if chosen is None:
+        return None
+    try:
+        if isinstance(chosen, str) and len(chosen) == 10:
+            return date.fromisoformat(chosen)
+    except ValueError:
+        pass
+    raise FormRefused()
 
 
 def register(app: App, services: Services) -> None:

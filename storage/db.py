@@ -49,7 +49,12 @@ def _make_engine(url: str, *, echo: bool) -> Engine:
         # Bolt runs listeners on worker threads and the web server has its own: SQLite must
         # allow that, wait for the writer instead of failing at once, and use WAL so readers
         # do not block the writer.
-        engine = create_engine(url, echo=echo, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(
+            url,
+            echo=echo,
+            hide_parameters=True,  # an error's text would otherwise quote the row: notes, names
+            connect_args={"check_same_thread": False, "timeout": 30},
+        )
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -60,4 +65,6 @@ def _make_engine(url: str, *, echo: bool) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    return create_engine(
+        url, echo=echo, hide_parameters=True, pool_pre_ping=True, pool_size=5, max_overflow=10
+    )

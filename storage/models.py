@@ -119,6 +119,30 @@ class RequestState(enum.StrEnum):
     ANSWERED = "answered"
     DECLINED = "declined"
     WITHDRAWN = "withdrawn"  # the requester or the giver left the programme
+    UNDELIVERED = "undelivered"  # Slack refused the DM to the giver: it can be asked again
+
+
+class MessageKind(enum.StrEnum):
+    """What a DM in the outbox is; each kind has one renderer (``bot.outbox.Outbox.register``)."""
+
+    DEBRIEF_PROMPT = "debrief_prompt"
+    DEBRIEF_REMINDER = "debrief_reminder"
+    FEEDBACK_REQUEST = "feedback_request"
+    REQUEST_NUDGE = "request_nudge"
+    REQUEST_ANSWERED = "request_answered"
+    REQUEST_DECLINED = "request_declined"
+    REQUEST_UNDELIVERED = "request_undelivered"
+    ANONYMOUS_RELEASED = "anonymous_released"
+    MANAGER_CLAIM = "manager_claim"
+    COACHING_SHARED = "coaching_shared"
+
+
+class MessageState(enum.StrEnum):
+    PENDING = "pending"  # to send at due_at (never posted, or found not posted)
+    SENDING = "sending"  # claimed by a worker; past the lease, the worker is taken for dead
+    SENT = "sent"
+    FAILED = "failed"  # Slack refused it for good (or gave up), nothing was posted
+    CANCELLED = "cancelled"  # no longer worth sending (the project was cancelled…)
 
 
 class Person(SQLModel, table=True):
@@ -188,21 +212,45 @@ class DebriefTask(SQLModel, table=True):
     feedback_id: int | None = Field(default=None, foreign_key="feedback.id")
 
 
-class PromptMessage(SQLModel, table=True):
-    """A DM the bot sent about a project; kept so it can be updated as answers arrive.
+class OutboxMessage(SQLModel, table=True):
+    """A DM to send exactly once (``bot.outbox``), and, once sent, where it is (to update it).
 
-    The unique key is claimed *before* sending, so two ticks never send the same prompt.
+    ``key`` says which message it is (``debrief_prompt:12:34``): enqueueing the same key twice
+    keeps one row. ``token`` travels in the message's metadata, so that after an answer that
+    never came the DM's history tells whether Slack posted it. ``uncertain`` is set while a post
+    may have happened: such a row is looked for before it is posted again.
     """
 
-    __table_args__ = (UniqueConstraint("project_id", "recipient_id", "kind"),)
+    __table_args__ = (Index("ix_outbox_due", "state", "due_at"), Index("ix_outbox_ref", "kind", "ref_id"))
 
     id: int | None = Field(default=None, primary_key=True)
-    project_id: int = Field(foreign_key="project.id", index=True)
-    recipient_id: int = Field(foreign_key="person.id")
-    kind: JobKind = Field(sa_column=enum_column(JobKind))
+    key: str = Field(sa_column=Column(String(120), nullable=False, unique=True))
+    token: str = Field(max_length=32)
+    kind: MessageKind = Field(sa_column=enum_column(MessageKind))
+    recipient_id: int = Field(foreign_key="person.id", index=True)
+    ref_id: int | None = None  # the project, request or draft it is about
+    state: MessageState = Field(default=MessageState.PENDING, sa_column=enum_column(MessageState))
+    uncertain: bool = False
+    due_at: datetime = Field(sa_column=utc_column())
+    attempts: int = 0
+    claimed_by: str | None = Field(default=None, max_length=40)
+    claimed_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
     channel_id: str | None = Field(default=None, max_length=32)
     ts: str | None = Field(default=None, max_length=32)
+    last_error: str = Field(default="", max_length=120)
     created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
+    sent_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+
+
+class ModalView(SQLModel, table=True):
+    """A modal Brickwork opened, and for whom: a submission or button naming a view id is
+    checked against it, so nobody acts through (or reads through) someone else's modal."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    view_id: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
+    slack_user_id: str = Field(max_length=32)
+    callback_id: str = Field(max_length=64)
+    opened_at: datetime = Field(default_factory=utcnow, sa_column=utc_column(index=True))
 
 
 class Feedback(SQLModel, table=True):
@@ -225,6 +273,9 @@ class Feedback(SQLModel, table=True):
     source_view_id: str | None = Field(default=None, sa_column=Column(String(64), nullable=True, unique=True))
     about: str = Field(default="", max_length=ABOUT_MAX)
     anonymous: bool = False
+    # When readers may see it: at once for named feedback; for anonymous feedback, in the first
+    # batch that holds answers from at least three people (``bot.anonymity``). None: held.
+    released_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True, index=True))
     framework_version: str = Field(max_length=32)
     delivery_note: str = Field(default="", max_length=NOTE_MAX)
     strengths_note: str = Field(default="", max_length=NOTE_MAX)

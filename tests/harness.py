@@ -42,11 +42,22 @@ class AppProcess:
     def events_url(self) -> str:
         return f"{self.url}/slack/events"
 
-    def tick(self, now: datetime) -> str:
-        result = brickwork("tick", "--now", now.isoformat(), env=self.env, cwd=self.workdir)
+    def tick(self, now: datetime, **extra_env: str) -> str:
+        result = brickwork("tick", "--now", now.isoformat(), env={**self.env, **extra_env}, cwd=self.workdir)
         assert result.returncode in (0, 1), result.stderr
         self.ticks.append(result.stdout + result.stderr)
         return result.stdout.strip()
+
+    def start_tick(self, now: datetime, **extra_env: str) -> subprocess.Popen[str]:
+        """``brickwork tick --now`` as its own process, not waited for: a test may kill it."""
+        return subprocess.Popen(
+            [sys.executable, "-m", "bot", "tick", "--now", now.isoformat()],
+            env={**self.env, **extra_env},
+            cwd=self.workdir,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")

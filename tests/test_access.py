@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from bot.access import (
-    ANONYMOUS_TEXT_MIN,
     Access,
     DraftFacts,
     FeedbackFacts,
@@ -26,27 +25,23 @@ ROLES = {
     "colleague": Viewer(person_id=OTHER),
 }
 NAMED = FeedbackFacts(giver_id=GIVER, subject_id=SUBJECT, anonymous=False)
-ANON_FEW = FeedbackFacts(
-    giver_id=GIVER, subject_id=SUBJECT, anonymous=True, anonymous_givers_about_subject=ANONYMOUS_TEXT_MIN - 1
-)
-ANON_ENOUGH = FeedbackFacts(
-    giver_id=GIVER, subject_id=SUBJECT, anonymous=True, anonymous_givers_about_subject=ANONYMOUS_TEXT_MIN
-)
+# Anonymous feedback waits for a batch with at least three givers (bot.anonymity): held, then released.
+ANON_HELD = FeedbackFacts(giver_id=GIVER, subject_id=SUBJECT, anonymous=True, released=False)
+ANON_RELEASED = FeedbackFacts(giver_id=GIVER, subject_id=SUBJECT, anonymous=True, released=True)
 REQUEST = RequestFacts(requester_id=REQUESTER, giver_id=GIVER, subject_id=SUBJECT)
 SNAPSHOT = PersonFacts(person_id=SUBJECT)
 
 FULL = Access(read=True, giver_visible=True, text_visible=True)
 NONE = Access(read=False)
-SCORES_ONLY = Access(read=True, giver_visible=False, text_visible=False)
 NO_NAME = Access(read=True, giver_visible=False, text_visible=True)
 
-# role -> (named feedback, anonymous with few items, anonymous with enough, snapshot)
+# role -> (named feedback, anonymous held for its batch, anonymous released, snapshot)
 MATRIX = {
     "giver": (FULL, FULL, FULL, NONE),
-    "subject": (FULL, SCORES_ONLY, NO_NAME, FULL),
-    "manager": (FULL, SCORES_ONLY, NO_NAME, FULL),
+    "subject": (FULL, NONE, NO_NAME, FULL),
+    "manager": (FULL, NONE, NO_NAME, FULL),
     "admin": (NONE, NONE, NONE, NONE),
-    "admin who manages the subject": (FULL, SCORES_ONLY, NO_NAME, FULL),
+    "admin who manages the subject": (FULL, NONE, NO_NAME, FULL),
     "manager of someone else": (NONE, NONE, NONE, NONE),
     "colleague": (NONE, NONE, NONE, NONE),
 }
@@ -55,16 +50,16 @@ MATRIX = {
 @pytest.mark.parametrize("role", MATRIX)
 def test_feedback_and_snapshot_matrix(role: str) -> None:
     viewer = ROLES[role]
-    named, few, enough, snapshot = MATRIX[role]
+    named, held, released, snapshot = MATRIX[role]
     assert authorize(viewer, NAMED) == named
-    assert authorize(viewer, ANON_FEW) == few
-    assert authorize(viewer, ANON_ENOUGH) == enough
+    assert authorize(viewer, ANON_HELD) == held
+    assert authorize(viewer, ANON_RELEASED) == released
     assert authorize(viewer, SNAPSHOT) == snapshot
 
 
 def test_an_anonymous_giver_is_visible_to_nobody_but_themself() -> None:
     for role, viewer in ROLES.items():
-        for record in (ANON_FEW, ANON_ENOUGH):
+        for record in (ANON_HELD, ANON_RELEASED):
             assert authorize(viewer, record).giver_visible is (role == "giver")
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import logging
 from collections.abc import Callable
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
 
@@ -211,6 +212,105 @@ def test_bad_catalogs_are_refused_naming_where_and_why(
         parse_catalog(_edited(change), DEFAULT, where="acme.toml", strict=True)
 
 
+# -- a value of the wrong type anywhere: one line naming the field, never a traceback ------------
+
+# What tomllib gives for values that are not strings: numbers, booleans, dates, arrays, tables.
+WHEN = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+ODD: list[Any] = [3, 1.5, float("nan"), True, WHEN, date(2026, 1, 2), time(3, 4), [], ["a"], {}, {"x": 1}]
+_ITEM = r"acme.toml: item #1 \(book-a\): "
+
+
+def _top(field: str, value: Any) -> Callable[[dict[str, Any]], None]:
+    return lambda data: data.update({field: value})
+
+
+def _cases(field: str, values: list[Any], message: str, set: Callable[[str, Any], Any] = _set) -> list[Any]:
+    return [pytest.param(set(field, v), message, id=f"{field}={v!r}"[:60]) for v in values]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        *_cases(
+            "version",
+            [1.5, True, False, WHEN, date(2026, 1, 1), [], ["1"], {"v": 1}, "1\n2", "\x00", 10**40],
+            "acme.toml: 'version' must be a short string",
+            _top,
+        ),
+        *_cases(
+            "item",
+            ["book-a", 3, WHEN, {}, _item("book-a", "book", ["quality"])],
+            r"acme.toml: \[\[item\]\] needs at least one learning item",
+            _top,
+        ),
+        *_cases(
+            "item",
+            [[3], [WHEN], [[]], [["book-a"]]],
+            "acme.toml: item #1: must be a table with id, title, kind, kpis and description",
+            _top,
+        ),
+        *_cases(
+            "id",
+            [*ODD, "book-a\n", "b" * 5000, "\x1b[31m"],
+            r"acme.toml: item #1: 'id' must be lowercase letters, digits, - or _ \(up to 40\), got ",
+        ),
+        *_cases("title", ODD, _ITEM + "'title' must be 1 to 75 characters"),
+        *_cases(
+            "kind",
+            [*ODD, ["book"], {"book": True}, "book\n" * 50],
+            _ITEM + "'kind' must be one of stretch, practice, mentoring, course, book, got ",
+        ),
+        *_cases(
+            "kpis",
+            [
+                *(v for v in ODD if v != ["a"]),
+                "quality",
+                [3],
+                [{"x": 1}],
+                [["quality"]],
+                ["quality", WHEN],
+                [True],
+                [" "],
+            ],
+            _ITEM + r"'kpis' must be a non-empty list of KPI keys, such as \[\"quality\"\]",
+        ),
+        *_cases(
+            "kpis",
+            [["a"], ["quality\n" * 200], ["\x1b[2J"]],
+            _ITEM + "KPI '.*' is not in the framework",
+        ),
+        *_cases("description", ODD, _ITEM + "'description' must be 1 to 150 characters"),
+        *_cases(
+            "url",
+            [*ODD, ["https://example.com/"], "https://example.com/\n", "https://e.com/" + "x" * 5000],
+            _ITEM + r"'url' must be an http\(s\) address such as https://example.com/, got ",
+        ),
+        *_cases("effort", ODD, _ITEM + r"'effort' must be 1 to 40 characters, such as \"2 weeks\""),
+        *_cases(
+            "kpi\nnote" * 20,
+            ["x"],
+            _ITEM + r"unknown field 'kpi\\nnote.*'; expected id, title, kind, kpis, description, url, effort",
+        ),
+    ],
+)
+def test_a_value_of_the_wrong_type_is_refused_in_one_line(
+    change: Callable[[dict[str, Any]], None], message: str
+) -> None:
+    with pytest.raises(CatalogError, match=f"^{message}") as caught:
+        parse_catalog(_edited(change), DEFAULT, where="acme.toml", strict=True)
+    text = str(caught.value)
+    assert text.isprintable() and len(text) < 300, text  # one line: no newline, no control character
+
+
+def test_a_wrong_value_is_shown_cut_short() -> None:
+    with pytest.raises(CatalogError) as caught:
+        parse_catalog(_edited(_set("url", "https://e.com/" + "x" * 5000)), DEFAULT, where="acme.toml")
+    shown = str(caught.value).split(", got ", 1)[1]
+    assert shown.startswith("'https://e.com/xx") and "..." in shown and len(shown) <= 60
+    with pytest.raises(CatalogError, match=r"'kind' must be one of .*, got \['book'\]$"):
+        parse_catalog(_edited(_set("kind", ["book"])), DEFAULT)
+
+
 def test_an_unknown_kpi_names_the_framework_keys() -> None:
     with pytest.raises(CatalogError) as caught:
         parse_catalog(_edited(_set("kpis", ["charisma"])), DEFAULT, where="acme.toml", strict=True)
@@ -319,4 +419,38 @@ def test_a_bad_learning_file_stops_the_program_in_one_line(tmp_path: Path) -> No
     assert result.stderr.strip().count("\n") == 0
     assert result.stderr.startswith("brickwork: BRICKWORK_LEARNING_FILE: ")
     assert "KPI 'shipped' is not in the framework" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        (
+            'kind = ["stretch"]',
+            "'kind' must be one of stretch, practice, mentoring, course, book, got ['stretch']",
+        ),
+        ("kpis = [{x = 1}]", "'kpis' must be a non-empty list of KPI keys"),
+    ],
+)
+def test_a_wrongly_typed_learning_file_stops_the_program_without_a_traceback(
+    tmp_path: Path, line: str, message: str
+) -> None:
+    path = tmp_path / "learning.toml"
+    field = line.split(" =")[0]
+    text = (
+        OWN.replace('kind = "stretch"', line) if field == "kind" else OWN.replace('kpis = ["shipped"]', line)
+    )
+    assert text != OWN
+    path.write_text(text)
+    env = {
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'b.db'}",
+        "SLACK_BOT_TOKEN": "xoxb-1",
+        "BRICKWORK_LEARNING_FILE": str(path),
+    }
+    assert brickwork("db", "upgrade", env=env, cwd=tmp_path).returncode == 0
+    result = brickwork("tick", env=env, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().count("\n") == 0, result.stderr
+    assert result.stderr.startswith(f"brickwork: BRICKWORK_LEARNING_FILE: {path}: item #1 (ship-a-thing): ")
+    assert message in result.stderr
     assert "Traceback" not in result.stderr

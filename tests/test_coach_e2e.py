@@ -72,14 +72,17 @@ def coach(
     driver: SlackDriver, slack: FakeSlack, who: Any, text: str, *, timeout: float = 10
 ) -> dict[str, Any]:
     """Run the command and return the view that replaced the "drafting…" modal."""
-    opened, updated = len(slack.calls_to("views.open")), len(slack.calls_to("views.update"))
+    opened = len(slack.calls_to("views.open"))
     command = "/growth" if text == "coach" else "/coach"
     response = driver.as_user(who.id).command(command, text)
     assert response.status == 200 and not response.too_slow and response.text == ""
     drafting = slack.wait_for("views.open", count=opened + 1)[-1]
     assert "Drafting coaching" in json.dumps(drafting.args["view"])
-    update = slack.wait_for("views.update", count=updated + 1, timeout=timeout)[-1]
-    assert update.ok and update.args["view_id"] == drafting.response["view"]["id"]
+    drafting_id = drafting.response["view"]["id"]
+    update = slack.wait_for(
+        "views.update", timeout=timeout, where=lambda c: c.args.get("view_id") == drafting_id
+    )[-1]
+    assert update.ok
     view = slack.view(update.args["view_id"])
     assert view is not None
     return view
@@ -142,8 +145,13 @@ def test_offline_coach_drafts_and_the_manager_edits_and_shares(
     learning = next(b for b in again["blocks"] if b.get("block_id") == "learning")
     options = learning["element"]["options"]
     kept = options[0]["value"]
+    same_modal = lambda c: c.args.get("view_id") == again["id"]  # noqa: E731
+    updates = len([c for c in slack.calls_to("views.update") if same_modal(c)])
     response = maya.submit(again, {"learning": [kept]}).json()
-    assert response["response_action"] == "update" and "Shared with Alice Chen" in json.dumps(response)
+    assert response["response_action"] == "update" and "Sharing with Alice Chen" in json.dumps(response)
+    # The modal then says how it went, once Slack has taken the DM.
+    result = slack.wait_for("views.update", count=updates + 1, where=same_modal)[-1]
+    assert "Shared with Alice Chen" in json.dumps(result.args["view"])
     dm = slack.wait_for("chat.postMessage", where=lambda c: c.args["channel"] == slack.dm_channel(ALICE.id))[
         -1
     ]

@@ -17,7 +17,7 @@ from bot.schedule import local_date
 from bot.standin.driver import SlackDriver
 from bot.standin.webapi import FakeSlack
 from storage.db import Database
-from storage.models import DebriefTask, Feedback, Job, JobState, Project, ProjectState, PromptMessage, Rating
+from storage.models import DebriefTask, Feedback, Job, JobState, OutboxMessage, Project, ProjectState, Rating
 from tests.harness import ALICE, BOB, CAROL, GONE, MAYA, ROBOT, AppProcess
 from tests.slackcheck import mrkdwn_texts
 
@@ -106,7 +106,14 @@ def db(database_url: str) -> Any:
 
 
 def test_the_whole_debrief(app: AppProcess, driver: SlackDriver, slack: FakeSlack, db: Database) -> None:
-    response, _ = new_project(driver, slack, **{"Do members give feedback on the lead?": "anonymous"})
+    response, _ = new_project(
+        driver,
+        slack,
+        **{
+            "Do members give feedback on the lead?": "anonymous",
+            "Team members": [ALICE.id, BOB.id, CAROL.id],
+        },
+    )
     assert response.status == 200
     body = response.json()
     assert body["response_action"] == "update"  # the confirmation replaces the form
@@ -117,17 +124,17 @@ def test_the_whole_debrief(app: AppProcess, driver: SlackDriver, slack: FakeSlac
     # 10:00 in Maya's Berlin, the day after the end date.
     due_local = project.debrief_due_at.astimezone(__import__("zoneinfo").ZoneInfo("Europe/Berlin"))
     assert (due_local.date(), due_local.hour, due_local.minute) == (today() + timedelta(days=1), 10, 0)
-    assert count(db, DebriefTask) == 4  # Maya on Alice and Bob, Alice and Bob on Maya
+    assert count(db, DebriefTask) == 6  # Maya on Alice, Bob and Carol, and the three on Maya
     assert slack.calls_to("chat.postMessage") == []
 
     # A minute early: nothing.
     assert "0 due" in app.tick(project.debrief_due_at - timedelta(minutes=1))
     assert slack.calls_to("chat.postMessage") == []
 
-    # On time: the lead and both members get their DM.
-    assert "1 due, 1 done, 0 failed" in app.tick(project.debrief_due_at)  # one job, three DMs
+    # On time: the lead and the members get their DM.
+    assert "1 due, 1 done, 0 failed" in app.tick(project.debrief_due_at)  # one job, four DMs
     posts = slack.calls_to("chat.postMessage")
-    assert len(posts) == 3
+    assert len(posts) == 4
     lead_dm = slack.last_dm(MAYA.id)
     assert lead_dm is not None
     assert "Alice Chen" in json.dumps(lead_dm["blocks"], ensure_ascii=False) and "Bob Müller" in json.dumps(
@@ -138,7 +145,7 @@ def test_the_whole_debrief(app: AppProcess, driver: SlackDriver, slack: FakeSlac
 
     # The same instant again sends nothing.
     assert "0 due" in app.tick(project.debrief_due_at)
-    assert len(slack.calls_to("chat.postMessage")) == 3
+    assert len(slack.calls_to("chat.postMessage")) == 4
 
     # Maya debriefs Alice; a missing rating is refused on its field, nothing stored.
     form = open_form(driver, slack, MAYA.id, lead_dm, "Alice Chen")
@@ -164,7 +171,7 @@ def test_the_whole_debrief(app: AppProcess, driver: SlackDriver, slack: FakeSlac
     updated = slack.last_dm(MAYA.id)
     assert updated is not None
     assert ":white_check_mark: *Alice Chen* — debriefed" in json.dumps(updated["blocks"], ensure_ascii=False)
-    assert "1 of 2 done" in json.dumps(updated["blocks"])
+    assert "1 of 3 done" in json.dumps(updated["blocks"])
 
     # Answering again replaces the earlier answer: the form opens pre-filled, one record stays.
     form = open_form(driver, slack, MAYA.id, updated, "Alice Chen")
@@ -179,12 +186,12 @@ def test_the_whole_debrief(app: AppProcess, driver: SlackDriver, slack: FakeSlac
         ).one()
     assert quality.score == 2
 
-    # Alice's upward feedback on Maya is stored as anonymous.
+    # Alice's upward feedback on Maya is stored as anonymous, held for a batch (bot.anonymity).
     form = open_form(driver, slack, ALICE.id, alice_dm, "Maya Okafor")
     assert driver.as_user(ALICE.id).submit(form, FULL_ANSWERS).status == 200
     with db.transaction() as session:
         upward = session.exec(select(Feedback).where(Feedback.subject_id == project.lead_id)).one()
-    assert upward.anonymous
+    assert upward.anonymous and upward.released_at is None
 
     assert slack.invalid_calls() == []
 
@@ -305,7 +312,15 @@ def test_no_reminder_when_the_tick_comes_after_the_window(
         ({"End date": "2099-01-01"}, "end_date", "more than a year away"),
         ({"End date": "2001-01-01"}, "end_date", "more than 90 days ago"),
         ({"Project name": "x" * 81}, "project_name", "80 characters"),
-        ({"Project name": "   "}, "project_name", "Give the project a name"),
+        ({"Project name": "   "}, "project_name", "it is empty, or only invisible characters"),
+        ({"Project name": "\u200b\u2060\u3164"}, "project_name", "only invisible characters"),
+        ({"Project name": "Q3\u202egnp.exe"}, "project_name", "reverses how text is shown"),
+        ({"Project name": "Q3\nlaunch"}, "project_name", "a line break"),
+        (
+            {"Do members give feedback on the lead?": "anonymous"},
+            "upward",
+            "needs at least 3 members",
+        ),
         ({"Lead": ROBOT.id}, "lead", "not a bot"),
     ],
 )
@@ -359,7 +374,7 @@ def test_user_text_is_escaped_everywhere(
     )
     driver.as_user(MAYA.id).command("/debrief", "list")
     driver.as_user(MAYA.id).command("/debrief", "cancel #999 <!channel>")
-    slack.wait_for("chat.postEphemeral")
+    slack.wait_for("response_url")
     texts = parsed_by_slack(slack)
     assert len(texts) > 10
     leaks = [t for t in texts if "<!channel>" in t or "<!here>" in t or "<https://evil" in t or "<b>" in t]
@@ -387,17 +402,19 @@ def test_subcommands_help_list_cancel(
     assert "Apollo" in json.dumps(driver.as_user(ALICE.id).command("/debrief", "list").json())
     assert "no projects" in shown(driver.as_user(CAROL.id).command("/debrief", "list"))
 
-    # Only the lead or the creator can cancel; a name that matches nothing says so.
-    ephemerals = len(slack.calls_to("chat.postEphemeral"))
+    # Only the lead or the creator can cancel; a name that matches nothing says so. The answers
+    # come through the command's response_url, which works wherever the command was typed.
+    answers = len(slack.calls_to("response_url"))
     driver.as_user(ALICE.id).command("/debrief", "cancel Apollo")
-    slack.wait_for("chat.postEphemeral", count=ephemerals + 1)
-    assert "no scheduled or open project called that" in slack.calls_to("chat.postEphemeral")[-1].args["text"]
+    slack.wait_for("response_url", count=answers + 1)
+    assert "no scheduled or open project called that" in slack.calls_to("response_url")[-1].args["text"]
     maya.command("/debrief", "cancel")
-    slack.wait_for("chat.postEphemeral", count=ephemerals + 2)
-    assert "Name the project to cancel" in slack.calls_to("chat.postEphemeral")[-1].args["text"]
+    slack.wait_for("response_url", count=answers + 2)
+    assert "Name the project to cancel" in slack.calls_to("response_url")[-1].args["text"]
     maya.command("/debrief", "cancel apollo")
-    slack.wait_for("chat.postEphemeral", count=ephemerals + 3)
-    assert "Cancelled the debrief of #" in slack.calls_to("chat.postEphemeral")[-1].args["text"]
+    slack.wait_for("response_url", count=answers + 3)
+    assert "Cancelled the debrief of #" in slack.calls_to("response_url")[-1].args["text"]
+    assert slack.calls_to("chat.postEphemeral") == []
     project = only_project(db)
     assert project.state is ProjectState.CANCELLED
     assert "0 due" in app.tick(project.debrief_due_at)
@@ -426,7 +443,7 @@ def test_buttons_are_checked_against_the_database(
     slack.wait_for("views.open", count=opened + 2)
     forged = driver.as_user(CAROL.id).submit(form, FULL_ANSWERS, strict=False).json()
     assert forged["response_action"] == "update"
-    assert "not yours to answer" in json.dumps(forged["view"])
+    assert "This form is not yours" in json.dumps(forged["view"])
     assert count(db, Feedback) == 0
 
 
@@ -441,17 +458,22 @@ def test_slack_rate_limits_and_outages_lose_nothing(
     statuses = [c.status for c in slack.calls_to("chat.postMessage")]
     assert statuses == [429, 200]
 
-    # Slack down for longer than the client's retries: the job fails, is retried later, sends once.
+    # A 503 may mean Slack posted it: the job is done, the DM waits, and the next tick looks for
+    # it in the DM's history before it sends again. It sends once.
     second, _ = new_project(driver, slack, Project_name="Gemini", Team_members=[BOB.id])
     assert second.status == 200
     with db.transaction() as session:
         gemini = session.exec(select(Project).where(Project.name == "Gemini")).one()
-    slack.fail_next("chat.postMessage", status=503, retry_after=None, times=5)
-    assert "1 failed" in app.tick(gemini.debrief_due_at)
+    slack.fail_next("chat.postMessage", status=503, retry_after=None, times=1)
+    report = app.tick(gemini.debrief_due_at)
+    assert "1 due, 1 done, 0 failed" in report and "1 to retry" in report
     with db.transaction() as session:
-        assert session.exec(select(PromptMessage).where(PromptMessage.project_id == gemini.id)).all() == []
-    assert "0 due" in app.tick(gemini.debrief_due_at + timedelta(minutes=1))  # backing off
-    assert "1 done" in app.tick(gemini.debrief_due_at + timedelta(minutes=6))
+        waiting = session.exec(select(OutboxMessage).where(OutboxMessage.ref_id == gemini.id)).one()
+        assert waiting.uncertain and waiting.ts is None
+    assert "0 sent" in app.tick(gemini.debrief_due_at + timedelta(seconds=5))  # settling
+    history = len(slack.calls_to("conversations.history"))
+    assert "1 sent" in app.tick(gemini.debrief_due_at + timedelta(minutes=6))
+    assert len(slack.calls_to("conversations.history")) == history + 1
     gemini_posts = [c for c in slack.calls_to("chat.postMessage") if "Gemini" in c.args["text"]]
     assert len([c for c in gemini_posts if c.ok]) == 1
 
@@ -497,9 +519,9 @@ def test_an_unexpected_failure_gives_the_user_an_error_id_that_is_in_the_log(
     slack.fail_next("views.open", error="internal_error")
     response = driver.as_user(MAYA.id).command("/debrief")
     assert response.status == 200  # acknowledged at once; the failure comes after the ack
-    ephemeral = slack.wait_for("chat.postEphemeral")[-1]
-    assert ephemeral.args["user"] == MAYA.id
-    text = ephemeral.args["text"]
+    slack.wait_for("response_url")  # through the command's response_url: it works in any channel
+    ephemeral = slack.ephemerals(MAYA.id)[-1]
+    text = ephemeral["text"]
     assert "Something went wrong" in text
     error_id = text.rsplit("error id ", 1)[1].rstrip(".")
     assert len(error_id) == 8

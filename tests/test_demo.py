@@ -14,7 +14,7 @@ def test_the_demo_runs_the_whole_product_offline(tmp_path: Path) -> None:
     for step in (
         "=== Maya runs /debrief",
         "sees her debrief DM",
-        "You have new anonymous feedback",
+        "*New anonymous feedback* from 3 people",
         "shared coaching with you",
         "offline coach",
         "You found this useful",

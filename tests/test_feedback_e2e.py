@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
+from bot.anonymity import release_slot
 from bot.standin.driver import SlackDriver
 from bot.standin.webapi import FakeSlack, FakeUser
 from bot.text import escape_mrkdwn
@@ -41,15 +42,16 @@ def m(user: Any) -> str:
     return f"<@{user.id}|{user.name}>"
 
 
-def ephemeral_after(slack: FakeSlack, count: int) -> str:
-    return slack.wait_for("chat.postEphemeral", count=count + 1)[-1].args["text"]
+def answer_after(slack: FakeSlack, count: int) -> str:
+    """The next answer through a response_url (where command answers go: any channel)."""
+    return str(slack.wait_for("response_url", count=count + 1)[-1].args["text"])
 
 
 def request(driver: SlackDriver, slack: FakeSlack, who: Any, text: str) -> str:
-    before = len(slack.calls_to("chat.postEphemeral"))
+    before = len(slack.calls_to("response_url"))
     response = driver.as_user(who.id).command("/feedback", text)
     assert response.status == 200 and not response.too_slow
-    return ephemeral_after(slack, before)
+    return answer_after(slack, before)
 
 
 def open_modal_by_click(
@@ -187,6 +189,11 @@ def test_nudge_once_a_day(app: AppProcess, driver: SlackDriver, slack: FakeSlack
     assert len(slack.calls_to("chat.postMessage")) == posts + 1
 
 
+def next_release(user: FakeUser) -> datetime:
+    """The next 09:00 where ``user`` is: when held anonymous feedback about them is released."""
+    return release_slot(datetime.now(UTC) + timedelta(days=1), user.tz)
+
+
 def test_anonymous_givers_are_never_revealed(quiet_app: AppProcess, slack: FakeSlack, db: Database) -> None:
     driver = SlackDriver(quiet_app.events_url, quiet_app.env["SLACK_SIGNING_SECRET"], slack)
     # Maya asks Carol and Bob; Carol will answer anonymously, Bob will not answer at all.
@@ -197,23 +204,38 @@ def test_anonymous_givers_are_never_revealed(quiet_app: AppProcess, slack: FakeS
     # Maya knows whom she asked; from here on, nothing may tell her who answered anonymously.
     slack.reset_calls()
     seen_before = len(slack.ephemerals(MAYA.id)), len(slack.messages(MAYA.id))
-    posts = 0
+    mine_before = shown(driver.as_user(MAYA.id).command("/feedback", "mine"))
     secret = "She listened to both teams before deciding on the rollback."
     values = {**FULL_ANSWERS, "What went well": secret, "Anonymity": ["anonymous"]}
     assert driver.as_user(CAROL.id).submit(form, values).status == 200
-    notice = slack.wait_for("chat.postMessage", count=posts + 1)[-1]
-    assert notice.args["text"] == "You have new anonymous feedback."
+    slack.wait_for("chat.update", where=lambda c: c.args.get("channel") == slack.dm_channel(CAROL.id))
+    # Nothing reaches Maya now: no notice, nothing new in what she reads.
+    assert [
+        c for c in slack.calls_to("chat.postMessage") if c.args["channel"] == slack.dm_channel(MAYA.id)
+    ] == []
+    assert shown(driver.as_user(MAYA.id).command("/feedback", "mine")) == mine_before
 
-    mine = shown(driver.as_user(MAYA.id).command("/feedback", "mine"))
-    assert "_anonymous_" in mine and secret not in mine and "three different people have answered" in mine
-    # Not how it arrived ("on request" would say: from someone Maya asked), the topic or the day.
-    assert "on request" not in mine and "the offsite" not in mine
-
-    # Two more anonymous answers about Maya: now the written notes show, still without names.
+    # Two more anonymous answers about Maya, unasked: still nothing until the 09:00 batch.
     give(driver, slack, ALICE, MAYA, anonymous=True, notes="Clear priorities at every Monday planning.")
     give(driver, slack, BOB, MAYA, anonymous=True, notes="Shared credit for the launch with support.")
+    assert shown(driver.as_user(MAYA.id).command("/feedback", "mine")) == mine_before
+    release = next_release(MAYA)
+    assert "anonymous feedback released: 0" in quiet_app.tick(release - timedelta(minutes=1))
+    assert "anonymous feedback released: 3" in quiet_app.tick(release)
+    notice = slack.wait_for(
+        "chat.postMessage", where=lambda c: c.args["channel"] == slack.dm_channel(MAYA.id)
+    )
+    assert notice[-1].args["text"] == "You have new anonymous feedback" and "from 3 people" in json.dumps(
+        notice[-1].args["blocks"]
+    )
     mine = shown(driver.as_user(MAYA.id).command("/feedback", "mine"))
-    assert secret in mine and "Clear priorities at every Monday planning." in mine
+    assert (
+        mine.count("_anonymous_") == 3
+        and secret in mine
+        and "Clear priorities at every Monday planning." in mine
+    )
+    # Not how it arrived ("on request" would say: from someone Maya asked), the topic or the day.
+    assert "on request" not in mine and "the offsite" not in mine
 
     # The search: Carol's id and name, in everything Slack received that was not for Carol,
     # and in the whole log.
@@ -430,8 +452,12 @@ def test_export_sends_everything_about_me_without_anonymous_givers(
         CAROL,
         MAYA,
         anonymous=True,
-        notes="Carol's anonymous note: Maya ran the offsite agenda.",
+        notes="An anonymous note: Maya ran the offsite agenda.",
     )
+    # Two more people's anonymous answers, so the batch is released at 09:00 (bot.anonymity).
+    for other in (BOB, ALICE):
+        give(driver, slack, other, MAYA, anonymous=True, notes="Kept the team calm during the outage.")
+    assert "anonymous feedback released: 3" in app.tick(next_release(MAYA))
     give(driver, slack, ALICE, MAYA, anonymous=False, notes="Alice's named note: Maya ran the launch review.")
     give(driver, slack, MAYA, BOB, anonymous=False, notes="Maya about Bob: he fixed the flaky deploy.")
     request(driver, slack, MAYA, f"request {m(BOB)} about the export")
@@ -446,12 +472,14 @@ def test_export_sends_everything_about_me_without_anonymous_givers(
     about_me = {item["giver"]: item for item in data["feedback_about_me"]}
     assert set(about_me) == {"anonymous", ALICE.id}
     assert about_me[ALICE.id]["notes"]["strengths_note"] == "Alice's named note: Maya ran the launch review."
-    assert about_me["anonymous"]["notes"] == "withheld until 3 different people have given anonymous feedback"
+    assert (
+        about_me["anonymous"]["notes"]["strengths_note"] == "An anonymous note: Maya ran the offsite agenda."
+    )
     assert about_me["anonymous"]["scores"]["delivery"]["quality"] == 4
     # Nothing that narrows down the anonymous giver: no relation, source, id, exact time.
     assert set(about_me["anonymous"]) == {"giver", "month", "scores", "notes"}
     assert "report" not in json.dumps(about_me["anonymous"])
-    assert about_me["anonymous"]["month"] == about_me[ALICE.id]["date"][:7]  # the month, not the day
+    assert about_me["anonymous"]["month"] == f"{next_release(MAYA):%Y-%m}"  # the batch's month, not the day
     assert {"id", "at", "source", "relation"} <= set(about_me[ALICE.id])  # a named giver's item keeps them
     assert [i["notes"]["strengths_note"] for i in data["feedback_i_gave"]] == [
         "Maya about Bob: he fixed the flaky deploy."
@@ -601,18 +629,23 @@ def test_one_giver_cannot_unlock_their_own_anonymous_notes(
     for note in notes:  # three forms, three records, one person
         give(driver, slack, CAROL, MAYA, anonymous=True, notes=note)
     assert len([f for f in rows(db, Feedback) if f.anonymous]) == 3
+    # A batch needs three different people: one person's three forms stay held, unseen, uncounted.
+    release = next_release(MAYA)
+    assert "anonymous feedback released: 0" in app.tick(release)
     mine = shown(driver.as_user(MAYA.id).command("/feedback", "mine"))
-    assert mine.count("_anonymous_") == 3 and not any(note in mine for note in notes)
-    assert "three different people have answered you anonymously" in mine
-    # Two more people: now three different anonymous givers, and the notes show.
+    assert "_anonymous_" not in mine and not any(note in mine for note in notes)
+    assert "no ratings yet" in mine  # not even counted
+    # Two more people: now three different anonymous givers, and the next batch holds all five.
     give(
         driver, slack, ALICE, MAYA, anonymous=True, notes="Alice's: Maya wrote the launch plan with support."
     )
-    mine = shown(driver.as_user(MAYA.id).command("/feedback", "mine"))
-    assert not any(note in mine for note in notes)
+    assert "anonymous feedback released: 0" in app.tick(release + timedelta(days=1))
     give(
         driver, slack, BOB, MAYA, anonymous=True, notes="Bob's: Maya unblocked the vendor contract in a day."
     )
+    mine = shown(driver.as_user(MAYA.id).command("/feedback", "mine"))
+    assert not any(note in mine for note in notes)  # released at 09:00, not at once
+    assert "anonymous feedback released: 5" in app.tick(release + timedelta(days=2))
     mine = shown(driver.as_user(MAYA.id).command("/feedback", "mine"))
     assert all(note in mine for note in notes)
 
@@ -729,6 +762,7 @@ def test_an_admin_reads_no_feedback_of_someone_they_do_not_manage(
         "blocks": [
             {
                 "type": "actions",
+                "block_id": "crafted",
                 "elements": [
                     {
                         "type": "button",

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import copy
+from datetime import UTC, date, datetime, time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -71,6 +74,103 @@ def test_entries_must_be_tables() -> None:
         parse_framework({"version": "1", "delivery": ["quality"], "leadership": []})
 
 
+# -- a value of the wrong type anywhere: one line naming the field, never a traceback ------------
+
+GOOD: dict[str, Any] = {
+    "version": "acme-1",
+    "delivery": [{"key": "shipped", "label": "Shipped", "kind": "outcome", "description": "Out."}],
+    "leadership": [{"key": "coaches", "label": "Coaches others"}],
+}
+# What tomllib gives for values that are not strings: numbers, booleans, dates, arrays, tables.
+WHEN = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+ODD: list[Any] = [3, 1.5, float("nan"), True, WHEN, date(2026, 1, 2), time(3, 4), [], ["a"], {}, {"x": 1}]
+
+
+def _with(value: Any, *path: str | int) -> dict[str, Any]:
+    data = copy.deepcopy(GOOD)
+    target: Any = data
+    for step in path[:-1]:
+        target = target[step]
+    target[path[-1]] = value
+    return data
+
+
+def _cases(path: tuple[str | int, ...], values: list[Any], message: str) -> list[Any]:
+    return [pytest.param(_with(v, *path), message, id=f"{path[-1]}={v!r}"[:60]) for v in values]
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        *_cases(
+            ("version",),
+            [1.5, True, WHEN, date(2026, 1, 1), [], ["1"], {"v": 1}, "1\n2", 10**40],
+            "acme.toml: 'version' must be a short string",
+        ),
+        *_cases(
+            ("delivery",),
+            ["shipped", 3, True, WHEN, {"key": "shipped", "label": "S"}, []],
+            r"acme.toml: \[\[delivery\]\] needs at least one KPI",
+        ),
+        *_cases(
+            ("leadership",),
+            ["coaches", 2.5, {}, []],
+            r"acme.toml: \[\[leadership\]\] needs at least one KPI",
+        ),
+        *_cases(
+            ("delivery", 0),
+            ["shipped", 3, WHEN, [], [{"key": "shipped"}]],
+            "acme.toml: delivery KPI #1: must be a table with key, label and kind",
+        ),
+        *_cases(
+            ("delivery", 0, "key"),
+            [*ODD, "shipped\n", "x" * 5000, "a\rb"],
+            "acme.toml: delivery KPI #1: 'key' must be lowercase letters, digits or _ .*, got ",
+        ),
+        *_cases(
+            ("delivery", 0, "label"),
+            ODD,
+            r"acme.toml: delivery KPI #1 \(shipped\): 'label' must be 1 to 75 characters",
+        ),
+        *_cases(
+            ("delivery", 0, "kind"),
+            [*ODD, ["outcome"], {"outcome": True}, "outcome\n" * 50],
+            r"acme.toml: delivery KPI #1 \(shipped\): 'kind' must be \"scale\" or \"outcome\", got ",
+        ),
+        *_cases(
+            ("leadership", 0, "kind"),
+            [["scale"], {"scale": 1}, 5],
+            r"acme.toml: leadership KPI #1 \(coaches\): 'kind' must be \"scale\" or \"outcome\"",
+        ),
+        *_cases(
+            ("delivery", 0, "description"),
+            ODD,
+            r"acme.toml: delivery KPI #1 \(shipped\): 'description' must be text up to 150",
+        ),
+    ],
+)
+def test_a_value_of_the_wrong_type_is_refused_in_one_line(data: dict[str, Any], message: str) -> None:
+    with pytest.raises(FrameworkError, match=f"^{message}") as caught:
+        parse_framework(data, where="acme.toml")
+    text = str(caught.value)
+    assert text.isprintable() and len(text) < 200, text  # one line: no newline, no control character
+
+
+def test_a_wrong_value_is_shown_escaped_and_cut_short() -> None:
+    with pytest.raises(FrameworkError) as caught:
+        parse_framework(_with("bad\nkey" * 100, "delivery", 0, "key"), where="acme.toml")
+    shown = str(caught.value).split(", got ", 1)[1]
+    assert shown.startswith(r"'bad\nkeybad\nkey") and shown.endswith(r"bad\nkey'") and "..." in shown
+    assert len(shown) <= 60
+    with pytest.raises(FrameworkError, match=r"'kind' must be \"scale\" or \"outcome\", got \['outcome'\]$"):
+        parse_framework(_with(["outcome"], "delivery", 0, "kind"))
+
+
+def test_an_integer_version_is_still_a_string() -> None:
+    assert parse_framework(_with(3, "version")).version == "3"
+    assert parse_framework(_with(" 2026.1 ", "version")).version == "2026.1"
+
+
 def test_a_bad_framework_file_stops_the_program_in_one_line(tmp_path: Path) -> None:
     path = tmp_path / "bad.toml"
     path.write_text(VALID.replace('kind = "outcome"', 'kind = "stars"'))
@@ -84,3 +184,22 @@ def test_a_bad_framework_file_stops_the_program_in_one_line(tmp_path: Path) -> N
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0
     assert "BRICKWORK_FRAMEWORK_FILE" in result.stderr and "'kind' must be" in result.stderr
+
+
+def test_a_wrongly_typed_framework_file_stops_the_program_without_a_traceback(tmp_path: Path) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(VALID.replace('kind = "outcome"', 'kind = ["outcome"]'))
+    env = {
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'b.db'}",
+        "SLACK_BOT_TOKEN": "xoxb-1",
+        "BRICKWORK_FRAMEWORK_FILE": str(path),
+    }
+    assert brickwork("db", "upgrade", env=env, cwd=tmp_path).returncode == 0
+    result = brickwork("tick", env=env, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().count("\n") == 0, result.stderr
+    assert result.stderr.startswith(
+        f"brickwork: BRICKWORK_FRAMEWORK_FILE: {path}: delivery KPI #1 (shipped): "
+    )
+    assert "'kind' must be \"scale\" or \"outcome\", got ['outcome']" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -41,4 +41,12 @@ def test_manifest_declares_what_the_app_registers() -> None:
 
 def test_only_the_scopes_the_app_uses() -> None:
     scopes = set(manifest()["oauth_config"]["scopes"]["bot"])
-    assert scopes == {"commands", "chat:write", "im:write", "users:read", "users:read.email", "files:write"}
+    assert scopes == {
+        "commands",
+        "chat:write",
+        "im:write",
+        "im:history",  # the outbox looks in its own DMs for a message whose post went unanswered
+        "users:read",
+        "users:read.email",
+        "files:write",
+    }

@@ -57,7 +57,7 @@ def test_vague_feedback_is_hinted_once_then_stored(
     assert first.status == 200
     assert errors_of(first) == {"strengths_note": VAGUE_HINT}  # under that note, nothing else
     assert rows(db, Feedback) == []
-    assert [h.view_id for h in rows(db, NoteHint)] == [form["id"]]
+    assert [h.view_id for h in rows(db, NoteHint)] == [f"{ALICE.id}:{form['id']}"]  # per person and form
 
     again = driver.as_user(ALICE.id).submit(form, values)  # unchanged: accepted as it is
     assert again.status == 200 and again.text == "", again.text

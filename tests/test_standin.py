@@ -12,14 +12,16 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlencode
 
 import pytest
+import yaml
 from slack_bolt import App, BoltRequest
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -30,6 +32,7 @@ from slack_sdk.webhook import WebhookClient
 
 from bot.standin import FakeSlack, FakeUser, SlackDriver, blocks_to_text, message_to_text, view_to_text
 from bot.standin.render import mrkdwn_to_text
+from bot.standin.scopes import APP_SCOPES, METHOD_SCOPES, SCOPE_BY_CONVERSATION
 
 SECRET = "test-signing-secret"
 ANN = FakeUser(id="U0ANN", name="ann", real_name="Ann Archer", tz="Europe/Berlin", email="ann@example.com")
@@ -505,7 +508,7 @@ def test_auth_errors_and_unknown_method(slack: FakeSlack) -> None:
     assert error_of("xoxp-user-token") == "invalid_auth"
     assert error_of("xoxb-ok") == "ok"
     assert error_of("xoxb-ok", "apps.connections.open") == "not_allowed_token_type"
-    assert error_of("xoxb-ok", "conversations.history") == "unknown_method"
+    assert error_of("xoxb-ok", "conversations.replies") == "unknown_method"
 
 
 def test_users_info_and_lookup_by_email(slack: FakeSlack, client: WebClient) -> None:
@@ -681,6 +684,338 @@ def test_file_upload_refusals(slack: FakeSlack, client: WebClient) -> None:
     assert failed.value.code == 500
     assert [c.status for c in slack.calls_to("upload")][-1] == 500
     assert slack.files(dm) == []
+
+
+# ---------------------------------------------------------------------- conversations, metadata, scopes
+
+MANIFEST = Path(__file__).resolve().parent.parent / "manifest.yml"
+CAT = FakeUser(id="U0CAT", name="cat", real_name="Cat Carter")
+#: Everything the membership tests need on top of what the app is granted.
+READ_ALL = (*APP_SCOPES, "channels:history", "groups:history", "mpim:history", "mpim:write")
+
+
+def slack_error(call: Callable[[], Any]) -> dict[str, Any]:
+    """The error body of a Web API call that must fail."""
+    with pytest.raises(SlackApiError) as exc_info:
+        call()
+    return api_error(exc_info)
+
+
+def form_post(slack: FakeSlack, method: str, fields: dict[str, str]) -> dict[str, Any]:
+    """A form-encoded call, the way a client that does not speak JSON sends it."""
+    request = urllib.request.Request(
+        slack.url + method,
+        data=urlencode(fields).encode(),
+        headers={"Content-Type": "application/x-www-form-urlencoded", "Authorization": "Bearer xoxb-x"},
+    )
+    with urllib.request.urlopen(request, timeout=5) as resp:
+        return dict(json.loads(resp.read()))
+
+
+def test_metadata_round_trip(slack: FakeSlack, client: WebClient) -> None:
+    meta = {"event_type": "debrief_prompt", "event_payload": {"project_id": 7, "round": "kickoff"}}
+    posted = client.chat_postMessage(channel=ANN.id, text="Time for your debrief", metadata=meta)
+    assert posted["message"]["metadata"] == meta and "warning" not in posted
+    dm = posted["channel"]
+
+    # conversations.history returns metadata only when asked for it.
+    [plain_message] = client.conversations_history(channel=dm)["messages"]
+    assert plain_message["ts"] == posted["ts"] and "metadata" not in plain_message
+    [with_metadata] = client.conversations_history(channel=dm, include_all_metadata=True)["messages"]
+    assert with_metadata["metadata"] == meta
+    assert (
+        "metadata" not in client.conversations_history(channel=dm, include_all_metadata=False)["messages"][0]
+    )
+
+    # In a form body metadata is a JSON-encoded string.
+    nudge = {"event_type": "nudge", "event_payload": {"n": 1}}
+    assert form_post(
+        slack, "chat.postMessage", {"channel": ANN.id, "text": "f", "metadata": json.dumps(nudge)}
+    )["ok"]
+    assert [m["metadata"] for m in slack.messages_with_metadata(ANN.id)] == [meta, nudge]
+    assert len(slack.messages_with_metadata(ANN.id, "debrief_prompt", payload={"project_id": 7})) == 1
+    assert slack.messages_with_metadata(ANN.id, "debrief_prompt", payload={"project_id": 8}) == []
+    assert slack.messages_with_metadata(BOB.id) == []
+
+    # chat.update keeps the metadata when the field is left out, replaces it, removes it with {}.
+    client.chat_update(channel=dm, ts=posted["ts"], text="Done")
+    assert slack.messages(ANN.id)[0]["metadata"] == meta
+    done = {"event_type": "debrief_done", "event_payload": {"project_id": 7}}
+    updated = client.chat_update(channel=dm, ts=posted["ts"], text="Done", metadata=done)
+    assert updated["message"]["metadata"] == done
+    assert [m["ts"] for m in slack.messages_with_metadata(ANN.id, "debrief_done")] == [posted["ts"]]
+    client.chat_update(channel=dm, ts=posted["ts"], text="Done", metadata={})
+    assert [m["text"] for m in slack.messages_with_metadata(ANN.id)] == ["f"]
+
+
+@pytest.mark.parametrize(
+    "metadata",
+    [
+        pytest.param("{not json", id="not-json"),
+        pytest.param(json.dumps(["event_type", "event_payload"]), id="array"),
+        pytest.param(json.dumps({"event_payload": {"a": 1}}), id="no-event-type"),
+        pytest.param(json.dumps({"event_type": "x"}), id="no-event-payload"),
+        pytest.param(json.dumps({"event_type": "x", "event_payload": "a=1"}), id="payload-not-an-object"),
+        pytest.param(json.dumps({"event_type": 7, "event_payload": {}}), id="event-type-not-a-string"),
+    ],
+)
+def test_malformed_metadata_is_refused(slack: FakeSlack, client: WebClient, metadata: str) -> None:
+    fields = {"channel": ANN.id, "text": "x", "metadata": metadata}
+    assert form_post(slack, "chat.postMessage", fields)["error"] == "invalid_metadata_format"
+    assert slack.messages(ANN.id) == []
+
+    posted = client.chat_postMessage(channel=ANN.id, text="kept")
+    update = {"channel": posted["channel"], "ts": posted["ts"], "text": "changed", "metadata": metadata}
+    assert form_post(slack, "chat.update", update)["error"] == "invalid_metadata_format"
+    assert [m["text"] for m in slack.messages(ANN.id)] == ["kept"]
+    assert [c.error for c in slack.invalid_calls()] == ["invalid_metadata_format"] * 2
+
+
+def test_metadata_with_an_invalid_event_type_is_dropped_with_a_warning(
+    slack: FakeSlack, client: WebClient
+) -> None:
+    # "Metadata with an invalid event_type returns an invalid_metadata_schema warning and is ignored."
+    dotted = {"event_type": "brickwork.prompt", "event_payload": {"id": 1}}
+    posted = client.chat_postMessage(channel=ANN.id, text="x", metadata=dotted)
+    assert posted["warning"] == "invalid_metadata_schema"
+    assert posted["response_metadata"]["warnings"] == ["invalid_metadata_schema"]
+    assert "metadata" not in posted["message"]
+    assert len(slack.messages(ANN.id)) == 1 and slack.messages_with_metadata(ANN.id) == []
+
+
+def test_history_pages_newest_first_without_replies_or_deleted_messages(
+    slack: FakeSlack, client: WebClient
+) -> None:
+    dm = client.conversations_open(users=ANN.id)["channel"]["id"]
+    ts = [client.chat_postMessage(channel=dm, text=f"m{i}")["ts"] for i in range(5)]
+    client.chat_postMessage(channel=dm, text="bot reply", thread_ts=ts[1])
+    slack.add_message(ANN.id, "ann reply", user=ANN.id, thread_ts=ts[1])
+    client.chat_delete(channel=dm, ts=ts[3])
+
+    def texts(**args: Any) -> list[str]:
+        return [m["text"] for m in client.conversations_history(channel=dm, **args)["messages"]]
+
+    everything = client.conversations_history(channel=dm)
+    assert [m["text"] for m in everything["messages"]] == ["m4", "m2", "m1", "m0"]
+    assert everything["has_more"] is False and "response_metadata" not in everything.data
+    parent = everything["messages"][2]
+    assert parent["thread_ts"] == ts[1] and parent["reply_count"] == 2
+    assert parent["reply_users"] == sorted([slack.bot_user_id, ANN.id])
+
+    first = client.conversations_history(channel=dm, limit=3)
+    assert [m["text"] for m in first["messages"]] == ["m4", "m2", "m1"] and first["has_more"] is True
+    assert texts(limit=3, cursor=first["response_metadata"]["next_cursor"]) == ["m0"]
+    # slack_sdk's own paginator (it yields the same response object, refilled page after page)
+    pages = [
+        [m["text"] for m in page["messages"]] for page in client.conversations_history(channel=dm, limit=2)
+    ]
+    assert pages == [["m4", "m2"], ["m1", "m0"]]
+    assert texts(limit=5000) == ["m4", "m2", "m1", "m0"]  # capped at 999, not refused
+
+    # oldest / latest are exclusive unless inclusive; one message: latest=ts, inclusive, limit=1.
+    assert texts(oldest=ts[0], latest=ts[4]) == ["m2", "m1"]
+    assert texts(oldest=ts[0], latest=ts[4], inclusive=True) == ["m4", "m2", "m1", "m0"]
+    assert texts(oldest=ts[2]) == ["m4"]
+    one = client.conversations_history(channel=dm, latest=ts[2], inclusive=True, limit=1)
+    assert [m["ts"] for m in one["messages"]] == [ts[2]] and one["has_more"] is True
+    assert texts(latest=ts[0]) == []
+
+    def history_error(**args: Any) -> str:
+        return str(slack_error(lambda: client.conversations_history(channel=dm, **args))["error"])
+
+    assert history_error(oldest="yesterday") == "invalid_ts_oldest"
+    assert history_error(latest="1.2.3") == "invalid_ts_latest"
+    assert history_error(cursor="bm9wZQ==") == "invalid_cursor"
+    assert history_error(limit=0) == "invalid_arguments"
+
+
+def test_membership_decides_where_the_bot_may_post_and_read(slack: FakeSlack, client: WebClient) -> None:
+    slack.add_user(CAT)
+    slack.scopes = READ_ALL
+    bot = slack.bot_user_id
+    team = slack.add_channel("C0TEAM", "team", members=[ANN.id, BOB.id])  # public, without the bot
+    ops = slack.add_channel("C0OPS", "ops", members=[ANN.id, bot])  # public, with the bot, not Bob
+    secret = slack.add_channel("G0SECRET", "secret", members=[ANN.id], private=True)
+    board = slack.add_channel("C0BOARD", "board", members=[ANN.id, bot], private=True)
+    ann_bob = slack.add_dm_between(ANN.id, BOB.id)
+    trio = slack.add_group_dm([ANN.id, BOB.id, CAT.id])  # a group DM without the bot
+
+    def post_error(channel: str) -> str:
+        return str(slack_error(lambda: client.chat_postMessage(channel=channel, text="x"))["error"])
+
+    def ephemeral_error(channel: str, user: str = ANN.id) -> str:
+        def post() -> Any:
+            return client.chat_postEphemeral(channel=channel, user=user, text="x")
+
+        return str(slack_error(post)["error"])
+
+    def history_error(channel: str) -> str:
+        return str(slack_error(lambda: client.conversations_history(channel=channel))["error"])
+
+    def upload_error(channel: str) -> str:
+        def upload() -> Any:
+            return client.files_upload_v2(channel=channel, content="x", filename="x.txt")
+
+        return str(slack_error(upload)["error"])
+
+    for channel in (secret, ann_bob, trio, "C0NOPE"):
+        assert post_error(channel) == "channel_not_found", channel
+        assert ephemeral_error(channel) == "channel_not_found", channel
+        assert history_error(channel) == "channel_not_found", channel
+        assert upload_error(channel) == "channel_not_found", channel
+    assert post_error(team) == "not_in_channel"
+    assert ephemeral_error(team) == "not_in_channel"
+    assert history_error(team) == "not_in_channel"
+    assert upload_error(team) == "not_in_channel"
+    assert ephemeral_error(ops, BOB.id) == "user_not_in_channel"
+    assert ephemeral_error(ops, "U0NOBODY") == "user_not_found"
+    assert slack_error(lambda: client.chat_update(channel=ann_bob, ts="1.000001", text="x"))["error"] == (
+        "channel_not_found"
+    )
+    assert slack_error(lambda: client.conversations_open(channel=ann_bob))["error"] == "channel_not_found"
+    assert slack_error(lambda: client.conversations_open(channel=ops))["error"] == (
+        "method_not_supported_for_channel_type"
+    )
+    assert slack.messages(team) == slack.messages(secret) == slack.messages(ann_bob) == []
+    assert slack.ephemerals(ANN.id) == [] and slack.files() == []
+
+    for channel in (ops, board, "C0GENERAL"):
+        assert client.chat_postMessage(channel=channel, text=f"in {channel}")["channel"] == channel
+        assert client.chat_postEphemeral(channel=channel, user=ANN.id, text="psst")["ok"]
+        assert [m["text"] for m in client.conversations_history(channel=channel)["messages"]] == [
+            f"in {channel}"
+        ]
+    assert client.files_upload_v2(channel=ops, content="x", filename="x.txt")["ok"]
+
+    # A group DM the bot opens includes the bot.
+    group = client.conversations_open(users=[ANN.id, BOB.id])["channel"]["id"]
+    opened = slack.conversation(group)
+    assert opened is not None and opened["kind"] == "mpim" and opened["bot_is_member"]
+    assert client.chat_postMessage(channel=group, text="hi all")["ok"]
+
+    # chat:write.public lets chat.postMessage (only) into public channels the bot is not in.
+    slack.scopes = (*READ_ALL, "chat:write.public")
+    assert client.chat_postMessage(channel=team, text="announcement")["ok"]
+    assert ephemeral_error(team) == "not_in_channel"
+    assert history_error(team) == "not_in_channel"
+    assert post_error(secret) == "channel_not_found"
+
+    # Membership changes take effect at once.
+    slack.add_member(secret, bot)
+    assert client.chat_postMessage(channel=secret, text="now I'm in")["ok"]
+    slack.remove_member(ops, bot)
+    slack.scopes = READ_ALL
+    assert post_error(ops) == "not_in_channel"
+
+
+def test_missing_scope_names_the_scope_needed(slack: FakeSlack, client: WebClient) -> None:
+    slack.scopes = ("commands", "im:write")
+    refused = slack_error(lambda: client.chat_postMessage(channel=ANN.id, text="x"))
+    assert refused == {
+        "ok": False,
+        "error": "missing_scope",
+        "needed": "chat:write",
+        "provided": "commands,im:write",
+    }
+    assert slack.messages(ANN.id) == []
+    dm = slack.dm_channel(ANN.id)
+    assert slack_error(lambda: client.users_info(user=ANN.id))["needed"] == "users:read"
+    assert (
+        slack_error(lambda: client.users_lookupByEmail(email="ann@example.com"))["needed"]
+        == "users:read.email"
+    )
+    assert (
+        slack_error(lambda: client.files_getUploadURLExternal(filename="a", length=1))["needed"]
+        == "files:write"
+    )
+    assert slack_error(lambda: client.conversations_history(channel=dm))["needed"] == "im:history"
+    assert slack_error(lambda: client.conversations_open(users=[ANN.id, BOB.id]))["needed"] == "mpim:write"
+    assert client.conversations_open(users=ANN.id)["channel"]["id"] == dm
+    assert client.auth_test()["ok"]
+    assert client.views_publish(user_id=ANN.id, view={"type": "home", "blocks": [{"type": "divider"}]})["ok"]
+
+    # What our app is granted reads its own DMs, not channels.
+    slack.scopes = APP_SCOPES
+    assert client.conversations_history(channel=dm)["ok"]
+    public = slack_error(lambda: client.conversations_history(channel="C0GENERAL"))
+    assert public["needed"] == "channels:history" and public["provided"] == ",".join(APP_SCOPES)
+    answer = client.chat_postMessage(channel=ANN.id, text="x")
+    assert answer.headers["X-OAuth-Scopes"] == ",".join(APP_SCOPES)
+    assert answer.headers["X-Accepted-OAuth-Scopes"] == "chat:write"
+
+
+def test_every_method_has_its_scopes_listed(slack: FakeSlack) -> None:
+    assert set(METHOD_SCOPES) == set(slack.api_methods)
+    for method, by_kind in SCOPE_BY_CONVERSATION.items():
+        assert set(by_kind.values()) <= set(METHOD_SCOPES[method])
+
+
+def manifest_bot_scopes() -> list[str]:
+    return list(yaml.safe_load(MANIFEST.read_text())["oauth_config"]["scopes"]["bot"])
+
+
+@pytest.mark.xfail(
+    "im:history" not in manifest_bot_scopes(),
+    reason="manifest.yml is to gain im:history (the app reads its own DMs with conversations.history)",
+    strict=True,
+)
+def test_app_scopes_are_the_manifests() -> None:
+    assert sorted(APP_SCOPES) == sorted(manifest_bot_scopes())
+
+
+def test_commands_and_response_url_work_where_the_bot_is_not(
+    slack: FakeSlack, client: WebClient, recorder: Recorder
+) -> None:
+    ann_bob = slack.add_dm_between(ANN.id, BOB.id)
+    secret = slack.add_channel("G0SECRET", "secret", members=[ANN.id, BOB.id], private=True)
+    ann = SlackDriver(recorder.url, SECRET, slack).as_user(ANN.id)
+
+    def post_error(channel: str) -> str:
+        return str(slack_error(lambda: client.chat_postMessage(channel=channel, text="x"))["error"])
+
+    for channel in (ann_bob, secret):
+        assert ann.command("/brickwork", channel_id=channel).status == 200
+        form = {k: v[0] for k, v in parse_qs(recorder.requests[-1]["body"]).items()}
+        assert form["channel_id"] == channel
+        webhook = WebhookClient(form["response_url"])
+        assert webhook.send(text=f"only Ann sees this in {channel}").status_code == 200
+        assert webhook.send(text="everyone here sees this", response_type="in_channel").status_code == 200
+        assert [m["text"] for m in slack.messages(channel)] == ["everyone here sees this"]
+        assert post_error(channel) == "channel_not_found"  # while the Web API keeps the bot out
+    assert [e["text"] for e in slack.ephemerals(ANN.id)] == [
+        f"only Ann sees this in {ann_bob}",
+        f"only Ann sees this in {secret}",
+    ]
+
+
+def test_workspace_conversations(slack: FakeSlack) -> None:
+    general = slack.conversation("C0GENERAL")
+    assert general is not None and general["kind"] == "public" and general["bot_is_member"]
+    assert set(general["members"]) == {slack.bot_user_id, ANN.id, BOB.id}  # not the deactivated user
+    slack.add_user(CAT)
+    assert CAT.id in slack.conversation("C0GENERAL")["members"]  # type: ignore[index]
+    assert slack.conversation(slack.dm_channel(ANN.id)) == {
+        "id": slack.dm_channel(ANN.id),
+        "name": "",
+        "kind": "im",
+        "is_private": True,
+        "members": sorted([slack.bot_user_id, ANN.id]),
+        "bot_is_member": True,
+    }
+    dm = slack.add_dm_between(ANN.id, BOB.id)
+    assert dm.startswith("D") and dm == slack.add_dm_between(BOB.id, ANN.id) != slack.dm_channel(ANN.id)
+    assert slack.conversation(dm)["bot_is_member"] is False  # type: ignore[index]
+    assert slack.conversation("C0NOPE") is None
+    with pytest.raises(ValueError):
+        slack.add_channel("G0PUBLIC", "oops")  # G… ids are private
+    with pytest.raises(ValueError):
+        slack.add_channel("C0GENERAL", "again")
+    with pytest.raises(KeyError):
+        slack.add_channel("C0TYPO", "typo", members=["U0NOBODY"])
+    with pytest.raises(ValueError):
+        slack.add_dm_between(ANN.id, slack.bot_user_id)
+    with pytest.raises(ValueError):
+        slack.add_message(dm, "not Cat's DM", user=CAT.id)
 
 
 # ---------------------------------------------------------------------- driver

@@ -13,10 +13,21 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel
 
 from storage.db import Database
-from storage.models import Feedback, FeedbackSource, Job, JobKind, JobState, Project, ProjectState
+from storage.models import (
+    Feedback,
+    FeedbackSource,
+    Job,
+    JobKind,
+    JobState,
+    MessageKind,
+    MessageState,
+    Project,
+    ProjectState,
+)
 from storage.repositories import events as events_repo
 from storage.repositories import feedback as feedback_repo
 from storage.repositories import jobs as jobs_repo
+from storage.repositories import outbox as outbox_repo
 from storage.repositories import people as people_repo
 from storage.repositories import projects as projects_repo
 
@@ -92,7 +103,7 @@ def test_naive_datetimes_are_refused(db: Database) -> None:
         )
 
 
-def test_claim_due_takes_each_job_once_even_with_two_tickers(db: Database) -> None:
+def test_each_job_is_claimed_once_even_with_two_tickers(db: Database) -> None:
     project_ids = [_project(db, f"V{i}") for i in range(14)]
     with db.transaction() as session:
         for i, pid in enumerate(project_ids):
@@ -104,13 +115,14 @@ def test_claim_due_takes_each_job_once_even_with_two_tickers(db: Database) -> No
     def claimer(name: str) -> None:
         barrier.wait()
         got: list[int] = []
-        for round_ in range(12):
+        while True:
             with db.transaction() as s:
-                got += [
-                    j.id
-                    for j in jobs_repo.claim_due(s, now=NOW, worker=f"{name}-{round_}", limit=5)
-                    if j.id is not None
-                ]
+                job = jobs_repo.claim_one(s, now=NOW, worker=name)
+                if job is None:
+                    break
+                assert job.id is not None
+                got.append(job.id)
+                jobs_repo.finish(s, job.id, at=NOW)
         results.append(got)
 
     threads = [threading.Thread(target=claimer, args=(n,)) for n in ("a", "b")]
@@ -122,7 +134,9 @@ def test_claim_due_takes_each_job_once_even_with_two_tickers(db: Database) -> No
     assert len(claimed) == len(set(claimed)) == 14 * len(JobKind)
 
 
-def test_claim_skips_future_and_finished_jobs_and_retakes_stale_claims(db: Database) -> None:
+def test_a_job_rolled_back_with_its_work_is_due_again(db: Database) -> None:
+    """Claim, work and finish share one transaction: a crash between them leaves the job pending,
+    with none of its work done, for the next tick (no lease to wait out)."""
     pid = _project(db)
     with db.transaction() as session:
         future = jobs_repo.schedule(
@@ -131,16 +145,16 @@ def test_claim_skips_future_and_finished_jobs_and_retakes_stale_claims(db: Datab
         due = jobs_repo.schedule(session, kind=JobKind.DEBRIEF_PROMPT, project_id=pid, due_at=NOW)
         session.flush()
         future_id, due_id = future.id, due.id
+    with pytest.raises(RuntimeError), db.transaction() as session:
+        claimed = jobs_repo.claim_one(session, now=NOW, worker="w1")
+        assert claimed is not None and claimed.id == due_id
+        raise RuntimeError("the process dies mid-job")
     with db.transaction() as session:
-        assert [j.id for j in jobs_repo.claim_due(session, now=NOW, worker="w1")] == [due_id]
+        claimed = jobs_repo.claim_one(session, now=NOW, worker="w2")
+        assert claimed is not None and claimed.id == due_id
+        jobs_repo.finish(session, due_id, at=NOW)  # type: ignore[arg-type]
     with db.transaction() as session:
-        assert jobs_repo.claim_due(session, now=NOW, worker="w2") == []  # running, lease not over
-    later = NOW + jobs_repo.LEASE + timedelta(seconds=1)
-    with db.transaction() as session:
-        assert [j.id for j in jobs_repo.claim_due(session, now=later, worker="w3")] == [due_id]
-        jobs_repo.finish(session, due_id, at=later)  # type: ignore[arg-type]
-    with db.transaction() as session:
-        assert jobs_repo.claim_due(session, now=later, worker="w4") == []
+        assert jobs_repo.claim_one(session, now=NOW, worker="w3") is None  # done; the other is not due
         assert future_id is not None
 
 
@@ -153,9 +167,9 @@ def test_failed_jobs_back_off_then_give_up(db: Database) -> None:
     now = NOW
     for attempt in range(1, jobs_repo.MAX_ATTEMPTS + 1):
         with db.transaction() as session:
-            claimed = jobs_repo.claim_due(session, now=now, worker=f"w{attempt}")
-            assert [j.attempts for j in claimed] == [attempt]
-            job = jobs_repo.fail(session, claimed[0].id, at=now, error="boom")  # type: ignore[arg-type]
+            claimed = jobs_repo.claim_one(session, now=now, worker=f"w{attempt}")
+            assert claimed is not None and claimed.attempts == attempt
+            job = jobs_repo.fail(session, claimed.id, at=now, error="boom")  # type: ignore[arg-type]
             assert job is not None
         if attempt < jobs_repo.MAX_ATTEMPTS:
             assert job.state is JobState.PENDING and job.due_at == now + timedelta(minutes=5 * attempt)
@@ -170,14 +184,68 @@ def test_one_job_of_a_kind_per_project(db: Database) -> None:
         jobs_repo.schedule(session, kind=JobKind.DEBRIEF_PROMPT, project_id=pid, due_at=NOW)
 
 
-def test_a_dm_is_claimed_once(db: Database) -> None:
+def test_a_dm_is_enqueued_once_and_claimed_by_one_worker(db: Database) -> None:
+    pid = _project(db)
+    lease = timedelta(seconds=60)
+    with db.transaction() as session:
+        first = outbox_repo.enqueue(
+            session, kind=MessageKind.DEBRIEF_PROMPT, key="k1", recipient_id=1, due_at=NOW, ref_id=pid
+        )
+        again = outbox_repo.enqueue(
+            session, kind=MessageKind.DEBRIEF_PROMPT, key="k1", recipient_id=1, due_at=NOW, ref_id=pid
+        )
+        assert first == again
+    with db.transaction() as session:
+        claim = outbox_repo.claim(session, now=NOW, lease=lease, worker="w1")
+        assert claim is not None and claim.message_id == first and not claim.check_first
+    with db.transaction() as session:  # held: nobody else gets it while the lease runs
+        assert outbox_repo.claim(session, now=NOW + lease / 2, lease=lease, worker="w2") is None
+    with db.transaction() as session:  # the holder died: past the lease it is taken, uncertain
+        taken = outbox_repo.claim(session, now=NOW + 2 * lease, lease=lease, worker="w3")
+        assert taken is not None and taken.check_first
+    with db.transaction() as session:  # the first holder's late outcome changes nothing
+        assert not outbox_repo.mark_sent(session, claim, channel_id="D1", ts="1.0", at=NOW)
+        assert outbox_repo.mark_sent(session, taken, channel_id="D1", ts="2.0", at=NOW)
+    with db.transaction() as session:
+        message = outbox_repo.get(session, first)
+        assert message is not None and (message.state, message.ts, message.uncertain) == (
+            MessageState.SENT,
+            "2.0",
+            False,
+        )
+        assert outbox_repo.claim(session, now=NOW + 3 * lease, lease=lease, worker="w4") is None
+
+
+def test_two_workers_claim_each_dm_once(db: Database) -> None:
     pid = _project(db)
     with db.transaction() as session:
-        first = projects_repo.claim_message(session, pid, 1, JobKind.DEBRIEF_PROMPT)
-        assert first is not None
-    with db.transaction() as session:
-        assert projects_repo.claim_message(session, pid, 1, JobKind.DEBRIEF_PROMPT) is None
-        assert projects_repo.claim_message(session, pid, 1, JobKind.DEBRIEF_REMINDER) is not None
+        for n in range(40):
+            outbox_repo.enqueue(
+                session, kind=MessageKind.DEBRIEF_PROMPT, key=f"k{n}", recipient_id=1, due_at=NOW, ref_id=pid
+            )
+    results: list[list[int]] = []
+    barrier = threading.Barrier(2)
+
+    def worker(name: str) -> None:
+        barrier.wait()
+        got: list[int] = []
+        while True:
+            with db.transaction() as s:
+                claim = outbox_repo.claim(s, now=NOW, lease=timedelta(seconds=60), worker=name)
+            if claim is None:
+                break
+            got.append(claim.message_id)
+            with db.transaction() as s:
+                assert outbox_repo.mark_sent(s, claim, channel_id="D1", ts=str(claim.message_id), at=NOW)
+        results.append(got)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in ("a", "b")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    claimed = results[0] + results[1]
+    assert len(claimed) == len(set(claimed)) == 40
 
 
 def test_feedback_is_unique_per_giver_subject_project_and_save_replaces_ratings(db: Database) -> None:

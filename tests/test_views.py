@@ -7,6 +7,7 @@ import json
 from dataclasses import replace
 from datetime import UTC, date, datetime
 
+import pytest
 from slack_sdk.models.views import View
 
 from bot.answers import Answers
@@ -20,8 +21,8 @@ from bot.debriefs import (
 )
 from bot.framework import MAX_KPIS_PER_DIMENSION, Framework, load_framework, parse_framework
 from bot.standin.validation import validate_message_blocks, validate_message_text, validate_view
-from handlers.debrief import parse_answers, parse_button_value
-from handlers.forms import DebriefFormMeta, MetadataError, flatten_state, parse_metadata
+from handlers.debrief import parse_answers
+from handlers.forms import DebriefFormMeta, FormRefused, Input, db_id_pair, parse_metadata, read_form
 from handlers.ids import kpi_block
 from handlers.views import debrief as views
 from handlers.views.form import NOT_OBSERVED
@@ -166,28 +167,39 @@ def test_parse_answers() -> None:
     values[kpi_block("target")] = "partly"
     values[kpi_block("motivates")] = NOT_OBSERVED
     values[kpi_block("delegates")] = "seven"
+    values[kpi_block("decides")] = "٣"  # ARABIC-INDIC DIGIT THREE: int() reads it as 3; we do not
+    values[kpi_block("innovates")] = "+3"
     del values[kpi_block("quality")]
     answers = parse_answers({**values, "growth_note": "try X"}, framework)
     assert answers.scores["target"] == 1 and answers.scores["motivates"] is None
-    assert answers.scores["delegates"] == -1  # a forged value fails validation, never stored as-is
+    # A value we did not offer fails validation, never stored as-is or as what int() makes of it.
+    assert answers.scores["delegates"] == answers.scores["decides"] == answers.scores["innovates"] == -1
     assert answers.missing == {"quality"} and answers.growth_note == "try X"
 
 
 def test_button_values_and_metadata_are_parsed_in_one_place() -> None:
-    assert parse_button_value("12:34") == (12, 34)
-    for bad in ("", "12", "a:b", "1:2:3", "-1:2"):
-        assert parse_button_value(bad) is None
+    assert db_id_pair("12:34") == (12, 34)
+    for bad in ("", "12", "a:b", "1:2:3", "-1:2", "0:1", "1:99999999999", "٣:4", "+3:4", " 1:2", None, 12):
+        with pytest.raises(FormRefused):
+            db_id_pair(bad)
     view = {"private_metadata": DebriefFormMeta(project_id=1, subject_id=2).model_dump_json()}
     assert parse_metadata(view, DebriefFormMeta) == DebriefFormMeta(project_id=1, subject_id=2)
-    for bad in ("", "{}", "not json", '{"project_id": "x", "subject_id": 2}'):
-        try:
+    for bad in (
+        "",
+        "{}",
+        "not json",
+        '{"project_id": "x", "subject_id": 2}',
+        '{"project_id": "1", "subject_id": 2}',  # strings are not ids: only what we wrote
+        '{"project_id": 1, "subject_id": 2147483648}',  # beyond what the database holds
+        '{"project_id": 1, "subject_id": 2, "extra": 1}',
+        '{"project_id": true, "subject_id": 2}',
+        "[]",
+    ):
+        with pytest.raises(FormRefused):
             parse_metadata({"private_metadata": bad}, DebriefFormMeta)
-        except MetadataError:
-            continue
-        raise AssertionError(f"accepted {bad!r}")
 
 
-def test_flatten_state_reads_every_element_type() -> None:
+def test_read_form_reads_every_element_type() -> None:
     view = {
         "state": {
             "values": {
@@ -202,16 +214,49 @@ def test_flatten_state_reads_every_element_type() -> None:
             }
         }
     }
-    assert flatten_state(view) == {
+    spec = {
+        "a": Input.TEXT,
+        "b": Input.CHOICE,
+        "c": Input.CHOICE,
+        "d": Input.USERS,
+        "e": Input.USER,
+        "f": Input.DATE,
+        "g": Input.CHOICE,
+        "h": Input.CHOICES,
+        "missing": Input.TEXT,
+    }
+    view["state"]["values"]["d"]["input"]["selected_users"] = ["U0AAA", "W0BBB"]
+    view["state"]["values"]["e"]["input"]["selected_user"] = "U0CCC"
+    assert read_form(view, spec) == {
         "a": "x",
         "b": "3",
         "c": None,
-        "d": ["U1", "U2"],
-        "e": "U3",
-        "f": "2026-12-01",
+        "d": ["U0AAA", "W0BBB"],
+        "e": "U0CCC",
+        "f": date(2026, 12, 1),
         "g": "yes",
         "h": ["1"],
+        "missing": "",
     }
+
+
+@pytest.mark.parametrize(
+    ("element", "kind"),
+    [
+        ({"type": "checkboxes", "selected_options": [{"value": "x"}]}, Input.TEXT),  # a text field as boxes
+        ({"type": "plain_text_input", "value": ["x"]}, Input.TEXT),
+        ({"type": "static_select", "selected_option": "3"}, Input.CHOICE),
+        ({"type": "static_select", "selected_option": {"value": 3}}, Input.CHOICE),
+        ({"type": "users_select", "selected_user": "someone"}, Input.USER),
+        ({"type": "multi_users_select", "selected_users": "U0AAA"}, Input.USERS),
+        ({"type": "datepicker", "selected_date": "2026-02-30"}, Input.DATE),
+        ({"type": "datepicker", "selected_date": "tomorrow"}, Input.DATE),
+        ("not an element", Input.TEXT),
+    ],
+)
+def test_a_form_field_of_the_wrong_shape_is_refused(element: object, kind: Input) -> None:
+    with pytest.raises(FormRefused):
+        read_form({"state": {"values": {"f": {"input": element}}}}, {"f": kind})
 
 
 def test_an_anonymous_item_shows_neither_its_source_nor_its_day() -> None:

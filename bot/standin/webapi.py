@@ -3,56 +3,148 @@
 :class:`FakeSlack` runs a stdlib ``ThreadingHTTPServer`` on ``127.0.0.1`` (random port)
 and answers ``POST /api/<method>`` the way Slack does: HTTP 200 with
 ``{"ok": true, ...}`` or ``{"ok": false, "error": "..."}``. Point the app's
-``slack_sdk.WebClient(base_url=slack.url)`` at it.
+``slack_sdk.WebClient(base_url=slack.url)`` at it. The rule of the house: the stand-in refuses
+what Slack refuses; a test that passes only because the stand-in is more lenient proves nothing.
 
 What it stands in for:
 
 * the Web API methods the app uses (``auth.test``, ``users.*``, ``conversations.open``,
-  ``chat.*``, ``views.*``), with Slack's argument names, result shapes and error codes;
+  ``conversations.history``, ``chat.*``, ``views.*``), with Slack's argument names, result shapes
+  and error codes;
 * file uploads the way ``WebClient.files_upload_v2`` does them: ``files.getUploadURLExternal``,
   a POST of the bytes to the returned ``upload_url`` (served here under ``/upload/<file_id>``)
   and ``files.completeUploadExternal``, which shares the file into a channel or DM;
 * Slack's server-side Block Kit validation (see :mod:`bot.standin.validation`), so an
   over-long button label fails here exactly as it would in production;
+* message metadata (``metadata`` on chat.postMessage / chat.update, returned by
+  conversations.history with ``include_all_metadata``);
+* OAuth scopes (see :mod:`bot.standin.scopes`): a call whose token lacks the scope is refused with
+  ``missing_scope`` and the ``needed`` / ``provided`` fields;
+* the conversations of a workspace and who is in them (see "Conversations" below);
 * trigger ids (single use, 3 second lifetime) and ``response_url`` endpoints;
-* rate limits and outages, on demand (:meth:`FakeSlack.fail_next`).
+* rate limits and outages, on demand (:meth:`FakeSlack.fail_next`, :meth:`FakeSlack.fail_call`),
+  answers that come late, never, or not at all after the call was applied
+  (:meth:`FakeSlack.answer_late`, :meth:`FakeSlack.drop_after_apply`), and hooks that run at an
+  exact point of the Nth call (:meth:`FakeSlack.on_call`) — for exactly-once tests that kill
+  processes mid-call.
 
-Every request is recorded as a :class:`Call`; tests read them with :meth:`FakeSlack.calls_to`
-or poll with :meth:`FakeSlack.wait_for` (Bolt listeners run after the HTTP ack, so tests
-must poll). Readers such as :meth:`FakeSlack.last_dm`, :meth:`FakeSlack.open_modal` and
-:meth:`FakeSlack.files` expose what a person would currently see.
+Conversations
+-------------
+
+The workspace knows public channels (``C…``), private channels (``G…``, or ``C…`` made private),
+the bot's DM with each user (``FakeSlack.dm_channel(user_id)``), DMs between two people (``D…``
+without the bot) and group DMs. ``C0GENERAL`` ("general", public, every user and the bot) exists
+from the start; tests add others with :meth:`FakeSlack.add_channel`, :meth:`FakeSlack.add_dm_between`,
+:meth:`FakeSlack.add_group_dm` and change membership with :meth:`FakeSlack.add_member` /
+:meth:`FakeSlack.remove_member`. A conversation the bot cannot see — unknown, a private channel or
+group DM it is not in, a DM between two other people — is ``channel_not_found`` to every method, as
+in Slack (which does not reveal that it exists). Per method, the stand-in checks:
+
+* ``chat.postMessage`` (https://docs.slack.dev/reference/methods/chat.postMessage): a user id posts
+  into the bot's DM with that user; an invisible conversation is ``channel_not_found``; a public
+  channel the bot is not in is ``not_in_channel`` unless the app has ``chat:write.public``.
+  Not checked yet: channel *names* (``#general``; the stand-in takes ids only), archived channels
+  (``is_archived``), read-only / thread-only channels, ``reply_broadcast``.
+* ``chat.postEphemeral`` (https://docs.slack.dev/reference/methods/chat.postEphemeral): as above,
+  but the bot must be in the channel even with ``chat:write.public``; a recipient who is not a member
+  of the conversation is ``user_not_in_channel``; an unknown user ``user_not_found``.
+* ``chat.update`` / ``chat.delete`` (https://docs.slack.dev/reference/methods/chat.update,
+  https://docs.slack.dev/reference/methods/chat.delete): the channel must be a conversation id the bot
+  can see (a user id is ``channel_not_found``), then the message must exist (``message_not_found``).
+  Not checked yet: ``cant_update_message`` / ``cant_delete_message`` (every stored message is the
+  bot's), ``edit_window_closed``.
+* ``conversations.history`` (https://docs.slack.dev/reference/methods/conversations.history): an
+  invisible conversation is ``channel_not_found``; then the scope for its kind (``missing_scope``);
+  a public channel the bot is not in is ``not_in_channel``; malformed ``oldest`` / ``latest`` are
+  ``invalid_ts_oldest`` / ``invalid_ts_latest``; a cursor it did not issue is ``invalid_cursor``.
+  Only top-level messages (thread parents included, replies not), newest first, deleted ones left
+  out; ``limit`` defaults to 100 and is capped at 999. Slack documents no error for a ``limit``
+  that is not a positive integer; the stand-in refuses one with ``invalid_arguments``.
+* ``files.completeUploadExternal`` (https://docs.slack.dev/reference/methods/files.completeUploadExternal):
+  every channel in ``channel_id`` / ``channels`` must be visible (``channel_not_found``) and, for a
+  public channel, have the bot as a member (``not_in_channel``); the whole call is refused then.
+* ``conversations.open`` (https://docs.slack.dev/reference/methods/conversations.open): resuming by
+  ``channel`` works for the bot's DMs and group DMs only (an invisible one is ``channel_not_found``,
+  a channel ``method_not_supported_for_channel_type``).
+* Slash commands and ``response_url`` are not membership-checked: Slack delivers a command typed in
+  any conversation, and its ``response_url`` answers there (ephemeral or ``in_channel``) even when
+  the bot is not a member.
+
+Message metadata (https://docs.slack.dev/messaging/message-metadata): ``metadata`` must be a JSON
+object (a JSON-encoded string in a form body) with a string ``event_type`` and an object
+``event_payload``, else ``invalid_metadata_format``. An ``event_type`` with characters other than
+letters, digits, ``_`` and ``-`` is, as Slack documents, not an error: the message is posted without
+its metadata and the answer carries the warning ``invalid_metadata_schema``. Not checked:
+``metadata_too_large`` (Slack does not document the limit), manifest-declared event schemas.
+
+Every request is recorded as a :class:`Call` (numbered per method, with how it was answered); tests
+read them with :meth:`FakeSlack.calls_to` or poll with :meth:`FakeSlack.wait_for` (Bolt listeners run
+after the HTTP ack, so tests must poll). Readers such as :meth:`FakeSlack.last_dm`,
+:meth:`FakeSlack.open_modal`, :meth:`FakeSlack.files` and :meth:`FakeSlack.messages_with_metadata`
+expose what a person would currently see.
 
 Nothing happens at import time; each ``FakeSlack`` owns all of its state.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import copy
+import dataclasses
 import email.parser
 import email.policy
 import itertools
 import json
+import logging
 import mimetypes
+import re
 import secrets
+import select
+import socket
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from http.server import BaseHTTPRequestHandler
-from typing import Any
+from typing import Any, Literal, Self
 from urllib.parse import parse_qsl, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.standin.loopback import LoopbackService
+from bot.standin.scopes import (
+    APP_SCOPES,
+    CHAT_WRITE_PUBLIC,
+    METHOD_SCOPES,
+    SCOPE_BY_CONVERSATION,
+    missing_scopes,
+)
 from bot.standin.validation import validate_message_blocks, validate_message_text, validate_view
+
+log = logging.getLogger(__name__)
 
 JSON_ENCODED_ARGS = ("blocks", "view", "attachments", "metadata", "files")
 MODAL_STACK_LIMIT = 3
 RESPONSE_URL_MAX_USES = 5
 INTERACTIVE_SKIP_TYPES = frozenset({"image", "plain_text", "mrkdwn"})
 ALT_TXT_MAX_LENGTH = 1000
+GENERAL_CHANNEL = "C0GENERAL"
+# conversations.history: "limit ... Maximum of 999", default 100
+# (https://docs.slack.dev/reference/methods/conversations.history).
+HISTORY_DEFAULT_LIMIT = 100
+HISTORY_MAX_LIMIT = 999
+# "Event types can contain letters, numbers, underscores, and hyphens"
+# (https://docs.slack.dev/messaging/message-metadata).
+METADATA_EVENT_TYPE = re.compile(r"[A-Za-z0-9_-]+")
+TS_PATTERN = re.compile(r"\d+(\.\d+)?")
+
+ConversationKind = Literal["public", "private", "im", "mpim"]
+#: How a call was answered: normally, after a delay, never (connection held), or not at all (closed).
+Answer = Literal["sent", "late", "never", "dropped", "error"]
+HookStage = Literal["received", "applied", "answered"]
 
 
 @dataclass
@@ -70,11 +162,20 @@ class FakeUser:
 
 @dataclass(frozen=True)
 class Call:
-    """One request the fake answered.
+    """One request the fake received (and applied, and usually answered).
 
     ``args`` are the decoded arguments (JSON-encoded form fields such as ``blocks`` and
     ``view`` are parsed; the token is not recorded). ``validation_errors`` is non-empty
     when the call was rejected because of its payload (see :meth:`FakeSlack.invalid_calls`).
+
+    ``number`` is the call's 1-based number among the calls to ``method`` since the fake started
+    or :meth:`FakeSlack.reset_calls`. ``ok`` / ``status`` / ``response`` say what Slack applied
+    and answered (or would have); ``answer`` says how the fake delivered that answer: ``sent`` at
+    once, ``late`` (after a delay, :meth:`FakeSlack.answer_late`; a client that gave up first never
+    reads it), ``never`` (the connection was held open until the client gave up) or ``dropped``
+    (closed without an answer, :meth:`FakeSlack.drop_after_apply`). Calls are recorded when
+    applied, before the answer is written. A call passed to an ``on_call(..., when="received")``
+    hook has not been applied yet: ``status`` 0, ``ok`` False, no ``response``.
     """
 
     method: str
@@ -85,15 +186,24 @@ class Call:
     validation_errors: tuple[str, ...] = ()
     response: dict[str, Any] | None = None
     at: float = 0.0
+    number: int = 0
+    answer: Answer = "sent"
 
     @property
     def invalid(self) -> bool:
         """True when Slack would have rejected the payload (blocks, view, text)."""
         return bool(self.validation_errors)
 
+    @property
+    def answered(self) -> bool:
+        """False when the fake wrote no answer at all (``answer`` is ``never`` or ``dropped``)."""
+        return self.answer in ("sent", "late")
+
     def summary(self) -> str:
         state = "ok" if self.ok else f"error={self.error}"
-        line = f"{self.method} [{self.status} {state}]"
+        line = f"{self.method}#{self.number} [{self.status} {state}]"
+        if self.answer != "sent":
+            line += f" (answer {self.answer})"
         keys = (
             "channel",
             "channel_id",
@@ -142,6 +252,48 @@ class _Failure:
     error: str | None
 
 
+@dataclass(frozen=True)
+class _Delivery:
+    """How to answer an applied call: ``delay`` seconds late, never, by closing the connection,
+    or with an HTTP ``status`` error although the call was applied."""
+
+    answer: Answer
+    delay: float = 0.0
+    status: int = 500
+
+
+@dataclass(eq=False)
+class _Hook:
+    method: str
+    number: int | None  # None: every call
+    when: HookStage
+    callback: Callable[[Call], None]
+
+
+@dataclass
+class _Faults:
+    """What was arranged for one incoming call (see FakeSlack.fail_call / answer_late / on_call)."""
+
+    number: int
+    failure: _Failure | None = None
+    delivery: _Delivery | None = None
+    hooks: list[_Hook] = field(default_factory=list)
+
+    @property
+    def answer(self) -> Answer:
+        return "sent" if self.delivery is None else self.delivery.answer
+
+
+@dataclass
+class _Conversation:
+    """A conversation of the workspace. ``members`` are user ids; the bot is one when it is in it."""
+
+    id: str
+    kind: ConversationKind
+    name: str = ""
+    members: set[str] = field(default_factory=set)
+
+
 @dataclass
 class _Trigger:
     user_id: str
@@ -174,11 +326,43 @@ class _Upload:
 
 
 @dataclass
+class _CallInfo:
+    """An arriving call, before the outcome is known; :meth:`make` builds its :class:`Call`."""
+
+    method: str
+    args: dict[str, Any]
+    at: float
+    faults: _Faults
+
+    def make(
+        self,
+        ok: bool,
+        error: str | None,
+        status: int,
+        validation_errors: Iterable[str] = (),
+        response: dict[str, Any] | None = None,
+    ) -> Call:
+        return Call(
+            self.method,
+            self.args,
+            ok,
+            error,
+            status,
+            tuple(validation_errors),
+            response,
+            at=self.at,
+            number=self.faults.number,
+            answer=self.faults.answer,
+        )
+
+
+@dataclass
 class _Reply:
     status: int
     body: dict[str, Any]
     headers: dict[str, str] = field(default_factory=dict)
     text: str | None = None  # answer text/plain instead of JSON (the upload URL does)
+    call: Call | None = None  # the call this answers, as recorded
 
 
 class FakeSlack(LoopbackService):
@@ -186,7 +370,9 @@ class FakeSlack(LoopbackService):
 
     Use as a context manager (``with FakeSlack(users) as slack: ...``) or call
     :meth:`start` / :meth:`stop`. ``trigger_ttl`` is how long an issued trigger id
-    stays valid (Slack: 3 seconds); tests may shorten it.
+    stays valid (Slack: 3 seconds); tests may shorten it. ``scopes`` are the bot token's OAuth
+    scopes (default: what our app's manifest grants, :data:`bot.standin.scopes.APP_SCOPES`);
+    a test may pass fewer to see ``missing_scope``, or change :attr:`scopes` later.
     """
 
     name = "fake-slack"
@@ -202,6 +388,7 @@ class FakeSlack(LoopbackService):
         app_id: str = "A0BRICK",
         team_name: str = "Brickwork",
         team_domain: str = "brickwork",
+        scopes: Iterable[str] = APP_SCOPES,
     ) -> None:
         self.team_id = team_id
         self.team_name = team_name
@@ -210,14 +397,21 @@ class FakeSlack(LoopbackService):
         self.bot_id = bot_id
         self.app_id = app_id
         self.trigger_ttl = trigger_ttl
+        self.scopes: tuple[str, ...] = tuple(scopes)
         self._lock = threading.RLock()
+        self._stopping = threading.Event()  # set by stop(): held and late answers give up
         self._users: dict[str, FakeUser] = {}
         self._calls: list[Call] = []
-        self._failures: dict[str, deque[_Failure]] = {}
+        self._call_numbers: dict[str, int] = {}  # method -> calls received since start / reset_calls
+        self._failures: dict[str, deque[_Failure]] = {}  # fail_next
+        self._numbered_failures: dict[tuple[str, int], _Failure] = {}  # fail_call
+        self._deliveries: dict[str, deque[_Delivery]] = {}  # answer_late / drop_after_apply, next calls
+        self._numbered_deliveries: dict[tuple[str, int], _Delivery] = {}  # ... by call number
+        self._hooks: list[_Hook] = []
+        self.hook_errors: list[BaseException] = []  # exceptions raised by on_call callbacks
         self._last_ts_us = 0
         self._counter = itertools.count(1)
-        self._dm_users: dict[str, str] = {}  # D-id -> user id
-        self._group_members: dict[str, tuple[str, ...]] = {}  # G-id (mpim) -> user ids
+        self._conversations: dict[str, _Conversation] = {}
         self._messages: dict[str, list[dict[str, Any]]] = {}  # channel -> messages
         self._ephemerals: dict[str, list[dict[str, Any]]] = {}  # user -> ephemeral messages
         self._triggers: dict[str, _Trigger] = {}
@@ -230,6 +424,7 @@ class FakeSlack(LoopbackService):
         self._uploads: dict[str, _Upload] = {}  # file id -> upload (files.getUploadURLExternal)
         self._files: dict[str, dict[str, Any]] = {}  # file id -> completed file record
         super().__init__()
+        self._conversations[GENERAL_CHANNEL] = _Conversation(GENERAL_CHANNEL, "public", "general")
         self.add_user(FakeUser(id=bot_user_id, name="brickwork", real_name="Brickwork", is_bot=True))
         for user in users:
             self.add_user(user)
@@ -238,6 +433,7 @@ class FakeSlack(LoopbackService):
             "users.info": self._users_info,
             "users.lookupByEmail": self._users_lookup_by_email,
             "conversations.open": self._conversations_open,
+            "conversations.history": self._conversations_history,
             "chat.postMessage": self._chat_post_message,
             "chat.update": self._chat_update,
             "chat.delete": self._chat_delete,
@@ -257,14 +453,149 @@ class FakeSlack(LoopbackService):
         """Base URL for ``slack_sdk.WebClient(base_url=...)``, e.g. ``http://127.0.0.1:PORT/api/``."""
         return f"{self.root_url}/api/"
 
+    @property
+    def api_methods(self) -> tuple[str, ...]:
+        """The Web API methods the fake implements (others answer ``unknown_method``)."""
+        return tuple(self._methods)
+
+    def start(self) -> Self:
+        self._stopping.clear()
+        return super().start()
+
+    def stop(self) -> None:
+        """Stop serving; answers held open (:meth:`answer_late` with ``delay=None``) are closed unanswered."""
+        self._stopping.set()
+        super().stop()
+
     # ------------------------------------------------------------------ workspace
 
     def add_user(self, user: FakeUser) -> None:
-        """Add (or replace) a workspace member."""
+        """Add (or replace) a workspace member.
+
+        A person gets a DM with the bot (``dm_channel(user.id)``); everyone who is not deactivated
+        joins ``C0GENERAL``.
+        """
         with self._lock:
             self._users[user.id] = user
             if not user.is_bot:
-                self._dm_users.setdefault(self.dm_channel(user.id), user.id)
+                dm = self.dm_channel(user.id)
+                self._conversations.setdefault(
+                    dm, _Conversation(dm, "im", members={self.bot_user_id, user.id})
+                )
+            general = self._conversations.get(GENERAL_CHANNEL)
+            if general is not None:
+                if user.deleted:
+                    general.members.discard(user.id)
+                else:
+                    general.members.add(user.id)
+
+    def add_channel(
+        self, channel_id: str, name: str, *, members: Iterable[str] = (), private: bool = False
+    ) -> str:
+        """Add a channel with ``members`` (user ids; include ``bot_user_id`` to make the bot a member).
+
+        Public channel ids start with ``C``; private ones with ``G`` or ``C``. Returns ``channel_id``.
+        """
+        if channel_id[:1] not in ("C", "G") or (channel_id.startswith("G") and not private):
+            raise ValueError(f"{channel_id!r}: public channel ids start with C, private ones with G or C")
+        with self._lock:
+            if channel_id in self._conversations:
+                raise ValueError(f"conversation {channel_id!r} exists already")
+            kind: ConversationKind = "private" if private else "public"
+            self._conversations[channel_id] = _Conversation(
+                channel_id, kind, name, self._known_users(members)
+            )
+        return channel_id
+
+    def add_dm_between(self, user_a: str, user_b: str) -> str:
+        """The id of the DM between two people (not the bot), created if need be."""
+        if self.bot_user_id in (user_a, user_b) or user_a == user_b:
+            raise ValueError("a DM between two people: two different users, neither of them the bot")
+        with self._lock:
+            members = self._known_users((user_a, user_b))
+            for conv in self._conversations.values():
+                if conv.kind == "im" and conv.members == members:
+                    return conv.id
+            channel = self._new_id("D")
+            self._conversations[channel] = _Conversation(channel, "im", members=members)
+            return channel
+
+    def add_group_dm(self, members: Iterable[str]) -> str:
+        """The id of a group DM between ``members`` (include ``bot_user_id`` for the bot to be in it)."""
+        with self._lock:
+            wanted = self._known_users(members)
+            if len(wanted) < 3:
+                raise ValueError("a group DM has at least three members")
+            for conv in self._conversations.values():
+                if conv.kind == "mpim" and conv.members == wanted:
+                    return conv.id
+            channel = "G" + secrets.token_hex(4).upper()
+            self._conversations[channel] = _Conversation(channel, "mpim", members=wanted)
+            return channel
+
+    def add_member(self, channel_id: str, user_id: str) -> None:
+        """``user_id`` (``bot_user_id`` for the bot) joins the channel or group DM ``channel_id``."""
+        with self._lock:
+            conv = self._conversations[channel_id]
+            if conv.kind == "im":
+                raise ValueError("nobody joins a DM")
+            conv.members |= self._known_users((user_id,))
+
+    def remove_member(self, channel_id: str, user_id: str) -> None:
+        """``user_id`` (``bot_user_id`` for the bot) leaves the channel or group DM ``channel_id``."""
+        with self._lock:
+            conv = self._conversations[channel_id]
+            if conv.kind == "im":
+                raise ValueError("nobody leaves a DM")
+            conv.members.discard(user_id)
+
+    def conversation(self, channel_id: str) -> dict[str, Any] | None:
+        """What the workspace knows of a conversation: id, name, kind, is_private, members, bot_is_member."""
+        with self._lock:
+            conv = self._conversations.get(channel_id)
+            if conv is None:
+                return None
+            return {
+                "id": conv.id,
+                "name": conv.name,
+                "kind": conv.kind,
+                "is_private": conv.kind != "public",
+                "members": sorted(conv.members),
+                "bot_is_member": self.bot_user_id in conv.members,
+            }
+
+    def add_message(
+        self,
+        channel_or_user_id: str,
+        text: str,
+        *,
+        user: str,
+        thread_ts: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Store a message a person wrote (``user``, a member of the conversation); returns it.
+
+        For tests of what the app reads back (conversations.history): people's messages and thread
+        replies. A user id as ``channel_or_user_id`` means the bot's DM with that user.
+        """
+        channel = self._channel_for_reading(channel_or_user_id)
+        with self._lock:
+            conv = self._conversations.get(channel)
+            if conv is None or user not in conv.members:
+                raise ValueError(f"{user!r} is not a member of {channel!r}")
+            message = self._append_message(
+                channel, {"text": text, "thread_ts": thread_ts, "metadata": metadata}, user=user
+            )
+            for key in ("bot_id", "app_id"):
+                message.pop(key)
+            return copy.deepcopy(message)
+
+    def _known_users(self, user_ids: Iterable[str]) -> set[str]:
+        ids = set(user_ids)
+        unknown = sorted(i for i in ids if i not in self._users)
+        if unknown:
+            raise KeyError(f"unknown users {unknown}; add them with add_user first")
+        return ids
 
     def user(self, user_id: str) -> FakeUser | None:
         with self._lock:
@@ -287,7 +618,7 @@ class FakeSlack(LoopbackService):
 
     @property
     def calls(self) -> list[Call]:
-        """Every call answered so far (a copy), oldest first."""
+        """Every call received and applied so far (a copy), oldest first, answered or not."""
         with self._lock:
             return list(self._calls)
 
@@ -301,8 +632,15 @@ class FakeSlack(LoopbackService):
             return [c for c in self._calls if c.validation_errors]
 
     def reset_calls(self) -> None:
+        """Forget the calls recorded so far and start numbering calls from 1 again."""
         with self._lock:
             self._calls.clear()
+            self._call_numbers.clear()
+
+    def call_count(self, method: str) -> int:
+        """How many calls to ``method`` arrived since the start or :meth:`reset_calls`."""
+        with self._lock:
+            return self._call_numbers.get(method, 0)
 
     def wait_for(
         self,
@@ -349,11 +687,22 @@ class FakeSlack(LoopbackService):
         return "\n".join(lines)
 
     def _record(self, call: Call) -> Call:
+        """Append ``call``, numbering it if it came in without a number (driver-applied responses)."""
         with self._lock:
+            if call.number == 0:
+                call = dataclasses.replace(call, number=self._next_number(call.method))
             self._calls.append(call)
         return call
 
+    def _next_number(self, method: str) -> int:
+        with self._lock:
+            number = self._call_numbers.get(method, 0) + 1
+            self._call_numbers[method] = number
+            return number
+
     # ------------------------------------------------------------------ failure injection
+    # ``method`` is a Web API method name, or "upload" (the upload URL of files_upload_v2), or
+    # "response_url". Numbers count the calls to that method since the start or reset_calls().
 
     def fail_next(
         self,
@@ -372,19 +721,138 @@ class FakeSlack(LoopbackService):
 
         ``method="upload"`` targets the upload URL (step 2 of ``files_upload_v2``), which answers
         plain text: HTTP ``status`` with ``error`` (or ``ratelimited`` / ``internal_error``) as
-        the body, and the bytes are not stored.
+        the body, and the bytes are not stored. ``method="response_url"`` targets response URLs
+        (JSON ``{"ok": false, "error": ...}``, nothing shown). A failed call applies nothing.
         """
         with self._lock:
             queue = self._failures.setdefault(method, deque())
             for _ in range(times):
                 queue.append(_Failure(status=status, retry_after=retry_after, error=error))
 
-    def _take_failure(self, method: str) -> _Failure | None:
+    def fail_call(
+        self,
+        method: str,
+        number: int,
+        *,
+        status: int = 429,
+        retry_after: int | None = 1,
+        error: str | None = None,
+    ) -> None:
+        """Make the ``number``-th call of ``method`` (1-based) fail, the way :meth:`fail_next` does."""
+        if number < 1:
+            raise ValueError("call numbers start at 1")
         with self._lock:
-            queue = self._failures.get(method)
-            if queue:
-                return queue.popleft()
-            return None
+            self._numbered_failures[(method, number)] = _Failure(status, retry_after, error)
+
+    def answer_late(
+        self, method: str, *, number: int | None = None, times: int = 1, delay: float | None = None
+    ) -> None:
+        """Apply calls of ``method`` as usual but answer them ``delay`` seconds late, or never.
+
+        The call is accepted and applied (the message stored, the view opened, ...) and recorded
+        with ``answer="late"``; the HTTP answer is written after ``delay`` seconds. With
+        ``delay=None`` it is never written (``answer="never"``): the connection is held open until
+        the client gives up and closes it, or the fake stops. The fake's lock is not held while
+        waiting, so other calls go on. Targets the calls ``number`` .. ``number + times - 1``, or
+        without ``number`` the next ``times`` calls.
+        """
+        if delay is not None and delay < 0:
+            raise ValueError("delay must be >= 0 seconds, or None for never")
+        delivery = _Delivery("never") if delay is None else _Delivery("late", float(delay))
+        self._arrange_delivery(method, number, times, delivery)
+
+    def drop_after_apply(self, method: str, *, number: int | None = None, times: int = 1) -> None:
+        """Apply calls of ``method`` as usual, then close the connection without any answer.
+
+        The client sees the connection closed (``http.client.RemoteDisconnected``); the call is
+        recorded with ``answer="dropped"``. Targets like :meth:`answer_late`.
+        """
+        self._arrange_delivery(method, number, times, _Delivery("dropped"))
+
+    def fail_after_apply(
+        self, method: str, *, number: int | None = None, times: int = 1, status: int = 500
+    ) -> None:
+        """Apply calls of ``method`` as usual, then answer HTTP ``status`` with
+        ``{"ok": false, "error": "internal_error"}``: what a Slack that fails after doing the work
+        looks like (Slack documents that some part of an operation may have succeeded). Recorded
+        with ``answer="error"``. Targets like :meth:`answer_late`.
+        """
+        if status < 500:
+            raise ValueError("a server error has a 5xx status")
+        self._arrange_delivery(method, number, times, _Delivery("error", status=status))
+
+    def _arrange_delivery(self, method: str, number: int | None, times: int, delivery: _Delivery) -> None:
+        if times < 1 or (number is not None and number < 1):
+            raise ValueError("times and call numbers start at 1")
+        with self._lock:
+            if number is None:
+                queue = self._deliveries.setdefault(method, deque())
+                queue.extend([delivery] * times)
+            else:
+                for n in range(number, number + times):
+                    self._numbered_deliveries[(method, n)] = delivery
+
+    def on_call(
+        self,
+        method: str,
+        number: int | None,
+        callback: Callable[[Call], None],
+        *,
+        when: HookStage = "received",
+    ) -> None:
+        """Run ``callback(call)`` in the server thread at a point of the ``number``-th call of ``method``.
+
+        ``when``: ``"received"`` — the call arrived and was parsed, before anything is applied (the
+        :class:`Call` has status 0); ``"applied"`` — the fake applied it (or refused it) and
+        recorded it, before the answer is written; ``"answered"`` — after the answer was written
+        and flushed (never for calls answered ``never`` or ``dropped``). ``number=None``: every call
+        of ``method``; otherwise the hook runs once. The fake's lock is not held, so a callback may
+        read the fake, set a ``threading.Event`` or ``os.kill`` a process. An exception it raises is
+        kept in :attr:`hook_errors` and does not change the answer.
+        """
+        if when not in ("received", "applied", "answered"):
+            raise ValueError(f"when must be received, applied or answered, not {when!r}")
+        if number is not None and number < 1:
+            raise ValueError("call numbers start at 1")
+        with self._lock:
+            self._hooks.append(_Hook(method, number, when, callback))
+
+    def clear_faults(self) -> None:
+        """Drop every failure, late / dropped answer and hook arranged and not used yet."""
+        with self._lock:
+            self._failures.clear()
+            self._numbered_failures.clear()
+            self._deliveries.clear()
+            self._numbered_deliveries.clear()
+            self._hooks.clear()
+
+    def _arrive(self, method: str) -> _Faults:
+        """Number an incoming call of ``method`` and take what was arranged for it."""
+        with self._lock:
+            number = self._next_number(method)
+            failure = self._numbered_failures.pop((method, number), None)
+            if failure is None:
+                queue = self._failures.get(method)
+                failure = queue.popleft() if queue else None
+            delivery = self._numbered_deliveries.pop((method, number), None)
+            if delivery is None:
+                pending = self._deliveries.get(method)
+                delivery = pending.popleft() if pending else None
+            hooks = [h for h in self._hooks if h.method == method and h.number in (None, number)]
+            self._hooks = [h for h in self._hooks if not (h in hooks and h.number is not None)]
+            return _Faults(number, failure, delivery, hooks)
+
+    def _run_hooks(self, faults: _Faults, when: HookStage, call: Call) -> None:
+        """Run the hooks of ``faults`` for stage ``when`` (the caller must not hold the lock)."""
+        for hook in faults.hooks:
+            if hook.when != when:
+                continue
+            try:
+                hook.callback(call)
+            except Exception as exc:  # keep serving; the test reads hook_errors
+                log.exception("on_call hook for %s #%s (%s) failed", call.method, call.number, when)
+                with self._lock:
+                    self.hook_errors.append(exc)
 
     # ------------------------------------------------------------------ trigger ids
 
@@ -438,6 +906,33 @@ class FakeSlack(LoopbackService):
         channel = self._channel_for_reading(channel_or_user_id)
         with self._lock:
             return [copy.deepcopy(m) for m in self._messages.get(channel, []) if not m.get("deleted")]
+
+    def messages_with_metadata(
+        self,
+        channel_or_user_id: str,
+        event_type: str | None = None,
+        *,
+        payload: Mapping[str, Any] | None = None,
+    ) -> list[dict[str, Any]]:
+        """Current messages in a channel or a user's DM that carry metadata, oldest first.
+
+        Only those whose ``metadata.event_type`` is ``event_type`` (when given) and whose
+        ``event_payload`` has every key/value of ``payload`` (when given). Counts what Slack stored,
+        whether or not the app got the answer: e.g. ``len(slack.messages_with_metadata(user_id,
+        "debrief_prompt", payload={"project_id": 7})) == 1`` for exactly once.
+        """
+        found = []
+        for message in self.messages(channel_or_user_id):
+            metadata = message.get("metadata")
+            if not isinstance(metadata, dict):
+                continue
+            if event_type is not None and metadata.get("event_type") != event_type:
+                continue
+            stored = metadata.get("event_payload") or {}
+            if payload is not None and any(k not in stored or stored[k] != v for k, v in payload.items()):
+                continue
+            found.append(message)
+        return found
 
     def last_dm(self, user_id: str) -> dict[str, Any] | None:
         """The newest top-level message in the bot's DM with ``user_id``, or None."""
@@ -649,13 +1144,40 @@ class FakeSlack(LoopbackService):
         length = int(handler.headers.get("Content-Length") or 0)
         raw = handler.rfile.read(length) if length > 0 else b""
         if split.path.startswith("/api/"):
-            reply = self._serve_api(split.path[len("/api/") :], split.query, raw, handler.headers)
+            method = split.path[len("/api/") :]
+            faults = self._arrive(method)
+            reply = self._serve_api(method, faults, split.query, raw, handler.headers)
         elif split.path.startswith("/response/"):
-            reply = self._serve_response_url(split.path.rsplit("/", 1)[-1], raw)
+            faults = self._arrive("response_url")
+            reply = self._serve_response_url(split.path.rsplit("/", 1)[-1], raw, faults)
         elif split.path.startswith("/upload/"):
-            reply = self._serve_upload(split.path[len("/upload/") :], verb, raw, handler.headers)
+            faults = self._arrive("upload")
+            reply = self._serve_upload(split.path[len("/upload/") :], verb, raw, handler.headers, faults)
         else:
-            reply = _Reply(404, {"ok": False, "error": "not_found"})
+            self._write(handler, _Reply(404, {"ok": False, "error": "not_found"}))
+            return
+        if reply.call is not None:
+            self._run_hooks(faults, "applied", reply.call)
+        delivery = faults.delivery
+        if delivery is not None and delivery.answer in ("never", "dropped"):
+            if delivery.answer == "never":
+                self._hold_open(handler)
+            handler.close_connection = True  # the server closes the socket without an answer
+            return
+        if delivery is not None and self._stopping.wait(delivery.delay):
+            handler.close_connection = True  # stopped while waiting to answer late
+            return
+        if delivery is not None and delivery.answer == "error":
+            reply = _Reply(delivery.status, {"ok": False, "error": "internal_error"}, call=reply.call)
+        try:
+            self._write(handler, reply)
+        except OSError:  # the client gave up before a late answer
+            handler.close_connection = True
+            return
+        if reply.call is not None:
+            self._run_hooks(faults, "answered", reply.call)
+
+    def _write(self, handler: BaseHTTPRequestHandler, reply: _Reply) -> None:
         if reply.text is not None:
             payload = reply.text.encode("utf-8")
             content_type = "text/plain; charset=utf-8"
@@ -669,8 +1191,22 @@ class FakeSlack(LoopbackService):
             handler.send_header(key, value)
         handler.end_headers()
         handler.wfile.write(payload)
+        handler.wfile.flush()
 
-    def _serve_api(self, method: str, query: str, raw: bytes, headers: Any) -> _Reply:
+    def _hold_open(self, handler: BaseHTTPRequestHandler) -> None:
+        """Keep a connection open, unanswered, until the client closes it or the fake stops."""
+        sock = handler.connection
+        while not self._stopping.is_set():
+            try:
+                readable, _, _ = select.select([sock], [], [], 0.05)
+                if readable and not sock.recv(1, socket.MSG_PEEK):
+                    return  # the client closed its end (gave up)
+            except (OSError, ValueError):
+                return
+            if readable:
+                self._stopping.wait(0.05)  # the client sent more bytes; keep holding
+
+    def _serve_api(self, method: str, faults: _Faults, query: str, raw: bytes, headers: Any) -> _Reply:
         args: dict[str, Any] = dict(parse_qsl(query, keep_blank_values=True))
         parse_error: SlackApiFailure | None = None
         try:
@@ -687,8 +1223,10 @@ class FakeSlack(LoopbackService):
             except SlackApiFailure as exc:
                 parse_error = exc
         now = time.monotonic()
+        self._run_hooks(faults, "received", Call(method, args, False, None, 0, at=now, number=faults.number))
+        call = _CallInfo(method, args, now, faults)
 
-        failure = self._take_failure(method)
+        failure = faults.failure
         if failure is not None:
             if failure.error is not None:
                 reply = _Reply(200, {"ok": False, "error": failure.error})
@@ -697,11 +1235,12 @@ class FakeSlack(LoopbackService):
                 reply = _Reply(429, {"ok": False, "error": "ratelimited"}, extra)
             else:
                 reply = _Reply(failure.status, {"ok": False, "error": "internal_error"})
-            self._record(
-                Call(method, args, False, reply.body["error"], reply.status, response=reply.body, at=now)
+            reply.call = self._record(
+                call.make(False, reply.body["error"], reply.status, response=reply.body)
             )
             return reply
 
+        scope_headers: dict[str, str] = {}
         try:
             if parse_error is not None:
                 raise parse_error
@@ -709,19 +1248,30 @@ class FakeSlack(LoopbackService):
             handler = self._methods.get(method)
             if handler is None:
                 raise SlackApiFailure("unknown_method")
+            # Slack reports the token's scopes and the method's on every answer.
+            scope_headers = {
+                "X-OAuth-Scopes": ",".join(self.scopes),
+                "X-Accepted-OAuth-Scopes": ",".join(METHOD_SCOPES.get(method, ())),
+            }
+            if method not in SCOPE_BY_CONVERSATION:  # the handler checks those, knowing the conversation
+                self._require_scopes(method)
             with self._lock:
                 result = handler(args, token or "")
             body = {"ok": True, **result}
-            self._record(Call(method, args, True, None, 200, response=body, at=now))
-            return _Reply(200, body)
+            reply = _Reply(200, body, scope_headers)
+            reply.call = self._record(call.make(True, None, 200, response=body))
+            return reply
         except SlackApiFailure as exc:
-            return self._failure_reply(method, args, exc, now)
+            reply = self._failure_reply(call, exc)
+            reply.headers.update(scope_headers)
+            return reply
         except Exception as exc:  # a bug in the fake itself: answer 500 and keep it visible
             error = f"fake_slack_bug: {type(exc).__name__}: {exc}"
-            self._record(Call(method, args, False, error, 500, at=now))
-            return _Reply(500, {"ok": False, "error": error})
+            reply = _Reply(500, {"ok": False, "error": error})
+            reply.call = self._record(call.make(False, error, 500))
+            return reply
 
-    def _failure_reply(self, method: str, args: dict[str, Any], exc: SlackApiFailure, now: float) -> _Reply:
+    def _failure_reply(self, call: _CallInfo, exc: SlackApiFailure) -> _Reply:
         body: dict[str, Any] = {"ok": False, "error": exc.error, **exc.extra}
         if exc.validation_errors:
             if exc.error != "invalid_arguments":
@@ -729,8 +1279,9 @@ class FakeSlack(LoopbackService):
             body.setdefault(
                 "response_metadata", {"messages": [f"[ERROR] {e}" for e in exc.validation_errors]}
             )
-        self._record(Call(method, args, False, exc.error, exc.status, exc.validation_errors, body, at=now))
-        return _Reply(exc.status, body)
+        reply = _Reply(exc.status, body)
+        reply.call = self._record(call.make(False, exc.error, exc.status, exc.validation_errors, body))
+        return reply
 
     def _check_auth(self, method: str, token: str | None) -> None:
         if not token:
@@ -741,13 +1292,40 @@ class FakeSlack(LoopbackService):
         if not token.startswith("xoxb-"):
             raise SlackApiFailure("invalid_auth")
 
-    def _serve_response_url(self, rid: str, raw: bytes) -> _Reply:
+    def _require_scopes(self, method: str, conversation_kind: str | None = None) -> None:
+        """Refuse with ``missing_scope`` when the token lacks a scope the call needs.
+
+        Slack's answer: ``{"ok": false, "error": "missing_scope", "needed": "chat:write",
+        "provided": "commands,im:write"}`` (https://docs.slack.dev/reference/methods/chat.postMessage
+        lists missing_scope; ``needed`` / ``provided`` as Slack sends them).
+        """
+        missing = missing_scopes(self.scopes, method, conversation_kind)
+        if missing:
+            raise SlackApiFailure(
+                "missing_scope", extra={"needed": ",".join(missing), "provided": ",".join(self.scopes)}
+            )
+
+    def _serve_response_url(self, rid: str, raw: bytes, faults: _Faults) -> _Reply:
         now = time.monotonic()
         try:
             body = json.loads(raw.decode("utf-8") or "null")
         except (UnicodeDecodeError, ValueError):
             body = None
         args = body if isinstance(body, dict) else {"raw": raw.decode("utf-8", "replace")}
+        self._run_hooks(
+            faults, "received", Call("response_url", args, False, None, 0, at=now, number=faults.number)
+        )
+        call = _CallInfo("response_url", args, now, faults)
+        if faults.failure is not None:
+            failure = faults.failure
+            error = failure.error or ("ratelimited" if failure.status == 429 else "internal_error")
+            status = 200 if failure.error is not None else failure.status
+            headers = {}
+            if status == 429 and failure.retry_after is not None:
+                headers["Retry-After"] = str(failure.retry_after)
+            reply = _Reply(status, {"ok": False, "error": error}, headers)
+            reply.call = self._record(call.make(False, error, status, response=reply.body))
+            return reply
         with self._lock:
             target = self._response_urls.get(rid)
             try:
@@ -771,23 +1349,16 @@ class FakeSlack(LoopbackService):
                 reply_body: dict[str, Any] = {"ok": False, "error": exc.error}
                 if exc.validation_errors:
                     reply_body["errors"] = list(exc.validation_errors)
-                self._record(
-                    Call(
-                        "response_url",
-                        args,
-                        False,
-                        exc.error,
-                        exc.status,
-                        exc.validation_errors,
-                        reply_body,
-                        at=now,
-                    )
+                reply = _Reply(exc.status, reply_body)
+                reply.call = self._record(
+                    call.make(False, exc.error, exc.status, exc.validation_errors, reply_body)
                 )
-                return _Reply(exc.status, reply_body)
-        self._record(Call("response_url", args, True, None, 200, response={"ok": True}, at=now))
-        return _Reply(200, {"ok": True})
+                return reply
+        reply = _Reply(200, {"ok": True})
+        reply.call = self._record(call.make(True, None, 200, response={"ok": True}))
+        return reply
 
-    def _serve_upload(self, file_id: str, verb: str, raw: bytes, headers: Any) -> _Reply:
+    def _serve_upload(self, file_id: str, verb: str, raw: bytes, headers: Any, faults: _Faults) -> _Reply:
         """The ``upload_url`` of files.getUploadURLExternal: POST the file's bytes (raw or multipart).
 
         Like Slack's upload service it needs no token (the URL is the credential) and answers
@@ -795,14 +1366,19 @@ class FakeSlack(LoopbackService):
         """
         now = time.monotonic()
         args: dict[str, Any] = {"file_id": file_id}
-        failure = self._take_failure("upload")
+        self._run_hooks(
+            faults, "received", Call("upload", args, False, None, 0, at=now, number=faults.number)
+        )
+        call = _CallInfo("upload", args, now, faults)
+        failure = faults.failure
         if failure is not None:
             error = failure.error or ("ratelimited" if failure.status == 429 else "internal_error")
             extra = {}
             if failure.status == 429 and failure.retry_after is not None:
                 extra["Retry-After"] = str(failure.retry_after)
-            self._record(Call("upload", args, False, error, failure.status, response={"text": error}, at=now))
-            return _Reply(failure.status, {}, extra, text=error)
+            reply = _Reply(failure.status, {}, extra, text=error)
+            reply.call = self._record(call.make(False, error, failure.status, response={"text": error}))
+            return reply
         try:
             if verb != "POST":
                 raise SlackApiFailure("method_not_allowed", status=405)
@@ -815,13 +1391,13 @@ class FakeSlack(LoopbackService):
                     raise SlackApiFailure("file_not_found", status=404)
                 upload.content = content
         except SlackApiFailure as exc:
-            self._record(
-                Call("upload", args, False, exc.error, exc.status, response={"text": exc.error}, at=now)
-            )
-            return _Reply(exc.status, {}, text=exc.error)
+            reply = _Reply(exc.status, {}, text=exc.error)
+            reply.call = self._record(call.make(False, exc.error, exc.status, response={"text": exc.error}))
+            return reply
         text = f"OK - {len(content)}"
-        self._record(Call("upload", args, True, None, 200, response={"text": text}, at=now))
-        return _Reply(200, {}, text=text)
+        reply = _Reply(200, {}, text=text)
+        reply.call = self._record(call.make(True, None, 200, response={"text": text}))
+        return reply
 
     def _deliver_response(
         self, user_id: str, channel_id: str, body: Mapping[str, Any], *, source: str, url: _ResponseUrl | None
@@ -1018,8 +1594,31 @@ class FakeSlack(LoopbackService):
             "profile": profile,
         }
 
-    def _resolve_post_channel(self, channel: Any) -> str:
-        """Resolve a chat.postMessage ``channel`` (D-, C-, G-id or a user id) to a channel id."""
+    def _visible(self, conv: _Conversation) -> bool:
+        """Whether the bot can see ``conv``: a public channel, or a conversation it is in."""
+        return conv.kind == "public" or self.bot_user_id in conv.members
+
+    def _seen_conversation(self, channel: Any) -> _Conversation:
+        """The conversation ``channel`` (an id) names, if the bot can see it; else ``channel_not_found``.
+
+        Slack does not reveal conversations the bot cannot see: unknown ids, private channels and
+        group DMs it is not in, DMs between two other people are all ``channel_not_found``.
+        """
+        conv = self._conversations.get(channel) if isinstance(channel, str) else None
+        if conv is None or not self._visible(conv):
+            raise SlackApiFailure("channel_not_found")
+        return conv
+
+    def _postable_conversation(
+        self, channel: Any, *, public_without_membership: bool = False
+    ) -> _Conversation:
+        """The conversation a message (or file) is posted to: a conversation id or a user id.
+
+        A user id means the bot's DM with that user (https://docs.slack.dev/reference/methods/chat.postMessage,
+        "Channels"). The bot must see the conversation (else ``channel_not_found``) and be in it
+        (else ``not_in_channel``), except in a public channel when ``public_without_membership``
+        (chat.postMessage with ``chat:write.public``).
+        """
         if not isinstance(channel, str) or not channel:
             raise SlackApiFailure("channel_not_found")
         if channel[:1] in ("U", "W"):
@@ -1028,24 +1627,16 @@ class FakeSlack(LoopbackService):
                 raise SlackApiFailure("channel_not_found")
             if user.is_bot:
                 raise SlackApiFailure("cannot_dm_bot")
-            return self.dm_channel(channel)
-        if channel.startswith("D"):
-            if channel not in self._dm_users:
-                raise SlackApiFailure("channel_not_found")
-            return channel
-        if channel[:1] in ("C", "G"):
-            return channel
-        raise SlackApiFailure("channel_not_found")
+            channel = self.dm_channel(channel)
+        conv = self._seen_conversation(channel)
+        if self.bot_user_id not in conv.members and not public_without_membership:
+            raise SlackApiFailure("not_in_channel")
+        return conv
 
     def _find_message(self, channel: Any, ts: Any) -> dict[str, Any]:
-        if not isinstance(channel, str) or not channel:
-            raise SlackApiFailure("channel_not_found")
-        if channel.startswith("D") and channel not in self._dm_users:
-            raise SlackApiFailure("channel_not_found")
-        if not channel.startswith(("C", "D", "G")):
-            # chat.update/delete need the conversation id returned by chat.postMessage, not a user id.
-            raise SlackApiFailure("channel_not_found")
-        for message in self._messages.get(channel, []):
+        # chat.update/delete need the conversation id returned by chat.postMessage, not a user id.
+        conv = self._seen_conversation(channel)
+        for message in self._messages.get(conv.id, []):
             if message["ts"] == ts and not message.get("deleted"):
                 return message
         raise SlackApiFailure("message_not_found")
@@ -1077,15 +1668,19 @@ class FakeSlack(LoopbackService):
         raise SlackApiFailure("users_not_found")
 
     def _conversations_open(self, args: dict[str, Any], token: str) -> dict[str, Any]:
+        # https://docs.slack.dev/reference/methods/conversations.open: a DM needs im:write, a group
+        # DM mpim:write; resuming by ``channel`` works for DMs and group DMs.
         if args.get("channel"):
-            channel = str(args["channel"])
-            if channel not in self._dm_users and channel not in self._group_members:
-                raise SlackApiFailure("channel_not_found")
-            return {"no_op": True, "already_open": True, "channel": {"id": channel}}
+            conv = self._seen_conversation(str(args["channel"]))
+            if conv.kind not in ("im", "mpim"):
+                raise SlackApiFailure("method_not_supported_for_channel_type")
+            self._require_scopes("conversations.open", conv.kind)
+            return {"no_op": True, "already_open": True, "channel": {"id": conv.id}}
         raw = args.get("users")
         ids = [u.strip() for u in (raw if isinstance(raw, list) else str(raw or "").split(",")) if u.strip()]
         if not ids:
             raise SlackApiFailure("users_list_not_supplied")
+        self._require_scopes("conversations.open", "im" if len(ids) == 1 else "mpim")
         if len(ids) > 8:
             raise SlackApiFailure("too_many_users")
         for uid in ids:
@@ -1095,16 +1690,86 @@ class FakeSlack(LoopbackService):
             if self._users[ids[0]].is_bot and ids[0] != self.bot_user_id:
                 raise SlackApiFailure("cannot_dm_bot")
             channel = self.dm_channel(ids[0])
-            self._dm_users[channel] = ids[0]
+            if channel not in self._conversations:
+                self._conversations[channel] = _Conversation(
+                    channel, "im", members={self.bot_user_id, ids[0]}
+                )
         else:
-            members = tuple(sorted(set(ids)))
-            channel = "G" + secrets.token_hex(4).upper()
-            for gid, known in self._group_members.items():
-                if known == members:
-                    channel = gid
-                    break
-            self._group_members[channel] = members
+            members = {*ids, self.bot_user_id}
+            known = next(
+                (c for c in self._conversations.values() if c.kind == "mpim" and c.members == members), None
+            )
+            if known is not None:
+                channel = known.id
+            else:
+                channel = "G" + secrets.token_hex(4).upper()
+                self._conversations[channel] = _Conversation(channel, "mpim", members=members)
         return {"no_op": False, "already_open": False, "channel": {"id": channel}}
+
+    def _conversations_history(self, args: dict[str, Any], token: str) -> dict[str, Any]:
+        """https://docs.slack.dev/reference/methods/conversations.history
+
+        Top-level messages ("conversations.history returns only parent messages", per
+        https://docs.slack.dev/reference/methods/conversations.replies), newest first, deleted
+        ones left out. ``oldest`` / ``latest`` bound the range (exclusive unless ``inclusive``);
+        ``limit`` (default 100, at most 999) and ``cursor`` page through it, with ``has_more`` and
+        ``response_metadata.next_cursor`` (https://docs.slack.dev/apis/web-api/pagination).
+        Messages carry ``metadata`` only with ``include_all_metadata``.
+        """
+        conv = self._seen_conversation(args.get("channel"))
+        self._require_scopes("conversations.history", conv.kind)
+        if self.bot_user_id not in conv.members:
+            # "Only user tokens can access public channels they are not in."
+            raise SlackApiFailure("not_in_channel")
+        oldest = _ts_arg(args.get("oldest"), "invalid_ts_oldest")
+        latest = _ts_arg(args.get("latest"), "invalid_ts_latest")
+        inclusive = _flag(args.get("inclusive"))
+        limit = _limit_arg(args.get("limit"))
+        cursor = _cursor_arg(args.get("cursor"))
+        with_metadata = _flag(args.get("include_all_metadata"))
+
+        stored = [m for m in self._messages.get(conv.id, []) if not m.get("deleted")]
+
+        def in_range(ts: Decimal) -> bool:
+            if oldest is not None and not (ts > oldest or (inclusive and ts == oldest)):
+                return False
+            return latest is None or ts < latest or (inclusive and ts == latest)
+
+        top = [m for m in stored if m.get("thread_ts") in (None, m["ts"])]
+        selected = sorted(
+            (m for m in top if in_range(Decimal(m["ts"]))), key=lambda m: Decimal(m["ts"]), reverse=True
+        )
+        if cursor is not None:
+            selected = [m for m in selected if Decimal(m["ts"]) <= cursor]
+        page, rest = selected[:limit], selected[limit:]
+        messages = []
+        for message in page:
+            shown = self._message_json(message)
+            if not with_metadata:
+                shown.pop("metadata", None)
+            replies = [m for m in stored if m.get("thread_ts") == message["ts"] and m["ts"] != message["ts"]]
+            if replies:
+                users = sorted({str(r.get("user")) for r in replies})
+                shown.update(
+                    thread_ts=message["ts"],
+                    reply_count=len(replies),
+                    reply_users=users,
+                    reply_users_count=len(users),
+                    latest_reply=max(replies, key=lambda r: Decimal(r["ts"]))["ts"],
+                )
+            messages.append(shown)
+        result: dict[str, Any] = {
+            "messages": messages,
+            "has_more": bool(rest),
+            "pin_count": 0,
+            "channel_actions_ts": None,
+            "channel_actions_count": 0,
+        }
+        if latest is not None:
+            result["latest"] = str(args["latest"])
+        if rest:
+            result["response_metadata"] = {"next_cursor": _encode_cursor(rest[0]["ts"])}
+        return result
 
     def _message_content(self, args: dict[str, Any], *, require_content: bool = True) -> dict[str, Any]:
         errors: list[str] = []
@@ -1131,35 +1796,50 @@ class FakeSlack(LoopbackService):
         return shown
 
     def _chat_post_message(self, args: dict[str, Any], token: str) -> dict[str, Any]:
-        channel = self._resolve_post_channel(args.get("channel"))
+        conv = self._postable_conversation(
+            args.get("channel"), public_without_membership=CHAT_WRITE_PUBLIC in self.scopes
+        )
         self._message_content(args)
+        metadata, warnings = _message_metadata(args.get("metadata"))
         content = {
             "text": args.get("text") or "",
             "blocks": self._fill_ids(args.get("blocks") or []),
             "thread_ts": args.get("thread_ts"),
             "attachments": args.get("attachments"),
-            "metadata": args.get("metadata"),
+            "metadata": metadata or None,
         }
-        message = self._append_message(channel, content)
-        return {"channel": channel, "ts": message["ts"], "message": self._message_json(message)}
+        message = self._append_message(conv.id, content)
+        result = {"channel": conv.id, "ts": message["ts"], "message": self._message_json(message)}
+        return _with_warnings(result, warnings)
 
     def _chat_update(self, args: dict[str, Any], token: str) -> dict[str, Any]:
         message = self._find_message(args.get("channel"), args.get("ts"))
         self._message_content(args, require_content=False)
         if not any(k in args for k in ("text", "blocks", "attachments")):
             raise SlackApiFailure("no_text")
+        warnings: list[str] = []
+        metadata: dict[str, Any] | None = None
+        if "metadata" in args:
+            # "If you don't include this field, the message's previous metadata will be retained. To
+            # remove previous metadata, include an empty object" (https://docs.slack.dev/reference/methods/chat.update).
+            metadata, warnings = _message_metadata(args["metadata"])
         content: dict[str, Any] = {
             # Slack keeps the previous text/blocks when the field is omitted.
             "text": args["text"] if "text" in args else message["text"],
             "blocks": self._fill_ids(args["blocks"]) if "blocks" in args else message["blocks"],
         }
         _replace_content(message, content)
-        return {
+        if metadata == {}:
+            message.pop("metadata", None)
+        elif metadata is not None:
+            message["metadata"] = metadata
+        result = {
             "channel": message["channel"],
             "ts": message["ts"],
             "text": message["text"],
             "message": self._message_json(message),
         }
+        return _with_warnings(result, warnings)
 
     def _chat_delete(self, args: dict[str, Any], token: str) -> dict[str, Any]:
         message = self._find_message(args.get("channel"), args.get("ts"))
@@ -1167,14 +1847,18 @@ class FakeSlack(LoopbackService):
         return {"channel": message["channel"], "ts": message["ts"]}
 
     def _chat_post_ephemeral(self, args: dict[str, Any], token: str) -> dict[str, Any]:
+        # https://docs.slack.dev/reference/methods/chat.postEphemeral: "The user should be in the
+        # channel" (user_not_in_channel); chat:write.public does not let the bot skip membership.
         user_id = str(args.get("user") or "")
         user = self._users.get(user_id)
         if user is None:
             raise SlackApiFailure("user_not_found")
-        channel = self._resolve_post_channel(args.get("channel"))
+        conv = self._postable_conversation(args.get("channel"))
+        if user_id not in conv.members:
+            raise SlackApiFailure("user_not_in_channel")
         self._message_content(args)
         content = {"text": args.get("text") or "", "blocks": self._fill_ids(args.get("blocks") or [])}
-        ephemeral = self._add_ephemeral(user_id, channel, content, source="chat.postEphemeral")
+        ephemeral = self._add_ephemeral(user_id, conv.id, content, source="chat.postEphemeral")
         return {"message_ts": ephemeral["ts"]}
 
     def _files_get_upload_url_external(self, args: dict[str, Any], token: str) -> dict[str, Any]:
@@ -1219,13 +1903,13 @@ class FakeSlack(LoopbackService):
             channel_id = str(args["channel_id"])
             if channel_id[:1] in ("U", "W"):
                 raise SlackApiFailure("channel_not_found")  # channel_id takes a conversation id
-            channels.append(self._resolve_post_channel(channel_id))
+            channels.append(self._postable_conversation(channel_id).id)
         raw_channels = args.get("channels")
         if raw_channels:
             names = raw_channels if isinstance(raw_channels, list) else str(raw_channels).split(",")
             for name in names:
                 # ``channels`` also takes user ids (the bot's DM with them).
-                channel = self._resolve_post_channel(str(name).strip())
+                channel = self._postable_conversation(str(name).strip()).id
                 if channel not in channels:
                     channels.append(channel)
         comment = args.get("initial_comment")
@@ -1304,6 +1988,7 @@ class FakeSlack(LoopbackService):
     def _file_json(self, record: Mapping[str, Any]) -> dict[str, Any]:
         """A Slack file object for API answers and share messages (no bytes; url_private is not served)."""
         channels = list(record["channels"])
+        kinds = {c: (conv.kind if (conv := self._conversations.get(c)) else "public") for c in channels}
         base = f"{self.root_url}/files-pri/{self.team_id}-{record['id']}/{record['name']}"
         shown: dict[str, Any] = {
             "id": record["id"],
@@ -1321,16 +2006,16 @@ class FakeSlack(LoopbackService):
             "mode": "hosted",
             "is_external": False,
             "external_type": "",
-            "is_public": any(c.startswith("C") for c in channels),
+            "is_public": any(kinds[c] == "public" for c in channels),
             "public_url_shared": False,
             "display_as_bot": False,
             "username": "",
             "url_private": base,
             "url_private_download": f"{base}?download=1",
             "permalink": f"https://{self.team_domain}.slack.com/files/{record['user']}/{record['id']}",
-            "channels": [c for c in channels if c.startswith("C")],
-            "groups": [c for c in channels if c.startswith("G")],
-            "ims": [c for c in channels if c.startswith("D")],
+            "channels": [c for c in channels if kinds[c] == "public"],
+            "groups": [c for c in channels if kinds[c] in ("private", "mpim")],
+            "ims": [c for c in channels if kinds[c] == "im"],
             "comments_count": 0,
         }
         if record.get("alt_txt"):
@@ -1487,7 +2172,11 @@ def _filetype(filename: str) -> str:
 
 
 def _decode_json_args(args: dict[str, Any]) -> None:
-    """Parse JSON-encoded fields (``blocks``, ``view``, ...) that arrive as strings."""
+    """Parse JSON-encoded fields (``blocks``, ``view``, ...) that arrive as strings.
+
+    ``metadata`` that is not JSON stays a string: the methods that take it answer
+    ``invalid_metadata_format`` (see :func:`_message_metadata`).
+    """
     for key in JSON_ENCODED_ARGS:
         value = args.get(key)
         if not isinstance(value, str):
@@ -1495,6 +2184,8 @@ def _decode_json_args(args: dict[str, Any]) -> None:
         try:
             args[key] = json.loads(value)
         except ValueError as exc:
+            if key == "metadata":
+                continue
             if key == "blocks":
                 raise SlackApiFailure(
                     "invalid_blocks_format", validation_errors=["blocks must be a JSON-encoded array"]
@@ -1506,3 +2197,92 @@ def _decode_json_args(args: dict[str, Any]) -> None:
             raise SlackApiFailure(
                 "invalid_arguments", validation_errors=[f"{key} is not valid JSON"]
             ) from exc
+
+
+def _message_metadata(value: Any) -> tuple[dict[str, Any] | None, list[str]]:
+    """Check a chat.postMessage / chat.update ``metadata`` argument; return (metadata, warnings).
+
+    https://docs.slack.dev/messaging/message-metadata: metadata is a JSON object with an
+    ``event_type`` (a string) and an ``event_payload`` (an object); chat.postMessage lists
+    ``invalid_metadata_format`` for one that is not (https://docs.slack.dev/reference/methods/chat.postMessage).
+    "Event types can contain letters, numbers, underscores, and hyphens ... Metadata with an
+    invalid event_type returns an invalid_metadata_schema warning and is ignored": the message goes
+    through without it. Returns (None, []) when absent, ({}, []) for an empty object (chat.update
+    removes the metadata then), (None, ["invalid_metadata_schema"]) when ignored.
+    """
+    if value is None or value == "":
+        return None, []
+    if value == {}:
+        return {}, []
+    shape = "metadata must be a JSON object with a string event_type and an object event_payload"
+    if not isinstance(value, dict):
+        raise SlackApiFailure("invalid_metadata_format", validation_errors=[shape])
+    event_type = value.get("event_type")
+    payload = value.get("event_payload")
+    if not isinstance(event_type, str) or not event_type or not isinstance(payload, dict):
+        raise SlackApiFailure("invalid_metadata_format", validation_errors=[shape])
+    if not METADATA_EVENT_TYPE.fullmatch(event_type):
+        return None, ["invalid_metadata_schema"]
+    return {"event_type": event_type, "event_payload": copy.deepcopy(payload)}, []
+
+
+def _with_warnings(result: dict[str, Any], warnings: list[str]) -> dict[str, Any]:
+    """Add Slack's warning fields (``warning`` and ``response_metadata.warnings``) to an ok answer."""
+    if warnings:
+        result["warning"] = ",".join(warnings)
+        result["response_metadata"] = {"warnings": list(warnings)}
+    return result
+
+
+def _flag(value: Any) -> bool:
+    """A boolean argument as Slack reads it: ``true`` / ``1`` (form or query) or JSON true."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float):
+        return value != 0
+    return str(value or "").strip().lower() in ("1", "true")
+
+
+def _ts_arg(value: Any, error: str) -> Decimal | None:
+    """A timestamp argument (``oldest`` / ``latest``): absent or empty is None; not a Unix ts is ``error``."""
+    if value is None or value == "":
+        return None
+    text = str(value).strip()
+    if not TS_PATTERN.fullmatch(text):
+        raise SlackApiFailure(error)
+    return Decimal(text)
+
+
+def _limit_arg(value: Any) -> int:
+    """conversations.history ``limit``: default 100, at most 999 (larger values are capped)."""
+    if value is None or value == "":
+        return HISTORY_DEFAULT_LIMIT
+    try:
+        limit = int(str(value).strip())
+    except ValueError:
+        limit = 0
+    if isinstance(value, bool) or limit < 1:
+        # Slack documents no answer for this; the stand-in refuses it rather than guess.
+        raise SlackApiFailure(
+            "invalid_arguments", validation_errors=[f"limit must be a positive integer, got {value!r}"]
+        )
+    return min(limit, HISTORY_MAX_LIMIT)
+
+
+def _encode_cursor(ts: str) -> str:
+    """A ``next_cursor`` in Slack's shape: base64 of ``next_ts:<ts digits>`` (the next page's newest ts)."""
+    return base64.b64encode(f"next_ts:{ts.replace('.', '')}".encode()).decode()
+
+
+def _cursor_arg(value: Any) -> Decimal | None:
+    """Decode a cursor from :func:`_encode_cursor`; anything else is ``invalid_cursor``."""
+    if value is None or value == "":
+        return None
+    try:
+        text = base64.b64decode(str(value), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
+        raise SlackApiFailure("invalid_cursor") from exc
+    prefix, _, digits = text.partition(":")
+    if prefix != "next_ts" or not digits.isdigit() or len(digits) < 7:
+        raise SlackApiFailure("invalid_cursor")
+    return Decimal(f"{digits[:-6]}.{digits[-6:]}")

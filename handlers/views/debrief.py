@@ -144,7 +144,7 @@ def new_project_modal(*, requester: str, today: date, meta: NewProjectMeta) -> V
 
 
 def project_created_modal(summary: ProjectSummary) -> View:
-    people = summary.total if summary.upward is UpwardFeedback.NONE else summary.total // 2
+    people = summary.members
     upward = {
         UpwardFeedback.NONE: "",
         UpwardFeedback.NAMED: "\nMembers will also give feedback on the lead, with their names.",
@@ -315,6 +315,9 @@ def project_list(summaries: list[ProjectSummary]) -> tuple[str, list[Block]]:
             progress = f"{s.done} of {s.total} answered · open until {when(s.closes_at)}"
         else:
             progress = f"{s.done} of {s.total} answered"
+        if s.anonymous_asked and s.state is not ProjectState.SCHEDULED:
+            # Counted apart and never as answered: a counter that moved would point at someone.
+            progress += f" · {s.anonymous_asked} asked for anonymous feedback on the lead"
         blocks.append(
             SectionBlock(
                 text=f"*#{s.id} {_name(s.name)}* · {STATE_WORDS[s.state]}\n"

@@ -20,6 +20,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
+from bot.debriefs import PersonRef
 from bot.feedback import (
     MAX_GIVERS,
     FeedbackForm,
@@ -45,14 +46,15 @@ FEEDBACK_HELP = (
     "• `/feedback export`: a file with everything Brickwork stores about you and by you.\n"
     "• `/feedback delete`: delete the feedback you gave and leave the feedback programme.\n"
     "Pick people from Slack's autocomplete so each name becomes a mention. Anonymous givers are "
-    "never named; anonymous written notes appear once three different people have answered a person "
-    "anonymously."
+    "never named: anonymous answers reach a person in a batch, at 09:00, once at least three people "
+    "have answered anonymously."
 )
 STATE_WORDS = {
     RequestState.OPEN: "waiting",
     RequestState.ANSWERED: "answered",
     RequestState.DECLINED: "declined",
     RequestState.WITHDRAWN: "withdrawn",
+    RequestState.UNDELIVERED: "not delivered",
 }
 # What I asked, as I may see it (bot.feedback.shown_to_requester): withdrawn or expired, "closed".
 SENT_STATE_WORDS = {**STATE_WORDS, RequestState.WITHDRAWN: "closed"}
@@ -85,9 +87,20 @@ def outcome_text(outcome: RequestOutcome) -> str:
     if outcome.asked:
         names = ", ".join(f"*{_e(p.name)}*" for p in outcome.asked)
         lines.append(f":incoming_envelope: Asked {names} for feedback{on_topic(outcome.about)}.")
+    if outcome.delayed:
+        names = ", ".join(f"*{_e(p.name)}*" for p in outcome.delayed)
+        lines.append(
+            f":hourglass: Asked {names}: Slack has not taken the DM yet, so Brickwork will deliver it "
+            "shortly (and tell you if it cannot)."
+        )
+    for refusal in outcome.undelivered:
+        lines.append(
+            f"Not delivered to *{_e(refusal.name)}*: {_e(refusal.reason)}. Nothing was kept; you can ask "
+            "again later."
+        )
     for refusal in outcome.refused:
         lines.append(f"Not asked: *{_e(refusal.name)}*: {_e(refusal.reason)}.")
-    if not outcome.asked:
+    if not (outcome.asked or outcome.delayed):
         lines.append("Nobody was asked.")
     return "\n".join(lines)
 
@@ -135,19 +148,17 @@ def _request_actions_or_state(card: RequestCard) -> list[Block]:
         RequestState.ANSWERED: ":white_check_mark: You answered. Thank you.",
         RequestState.DECLINED: "You declined.",
         RequestState.WITHDRAWN: "This request was withdrawn.",
+        RequestState.UNDELIVERED: "This request was withdrawn.",
     }[card.state]
     return [ContextBlock(elements=[MarkdownTextObject(text=done)])]
 
 
 def answered_notice(card: RequestCard) -> tuple[str, list[Block]]:
-    if card.anonymous_answer:
-        # Not which request, not who: only that something anonymous arrived.
-        text = "You have new anonymous feedback."
-        # The same pointer whoever it is about: naming the place would tell which request.
-        body = (
-            f"{text} `/feedback mine` shows what you received; *View feedback* on the App Home, "
-            "what the people who report to you received."
-        )
+    """A named answer's notice. (An anonymous answer has none: it arrives, with others, as
+    ``anonymous_released_notice``.)"""
+    if card.anonymous_answer:  # never sent (bot.feedback); kept harmless all the same
+        text = "You have new feedback."
+        body = f"{text} `/feedback mine` shows what you received."
     else:
         text = f"{_e(card.giver.name)} answered your feedback request"
         where = (
@@ -166,6 +177,32 @@ def declined_notice(card: RequestCard) -> tuple[str, list[Block]]:
     body = f"*{_e(card.giver.name)}* can't give feedback{about_whom(card)}{on_topic(card.about)} right now."
     if card.decline_reason:
         body += f"\n>{_e(card.decline_reason)}"
+    return text, [SectionBlock(text=body)]
+
+
+def undelivered_notice(card: RequestCard, reason: str) -> tuple[str, list[Block]]:
+    text = f"Your feedback request to {_e(card.giver.name)} could not be delivered"
+    body = (
+        f"Your request to *{_e(card.giver.name)}*{about_whom(card)}{on_topic(card.about)} could not be "
+        f"delivered: {_e(reason)}. Nothing was kept, so you can ask again later."
+    )
+    return text, [SectionBlock(text=body)]
+
+
+def anonymous_released_notice(subject: PersonRef, givers: int, for_self: bool) -> tuple[str, list[Block]]:
+    """Released in this morning's batch: how many people, never who or which request."""
+    if for_self:
+        text = "You have new anonymous feedback"
+        body = (
+            f"*New anonymous feedback* from {givers} people reached you this morning. "
+            "`/feedback mine` shows it."
+        )
+    else:
+        text = f"New anonymous feedback about {_e(subject.name)}"
+        body = (
+            f"*New anonymous feedback* about *{_e(subject.name)}*, from {givers} people, arrived this "
+            "morning. *View feedback* beside them on the App Home shows it."
+        )
     return text, [SectionBlock(text=body)]
 
 
@@ -298,9 +335,7 @@ def item_lines(item: ReceivedItem, framework: Framework) -> str:
     lines = [head]
     if scores:
         lines.append(scores)
-    if item.notes is None:
-        lines.append("_Written notes appear once three different people have answered you anonymously._")
-    else:
+    if item.notes is not None:
         for label, key in (
             ("Delivery", "delivery_note"),
             ("Went well", "strengths_note"),

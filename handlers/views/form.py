@@ -90,8 +90,8 @@ def answers_modal(copy: FormCopy, framework: Framework, previous: Answers | None
                     action_id=ActionId.INPUT,
                     options=[Option(value=ANONYMOUS_VALUE, label="Share anonymously")],
                 ),
-                hint="Your name is never shown with it. Written notes appear only once three "
-                "anonymous answers about this person exist, so they cannot be traced to you.",
+                hint="Your name is never shown with it. It reaches them at 09:00 in a batch with the "
+                "anonymous answers of at least two other people, so it cannot be traced to you.",
             )
         )
     if previous is not None:

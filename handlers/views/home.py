@@ -267,8 +267,8 @@ REPORT_FEEDBACK_SHOWN = 20  # items in the modal: two blocks each, well within a
 
 def report_feedback_modal(report: PersonRef, items: list[ReceivedItem], framework: Framework) -> View:
     """A report's feedback as their manager may see it: the service has already removed what
-    they may not (anonymous givers are None, withheld notes None); rendered as /feedback mine
-    renders an item."""
+    they may not (anonymous givers are None; anonymous feedback not yet released is not there);
+    rendered as /feedback mine renders an item."""
     blocks: list[Block] = [
         SectionBlock(text=f"*Feedback about {_e(report.name)}*"),
         _context("Anonymous givers are never named, to you or anyone."),
@@ -276,9 +276,7 @@ def report_feedback_modal(report: PersonRef, items: list[ReceivedItem], framewor
     if not items:
         blocks.append(SectionBlock(text="Nothing yet. *Request feedback* on the Home asks for some."))
     for item in items[:REPORT_FEEDBACK_SHOWN]:
-        # The shared rendering speaks to the subject ("answered you"); here the reader is their manager.
-        text = feedback_views.item_lines(item, framework).replace("answered you", "answered them")
-        blocks += [DividerBlock(), SectionBlock(text=text)]
+        blocks += [DividerBlock(), SectionBlock(text=feedback_views.item_lines(item, framework))]
     if len(items) > REPORT_FEEDBACK_SHOWN:
         blocks.append(_context(f"The latest {REPORT_FEEDBACK_SHOWN} are shown."))
     return View(

@@ -107,9 +107,10 @@ def finish(session: Session, draft_id: int, *, state: DraftState, at: datetime) 
 
 
 def newest_evidence_at(session: Session, subject_id: int) -> datetime | None:
-    """When feedback about the person last changed: a draft from before it is stale."""
+    """When readers last saw feedback about the person change: a draft from before it is stale.
+    Held anonymous feedback does not count (it is not there for readers yet: ``bot.anonymity``)."""
     # max() keeps the column's type, so the value comes back as an aware UTC datetime.
-    return session.exec(select(func.max(Feedback.updated_at)).where(Feedback.subject_id == subject_id)).one()
+    return session.exec(select(func.max(Feedback.released_at)).where(Feedback.subject_id == subject_id)).one()
 
 
 def drafts_by(session: Session, requested_by_id: int, *, limit: int = 10) -> list[CoachingDraft]:

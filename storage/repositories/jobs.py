@@ -10,8 +10,6 @@ from sqlmodel import Session, col, select
 from storage.models import Job, JobKind, JobState
 
 MAX_ATTEMPTS = 5
-# A job claimed longer ago than this belongs to a process that died; it may be claimed again.
-LEASE = timedelta(minutes=15)
 
 
 def schedule(session: Session, *, kind: JobKind, project_id: int, due_at: datetime) -> Job:
@@ -20,39 +18,41 @@ def schedule(session: Session, *, kind: JobKind, project_id: int, due_at: dateti
     return job
 
 
-def claim_due(session: Session, *, now: datetime, worker: str, limit: int = 50) -> list[Job]:
-    """Mark up to ``limit`` due jobs as ours in one atomic UPDATE, then return them.
+def claim_one(session: Session, *, now: datetime, worker: str) -> Job | None:
+    """Claim one due job inside the caller's transaction, which then runs it and finishes it.
 
-    ``worker`` must be unique per call (the ticker uses a fresh uuid).
-
-    On PostgreSQL the candidate rows are locked with ``FOR UPDATE SKIP LOCKED`` so concurrent
-    tickers split the work instead of waiting; SQLite serialises writers, so the single
-    UPDATE is atomic there as it is.
+    Jobs only change the database (they enqueue DMs; the outbox sends them), so claim, work
+    and finish commit together or not at all: a crash leaves the job pending, with nothing
+    half done, and no lease is needed. The claim is a conditional UPDATE, so two tickers never
+    run one job; on PostgreSQL the candidate is locked with ``SKIP LOCKED`` so they do not wait.
     """
-    due = (col(Job.state) == JobState.PENDING) & (col(Job.due_at) <= now)
-    stale = (col(Job.state) == JobState.RUNNING) & (col(Job.claimed_at) < now - LEASE)
-    candidates = select(Job.id).where(due | stale).order_by(col(Job.due_at)).limit(limit)
+    candidates = (
+        select(Job.id)
+        .where(col(Job.state) == JobState.PENDING, col(Job.due_at) <= now)
+        .order_by(col(Job.due_at), col(Job.id))
+        .limit(8)
+    )
     if session.get_bind().dialect.name == "postgresql":
         candidates = candidates.with_for_update(skip_locked=True)
-    session.execute(
-        update(Job)
-        .where(col(Job.id).in_(candidates.scalar_subquery()))
-        .values(state=JobState.RUNNING, claimed_by=worker, claimed_at=now, attempts=Job.attempts + 1)
-        .execution_options(synchronize_session=False)
-    )
-    return list(
-        session.exec(
-            select(Job)
-            .where(Job.claimed_by == worker, Job.state == JobState.RUNNING)
-            .order_by(col(Job.due_at), col(Job.id))
+    for job_id in session.exec(candidates).all():
+        taken = session.execute(
+            update(Job)
+            .where(col(Job.id) == job_id, col(Job.state) == JobState.PENDING)
+            .values(state=JobState.RUNNING, claimed_by=worker, claimed_at=now, attempts=Job.attempts + 1)
+            .execution_options(synchronize_session=False)
         )
-    )
+        if taken.rowcount:  # type: ignore[attr-defined]
+            job = session.get(Job, job_id)
+            assert job is not None
+            session.refresh(job)
+            return job
+    return None
 
 
 def finish(session: Session, job_id: int, *, at: datetime) -> None:
     job = session.get(Job, job_id)
     if job is not None:
-        job.state, job.finished_at, job.last_error = JobState.DONE, at, None
+        job.state, job.finished_at, job.last_error, job.claimed_by = JobState.DONE, at, None, None
         session.add(job)
 
 

@@ -7,7 +7,8 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
-from storage.models import Person
+from storage.models import Person, utcnow
+from storage.upsert import insert_ignore
 
 
 def get(session: Session, person_id: int) -> Person | None:
@@ -37,10 +38,24 @@ def upsert(
     email: str | None = None,
 ) -> Person:
     """Create or refresh a person; ``email=None`` keeps the stored email (Slack omits it
-    without the users:read.email scope, which is no reason to forget it)."""
+    without the users:read.email scope, which is no reason to forget it).
+
+    Safe when two requests meet the same new person at once: the row is inserted unless it
+    exists (``ON CONFLICT DO NOTHING``), then updated, so neither fails."""
+    insert_ignore(
+        session,
+        Person,
+        {
+            "slack_user_id": slack_user_id,
+            "name": name,
+            "tz": tz,
+            "refreshed_at": refreshed_at,
+            "created_at": utcnow(),
+        },
+        conflict="slack_user_id",
+    )
     person = by_slack_id(session, slack_user_id)
-    if person is None:
-        person = Person(slack_user_id=slack_user_id)
+    assert person is not None
     person.name, person.tz, person.is_bot, person.deleted = name, tz, is_bot, deleted
     if email is not None:
         person.email = email
@@ -51,14 +66,26 @@ def upsert(
 
 
 def add_placeholder(session: Session, *, slack_user_id: str, name: str, refreshed_at: datetime) -> Person:
-    """A person known only by id and handle until ``users.info`` fills them in."""
-    person = Person(slack_user_id=slack_user_id, name=name, refreshed_at=refreshed_at)
-    session.add(person)
-    session.flush()
+    """A person known only by id and handle until ``users.info`` fills them in; the existing
+    row when someone else made it first."""
+    insert_ignore(
+        session,
+        Person,
+        {
+            "slack_user_id": slack_user_id,
+            "name": name,
+            "tz": "UTC",
+            "refreshed_at": refreshed_at,
+            "created_at": utcnow(),
+        },
+        conflict="slack_user_id",
+    )
+    person = by_slack_id(session, slack_user_id)
+    assert person is not None
     return person
 
 
-def set_dm_channel(session: Session, person_id: int, channel_id: str) -> None:
+def set_dm_channel(session: Session, person_id: int, channel_id: str | None) -> None:
     person = session.get(Person, person_id)
     if person is not None:
         person.dm_channel_id = channel_id

@@ -1,4 +1,4 @@
-"""Queries about projects, their members, debrief tasks and the DMs sent about them."""
+"""Queries about projects, their members and debrief tasks."""
 
 from __future__ import annotations
 
@@ -8,14 +8,7 @@ from datetime import datetime
 from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
-from storage.models import (
-    DebriefTask,
-    JobKind,
-    Project,
-    ProjectMember,
-    ProjectState,
-    PromptMessage,
-)
+from storage.models import DebriefTask, Project, ProjectMember, ProjectState
 
 
 def add_project(session: Session, project: Project, member_ids: Sequence[int]) -> Project:
@@ -92,47 +85,3 @@ def task(session: Session, project_id: int, giver_id: int, subject_id: int) -> D
             DebriefTask.subject_id == subject_id,
         )
     ).first()
-
-
-def claim_message(
-    session: Session, project_id: int, recipient_id: int, kind: JobKind
-) -> PromptMessage | None:
-    """Reserve the right to send one DM; None when it was reserved before (sent or being sent).
-
-    The reservation is the unique row itself, committed by the caller before sending.
-    """
-    existing = session.exec(
-        select(PromptMessage).where(
-            PromptMessage.project_id == project_id,
-            PromptMessage.recipient_id == recipient_id,
-            PromptMessage.kind == kind,
-        )
-    ).first()
-    if existing is not None:
-        return None
-    message = PromptMessage(project_id=project_id, recipient_id=recipient_id, kind=kind)
-    session.add(message)
-    session.flush()
-    return message
-
-
-def record_message(session: Session, message_id: int, channel_id: str, ts: str) -> None:
-    message = session.get(PromptMessage, message_id)
-    if message is not None:
-        message.channel_id, message.ts = channel_id, ts
-        session.add(message)
-
-
-def release_message(session: Session, message_id: int) -> None:
-    message = session.get(PromptMessage, message_id)
-    if message is not None:
-        session.delete(message)
-
-
-def sent_messages(session: Session, project_id: int, recipient_id: int | None = None) -> list[PromptMessage]:
-    query = select(PromptMessage).where(
-        PromptMessage.project_id == project_id, col(PromptMessage.ts).is_not(None)
-    )
-    if recipient_id is not None:
-        query = query.where(PromptMessage.recipient_id == recipient_id)
-    return list(session.exec(query.order_by(PromptMessage.id)))

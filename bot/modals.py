@@ -1,0 +1,81 @@
+"""Modals Brickwork opened, and for whom.
+
+A view id travels in every submission and in every button pressed inside a modal, and the
+app may update any view it opened, whoever is looking at it. So a view id from a payload is
+never taken on trust: each modal we open is recorded with its person, and a submission, a
+close or a button naming a view id must come from that person (``check``); otherwise it is
+refused and nothing happens — no write, no ``views.update`` of someone else's screen, no
+reading of what another person's modal made (a project created from their form).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from slack_sdk.models.views import View
+
+from bot.errors import NotAllowed
+from bot.slack_gateway import SlackGateway
+from storage.db import Database
+from storage.repositories import modals as modals_repo
+
+KEEP = timedelta(days=30)  # a modal left open over a holiday still works; older records are dropped
+RECORDING_WAIT_SECONDS = 2.0  # a submission may overtake the record of the modal just opened
+NOT_YOURS = "This form is not yours, so nothing was done. Open your own from Slack."
+
+
+class Modals:
+    def __init__(self, db: Database, gateway: SlackGateway, clock: Callable[[], datetime]) -> None:
+        self._db, self._gateway, self._clock = db, gateway, clock
+        self._opening: Counter[str] = Counter()  # people with a views.open under way here
+        self._recorded = threading.Condition()
+
+    def open(self, trigger_id: str, slack_user_id: str, view: View | dict[str, Any]) -> str:
+        """``views.open`` with the person's trigger; the new view is recorded as theirs."""
+        with self._recorded:
+            self._opening[slack_user_id] += 1
+        try:
+            opened = self._gateway.open_view(trigger_id, view)
+            with self._db.transaction() as session:
+                modals_repo.remember(
+                    session,
+                    view_id=str(opened["id"]),
+                    slack_user_id=slack_user_id,
+                    callback_id=str(opened.get("callback_id") or "")[:64],
+                    at=self._clock(),
+                )
+        finally:
+            with self._recorded:
+                self._opening[slack_user_id] -= 1
+                if self._opening[slack_user_id] <= 0:
+                    del self._opening[slack_user_id]
+                self._recorded.notify_all()
+        return str(opened["id"])
+
+    def check(self, view_id: str, slack_user_id: str) -> None:
+        """Refuse (``NotAllowed``) unless Brickwork opened ``view_id`` for this person.
+
+        Slack shows a modal as soon as ``views.open`` answers, a moment before it is recorded
+        here; a submission in that moment (a script is that fast) waits for the record of a
+        modal this person is opening, and only for that."""
+        record = self._owner(view_id)
+        if record is None:
+            with self._recorded:
+                self._recorded.wait_for(
+                    lambda: slack_user_id not in self._opening, timeout=RECORDING_WAIT_SECONDS
+                )
+            record = self._owner(view_id)
+        if record is None or record.slack_user_id != slack_user_id:
+            raise NotAllowed(NOT_YOURS)
+
+    def _owner(self, view_id: str) -> Any:
+        with self._db.transaction() as session:
+            return modals_repo.owner(session, view_id)
+
+    def forget_old(self, now: datetime) -> int:
+        with self._db.transaction() as session:
+            return modals_repo.forget_before(session, now - KEEP)

@@ -1,0 +1,30 @@
+"""Which modal Brickwork opened for whom (``ModalView``)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import delete
+from sqlmodel import Session, col, select
+
+from storage.models import ModalView
+from storage.upsert import insert_ignore
+
+
+def remember(session: Session, *, view_id: str, slack_user_id: str, callback_id: str, at: datetime) -> None:
+    insert_ignore(
+        session,
+        ModalView,
+        {"view_id": view_id, "slack_user_id": slack_user_id, "callback_id": callback_id, "opened_at": at},
+        conflict="view_id",
+    )
+
+
+def owner(session: Session, view_id: str) -> ModalView | None:
+    return session.exec(select(ModalView).where(ModalView.view_id == view_id)).first()
+
+
+def forget_before(session: Session, before: datetime) -> int:
+    """Drop modals opened before ``before``: Slack closes a modal long before that."""
+    result = session.execute(delete(ModalView).where(col(ModalView.opened_at) < before))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
