@@ -26,7 +26,7 @@ from bot.framework import load_framework
 from bot.home import HomeService
 from bot.modals import Modals
 from bot.org import OrgService
-from bot.outbox import Outbox
+from bot.outbox import Outbox, lease_for
 from bot.people import PeopleService
 from bot.server import WSGIApp, make_wsgi_app
 from bot.services import Inbox, Services
@@ -92,7 +92,7 @@ def build_app(
     )
     gateway = SlackGateway(web, response_origins=response_url_origins(settings.slack_api_url))
     people = PeopleService(db, gateway, clock)
-    outbox = Outbox(db, gateway, clock)
+    outbox = Outbox(db, gateway, clock, lease=lease_for(settings.brickwork_slack_timeout_seconds))
     modals = Modals(db, gateway, clock)
     release = AnonymousRelease(db, clock)
     # Slow work after the ack runs in pools of its own, not in Bolt's listener threads: it must

@@ -76,6 +76,7 @@ def verify_signature(
 # ---------------------------------------------------------------------------------------
 
 Id = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+TeamId = Annotated[str, StringConstraints(pattern=r"^[A-Z0-9]{1,32}$")]  # stored (Events API dedup)
 UserId = Annotated[str, StringConstraints(pattern=r"^[UW][A-Z0-9]{2,20}$")]
 Short = Annotated[str, StringConstraints(max_length=255)]
 Text = Annotated[str, StringConstraints(max_length=12_000)]
@@ -208,7 +209,7 @@ class _Event(_Loose):
 
 class EventCallback(_Loose):
     type: Literal["event_callback"]
-    team_id: Id
+    team_id: TeamId
     api_app_id: Id | None = None
     event: _Event
     event_id: Id

@@ -15,9 +15,15 @@ outbox settles it like this:
    after ``SETTLE``: the next worker first looks for the token in the DM's recent history
    (``conversations.history``, which needs ``im:history``), records the message if it is
    there, and posts only if it is not.
-5. A worker that dies holding a claim leaves the row ``sending``; after ``LEASE`` (longer than
-   any claim can take: each Slack call times out well inside it) another worker takes it,
-   uncertain, through step 4's lookup. Rows nobody claimed yet are sent by the next tick.
+5. A worker that dies holding a claim leaves the row ``sending``; after the lease (``lease_for``:
+   longer than any one step of a send can take, since each Slack call times out well inside
+   it, and the claim is renewed before every step) another worker takes it, uncertain, through
+   step 4's lookup. Rows nobody claimed yet are sent by the next tick. A worker whose claim was
+   taken over stops at its next step without calling Slack.
+
+Time: a tick works "at ``now``" — the moment it was started for, which ``brickwork tick --now``
+may set — plus the time it has been running, so that claims and leases keep one time base
+across a long tick, two ticks at once, and a restart.
 
 Each kind of message registers how to render it, and what to do once it is sent or has
 failed for good, with ``register``. Rendering happens at send time, from the database, so a
@@ -46,7 +52,7 @@ from storage.repositories import people as people_repo
 
 log = logging.getLogger(__name__)
 
-LEASE = timedelta(seconds=60)  # a claim older than this belongs to a worker that died
+DEFAULT_LEASE = timedelta(seconds=50)  # a claim older than the lease belongs to a worker that died
 SETTLE = timedelta(seconds=30)  # after an unknown outcome, give Slack this long before looking
 MAX_ATTEMPTS = 8  # definite refusals that might pass (a revoked token…) stop after this many
 MAX_PAUSE_SECONDS = 30.0  # a Retry-After up to this long is waited out inside the tick
@@ -159,6 +165,17 @@ class _Final(Exception):
     """Slack refused for good; nothing was posted."""
 
 
+class _TakenOver(Exception):
+    """Another worker holds the message now: this one was slower than the lease."""
+
+
+def lease_for(slack_timeout_seconds: float) -> timedelta:
+    """How long a claim lasts without renewal: one step of a send (a Slack call with its
+    retries of dropped connections, at most three attempts) must fit well inside it. Fifty
+    seconds with the default ten-second timeout."""
+    return timedelta(seconds=4 * slack_timeout_seconds + 10)
+
+
 class Outbox:
     def __init__(
         self,
@@ -166,9 +183,11 @@ class Outbox:
         gateway: SlackGateway,
         clock: Callable[[], datetime],
         *,
+        lease: timedelta = DEFAULT_LEASE,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._db, self._gateway, self._clock, self._sleep = db, gateway, clock, sleep
+        self._lease = lease
         self._kinds: dict[MessageKind, _Kind] = {}
         self._worker = uuid.uuid4().hex[:12]
 
@@ -213,27 +232,35 @@ class Outbox:
         A 429 is not waited out here: the message stays due and the tick sends it."""
         outcomes: list[Delivery] = []
         for message_id in dict.fromkeys(message_ids):
-            now = self._clock()
             with self._db.transaction() as session:
                 claim = outbox_repo.claim(
-                    session, now=now, lease=LEASE, worker=self._worker_id(), message_ids=[message_id]
+                    session,
+                    now=self._clock(),
+                    lease=self._lease,
+                    worker=self._worker_id(),
+                    message_ids=[message_id],
                 )
             if claim is None:
                 outcomes.append(self._state_of(message_id))
                 continue
-            outcomes.append(self._send(claim, now, live=True, may_pause=False)[0])
+            outcomes.append(self._send(claim, self._clock, live=True, may_pause=False)[0])
         return outcomes
 
     def deliver_due(self, now: datetime, *, limit: int | None = None) -> OutboxReport:
         """Send every message due at ``now`` (up to ``limit``), one claim at a time."""
         report = OutboxReport()
         paused = 0.0
+        started = time.monotonic()
+
+        def at() -> datetime:  # ``now``, moved on by the time this tick has been running
+            return now + timedelta(seconds=time.monotonic() - started)
+
         while limit is None or len(report.outcomes) < limit:
             with self._db.transaction() as session:
-                claim = outbox_repo.claim(session, now=now, lease=LEASE, worker=self._worker_id())
+                claim = outbox_repo.claim(session, now=at(), lease=self._lease, worker=self._worker_id())
             if claim is None:
                 break
-            delivery, pause = self._send(claim, now, live=False, may_pause=paused < PAUSE_BUDGET_SECONDS)
+            delivery, pause = self._send(claim, at, live=False, may_pause=paused < PAUSE_BUDGET_SECONDS)
             report.add(delivery)
             if pause:
                 self._sleep(pause)  # Slack's Retry-After, waited out before the next claim
@@ -253,13 +280,17 @@ class Outbox:
         return Delivery(message_id, message.state, message.last_error)
 
     def _send(
-        self, claim: outbox_repo.Claim, now: datetime, *, live: bool, may_pause: bool
+        self, claim: outbox_repo.Claim, at: Callable[[], datetime], *, live: bool, may_pause: bool
     ) -> tuple[Delivery, float]:
         """One attempt under ``claim``; the outcome, and how long to pause before the next."""
         taken = Delivery(claim.message_id, MessageState.SENDING, "taken over")
         try:
-            return self._attempt(claim, now), 0.0
+            return self._attempt(claim, at), 0.0
+        except _TakenOver:
+            log.warning("an outbox claim was taken over while it was being worked on")
+            return taken, 0.0
         except _Retry as retry:
+            now = at()
             with self._db.transaction() as session:
                 message = outbox_repo.held(session, claim)
                 if message is None:
@@ -287,40 +318,50 @@ class Outbox:
             log.warning("a %s DM was refused by Slack for good: %s", kind, reason)
             return Delivery(claim.message_id, MessageState.FAILED, reason), 0.0
 
-    def _attempt(self, claim: outbox_repo.Claim, now: datetime) -> Delivery:
+    def _renew(self, claim: outbox_repo.Claim, at: Callable[[], datetime]) -> None:
+        """Before each step that calls Slack: is the claim still ours? Then its lease restarts."""
+        with self._db.transaction() as session:
+            if not outbox_repo.renew(session, claim, at=at()):
+                raise _TakenOver()
+
+    def _attempt(self, claim: outbox_repo.Claim, at: Callable[[], datetime]) -> Delivery:
         with self._db.transaction() as session:
             message = outbox_repo.held(session, claim)
             if message is None:
-                return Delivery(claim.message_id, MessageState.SENDING, "taken over")
+                raise _TakenOver()
             recipient = people_repo.get(session, message.recipient_id)
             assert recipient is not None
             channel = message.channel_id
             kind, token = message.kind, message.token
         if claim.check_first and channel is not None:
             # An earlier post may have gone through: the DM's history knows.
+            self._renew(claim, at)
             ts = self._look_for(channel, token)
             if ts is not None:
-                return self._sent(claim, channel, ts, now)
+                return self._sent(claim, channel, ts, at())
         with self._db.transaction() as session:
             message = outbox_repo.held(session, claim)
             if message is None:
-                return Delivery(claim.message_id, MessageState.SENDING, "taken over")
+                raise _TakenOver()
             rendered = None if _unreachable(recipient) else self._kinds[kind].render(session, message)
             if rendered is None:
                 outbox_repo.cancel(session, claim)
                 return Delivery(claim.message_id, MessageState.CANCELLED)
         fresh = channel is None and recipient.dm_channel_id is None  # opened just now, not remembered
         if channel is None:
+            if recipient.dm_channel_id is None:
+                self._renew(claim, at)
             channel = recipient.dm_channel_id or self._open_dm(recipient)
             with self._db.transaction() as session:
                 outbox_repo.set_channel(session, claim, channel)
+        self._renew(claim, at)
         try:
             posted = self._gateway.post_message(channel, rendered.text, rendered.blocks, key=token)
         except SlackApiError as error:
             raise _classify(error, fresh_channel=fresh) from None
         except Exception as error:  # a timeout, a dropped connection: it may have been posted
             raise _Retry(type(error).__name__, uncertain=True, after=SETTLE) from None
-        return self._sent(claim, posted.channel, posted.ts, now)
+        return self._sent(claim, posted.channel, posted.ts, at())
 
     def _sent(self, claim: outbox_repo.Claim, channel: str, ts: str, now: datetime) -> Delivery:
         with self._db.transaction() as session:
@@ -328,7 +369,7 @@ class Outbox:
             if message is None or not outbox_repo.mark_sent(
                 session, claim, channel_id=channel, ts=ts, at=now
             ):
-                return Delivery(claim.message_id, MessageState.SENDING, "taken over")
+                raise _TakenOver()
             message.channel_id, message.ts = channel, ts
             hook = self._kinds[message.kind].on_sent
             if hook is not None:

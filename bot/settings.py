@@ -91,8 +91,8 @@ class Settings(BaseSettings):
     brickwork_learning_file: Path | None = None
     brickwork_debrief_window_days: int = Field(default=7, ge=1, le=60)
     brickwork_tick_seconds: int = Field(default=60, ge=5, le=3600)
-    # Each Web API call gives up after this long. It must stay well inside the outbox's claim
-    # lease (bot.outbox.LEASE, 60 s), which a worker holds across at most three calls.
+    # Each Web API call gives up after this long; the outbox's claim lease follows from it
+    # (bot.outbox.lease_for: four times this plus ten seconds).
     brickwork_slack_timeout_seconds: int = Field(default=10, ge=1, le=30)
     brickwork_log_level: str = "INFO"
     port: int = Field(default=3000, ge=0, le=65535)

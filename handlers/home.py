@@ -36,11 +36,20 @@ class HomeListeners:
         self.s = services
 
     def publish(self, user: str) -> None:
+        """Show the person their Home again after an action. Best effort: the action has
+        happened, and a modal may already be open to say so; a Home that could not be
+        republished is logged, and the next open shows it right."""
+        try:
+            self.s.home.publish(user)
+        except Exception as error:
+            log.warning("could not republish an App Home: %s %s", type(error).__name__, error_code(error))
+
+    def opened_event(self, user: str) -> None:
         self.s.home.publish(user)
 
     def opened(self, event: dict[str, Any]) -> None:
         if event.get("tab") in (None, "home"):
-            self.publish(event["user"])
+            self.opened_event(event["user"])
 
     def my_team(self, ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
         ack()

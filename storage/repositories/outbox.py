@@ -126,6 +126,21 @@ def _settle(session: Session, claim: Claim, **values: object) -> bool:
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
+def renew(session: Session, claim: Claim, *, at: datetime) -> bool:
+    """Start the claim's lease again; False when it is no longer ours."""
+    result = session.execute(
+        update(OutboxMessage)
+        .where(
+            col(OutboxMessage.id) == claim.message_id,
+            col(OutboxMessage.claimed_by) == claim.token,
+            col(OutboxMessage.state) == MessageState.SENDING,
+        )
+        .values(claimed_at=at)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
 def set_channel(session: Session, claim: Claim, channel_id: str | None) -> None:
     session.execute(
         update(OutboxMessage)
