@@ -72,7 +72,8 @@ class Brickwork:
         secret = self.services.settings.slack_signing_secret
         if secret is None:  # the CLI requires it for `serve`; nothing is served unverified
             raise ValueError("HTTP mode needs SLACK_SIGNING_SECRET")
-        return make_wsgi_app(self.bolt, self.services.db, secret)
+        origins = response_url_origins(self.services.settings.slack_api_url)
+        return make_wsgi_app(self.bolt, self.services.db, secret, response_origins=origins)
 
     def close(self) -> None:
         for pool in (self.services.drafting, self.services.background):

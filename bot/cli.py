@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
-import re
 import signal
 import sys
 from collections.abc import Sequence
@@ -24,6 +23,7 @@ from bot.catalog import CatalogError
 from bot.errors import BrickworkError
 from bot.framework import FrameworkError
 from bot.settings import Need, Settings, SettingsError, load_settings
+from bot.text import is_slack_user_id
 
 if TYPE_CHECKING:  # the CLI imports the app lazily so `--help` and settings errors stay fast
     from bot.app import Brickwork
@@ -31,7 +31,6 @@ if TYPE_CHECKING:  # the CLI imports the app lazily so `--help` and settings err
 log = logging.getLogger("brickwork")
 
 EXIT_USAGE = 2
-SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,20}$")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -141,7 +140,7 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _people(settings: Settings, args: argparse.Namespace) -> int:
-    if args.people_command == "forget" and not SLACK_USER_ID.match(args.user_id):
+    if args.people_command == "forget" and not is_slack_user_id(args.user_id):
         raise BrickworkError(
             f"USER_ID is invalid: expected a Slack user id such as U012AB3CD (got {args.user_id[:40]!r})"
         )

@@ -195,6 +195,8 @@ class CoachingService:
         ``fresh``). ``subject == requester`` drafts coaching for oneself."""
         people = self._people.ensure([requester, subject])
         me, them = people[requester], people[subject]
+        if me.is_bot or me.deleted:
+            raise NotAllowed("Brickwork is for active people: this account is a bot or deactivated.")
         for_self = me.id == them.id
         audience = CoachAudience.SELF if for_self else CoachAudience.MANAGER
         with self._db.transaction() as session:

@@ -235,6 +235,8 @@ class DebriefService:
         except UnknownPeople as unknown:
             field = "lead" if lead_id in unknown.slack_user_ids else "members"
             raise InvalidInput({**errors, field: str(unknown)}) from None
+        if everyone[requester].is_bot or everyone[requester].deleted:
+            raise NotAllowed("Brickwork is for active people: this account is a bot or deactivated.")
         lead = everyone[lead_id]
         if lead.is_bot or lead.deleted:
             errors["lead"] = "The lead must be an active person, not a bot or a deactivated account."

@@ -57,6 +57,7 @@ NUDGE_EVERY = timedelta(days=1)
 SNAPSHOT_WEEKS = 8
 LEFT_GIVER = "You left the feedback programme, so you cannot give feedback any more."
 NOT_IN_WORKSPACE = "not someone in this workspace"
+INACTIVE = "Brickwork is for active people: this account is a bot or deactivated."
 MIN_RATERS = 2  # one rater's habits dominate their ratings (Scullen et al. 2000): show no average
 
 
@@ -243,6 +244,8 @@ class FeedbackService:
             people = self._people.ensure([requester, subject_id, *unique])
         me, about_whom = people[requester], people[subject_id]
         now, today = self._clock(), self._today(people[requester])
+        if me.is_bot or me.deleted:
+            raise NotAllowed(INACTIVE)
         if me.left_programme_at is not None:
             raise NotAllowed("You left the feedback programme, so you cannot ask for feedback.")
         created: list[tuple[int, Person]] = []  # (message id, giver)
@@ -961,6 +964,8 @@ def _may_give(me: Person, them: Person) -> None:
     """Whether ``me`` may give feedback about ``them`` unasked (and store it): refusals say why."""
     if me.id == them.id:
         raise NotAllowed("Feedback is for someone else; `/feedback request` asks others about you.")
+    if me.is_bot or me.deleted:
+        raise NotAllowed(INACTIVE)
     if them.is_bot or them.deleted:
         raise NotAllowed(f"{them.name} is a bot or a deactivated account.")
     if me.left_programme_at is not None:

@@ -185,6 +185,8 @@ class HomeService:
             selected = [uid for uid in selected if uid not in unknown.slack_user_ids]
             people = self._people.ensure([manager_slack_id, *selected])
         me = people[manager_slack_id]
+        if me.is_bot or me.deleted:
+            raise NotAllowed("Brickwork is for active people: this account is a bot or deactivated.")
         now = self._clock()
         messages: list[int] = []
         claimed: list[Person] = []

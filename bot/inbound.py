@@ -9,10 +9,16 @@ Order matters, and nothing is read before it is authenticated:
    call, no database write, and a log line that carries none of its content.
 2. **The body**, only once signed: a content type Slack sends (form or JSON), UTF-8, and the
    shape of what Slack sends — a slash command's fields, an interaction's ``payload`` (a JSON
-   object), an Events API envelope — with the types of every field that Bolt's routing or our
-   listeners read. Anything else is ``4xx``, never a ``500`` or a traceback. What the fields
-   *mean* (metadata, button values, form values) is checked later, in the services, against
-   what the acting user may do.
+   object), an Events API envelope — typed field by field. Anything else is ``4xx``, never a
+   ``500`` or a traceback. A ``response_url`` must point at Slack (``origins``): we never POST
+   where a payload says.
+3. **What Bolt gets is what was checked**: not the raw body (Bolt parses it again, by other
+   rules — a form body that starts with ``{`` it reads as JSON, one that mentions "payload"
+   anywhere as an interaction), but the typed body, rebuilt from the models below with only
+   the fields they declare. Bolt never sees a field we did not check.
+
+What the fields *mean* (metadata, button values, form values) is checked later, in
+``handlers.forms`` and the services, against what the acting user may do.
 """
 
 from __future__ import annotations
@@ -22,18 +28,22 @@ import hmac
 import json
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
 
+from bot.text import SLACK_USER_ID_PATTERN
+
 TOLERANCE_SECONDS = 300  # Slack: reject requests more than five minutes from local time
-_TIMESTAMP = re.compile(r"^[0-9]{1,12}$")
-_SIGNATURE = re.compile(r"^v0=[0-9a-f]{64}$")
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")
+_SIGNATURE = re.compile(r"v0=[0-9a-f]{64}")
 FORM = "application/x-www-form-urlencoded"
 JSON = "application/json"
+# Events Brickwork subscribes to (manifest.yml); any other is acknowledged and ignored.
+EVENTS = frozenset({"app_home_opened"})
 
 
 class Refused(Exception):
@@ -47,11 +57,13 @@ class Refused(Exception):
 
 @dataclass(frozen=True)
 class Verified:
-    """A signed request whose body has the shape Slack gives it; ``text`` is the body, decoded."""
+    """A signed request whose body has the shape Slack gives it. ``body`` is what Bolt gets:
+    the command's fields, the interaction's payload, or the event envelope, as checked.
+    ``ignored`` is set for a well-formed event Brickwork does not handle (acknowledge only)."""
 
-    text: str
-    content_type: str
-    kind: str  # "command", an interaction type ("block_actions"…) or an event envelope type
+    body: dict[str, Any]
+    kind: str  # "command", an interaction type ("block_actions"…), an envelope type
+    ignored: bool = False
 
 
 def verify_signature(
@@ -60,7 +72,7 @@ def verify_signature(
     """Raise ``Refused(401)`` unless ``body`` carries Slack's signature for it, made recently."""
     timestamp = headers.get("x-slack-request-timestamp", "")
     signature = headers.get("x-slack-signature", "")
-    if not _TIMESTAMP.match(timestamp) or not _SIGNATURE.match(signature):
+    if not _TIMESTAMP.fullmatch(timestamp) or not _SIGNATURE.fullmatch(signature):
         raise Refused(401, "unsigned or malformed signature headers")
     if abs(now() - int(timestamp)) > TOLERANCE_SECONDS:
         raise Refused(401, "stale signature")
@@ -71,82 +83,81 @@ def verify_signature(
 
 
 # ---------------------------------------------------------------------------------------
-# The shapes Slack sends. Strict types for every field Bolt's routing or a listener reads;
-# other fields pass through untouched (Slack adds fields over time).
+# The shapes Slack sends, with the fields Bolt's routing or our listeners read. Fields not
+# declared here are dropped (``extra="ignore"``): Bolt never sees what was not checked.
 # ---------------------------------------------------------------------------------------
 
-Id = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+Id = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
 TeamId = Annotated[str, StringConstraints(pattern=r"^[A-Z0-9]{1,32}$")]  # stored (Events API dedup)
-UserId = Annotated[str, StringConstraints(pattern=r"^[UW][A-Z0-9]{2,20}$")]
+UserId = Annotated[str, StringConstraints(pattern=SLACK_USER_ID_PATTERN)]
 Short = Annotated[str, StringConstraints(max_length=255)]
+Trigger = Annotated[str, StringConstraints(min_length=1, max_length=255, pattern=r"^\S+$")]
 Text = Annotated[str, StringConstraints(max_length=12_000)]
-Url = Annotated[str, StringConstraints(pattern=r"^https?://\S{1,2000}$")]
+Url = Annotated[str, StringConstraints(pattern=r"^https?://[^\s]{1,2000}$")]
 
 
-class _Loose(BaseModel):
-    model_config = ConfigDict(extra="allow", strict=True)
+class _Checked(BaseModel):
+    model_config = ConfigDict(extra="ignore", strict=True)
 
 
-class _User(_Loose):
+class _User(_Checked):
     id: UserId
     username: Short | None = None
     name: Short | None = None
     team_id: Id | None = None
 
 
-class _Team(_Loose):
+class _Team(_Checked):
     id: Id
     domain: Short | None = None
-    enterprise_id: Id | None = None
 
 
-class _Enterprise(_Loose):
+class _Enterprise(_Checked):
     id: Id
     name: Short | None = None
 
 
-class _Channel(_Loose):
+class _Channel(_Checked):
     id: Id
     name: Short | None = None
 
 
-class _Authorization(_Loose):
-    enterprise_id: Id | None = None
-    team_id: Id | None = None
-    user_id: Id | None = None
-    is_bot: bool | None = None
-    is_enterprise_install: bool | None = None
+class _Element(BaseModel):
+    """One input's state: its ``type`` here; what its value means is read by ``handlers.forms``
+    (which refuses anything that is not the element we built)."""
 
-
-class _Element(_Loose):
-    """One input's state; what its value means is read by ``handlers.forms``."""
-
+    model_config = ConfigDict(extra="allow", strict=True)
     type: Short
 
 
-class _State(_Loose):
+class _State(_Checked):
     values: dict[Short, dict[Short, _Element]] = Field(default_factory=dict)
 
 
-class _View(_Loose):
+class _View(_Checked):
     id: Id
     type: Literal["modal", "home"]
     callback_id: Short = ""
     private_metadata: Annotated[str, StringConstraints(max_length=3000)] = ""
     hash: Short | None = None
-    team_id: Id | None = None
-    app_installed_team_id: Id | None = None
     state: _State = Field(default_factory=_State)
 
 
-class _Action(_Loose):
+class _Option(_Checked):
+    value: Annotated[str, StringConstraints(max_length=2000)]
+
+
+class _Action(_Checked):
     action_id: Short
     block_id: Short
     type: Short
     value: Annotated[str, StringConstraints(max_length=2000)] | None = None
+    selected_option: _Option | None = None
+    selected_users: Annotated[list[UserId], Field(max_length=100)] | None = None
+    selected_date: Short | None = None
 
 
-class _Container(_Loose):
+class _Container(_Checked):
     type: Short
     view_id: Id | None = None
     message_ts: Short | None = None
@@ -154,39 +165,36 @@ class _Container(_Loose):
     is_ephemeral: bool | None = None
 
 
-class _ResponseUrl(_Loose):
+class _ResponseUrl(_Checked):
     response_url: Url
     block_id: Short | None = None
     action_id: Short | None = None
     channel_id: Id | None = None
 
 
-class _Interaction(_Loose):
+class _Interaction(_Checked):
     user: _User
     team: _Team | None = None
     enterprise: _Enterprise | None = None
     api_app_id: Id | None = None
     is_enterprise_install: bool | None = None
-    token: Short | None = None
 
 
 class BlockActions(_Interaction):
     type: Literal["block_actions"]
-    trigger_id: Short
+    trigger_id: Trigger
     actions: Annotated[list[_Action], Field(min_length=1, max_length=5)]
     container: _Container | None = None
     view: _View | None = None
     channel: _Channel | None = None
-    message: dict[str, Any] | None = None
     response_url: Url | None = None
-    state: _State | None = None
 
 
 class ViewSubmission(_Interaction):
     type: Literal["view_submission"]
-    trigger_id: Short | None = None
+    trigger_id: Trigger | None = None
     view: _View
-    response_urls: list[_ResponseUrl] = Field(default_factory=list)
+    response_urls: Annotated[list[_ResponseUrl], Field(max_length=5)] = Field(default_factory=list)
 
 
 class ViewClosed(_Interaction):
@@ -198,35 +206,34 @@ class ViewClosed(_Interaction):
 Interaction = Annotated[BlockActions | ViewSubmission | ViewClosed, Field(discriminator="type")]
 
 
-class _Event(_Loose):
-    type: Short
-    user: UserId | None = None
+class _AppHomeOpened(_Checked):
+    type: Literal["app_home_opened"]
+    user: UserId
     channel: Id | None = None
     tab: Short | None = None
     event_ts: Short | None = None
-    view: dict[str, Any] | None = None
 
 
-class EventCallback(_Loose):
+class _AnyEvent(BaseModel):
+    model_config = ConfigDict(extra="allow", strict=True)
+    type: Short
+
+
+class EventCallback(_Checked):
     type: Literal["event_callback"]
     team_id: TeamId
     api_app_id: Id | None = None
-    event: _Event
+    event: _AnyEvent
     event_id: Id
     event_time: int | None = None
-    authorizations: list[_Authorization] | None = None
-    is_ext_shared_channel: bool | None = None
-    enterprise_id: Id | None = None
-    context_team_id: Id | None = None
-    context_enterprise_id: Id | None = None
 
 
-class UrlVerification(_Loose):
+class UrlVerification(_Checked):
     type: Literal["url_verification"]
     challenge: Short
 
 
-class AppRateLimited(_Loose):
+class AppRateLimited(_Checked):
     type: Literal["app_rate_limited"]
     team_id: Id | None = None
 
@@ -234,31 +241,32 @@ class AppRateLimited(_Loose):
 Envelope = Annotated[EventCallback | UrlVerification | AppRateLimited, Field(discriminator="type")]
 
 
-class SlashCommand(BaseModel):
+class SlashCommand(_Checked):
     """A slash command's form fields: each a single string."""
 
-    model_config = ConfigDict(extra="allow", strict=True)
     command: Annotated[str, StringConstraints(pattern=r"^/[a-z0-9_-]{1,32}$")]
     text: Text = ""
     user_id: UserId
     user_name: Short = ""
     team_id: Id
     team_domain: Short = ""
+    enterprise_id: Id | None = None
     channel_id: Id
     channel_name: Short = ""
-    trigger_id: Short
+    trigger_id: Trigger
     response_url: Url
     api_app_id: Id | None = None
-    enterprise_id: Id | None = None
     is_enterprise_install: Literal["true", "false"] | None = None
 
 
 _INTERACTION: TypeAdapter[Any] = TypeAdapter(Interaction)
 _ENVELOPE: TypeAdapter[Any] = TypeAdapter(Envelope)
+_APP_HOME_OPENED: TypeAdapter[_AppHomeOpened] = TypeAdapter(_AppHomeOpened)
 
 
-def parse_signed(headers: Mapping[str, str], body: bytes) -> Verified:
-    """Check the shape of a signed body; ``Refused(4xx)`` when Slack would never send it."""
+def parse_signed(headers: Mapping[str, str], body: bytes, *, origins: Iterable[str] = ()) -> Verified:
+    """Check the shape of a signed body; ``Refused(4xx)`` when Slack would never send it.
+    ``origins``: where a ``response_url`` may point (scheme://host[:port]); empty: anywhere."""
     content_type = headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if content_type not in (FORM, JSON):
         raise Refused(415, "a content type Slack does not send")
@@ -269,24 +277,47 @@ def parse_signed(headers: Mapping[str, str], body: bytes) -> Verified:
     try:
         if content_type == JSON:
             envelope = _ENVELOPE.validate_python(_json_object(text))
-            return Verified(text=text, content_type=content_type, kind=envelope.type)
+            if isinstance(envelope, EventCallback):
+                if envelope.event.type not in EVENTS:
+                    return Verified(body={}, kind=envelope.event.type, ignored=True)
+                event = _APP_HOME_OPENED.validate_python(envelope.event.model_dump())
+                checked = envelope.model_dump(exclude_unset=True)
+                checked["event"] = event.model_dump(exclude_unset=True)
+                return Verified(body=checked, kind=envelope.type)
+            return Verified(body=envelope.model_dump(exclude_unset=True), kind=envelope.type)
         fields = parse_qs(text, keep_blank_values=True, strict_parsing=bool(text), max_num_fields=100)
         if any(len(values) != 1 for values in fields.values()):
             raise Refused(400, "a form field given twice")
         form = {name: values[0] for name, values in fields.items()}
         if "payload" in form:
+            if set(form) != {"payload"}:  # Slack sends an interaction as this one field, alone
+                raise Refused(400, "an interaction with other form fields")
             interaction = _INTERACTION.validate_python(_json_object(form["payload"]))
-            return Verified(text=text, content_type=content_type, kind=interaction.type)
+            urls = [interaction.response_url] if isinstance(interaction, BlockActions) else []
+            urls += [r.response_url for r in getattr(interaction, "response_urls", [])]
+            _check_origins(urls, origins)
+            return Verified(body=interaction.model_dump(exclude_unset=True), kind=interaction.type)
         if "command" in form:
-            SlashCommand.model_validate(form)
-            return Verified(text=text, content_type=content_type, kind="command")
+            command = SlashCommand.model_validate(form)
+            _check_origins([command.response_url], origins)
+            return Verified(body=command.model_dump(exclude_unset=True), kind="command")
         if form.get("ssl_check") == "1":
-            return Verified(text=text, content_type=content_type, kind="ssl_check")
+            return Verified(body={"ssl_check": "1"}, kind="ssl_check")
     except ValidationError:
         raise Refused(400, "a body whose fields are not what Slack sends") from None
     except (ValueError, RecursionError):
         raise Refused(400, "a body that does not parse") from None
     raise Refused(400, "a body that is neither a command, an interaction nor an event")
+
+
+def _check_origins(urls: Iterable[str | None], origins: Iterable[str]) -> None:
+    allowed = frozenset(origins)
+    for url in urls:
+        if url is None or not allowed:
+            continue
+        parts = urlsplit(url)
+        if f"{parts.scheme}://{parts.netloc}" not in allowed:
+            raise Refused(400, "a response_url that is not Slack's")
 
 
 def _json_object(text: str) -> dict[str, Any]:

@@ -86,13 +86,31 @@ class SafeFormatter(logging.Formatter):
         if record.exc_info and record.exc_info[0] is not None:
             kind, error, trace = record.exc_info
             frames = "".join(traceback.format_tb(trace)).rstrip("\n").split("\n")
-            # The exception's own words may quote input (a value that failed to parse): one
-            # line, escaped and cut, under the frames.
-            said = escape_control(str(error))[:300] if error is not None else ""
+            said = _what_it_said(error)
             last = f"{kind.__module__}.{kind.__qualname__}" + (f": {said}" if said else "")
             lines = ["Traceback (most recent call last):", *frames, last]
             line += "\n" + "\n".join(f"  | {text}" for text in lines)
         return line
+
+
+OUR_PACKAGES = ("bot.", "handlers.", "storage.", "prompts.")
+
+
+def _what_it_said(error: BaseException | None) -> str:
+    """An exception's own words, when they cannot quote what people wrote: ours say what went
+    wrong in our words; a library's may quote its input (a validation error shows the value
+    that failed, a database error the row), so only its kind is kept — and for a Slack refusal,
+    Slack's error code. One line, escaped, cut."""
+    if error is None:
+        return ""
+    module = type(error).__module__ + "."
+    if module.startswith(OUR_PACKAGES):
+        return escape_control(str(error))[:300]
+    response = getattr(error, "response", None)
+    code = response.get("error") if response is not None and hasattr(response, "get") else None
+    if isinstance(code, str):
+        return escape_control(f"Slack answered {code}")[:120]
+    return "(its message is not logged: it may quote input)"
 
 
 def configure_logging(level: str, stream: TextIO | None = None) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -56,12 +56,23 @@ class Modals:
                 self._recorded.notify_all()
         return str(opened["id"])
 
-    def check(self, view_id: str, slack_user_id: str) -> None:
-        """Refuse (``NotAllowed``) unless Brickwork opened ``view_id`` for this person.
+    def update(self, view_id: str, view: View | dict[str, Any]) -> None:
+        """``views.update`` of a modal we opened; it is recorded as the new form it now is."""
+        self._gateway.update_view(view_id, view)
+        callback = view.callback_id if isinstance(view, View) else view.get("callback_id")
+        with self._db.transaction() as session:
+            modals_repo.set_callback(session, view_id=view_id, callback_id=str(callback or "")[:64])
+
+    def check(self, view: Mapping[str, Any], slack_user_id: str) -> None:
+        """Refuse (``NotAllowed``) unless Brickwork opened this view for this person, as the form
+        it says it is (its ``callback_id``): a form cannot be passed off as another one.
 
         Slack shows a modal as soon as ``views.open`` answers, a moment before it is recorded
         here; a submission in that moment (a script is that fast) waits for the record of a
         modal this person is opening, and only for that."""
+        view_id, callback = view.get("id"), view.get("callback_id")
+        if not isinstance(view_id, str):
+            raise NotAllowed(NOT_YOURS)
         record = self._owner(view_id)
         if record is None:
             with self._recorded:
@@ -69,7 +80,7 @@ class Modals:
                     lambda: slack_user_id not in self._opening, timeout=RECORDING_WAIT_SECONDS
                 )
             record = self._owner(view_id)
-        if record is None or record.slack_user_id != slack_user_id:
+        if record is None or record.slack_user_id != slack_user_id or record.callback_id != callback:
             raise NotAllowed(NOT_YOURS)
 
     def _owner(self, view_id: str) -> Any:

@@ -356,7 +356,7 @@ def _parse(path: Path) -> tuple[list[_Row], list[RefusedRow], int]:
                 reason = f"listed twice (first on line {first_line[email.lower()]})"
             if reason is None and cells[1].lower() == email.lower():
                 reason = "a person cannot be their own manager"
-            if _EMAIL.match(email):
+            if _EMAIL.fullmatch(email):
                 first_line.setdefault(email.lower(), start)
             if reason is not None:
                 refused.append(RefusedRow(start, email, reason))
@@ -375,9 +375,9 @@ def _malformed(cells: list[str]) -> str | None:
     email, manager_email = cells
     if not email:
         return "the email is missing"
-    if len(email) > EMAIL_MAX or not _EMAIL.match(email):
+    if len(email) > EMAIL_MAX or not _EMAIL.fullmatch(email):
         return "not an email address"
-    if manager_email and (len(manager_email) > EMAIL_MAX or not _EMAIL.match(manager_email)):
+    if manager_email and (len(manager_email) > EMAIL_MAX or not _EMAIL.fullmatch(manager_email)):
         return f"the manager email {manager_email[:80]!r} is not an email address"
     return None
 

@@ -17,6 +17,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.errors import NotFound
 from bot.slack_gateway import SlackGateway, SlackUser, error_code
+from bot.text import plain
 from storage.db import Database
 from storage.models import Person
 from storage.repositories import people as people_repo
@@ -101,8 +102,15 @@ class PeopleService:
             if person is not None:
                 return person
             return people_repo.add_placeholder(
-                session, slack_user_id=slack_user_id, name=name[:120], refreshed_at=NEVER_REFRESHED
+                session, slack_user_id=slack_user_id, name=plain(name, 120), refreshed_at=NEVER_REFRESHED
             )
+
+    def is_inactive(self, slack_user_id: str) -> bool:
+        """What we know of this account says it cannot be a person using Brickwork (a bot, or
+        deactivated). From the database alone: an account we have not met is not refused here."""
+        with self._db.transaction() as session:
+            person = people_repo.by_slack_id(session, slack_user_id)
+        return person is not None and (person.is_bot or person.deleted)
 
     def dm_channel(self, person: Person) -> str:
         """The DM channel with ``person``, opened once and remembered."""

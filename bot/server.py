@@ -51,7 +51,9 @@ def _read_body(environ: dict[str, Any]) -> bytes:
     return environ["wsgi.input"].read(length) if length else b""
 
 
-def make_wsgi_app(bolt: App, db: Database, signing_secret: str) -> WSGIApp:
+def make_wsgi_app(
+    bolt: App, db: Database, signing_secret: str, *, response_origins: Iterable[str] = ()
+) -> WSGIApp:
     def reply(start_response: Callable[..., Any], code: int, payload: dict[str, Any]) -> list[bytes]:
         body = json.dumps(payload).encode()
         start_response(
@@ -64,14 +66,17 @@ def make_wsgi_app(bolt: App, db: Database, signing_secret: str) -> WSGIApp:
         try:
             body = _read_body(environ)
             verify_signature(signing_secret, headers, body)
-            verified = parse_signed(headers, body)
+            verified = parse_signed(headers, body, origins=response_origins)
         except Refused as refused:
             # Nothing of the request in the line: not its body, not its headers.
             log.info("refused a request to %s: %s (HTTP %d)", SLACK_PATH, refused.reason, refused.status)
             return reply(start_response, refused.status, {"ok": False, "error": "invalid request"})
-        response = bolt.dispatch(
-            BoltRequest(body=verified.text, query=environ.get("QUERY_STRING") or "", headers=headers)
-        )
+        if verified.ignored:  # an event we do not subscribe to: acknowledged, so Slack stops
+            return reply(start_response, 200, {"ok": True})
+        # Bolt gets the body as checked (bot.inbound), never the raw text to parse by its own
+        # rules. Bolt calls a pre-parsed body "socket_mode": its own signature check, which that
+        # skips, has been done at the door above.
+        response = bolt.dispatch(BoltRequest(body=verified.body, headers=headers, mode="socket_mode"))
         out = response.body.encode("utf-8")
         pairs = [
             (k, v) for k, values in response.headers.items() if k.lower() != "content-length" for v in values

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import enum
 import os
-import re
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,8 @@ from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
+
+from bot.text import is_slack_user_id
 
 
 class SettingsError(Exception):
@@ -61,7 +62,6 @@ EXPECTED: dict[str, str] = {
     "BRICKWORK_ADMINS": "Slack user ids separated by commas, such as U012AB3CD,U045EF6GH",
 }
 
-_SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,20}$")
 _PLACEHOLDER_MARKERS = ("changeme", "your-", "xxxx", "<", ">")
 
 
@@ -181,7 +181,7 @@ class Settings(BaseSettings):
     @classmethod
     def _admins(cls, value: str) -> str:
         ids = [part.strip() for part in value.split(",") if part.strip()]
-        if any(not _SLACK_USER_ID.match(i) for i in ids):
+        if any(not is_slack_user_id(i) for i in ids):
             raise ValueError("bad user id")
         return ",".join(ids)
 

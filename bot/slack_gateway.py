@@ -40,6 +40,8 @@ from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 from slack_sdk.webhook import WebhookClient
 
+from bot.text import plain
+
 log = logging.getLogger("brickwork.slack")
 
 BlockLike = Block | dict[str, Any]
@@ -165,13 +167,14 @@ def _slack_user(user: dict[str, Any]) -> SlackUser:
     profile = user.get("profile") or {}
     # The full name reads best in a debrief; display names are often handles ("maya.o").
     name = user.get("real_name") or profile.get("real_name") or profile.get("display_name") or user["name"]
+    email = plain(str(profile.get("email") or ""), 254)
     return SlackUser(
         id=user["id"],
-        name=name,
-        tz=user.get("tz") or "UTC",
+        name=plain(str(name), 120) or str(user["id"]),
+        tz=plain(str(user.get("tz") or ""), 64) or "UTC",
         is_bot=bool(user.get("is_bot")) or user["id"] == "USLACKBOT",
         deleted=bool(user.get("deleted")),
-        email=profile.get("email") or None,
+        email=email or None,
     )
 
 

@@ -11,9 +11,19 @@ spaces, joiners, fillers) as empty, so "not empty" means something a reader can 
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 from bot.errors import InvalidInput
+
+# A Slack user id: U… (or W… on Enterprise Grid). One pattern for commands, forms, settings.
+SLACK_USER_ID_PATTERN = r"^[UW][A-Z0-9]{2,20}$"
+_SLACK_USER_ID = re.compile(SLACK_USER_ID_PATTERN)
+
+
+def is_slack_user_id(value: object) -> bool:
+    return isinstance(value, str) and _SLACK_USER_ID.fullmatch(value) is not None
+
 
 # Format characters that reorder text on screen (Unicode bidi embeddings, overrides, isolates).
 _BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
@@ -49,6 +59,17 @@ def text_problem(text: str, *, multiline: bool) -> str | None:
         if 0xFDD0 <= code <= 0xFDEF or (code & 0xFFFE) == 0xFFFE:
             return "It contains a character that is not meant for text; remove it."
     return None
+
+
+def plain(text: str, limit: int) -> str:
+    """``text`` that came from elsewhere (a handle in a request, a name from Slack), made
+    storable: what ``checked_text`` would refuse is taken out, line breaks become spaces."""
+    kept = "".join(
+        " " if char in "\n\r\t" else char
+        for char in text
+        if char in "\n\r\t" or text_problem(char, multiline=False) is None
+    )
+    return kept.strip()[:limit]
 
 
 def checked_text(

@@ -80,7 +80,7 @@ class CoachListeners:
         if not words or words[0].lower() == "help":
             ack(text=views.COACH_HELP)
             return
-        match = MENTION.match(words[0]) if len(words) == 1 else None
+        match = MENTION.fullmatch(words[0]) if len(words) == 1 else None
         if match is None:
             shown = escape_mrkdwn(" ".join(words)[:40])
             ack(text=f"I couldn't tell who `{shown}` is.\n{COACH_USAGE}")
@@ -110,12 +110,13 @@ class CoachListeners:
     def redraft(self, ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
         ack()
         user = body["user"]["id"]
-        view_id = (body.get("view") or {}).get("id")
-        if not isinstance(view_id, str):
+        view = body.get("view")
+        if not isinstance(view, dict) or not isinstance(view.get("id"), str):
             raise FormRefused()
-        self.s.modals.check(view_id, user)  # never views.update someone else's modal
+        self.s.modals.check(view, user)  # never views.update someone else's modal
+        view_id = view["id"]
         card = self.s.coaching.card(user, db_id(action.get("value")))
-        self.s.gateway.update_view(
+        self.s.modals.update(
             view_id, views.drafting_modal(card.subject.name, uses_llm=self.s.coaching.uses_llm)
         )
         self.s.drafting.submit(
@@ -137,7 +138,7 @@ class CoachListeners:
 
     def share(self, ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
         user = body["user"]["id"]
-        self.s.modals.check(view["id"], user)
+        self.s.modals.check(view, user)
         meta = parse_metadata(view, DraftMeta)
         edits, errors = parse_edits(view)
         if errors:
@@ -164,7 +165,7 @@ class CoachListeners:
 
     def closed(self, ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
         # Saved before the ack (one quick write), so reopening at once finds the edits.
-        self.s.modals.check(view["id"], body["user"]["id"])
+        self.s.modals.check(view, body["user"]["id"])
         edits, _ = parse_edits(view)
         if edits.areas:  # only an editable draft has fields to keep
             self.s.coaching.save_edits(body["user"]["id"], parse_metadata(view, DraftMeta).draft_id, edits)
@@ -191,7 +192,7 @@ class CoachListeners:
 
     def _show(self, view_id: str, view: Any) -> None:
         try:
-            self.s.gateway.update_view(view_id, view)
+            self.s.modals.update(view_id, view)
         except Exception as error:
             # Closed meanwhile ("not_found"): a draft is kept and opens next time.
             log.info("could not update a coaching modal: %s %s", type(error).__name__, error_code(error))

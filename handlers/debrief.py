@@ -103,7 +103,7 @@ class DebriefListeners:
         word = word.lower()
         if word in {"", "new"}:
             ack()
-            self.open_new_project(command["trigger_id"], user, command.get("channel_id"))
+            self.open_new_project(command["trigger_id"], user)
         elif word == "list":
             text, blocks = views.project_list(self.s.debriefs.projects_for(user))
             ack(text=text, blocks=blocks)
@@ -117,20 +117,19 @@ class DebriefListeners:
         else:
             ack(text=f"I don't know `{escape_mrkdwn(word[:30])}`.\n\n{views.DEBRIEF_HELP}")
 
-    def open_new_project(self, trigger_id: str, user: str, channel_id: str | None) -> None:
-        channel = channel_id if channel_id and channel_id[:1] in "CDG" else None
+    def open_new_project(self, trigger_id: str, user: str) -> None:
         view = views.new_project_modal(
-            requester=user, today=self.s.debriefs.today_for(user), meta=NewProjectMeta(channel_id=channel)
+            requester=user, today=self.s.debriefs.today_for(user), meta=NewProjectMeta()
         )
         self.s.modals.open(trigger_id, user, view)
 
     def home_new_project(self, ack: Ack, body: dict[str, Any]) -> None:
         ack()
-        self.open_new_project(body["trigger_id"], body["user"]["id"], None)
+        self.open_new_project(body["trigger_id"], body["user"]["id"])
 
     def new_project_submitted(self, ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
         user = body["user"]["id"]
-        self.s.modals.check(view["id"], user)
+        self.s.modals.check(view, user)
         parse_metadata(view, NewProjectMeta)
         values = read_form(view, NEW_PROJECT_FORM)
         draft = ProjectDraft(
@@ -157,7 +156,7 @@ class DebriefListeners:
 
     def debrief_submitted(self, ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
         user = body["user"]["id"]
-        self.s.modals.check(view["id"], user)
+        self.s.modals.check(view, user)
         meta = parse_metadata(view, DebriefFormMeta)
         answers = parse_answers(read_form(view, answers_form(self.s.framework)), self.s.framework)
         try:

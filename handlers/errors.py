@@ -17,6 +17,7 @@ from slack_bolt import App
 
 from bot.errors import BrickworkError
 from bot.services import Services
+from bot.slack_gateway import ResponseUrlRefused, error_code
 from bot.text import escape_mrkdwn
 from handlers.views.common import notice_modal
 
@@ -33,10 +34,17 @@ def register(app: App, services: Services) -> None:
         log.error("error id %s in Bolt while handling %s", uuid.uuid4().hex[:8], _kind(body), exc_info=error)
 
 
+TRIGGER_REFUSED = frozenset({"expired_trigger_id", "exchanged_trigger_id", "invalid_trigger_id"})
+
+
 def message_for(error: Exception) -> tuple[str, str | None]:
     """What the person reads about ``error``, and the error id that was logged (None for ours)."""
     if isinstance(error, BrickworkError):
         return str(error), None
+    if error_code(error) in TRIGGER_REFUSED:
+        # Slack's 3-second trigger ran out (a slow moment), or it was not Slack's: not a bug.
+        log.info("Slack refused a trigger: %s", error_code(error))
+        return "That took too long to open. Please try again.", None
     error_id = uuid.uuid4().hex[:8]
     log.error("error id %s", error_id, exc_info=error)
     return f"Something went wrong on our side. If it keeps happening, quote error id {error_id}.", error_id
@@ -84,6 +92,8 @@ def tell(services: Services, body: dict[str, Any], message: str, error_id: str |
     not in), else a DM. Best effort: a failure here is logged, never raised."""
     try:
         _tell(services, body, message, error_id)
+    except ResponseUrlRefused:
+        log.info("not telling the person: the request's response_url is not Slack's")
     except Exception as failure:
         log.warning("could not tell the person about a failure: %s", type(failure).__name__)
 

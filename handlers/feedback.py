@@ -12,7 +12,7 @@ from slack_bolt import Ack, App
 from bot.answers import Answers
 from bot.errors import BrickworkError, InvalidInput
 from bot.services import Services
-from bot.text import escape_mrkdwn
+from bot.text import escape_mrkdwn, is_blank
 from handlers.debrief import answer_errors, answers_form, parse_answers
 from handlers.errors import guarded
 from handlers.forms import FeedbackFormMeta, Input, RequestMeta, db_id, parse_metadata, read_form
@@ -45,10 +45,10 @@ def parse_people_and_about(text: str, usage: str) -> tuple[list[str], str]:
     for index, word in enumerate(words):
         if word.lower() == "about":
             about = " ".join(words[index + 1 :])
-            if not about:
+            if is_blank(about):  # nothing a reader could see is nothing
                 raise CommandError(f"Say what the feedback is about after `about`.\n{usage}")
             break
-        match = MENTION.match(word)
+        match = MENTION.fullmatch(word)
         if match is None:
             shown = escape_mrkdwn(word[:40])
             raise CommandError(
@@ -154,7 +154,7 @@ class FeedbackListeners:
 
     def feedback_submitted(self, ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
         user = body["user"]["id"]
-        self.s.modals.check(view["id"], user)
+        self.s.modals.check(view, user)
         meta = parse_metadata(view, FeedbackFormMeta)
         values = read_form(view, answers_form(self.s.framework, anonymous_box=True))
         answers: Answers = parse_answers(values, self.s.framework)
@@ -184,7 +184,7 @@ class FeedbackListeners:
 
     def decline_submitted(self, ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
         user = body["user"]["id"]
-        self.s.modals.check(view["id"], user)
+        self.s.modals.check(view, user)
         meta = parse_metadata(view, RequestMeta)
         reason = read_form(view, {BlockId.DECLINE_REASON: Input.TEXT})[BlockId.DECLINE_REASON]
         try:
@@ -199,7 +199,7 @@ class FeedbackListeners:
         self.s.feedback.announce_decline(meta.request_id)
 
     def delete_confirmed(self, ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
-        self.s.modals.check(view["id"], body["user"]["id"])
+        self.s.modals.check(view, body["user"]["id"])
         report = self.s.org.forget(body["user"]["id"])
         ack(
             response_action="update",

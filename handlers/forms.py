@@ -20,6 +20,7 @@ from typing import Annotated, Any, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from bot.errors import BrickworkError
+from bot.text import SLACK_USER_ID_PATTERN, is_slack_user_id
 from handlers.ids import ActionId
 from storage.models import ABOUT_MAX
 
@@ -27,11 +28,9 @@ M = TypeVar("M", bound=BaseModel)
 
 DB_ID_MAX = 2**31 - 1  # the largest id an INTEGER column holds
 DbId = Annotated[int, Field(ge=1, le=DB_ID_MAX)]
-SlackUserId = Annotated[str, StringConstraints(pattern=r"^[UW][A-Z0-9]{2,20}$")]
-SlackChannelId = Annotated[str, StringConstraints(pattern=r"^[CDG][A-Z0-9]{2,20}$")]
+SlackUserId = Annotated[str, StringConstraints(pattern=SLACK_USER_ID_PATTERN)]
 OUT_OF_DATE = "This form or button is out of date (or was not made by Brickwork), so nothing was done."
 _DB_ID = re.compile(r"^[1-9][0-9]{0,9}$")
-_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,20}$")
 _DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 
 
@@ -50,7 +49,7 @@ class _Meta(BaseModel):
 
 
 class NewProjectMeta(_Meta):
-    channel_id: SlackChannelId | None = None
+    """The "New project" form carries nothing but the proof that we made it."""
 
 
 class DebriefFormMeta(_Meta):
@@ -89,7 +88,7 @@ def parse_metadata(view: Mapping[str, Any], model: type[M]) -> M:
 
 def db_id(value: Any) -> int:
     """A button value that names a row: a whole number our database could hold, or a refusal."""
-    if isinstance(value, str) and _DB_ID.match(value) and int(value) <= DB_ID_MAX:
+    if isinstance(value, str) and _DB_ID.fullmatch(value) and int(value) <= DB_ID_MAX:
         return int(value)
     raise FormRefused()
 
@@ -123,8 +122,9 @@ def read_form(view: Mapping[str, Any], spec: Mapping[str, Input]) -> dict[str, A
     (``""`` when empty), ``CHOICE``/``USER`` a str or None, ``CHOICES``/``USERS`` a list of str,
     ``DATE`` a ``date`` or None. An input that is missing reads as empty (the service then
     says which field to fill); one whose element or value has the wrong type is refused."""
-    values = ((view.get("state") or {}).get("values")) or {}
-    if not isinstance(values, Mapping):
+    state = view.get("state") or {}
+    values = (state.get("values") if isinstance(state, Mapping) else None) or {}
+    if not isinstance(state, Mapping) or not isinstance(values, Mapping):
         raise FormRefused()
     return {block_id: _read(values.get(block_id), kind) for block_id, kind in spec.items()}
 
@@ -162,7 +162,7 @@ def _read(block: Any, kind: Input) -> Any:
     chosen = element.get("selected_date")
     if chosen is None:
         return None
-    if not isinstance(chosen, str) or not _DATE.match(chosen):
+    if not isinstance(chosen, str) or not _DATE.fullmatch(chosen):
         raise FormRefused()
     try:
         return date.fromisoformat(chosen)
@@ -183,6 +183,6 @@ def _str_or_none(value: Any, *, required: bool = False) -> str | None:
 
 
 def _user_id(value: Any) -> str:
-    if not isinstance(value, str) or not _USER_ID.match(value):
+    if not is_slack_user_id(value):
         raise FormRefused()
     return value

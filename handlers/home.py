@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 from datetime import date
 from typing import Any
 
@@ -14,6 +13,7 @@ from bot.errors import BrickworkError, InvalidInput, NotAllowed
 from bot.home import TEAM_PICKER_MAX
 from bot.services import Services
 from bot.slack_gateway import error_code
+from bot.text import is_slack_user_id
 from handlers.errors import guarded, message_for
 from handlers.forms import FormRefused, Input, ReportMeta, db_id, parse_metadata, read_form
 from handlers.ids import ActionId, BlockId, CallbackId
@@ -27,8 +27,6 @@ from handlers.views.home import (
 )
 
 log = logging.getLogger(__name__)
-
-MENTIONABLE = re.compile(r"^[UW][A-Z0-9]{2,20}$")
 
 
 class HomeListeners:
@@ -55,9 +53,7 @@ class HomeListeners:
         ack()
         user = body["user"]["id"]
         selected = action.get("selected_users") or []
-        if not isinstance(selected, list) or not all(
-            isinstance(u, str) and MENTIONABLE.match(u) for u in selected
-        ):
+        if not isinstance(selected, list) or not all(is_slack_user_id(u) for u in selected):
             raise FormRefused()
         change = self.s.home.set_team(user, selected[:TEAM_PICKER_MAX])
         if change.refused:  # the trigger_id lives 3 s: use it before anything else
@@ -123,7 +119,7 @@ class HomeListeners:
 
     def request_for_report_submitted(self, ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
         requester = body["user"]["id"]
-        self.s.modals.check(view["id"], requester)
+        self.s.modals.check(view, requester)
         meta = parse_metadata(view, ReportMeta)
         values = read_form(view, {BlockId.GIVERS: Input.USERS, BlockId.ABOUT: Input.TEXT})
         givers, about = values[BlockId.GIVERS], values[BlockId.ABOUT]
@@ -153,7 +149,7 @@ class HomeListeners:
 
     def _replace(self, view_id: str, new: View) -> None:
         try:
-            self.s.gateway.update_view(view_id, new)
+            self.s.modals.update(view_id, new)
         except Exception as error:  # closed while asking (not_found): the requests stand the same
             log.info("could not update a modal: %s %s", type(error).__name__, error_code(error))
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete
+from sqlalchemy import delete, update
 from sqlmodel import Session, col, select
 
 from storage.models import ModalView
@@ -17,6 +17,12 @@ def remember(session: Session, *, view_id: str, slack_user_id: str, callback_id:
         ModalView,
         {"view_id": view_id, "slack_user_id": slack_user_id, "callback_id": callback_id, "opened_at": at},
         conflict="view_id",
+    )
+
+
+def set_callback(session: Session, *, view_id: str, callback_id: str) -> None:
+    session.execute(
+        update(ModalView).where(col(ModalView.view_id) == view_id).values(callback_id=callback_id)
     )
 
 
