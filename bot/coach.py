@@ -105,7 +105,8 @@ def check_answer(answer: CoachingAnswer, framework: Framework, catalog: Catalog,
     labels = {i.label for i in evidence.items}
     for area in answer.growth_areas:
         if area.kpi not in keys:
-            raise CoachRefused(f"the answer named a KPI that is not in the framework ({area.kpi[:40]!r})")
+            # Not quoted: the model's words may be a note's (the reason is logged and stored).
+            raise CoachRefused("the answer named a KPI that is not in the framework")
         if area.kpi not in candidates:
             raise CoachRefused("the answer chose a growth area without enough evidence behind it")
         if not set(area.evidence) <= labels:

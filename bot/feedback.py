@@ -58,6 +58,10 @@ SNAPSHOT_WEEKS = 8
 LEFT_GIVER = "You left the feedback programme, so you cannot give feedback any more."
 NOT_IN_WORKSPACE = "not someone in this workspace"
 INACTIVE = "Brickwork is for active people: this account is a bot or deactivated."
+NAMED_STAYS_NAMED = (
+    "This answer was passed on with your name, so it cannot become anonymous now; change it, or "
+    "give new feedback anonymously."
+)
 MIN_RATERS = 2  # one rater's habits dominate their ratings (Scullen et al. 2000): show no average
 
 
@@ -295,8 +299,10 @@ class FeedbackService:
         stale = requests_repo.open_request(
             session, requester_id=_id(me), giver_id=_id(giver), subject_id=_id(subject)
         )
-        if stale is not None:  # older than the window: it stops blocking a new one
-            requests_repo.close(session, _id(stale), state=RequestState.WITHDRAWN, at=now)
+        if stale is not None:
+            if now - stale.created_at < OPEN_REQUEST_WINDOW:
+                return None  # made a moment ago by a twin request (another tab, a double submit)
+            requests_repo.close(session, _id(stale), state=RequestState.WITHDRAWN, at=now)  # expired
         try:
             with session.begin_nested():
                 request = requests_repo.add(
@@ -515,6 +521,9 @@ class FeedbackService:
             replaced = record is not None
             if record is not None and record.anonymous and record.released_at is not None:
                 raise NotAllowed(ANONYMOUS_RELEASED)
+            if record is not None and not record.anonymous and anonymous:
+                # They have read it with a name: anonymous now, it would be known whose it is.
+                raise NotAllowed(NAMED_STAYS_NAMED)
             if record is None:
                 record = Feedback(
                     giver_id=_id(me),

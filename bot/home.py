@@ -8,6 +8,7 @@ could add anyone to "My team" and read their feedback.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
@@ -100,6 +101,8 @@ class HomeService:
         self._db, self._gateway, self._people, self._outbox = db, gateway, people, outbox
         self._feedback, self._debriefs, self._org = feedback, debriefs, org
         self._views, self._clock, self._background = views, clock, background
+        self._locks: dict[str, threading.Lock] = {}  # one publish at a time per person
+        self._locks_guard = threading.Lock()
         outbox.register(MessageKind.MANAGER_CLAIM, self._render_claim)
 
     def data(self, slack_user_id: str) -> HomeData:
@@ -136,11 +139,20 @@ class HomeService:
     # -- publishing -------------------------------------------------------------------
 
     def publish(self, slack_user_id: str) -> None:
-        """Render and publish the person's Home now (app_home_opened, the Home's own actions)."""
-        person = self._people.one(slack_user_id)
-        today = local_date(self._clock(), person.tz)
-        view = self._views.home_view(self.data(slack_user_id), self._feedback.framework, today)
-        self._gateway.publish_home(slack_user_id, view)
+        """Render and publish the person's Home now (app_home_opened, the Home's own actions).
+
+        One at a time per person, rendering inside the turn: two changes at once (a button and a
+        background refresh) publish in the order they read the database, so the Home never ends
+        on the older state."""
+        with self._publishing_lock(slack_user_id):
+            person = self._people.one(slack_user_id)
+            today = local_date(self._clock(), person.tz)
+            view = self._views.home_view(self.data(slack_user_id), self._feedback.framework, today)
+            self._gateway.publish_home(slack_user_id, view)
+
+    def _publishing_lock(self, slack_user_id: str) -> threading.Lock:
+        with self._locks_guard:
+            return self._locks.setdefault(slack_user_id, threading.Lock())
 
     def refresh(self, slack_user_ids: Iterable[str]) -> None:
         """Republish the Home of each person an event changed: once each, best-effort (a

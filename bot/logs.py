@@ -30,6 +30,8 @@ QUIET_LIBRARIES = (
     "openai",
     "httpx",
     "httpcore",
+    "httpx2",  # what the openai client uses in its 3.x line
+    "httpcore2",
     "urllib3",
     "waitress",
     "apscheduler",

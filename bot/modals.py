@@ -57,11 +57,21 @@ class Modals:
         return str(opened["id"])
 
     def update(self, view_id: str, view: View | dict[str, Any]) -> None:
-        """``views.update`` of a modal we opened; it is recorded as the new form it now is."""
-        self._gateway.update_view(view_id, view)
+        """``views.update`` of a modal we opened; it is recorded as the new form it now is —
+        before Slack is asked, since the person may act on the new form the moment Slack shows
+        it, before its answer reaches us. If Slack refuses, the record goes back."""
         callback = view.callback_id if isinstance(view, View) else view.get("callback_id")
         with self._db.transaction() as session:
+            before = modals_repo.owner(session, view_id)
+            previous = before.callback_id if before is not None else None
             modals_repo.set_callback(session, view_id=view_id, callback_id=str(callback or "")[:64])
+        try:
+            self._gateway.update_view(view_id, view)
+        except Exception:
+            if previous is not None:
+                with self._db.transaction() as session:
+                    modals_repo.set_callback(session, view_id=view_id, callback_id=previous)
+            raise
 
     def check(self, view: Mapping[str, Any], slack_user_id: str) -> None:
         """Refuse (``NotAllowed``) unless Brickwork opened this view for this person, as the form

@@ -322,3 +322,24 @@ def test_a_batch_is_listed_in_no_order_of_giving(db: Database) -> None:
     assert [f.id for f in first_five] == [f.id for f in listed[:5]]
     newest = sorted(listed, key=lambda f: f.created_at, reverse=True)[:5]
     assert [f.id for f in first_five] != [f.id for f in newest]
+
+
+def test_a_named_answer_cannot_turn_anonymous_afterwards(
+    app: AppProcess, driver: SlackDriver, slack: FakeSlack, db: Database
+) -> None:
+    """Read with a name, then hidden: the person would know whose the "anonymous" item is."""
+    bob = driver.as_user(BOB.id)
+    opened = len(slack.calls_to("views.open"))
+    bob.command("/feedback", f"give {m(ALICE)} about the launch")
+    slack.wait_for("views.open", count=opened + 1)
+    form = slack.open_modal(BOB.id)
+    assert form is not None
+    note = "In the launch review she wrote the rollback steps and support used them that night."
+    assert bob.submit(form, {**FULL_ANSWERS, "What went well": note}).text == ""
+    again = bob.submit(
+        form, {**FULL_ANSWERS, "What went well": note, "Anonymity": ["anonymous"]}, strict=False
+    )
+    assert "cannot become anonymous now" in again.text
+    with db.transaction() as session:
+        [record] = list(session.exec(select(Feedback)))
+    assert not record.anonymous and record.released_at is not None
