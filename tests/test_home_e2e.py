@@ -378,7 +378,9 @@ def test_a_claim_that_would_close_a_cycle_is_refused(
 
     # Alice adds Maya to her team; Maya confirming would make each the other's manager.
     alice_view = home(driver, slack, ALICE)
-    published_after(slack, ALICE, lambda: driver.as_user(ALICE.id).select(alice_view, "my_team", [MAYA.id]))
+    driver.as_user(ALICE.id).select(alice_view, "my_team", [MAYA.id])
+    to_maya = lambda c: c.ok and c.args["channel"] == slack.dm_channel(MAYA.id)  # noqa: E731
+    slack.wait_for("chat.postMessage", where=to_maya)  # the claim's DM: the exact event, not any Home
     assert person(db, MAYA).pending_manager_id == person(db, ALICE).id
     maya_claim = slack.last_dm(MAYA.id)
     assert maya_claim is not None and "says you report to them" in json.dumps(maya_claim["blocks"])
