@@ -29,7 +29,7 @@ from pathlib import Path
 from slack_sdk import WebClient
 
 from bot.demo import ALICE, BOB, MAYA, button_beside, running_stack
-from bot.schedule import local_date
+from bot.timekeeping import local_date
 
 ANSWERS = {
     "Target met": "yes",

@@ -16,18 +16,21 @@ from slack_bolt import App
 from slack_sdk import WebClient
 
 import handlers
-from bot.anonymity import AnonymousRelease
-from bot.catalog import load_catalog
-from bot.coach import LLMCoach
-from bot.coaching import CoachingService
-from bot.debriefs import DebriefService
-from bot.feedback import FeedbackService
+from bot.coaching.catalog import load_catalog
+from bot.coaching.coaches import LLMCoach
+from bot.coaching.service import CoachingService
+from bot.debriefs.service import DebriefService
+from bot.feedback.anonymity import AnonymousRelease
+from bot.feedback.cards import OPEN_REQUEST_WINDOW
+from bot.feedback.giving import FeedbackGiving
+from bot.feedback.reading import FeedbackReading
+from bot.feedback.requests import FeedbackRequests
 from bot.framework import load_framework
-from bot.home import HomeService
+from bot.home.service import HomeService
 from bot.modals import Modals
-from bot.org import OrgService
 from bot.outbox import Outbox, lease_for
-from bot.people import PeopleService
+from bot.people.directory import PeopleService
+from bot.people.org_chart import OrgService
 from bot.server import WSGIApp, make_wsgi_app
 from bot.services import Inbox, Services
 from bot.settings import Settings
@@ -95,7 +98,7 @@ def build_app(
     people = PeopleService(db, gateway, clock)
     outbox = Outbox(db, gateway, clock, lease=lease_for(settings.brickwork_slack_timeout_seconds))
     modals = Modals(db, gateway, clock)
-    release = AnonymousRelease(db, clock)
+    release = AnonymousRelease(db, clock, outbox=outbox, views=feedback_views)
     # Slow work after the ack runs in pools of its own, not in Bolt's listener threads: it must
     # never leave a new request waiting for its ack. Drafts (an LLM may take minutes) and Home
     # refreshes (quick) get one each, so slow drafts never hold up a Home.
@@ -105,7 +108,7 @@ def build_app(
     def home_changed(slack_user_ids: Iterable[str]) -> None:
         home.refresh(slack_user_ids)  # `home` is made below: it reads from the services told here
 
-    org = OrgService(db, gateway, people, clock, on_change=home_changed)
+    org = OrgService(db, gateway, people, clock, on_change=home_changed, request_window=OPEN_REQUEST_WINDOW)
     debriefs = DebriefService(
         db=db,
         gateway=gateway,
@@ -116,7 +119,7 @@ def build_app(
         clock=clock,
         window_days=settings.brickwork_debrief_window_days,
     )
-    feedback = FeedbackService(
+    requests = FeedbackRequests(
         db=db,
         gateway=gateway,
         people=people,
@@ -124,15 +127,18 @@ def build_app(
         framework=framework,
         views=feedback_views,
         clock=clock,
-        admins=settings.admins,
         on_change=home_changed,
     )
+    giving = FeedbackGiving(
+        db=db, people=people, requests=requests, framework=framework, clock=clock, on_change=home_changed
+    )
+    reading = FeedbackReading(db=db, people=people, framework=framework, clock=clock, admins=settings.admins)
     home = HomeService(
         db=db,
         gateway=gateway,
         people=people,
         outbox=outbox,
-        feedback=feedback,
+        reading=reading,
         debriefs=debriefs,
         org=org,
         views=home_views,
@@ -154,7 +160,7 @@ def build_app(
         gateway=gateway,
         people=people,
         outbox=outbox,
-        feedback=feedback,
+        reading=reading,
         framework=framework,
         catalog=catalog,
         prompt=load_prompt("coaching"),
@@ -172,7 +178,9 @@ def build_app(
         framework=framework,
         people=people,
         debriefs=debriefs,
-        feedback=feedback,
+        requests=requests,
+        giving=giving,
+        reading=reading,
         org=org,
         home=home,
         coaching=coaching,

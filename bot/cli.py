@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from dotenv import load_dotenv
 
-from bot.catalog import CatalogError
+from bot.coaching.catalog import CatalogError
 from bot.errors import BrickworkError
 from bot.framework import FrameworkError
 from bot.settings import Need, Settings, SettingsError, load_settings

@@ -18,12 +18,12 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from bot.app import Brickwork, build_app
-from bot.schedule import local_date
 from bot.server import HttpServer
 from bot.settings import load_settings
 from bot.standin.driver import Actor, SlackDriver
 from bot.standin.render import message_to_text, view_to_text
 from bot.standin.webapi import FakeSlack, FakeUser
+from bot.timekeeping import local_date
 from storage import migrate
 
 MAYA = FakeUser(id="U0MAYA", name="maya", real_name="Maya Okafor", tz="Europe/Berlin")

@@ -7,16 +7,18 @@ from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.anonymity import AnonymousRelease
-from bot.coaching import CoachingService
-from bot.debriefs import DebriefService
-from bot.feedback import FeedbackService
+from bot.coaching.service import CoachingService
+from bot.debriefs.service import DebriefService
+from bot.feedback.anonymity import AnonymousRelease
+from bot.feedback.giving import FeedbackGiving
+from bot.feedback.reading import FeedbackReading
+from bot.feedback.requests import FeedbackRequests
 from bot.framework import Framework
-from bot.home import HomeService
+from bot.home.service import HomeService
 from bot.modals import Modals
-from bot.org import OrgService
 from bot.outbox import Outbox
-from bot.people import PeopleService
+from bot.people.directory import PeopleService
+from bot.people.org_chart import OrgService
 from bot.settings import Settings
 from bot.slack_gateway import SlackGateway
 from bot.ticker import Ticker
@@ -46,7 +48,9 @@ class Services:
     framework: Framework
     people: PeopleService
     debriefs: DebriefService
-    feedback: FeedbackService
+    requests: FeedbackRequests
+    giving: FeedbackGiving
+    reading: FeedbackReading
     org: OrgService
     home: HomeService
     coaching: CoachingService

@@ -282,11 +282,6 @@ class SlackGateway:
         if response.status_code != 200:
             raise SlackApiError(f"response_url answered {response.status_code}", {"error": response.body})
 
-    def post_ephemeral(
-        self, channel: str, user_id: str, text: str, blocks: Sequence[BlockLike] | None = None
-    ) -> None:
-        self.client.chat_postEphemeral(channel=channel, user=user_id, text=text, blocks=_blocks(blocks))
-
     def open_view(self, trigger_id: str, view: View | dict[str, Any]) -> dict[str, Any]:
         return self.client.views_open(trigger_id=trigger_id, view=_view(view))["view"]
 

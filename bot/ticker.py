@@ -6,7 +6,7 @@
    the others. What a job needs from Slack afterwards (updating DMs at a close) runs after
    its commit, best effort.
 2. **Anonymous feedback** held for its batch is released where the batch is big enough
-   (``bot.anonymity``).
+   (``bot.feedback.anonymity``).
 3. **The outbox** sends every DM that is due, one claim at a time (``bot.outbox``): a process
    killed in the middle leaves at most one message in doubt, which the next tick settles.
 """
@@ -19,8 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from bot.anonymity import AnonymousRelease
-from bot.debriefs import DebriefService
+from bot.debriefs.service import DebriefService
+from bot.feedback.anonymity import AnonymousRelease
 from bot.modals import Modals
 from bot.outbox import Outbox, OutboxReport
 from storage.db import Database

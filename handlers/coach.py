@@ -12,7 +12,7 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
-from bot.coaching import AreaEdit, DraftCard, DraftEdits, checked_edit
+from bot.coaching.service import AreaEdit, DraftCard, DraftEdits, checked_edit
 from bot.errors import InvalidInput
 from bot.services import Services
 from bot.slack_gateway import error_code
@@ -31,7 +31,7 @@ COACH_USAGE = "Usage: `/coach @someone` (pick one person who reports to you from
 
 
 AREA_FIELDS = ("observation", "suggestion", "first_step")
-MAX_AREAS = 3  # a draft has at most three growth areas (bot.coach)
+MAX_AREAS = 3  # a draft has at most three growth areas (bot.coaching.coaches)
 
 
 def parse_edits(view: dict[str, Any]) -> tuple[DraftEdits, dict[str, str]]:

@@ -7,9 +7,9 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
-from bot.answers import Answers
-from bot.debriefs import OFFSET_CHOICES, ProjectDraft
+from bot.debriefs.service import OFFSET_CHOICES, ProjectDraft
 from bot.errors import BrickworkError, InvalidInput
+from bot.feedback.answers import Answers
 from bot.framework import OUTCOME_SCORES, Framework, KpiKind
 from bot.services import Services
 from bot.text import escape_mrkdwn

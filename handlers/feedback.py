@@ -9,8 +9,8 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
-from bot.answers import Answers
 from bot.errors import BrickworkError, InvalidInput
+from bot.feedback.answers import Answers
 from bot.services import Services
 from bot.text import escape_mrkdwn, is_blank
 from handlers.debrief import answer_errors, answers_form, parse_answers
@@ -79,7 +79,7 @@ class FeedbackListeners:
                 if len(set(givers)) > 10:
                     raise CommandError("Ask at most 10 people at once.")
                 ack(text=f"Asking {len(set(givers))} {'person' if len(set(givers)) == 1 else 'people'}…")
-                outcome = self.s.feedback.request(requester=user, givers=givers, about=about)
+                outcome = self.s.requests.request(requester=user, givers=givers, about=about)
                 # Through the command's response_url: it works in a DM between two people and
                 # in a private channel the bot is not in, where chat.postEphemeral does not.
                 self.s.gateway.respond(command["response_url"], views.outcome_text(outcome))
@@ -88,17 +88,17 @@ class FeedbackListeners:
                 if len(people) != 1:
                     raise CommandError(f"Give feedback to one person at a time.\n{USAGE['give']}")
                 ack()
-                form = self.s.feedback.form_for_give(giver=user, subject=people[0], about=about)
+                form = self.s.giving.form_for_give(giver=user, subject=people[0], about=about)
                 self.s.modals.open(command["trigger_id"], user, views.feedback_modal(form))
             elif word in {"requests", "mine"}:
                 # Only the database before the ack: users.info (first contact, a stale row) can
                 # wait out a 429's Retry-After for longer than Slack's 3 seconds.
                 self.s.people.known(user, command.get("user_name") or "")
                 if word == "requests":
-                    text, blocks = views.requests_overview(self.s.feedback.overview(user))
+                    text, blocks = views.requests_overview(self.s.reading.overview(user))
                 else:
-                    snapshot = self.s.feedback.snapshot(user)
-                    text, blocks = views.mine(snapshot, self.s.feedback.received(user), self.s.framework)
+                    snapshot = self.s.reading.snapshot(user)
+                    text, blocks = views.mine(snapshot, self.s.reading.received(user), self.s.framework)
                 ack(text=text, blocks=blocks)
                 self.s.people.one(user)  # now fill in a new or stale person from Slack
             elif word == "export":
@@ -115,7 +115,7 @@ class FeedbackListeners:
             ack(text=str(error))
 
     def export(self, user: str) -> None:
-        data = self.s.feedback.export(user)
+        data = self.s.reading.export(user)
         channel = self.s.people.dm_channel(self.s.people.one(user))
         self.s.gateway.upload_file(
             channel,
@@ -130,18 +130,18 @@ class FeedbackListeners:
     def give_feedback(self, ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
         ack()
         user = body["user"]["id"]
-        form = self.s.feedback.form_for_request(giver=user, request_id=db_id(action.get("value")))
+        form = self.s.requests.form_for_request(giver=user, request_id=db_id(action.get("value")))
         self.s.modals.open(body["trigger_id"], user, views.feedback_modal(form))
 
     def decline(self, ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
         ack()
         user = body["user"]["id"]
-        card = self.s.feedback.pending_request(giver=user, request_id=db_id(action.get("value")))
+        card = self.s.requests.pending_request(giver=user, request_id=db_id(action.get("value")))
         self.s.modals.open(body["trigger_id"], user, views.decline_modal(card))
 
     def nudge(self, ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
         ack()
-        card, delivery = self.s.feedback.nudge(
+        card, delivery = self.s.requests.nudge(
             requester=body["user"]["id"], request_id=db_id(action.get("value"))
         )
         if delivery is not None and delivery.state is MessageState.FAILED:
@@ -160,7 +160,7 @@ class FeedbackListeners:
         answers: Answers = parse_answers(values, self.s.framework)
         anonymous = ANONYMOUS_VALUE in values[BlockId.ANONYMOUS]
         try:
-            outcome = self.s.feedback.submit(
+            outcome = self.s.giving.submit(
                 giver=user,
                 view_id=view["id"],
                 subject_id=meta.subject_id,
@@ -180,7 +180,7 @@ class FeedbackListeners:
             ack(response_action="update", view=notice_modal("Feedback", str(error)))
             return
         ack()
-        self.s.feedback.announce(outcome)
+        self.s.giving.announce(outcome)
 
     def decline_submitted(self, ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
         user = body["user"]["id"]
@@ -188,7 +188,7 @@ class FeedbackListeners:
         meta = parse_metadata(view, RequestMeta)
         reason = read_form(view, {BlockId.DECLINE_REASON: Input.TEXT})[BlockId.DECLINE_REASON]
         try:
-            self.s.feedback.decline(giver=user, request_id=meta.request_id, reason=reason, announce=False)
+            self.s.requests.decline(giver=user, request_id=meta.request_id, reason=reason, announce=False)
         except InvalidInput as error:
             ack(response_action="errors", errors={BlockId.DECLINE_REASON: error.fields["reason"]})
             return
@@ -196,7 +196,7 @@ class FeedbackListeners:
             ack(response_action="update", view=notice_modal("Decline", str(error)))
             return
         ack()
-        self.s.feedback.announce_decline(meta.request_id)
+        self.s.requests.announce_decline(meta.request_id)
 
     def delete_confirmed(self, ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
         self.s.modals.check(view, body["user"]["id"])

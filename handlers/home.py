@@ -10,7 +10,7 @@ from slack_bolt import Ack, App
 from slack_sdk.models.views import View
 
 from bot.errors import BrickworkError, InvalidInput, NotAllowed
-from bot.home import TEAM_PICKER_MAX
+from bot.home.service import TEAM_PICKER_MAX
 from bot.services import Services
 from bot.slack_gateway import error_code
 from bot.text import is_slack_user_id
@@ -102,7 +102,7 @@ class HomeListeners:
     def request_for_report(self, ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
         ack()
         user, value = body["user"]["id"], db_id(action.get("value"))
-        reports = {p.person_id: p for p in self.s.feedback.reports(user)}
+        reports = {p.person_id: p for p in self.s.reading.reports(user)}
         if value not in reports:
             raise NotAllowed("They do not report to you (any more).")
         self.s.modals.open(body["trigger_id"], user, request_for_report_modal(reports[value]))
@@ -110,11 +110,11 @@ class HomeListeners:
     def view_report_feedback(self, ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
         ack()
         user, value = body["user"]["id"], db_id(action.get("value"))
-        reports = {p.person_id: p for p in self.s.feedback.reports(user)}
+        reports = {p.person_id: p for p in self.s.reading.reports(user)}
         if value not in reports:
             raise NotAllowed("They do not report to you (any more), so their feedback is not yours to read.")
         report = reports[value]
-        items = self.s.feedback.received(user, report.person_id, limit=REPORT_FEEDBACK_SHOWN + 1)
+        items = self.s.reading.received(user, report.person_id, limit=REPORT_FEEDBACK_SHOWN + 1)
         self.s.modals.open(body["trigger_id"], user, report_feedback_modal(report, items, self.s.framework))
 
     def request_for_report_submitted(self, ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
@@ -126,7 +126,7 @@ class HomeListeners:
         # Asking means users.info, conversations.open and a DM per person: longer than Slack
         # waits for an ack. What can be refused without Slack is refused in the ack.
         try:
-            self.s.feedback.check_request(
+            self.s.requests.check_request(
                 requester=requester, givers=givers, about=about, subject=meta.subject_slack_id
             )
         except InvalidInput as error:
@@ -138,7 +138,7 @@ class HomeListeners:
             return
         ack(response_action="update", view=asking_modal(len(set(givers))))
         try:
-            outcome = self.s.feedback.request(
+            outcome = self.s.requests.request(
                 requester=requester, givers=givers, about=about, subject=meta.subject_slack_id
             )
         except Exception as error:  # the modal is open: the answer goes there, whatever it is

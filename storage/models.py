@@ -66,6 +66,13 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def id_of(row: SQLModel) -> int:
+    """The id of a row that has been stored (flushed): never None by then."""
+    row_id = getattr(row, "id", None)
+    assert row_id is not None, f"{type(row).__name__} has no id yet"
+    return int(row_id)
+
+
 class ProjectState(enum.StrEnum):
     SCHEDULED = "scheduled"  # waiting for the debrief time
     OPEN = "open"  # prompts sent, answers being collected
@@ -274,7 +281,7 @@ class Feedback(SQLModel, table=True):
     about: str = Field(default="", max_length=ABOUT_MAX)
     anonymous: bool = False
     # When readers may see it: at once for named feedback; for anonymous feedback, in the first
-    # batch that holds answers from at least three people (``bot.anonymity``). None: held.
+    # batch that holds answers from at least three people (``bot.feedback.anonymity``). None: held.
     released_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True, index=True))
     framework_version: str = Field(max_length=32)
     delivery_note: str = Field(default="", max_length=NOTE_MAX)

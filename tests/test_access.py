@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.access import (
+from bot.people.access import (
     Access,
     DraftFacts,
     FeedbackFacts,
@@ -25,7 +25,7 @@ ROLES = {
     "colleague": Viewer(person_id=OTHER),
 }
 NAMED = FeedbackFacts(giver_id=GIVER, subject_id=SUBJECT, anonymous=False)
-# Anonymous feedback waits for a batch with at least three givers (bot.anonymity): held, then released.
+# Anonymous feedback waits for a batch with three givers or more (bot.feedback.anonymity).
 ANON_HELD = FeedbackFacts(giver_id=GIVER, subject_id=SUBJECT, anonymous=True, released=False)
 ANON_RELEASED = FeedbackFacts(giver_id=GIVER, subject_id=SUBJECT, anonymous=True, released=True)
 REQUEST = RequestFacts(requester_id=REQUESTER, giver_id=GIVER, subject_id=SUBJECT)

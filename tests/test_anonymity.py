@@ -1,4 +1,4 @@
-"""Anonymity against inference, not only display (``bot.anonymity``).
+"""Anonymity against inference, not only display (``bot.feedback.anonymity``).
 
 The property: from everything a person can see, at any time, they cannot tell which of the
 people they asked (or which member of a project) answered anonymously, unless at least three
@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlmodel import select
 
-from bot.anonymity import MIN_GIVERS, AnonymousRelease, release_slot
+from bot.feedback.anonymity import MIN_GIVERS, AnonymousRelease, release_slot
 from bot.slack_gateway import METADATA_EVENT
 from bot.standin.driver import SlackDriver
 from bot.standin.render import message_to_text, view_to_text

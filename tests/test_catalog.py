@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from bot.catalog import (
+from bot.coaching.catalog import (
     MAX_ITEMS,
     Catalog,
     CatalogError,
@@ -374,13 +374,13 @@ def test_an_operators_file_is_strict_about_kpi_keys(tmp_path: Path) -> None:
 
 def test_the_default_adapts_to_an_operators_framework(caplog: pytest.LogCaptureFixture) -> None:
     full = load_catalog(None, DEFAULT)
-    with caplog.at_level(logging.WARNING, logger="bot.catalog"):
+    with caplog.at_level(logging.WARNING, logger="bot.coaching.catalog"):
         catalog = load_catalog(None, ACME)
     kept = [i for i in full.items if "quality" in i.kpis]
     assert [i.id for i in catalog.items] == [i.id for i in kept]
     assert all(i.kpis == ("quality",) for i in catalog.items)  # foreign tags are dropped
     assert catalog.for_kpi("coaches") == ()  # a KPI with no item is fine
-    warnings = [r for r in caplog.records if r.name == "bot.catalog"]
+    warnings = [r for r in caplog.records if r.name == "bot.coaching.catalog"]
     assert len(warnings) == 1
     assert f"{len(full.items) - len(kept)} of {len(full.items)} items left out" in warnings[0].getMessage()
 

@@ -10,12 +10,12 @@ from typing import Any
 import jsonschema
 import pytest
 
-from bot.catalog import load_catalog
-from bot.coach import CoachingAnswer, CoachRefused, build_prompt, check_answer, offline_answer
-from bot.debriefs import PersonRef
-from bot.evidence import Evidence, Redactor, build_evidence, describe_sources, render_evidence
-from bot.feedback import KpiStat, ReceivedItem, Snapshot
+from bot.coaching.catalog import load_catalog
+from bot.coaching.coaches import CoachingAnswer, CoachRefused, build_prompt, check_answer, offline_answer
+from bot.coaching.evidence import Evidence, Redactor, build_evidence, describe_sources, render_evidence
+from bot.feedback.cards import KpiStat, ReceivedItem, Snapshot
 from bot.framework import load_framework
+from bot.people.directory import PersonRef
 from bot.standin.llm import estimate_tokens
 from prompts import load_prompt
 from storage.models import FeedbackSource, Relation

@@ -19,11 +19,9 @@ from typing import Any, TypeVar
 import pytest
 from sqlmodel import select
 
-from bot.app import build_app
-from bot.schedule import local_date
-from bot.settings import load_settings
 from bot.standin.driver import Response, SlackDriver
 from bot.standin.webapi import Call, FakeSlack, FakeUser
+from bot.timekeeping import local_date
 from storage.db import Database
 from storage.models import (
     CoachingDraft,
@@ -36,7 +34,6 @@ from storage.models import (
     RequestState,
 )
 from storage.repositories import modals as modals_repo
-from storage.repositories import requests as requests_repo
 from tests.harness import ALICE, BOB, MAYA, AppProcess
 from tests.test_coach_e2e import coach, evidence_for_alice
 from tests.test_debrief_e2e import FULL_ANSWERS, today
@@ -296,59 +293,6 @@ def test_the_same_request_twice_at_once_asks_once(
             (True, False),
         ], outcomes
         assert_no_failure_shown(app, slack, responses, requester, giver)
-
-
-def test_a_request_made_meanwhile_is_not_withdrawn_by_its_twin(
-    slack: FakeSlack, database_url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The race behind two identical requests at once, made deterministic: the twin commits
-    exactly between this request's check and its insert (in process, since nothing observable
-    from outside separates the two)."""
-    settings = load_settings(
-        {
-            "SLACK_BOT_TOKEN": "xoxb-test-0000",
-            "SLACK_API_URL": slack.url,
-            "DATABASE_URL": database_url,
-            "BRICKWORK_COACH": "offline",
-        }
-    )
-    brickwork = build_app(settings)
-    try:
-        services = brickwork.services
-        people = services.people.ensure([MAYA.id, BOB.id])
-        maya_id, bob_id = people[MAYA.id].id, people[BOB.id].id
-        assert maya_id is not None and bob_id is not None
-        real_open_request = requests_repo.open_request
-        twin: list[int] = []
-
-        def twin_commits_first(session: Any, **where: Any) -> Any:
-            if not twin:  # the other tab's request, committed just now
-                with services.db.transaction() as other:
-                    row = FeedbackRequest(
-                        requester_id=maya_id,
-                        giver_id=bob_id,
-                        subject_id=maya_id,
-                        about="the offsite",
-                        created_at=datetime.now(UTC),
-                    )
-                    other.add(row)
-                    other.flush()
-                    assert row.id is not None
-                    twin.append(row.id)
-            return real_open_request(session, **where)
-
-        monkeypatch.setattr(requests_repo, "open_request", twin_commits_first)
-        outcome = services.feedback.request(requester=MAYA.id, givers=[BOB.id], about="the offsite")
-        with services.db.transaction() as session:
-            states = {r.id: r.state for r in session.exec(select(FeedbackRequest))}
-        assert twin and states[twin[0]] is RequestState.OPEN, states  # the twin stands
-        assert list(states.values()) == [RequestState.OPEN], states  # and nothing else was made
-        assert outcome.asked == () and [r.reason for r in outcome.refused] == [
-            "you already have an open request to them"
-        ]
-        assert slack.calls_to("chat.postMessage") == []  # the twin's DM is the twin's to send
-    finally:
-        brickwork.close()
 
 
 # -- (d) toggles and claims on the App Home -------------------------------------------------------

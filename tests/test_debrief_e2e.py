@@ -13,9 +13,9 @@ import pytest
 from sqlmodel import select
 
 from bot.demo import button_beside
-from bot.schedule import local_date
 from bot.standin.driver import SlackDriver
 from bot.standin.webapi import FakeSlack
+from bot.timekeeping import local_date
 from storage.db import Database
 from storage.models import DebriefTask, Feedback, Job, JobState, OutboxMessage, Project, ProjectState, Rating
 from tests.harness import ALICE, BOB, CAROL, GONE, MAYA, ROBOT, AppProcess
@@ -186,7 +186,7 @@ def test_the_whole_debrief(app: AppProcess, driver: SlackDriver, slack: FakeSlac
         ).one()
     assert quality.score == 2
 
-    # Alice's upward feedback on Maya is stored as anonymous, held for a batch (bot.anonymity).
+    # Alice's upward feedback on Maya is stored as anonymous, held for a batch (bot.feedback.anonymity).
     form = open_form(driver, slack, ALICE.id, alice_dm, "Maya Okafor")
     assert driver.as_user(ALICE.id).submit(form, FULL_ANSWERS).status == 200
     with db.transaction() as session:

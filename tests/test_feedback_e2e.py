@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
-from bot.anonymity import release_slot
+from bot.feedback.anonymity import release_slot
 from bot.standin.driver import SlackDriver
 from bot.standin.webapi import FakeSlack, FakeUser
 from bot.text import escape_mrkdwn
@@ -454,7 +454,7 @@ def test_export_sends_everything_about_me_without_anonymous_givers(
         anonymous=True,
         notes="An anonymous note: Maya ran the offsite agenda.",
     )
-    # Two more people's anonymous answers, so the batch is released at 09:00 (bot.anonymity).
+    # Two more people's anonymous answers, so the batch is released at 09:00 (bot.feedback.anonymity).
     for other in (BOB, ALICE):
         give(driver, slack, other, MAYA, anonymous=True, notes="Kept the team calm during the outage.")
     assert "anonymous feedback released: 3" in app.tick(next_release(MAYA))

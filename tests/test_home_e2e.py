@@ -10,14 +10,14 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
-from bot.anonymity import release_slot
 from bot.errors import NotAllowed
-from bot.home import TEAM_PICKER_MAX, HomeService
-from bot.org import OrgService
+from bot.feedback.anonymity import release_slot
+from bot.home.service import TEAM_PICKER_MAX, HomeService
 from bot.outbox import Outbox
-from bot.schedule import local_date
+from bot.people.org_chart import OrgService
 from bot.standin.driver import SlackDriver
 from bot.standin.webapi import FakeSlack, FakeUser
+from bot.timekeeping import local_date
 from handlers.ids import BlockId
 from storage.db import Database
 from storage.models import FeedbackRequest, Person

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bot.note_quality import PERSONALITY_HINT, VAGUE_HINT, note_hint
+from bot.feedback.note_quality import PERSONALITY_HINT, VAGUE_HINT, note_hint
 from bot.standin.driver import SlackDriver
 from bot.standin.webapi import FakeSlack
 from storage.db import Database

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.answers import NOTE_FIELDS, Answers
-from bot.note_quality import (
+from bot.feedback.answers import NOTE_FIELDS, Answers, note_hints
+from bot.feedback.note_quality import (
     CONTEXTUAL_WORDS,
     HINT_MAX,
     PERSONALITY_HINT,
@@ -13,7 +13,6 @@ from bot.note_quality import (
     PERSONALITY_WORDS,
     VAGUE_HINT,
     note_hint,
-    note_hints,
 )
 
 CONCRETE = [

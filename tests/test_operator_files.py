@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.catalog import CatalogError, load_catalog, parse_catalog
+from bot.coaching.catalog import CatalogError, load_catalog, parse_catalog
 from bot.framework import FrameworkError, load_framework, parse_framework
 
 DEFAULT = load_framework()

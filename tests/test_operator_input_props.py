@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.errors import BrickworkError
-from bot.org import HEADER, _parse
+from bot.people.org_chart import HEADER, _parse
 from bot.settings import EXPECTED, SettingsError, load_settings
 
 PROPERTY = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -6,8 +6,9 @@ from datetime import UTC, date, datetime
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from bot.schedule import debrief_schedule, local_date, local_to_utc, zone
+from bot.debriefs.schedule import debrief_schedule
 from bot.scheduler import TICK_JOB_ID, make_scheduler
+from bot.timekeeping import local_date, local_to_utc, zone
 
 
 def utc(*parts: int) -> datetime:

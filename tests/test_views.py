@@ -10,8 +10,7 @@ from datetime import UTC, date, datetime
 import pytest
 from slack_sdk.models.views import View
 
-from bot.answers import Answers
-from bot.debriefs import (
+from bot.debriefs.service import (
     MAX_MEMBERS,
     DebriefForm,
     PersonRef,
@@ -19,6 +18,7 @@ from bot.debriefs import (
     PromptCard,
     PromptItem,
 )
+from bot.feedback.answers import Answers
 from bot.framework import MAX_KPIS_PER_DIMENSION, Framework, load_framework, parse_framework
 from bot.standin.validation import validate_message_blocks, validate_message_text, validate_view
 from handlers.debrief import parse_answers
@@ -260,7 +260,7 @@ def test_a_form_field_of_the_wrong_shape_is_refused(element: object, kind: Input
 
 
 def test_an_anonymous_item_shows_neither_its_source_nor_its_day() -> None:
-    from bot.feedback import ReceivedItem
+    from bot.feedback.cards import ReceivedItem
     from handlers.views.feedback import item_lines
     from storage.models import FeedbackSource, Relation
 
@@ -289,8 +289,8 @@ def test_an_anonymous_item_shows_neither_its_source_nor_its_day() -> None:
 
 
 def test_a_home_past_its_limits_keeps_settings_and_a_picker_slack_accepts() -> None:
-    from bot.feedback import RequestCard, Snapshot
-    from bot.home import TEAM_PICKER_MAX, HomeData
+    from bot.feedback.cards import RequestCard, Snapshot
+    from bot.home.service import TEAM_PICKER_MAX, HomeData
     from handlers.ids import BlockId
     from handlers.views.home import home_view
     from storage.models import RequestState

@@ -22,9 +22,9 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.catalog import LearningItem
-from bot.coach import LLM
-from bot.coaching import EDIT_MAX, DraftArea, DraftCard
+from bot.coaching.catalog import LearningItem
+from bot.coaching.coaches import LLM
+from bot.coaching.service import EDIT_MAX, DraftArea, DraftCard
 from bot.text import escape_mrkdwn, truncate
 from handlers.forms import DraftMeta, dump_metadata
 from handlers.ids import ActionId, BlockId, CallbackId

@@ -27,7 +27,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.debriefs import (
+from bot.debriefs.service import (
     MAX_MEMBERS,
     DebriefForm,
     ProjectSummary,

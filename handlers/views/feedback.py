@@ -20,8 +20,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.debriefs import PersonRef
-from bot.feedback import (
+from bot.feedback.cards import (
     MAX_GIVERS,
     FeedbackForm,
     ReceivedItem,
@@ -31,6 +30,7 @@ from bot.feedback import (
     Snapshot,
 )
 from bot.framework import Framework
+from bot.people.directory import PersonRef
 from bot.text import escape_mrkdwn
 from handlers.forms import FeedbackFormMeta, RequestMeta, dump_metadata
 from handlers.ids import ActionId, BlockId, CallbackId, numbered
@@ -156,7 +156,7 @@ def _request_actions_or_state(card: RequestCard) -> list[Block]:
 def answered_notice(card: RequestCard) -> tuple[str, list[Block]]:
     """A named answer's notice. (An anonymous answer has none: it arrives, with others, as
     ``anonymous_released_notice``.)"""
-    if card.anonymous_answer:  # never sent (bot.feedback); kept harmless all the same
+    if card.anonymous_answer:  # never sent (bot.feedback.giving); kept harmless all the same
         text = "You have new feedback."
         body = f"{text} `/feedback mine` shows what you received."
     else:

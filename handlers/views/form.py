@@ -21,7 +21,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.answers import Answers
+from bot.feedback.answers import Answers
 from bot.framework import OUTCOME_SCORES, Framework, Kpi, KpiKind
 from handlers.ids import ActionId, BlockId, kpi_block
 from storage.models import NOTE_MAX

@@ -20,10 +20,10 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.debriefs import PersonRef
-from bot.feedback import MAX_GIVERS, ReceivedItem, RequestOutcome
+from bot.feedback.cards import MAX_GIVERS, ReceivedItem, RequestOutcome
 from bot.framework import Framework
-from bot.home import TEAM_PICKER_MAX, HomeData
+from bot.home.service import TEAM_PICKER_MAX, HomeData
+from bot.people.directory import PersonRef
 from bot.text import escape_mrkdwn
 from handlers.forms import ReportMeta, dump_metadata
 from handlers.ids import ActionId, BlockId, CallbackId, numbered

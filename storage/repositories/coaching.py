@@ -108,7 +108,7 @@ def finish(session: Session, draft_id: int, *, state: DraftState, at: datetime) 
 
 def newest_evidence_at(session: Session, subject_id: int) -> datetime | None:
     """When readers last saw feedback about the person change: a draft from before it is stale.
-    Held anonymous feedback does not count (it is not there for readers yet: ``bot.anonymity``)."""
+    Held anonymous feedback does not count (it is not there for readers yet: ``bot.feedback.anonymity``)."""
     # max() keeps the column's type, so the value comes back as an aware UTC datetime.
     return session.exec(select(func.max(Feedback.released_at)).where(Feedback.subject_id == subject_id)).one()
 

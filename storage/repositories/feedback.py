@@ -47,7 +47,7 @@ def save(session: Session, feedback: Feedback, scores: Mapping[str, tuple[str, i
 
 def about(session: Session, subject_id: int, *, reader_id: int, limit: int | None = None) -> list[Feedback]:
     """Feedback about a person that ``reader_id`` may see exist: what was released (named
-    feedback at once, anonymous in batches: ``bot.anonymity``) and what the reader gave
+    feedback at once, anonymous in batches: ``bot.feedback.anonymity``) and what the reader gave
     themself. Newest release first; items released at the same instant (a batch) in an order
     that has nothing to do with when each was given, and a ``limit`` that would cut a batch
     cuts it by that order too, so neither the order nor the cut says who answered last."""

@@ -17,8 +17,8 @@ from typing import Any
 import openai
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from bot.catalog import Catalog, LearningItem
-from bot.evidence import (
+from bot.coaching.catalog import Catalog, LearningItem
+from bot.coaching.evidence import (
     CANDIDATE_KPIS,
     RECENT_WEEKS,
     Evidence,

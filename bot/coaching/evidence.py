@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from statistics import fmean
 
-from bot.feedback import MIN_RATERS, ReceivedItem, Snapshot
+from bot.feedback.cards import MIN_RATERS, ReceivedItem, Snapshot
 from bot.framework import Framework, Kpi, KpiKind
 from storage.models import FeedbackSource, Relation
 

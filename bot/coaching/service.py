@@ -21,9 +21,8 @@ from typing import Any, Protocol
 
 from sqlmodel import Session
 
-from bot.access import DraftFacts, PersonFacts, Viewer, authorize
-from bot.catalog import Catalog, LearningItem
-from bot.coach import (
+from bot.coaching.catalog import Catalog, LearningItem
+from bot.coaching.coaches import (
     LLM,
     OFFLINE,
     CoachingAnswer,
@@ -33,13 +32,13 @@ from bot.coach import (
     check_answer,
     offline_answer,
 )
-from bot.debriefs import PersonRef
+from bot.coaching.evidence import WINDOW_DAYS, Evidence, Redactor, build_evidence, describe_sources
 from bot.errors import NotAllowed, NotFound
-from bot.evidence import WINDOW_DAYS, Evidence, Redactor, build_evidence, describe_sources
-from bot.feedback import FeedbackService
+from bot.feedback.reading import FeedbackReading
 from bot.framework import Framework, Kpi
 from bot.outbox import Delivery, Outbox, Rendered
-from bot.people import PeopleService
+from bot.people.access import DraftFacts, PersonFacts, Viewer, authorize
+from bot.people.directory import PeopleService, PersonRef
 from bot.slack_gateway import SlackGateway
 from bot.text import checked_text
 from prompts import Prompt
@@ -53,6 +52,7 @@ from storage.models import (
     MessageKind,
     OutboxMessage,
     Person,
+    id_of,
 )
 from storage.repositories import coaching as coaching_repo
 from storage.repositories import people as people_repo
@@ -151,7 +151,7 @@ class CoachingService:
         gateway: SlackGateway,
         people: PeopleService,
         outbox: Outbox,
-        feedback: FeedbackService,
+        reading: FeedbackReading,
         framework: Framework,
         catalog: Catalog,
         prompt: Prompt,
@@ -159,7 +159,7 @@ class CoachingService:
         views: CoachingViews,
         clock: Callable[[], datetime],
     ) -> None:
-        self._db, self._gateway, self._people, self._feedback = db, gateway, people, feedback
+        self._db, self._gateway, self._people, self._reading = db, gateway, people, reading
         self._framework, self._catalog, self._prompt, self._llm = framework, catalog, prompt, llm
         self._views, self._clock, self._outbox = views, clock, outbox
         outbox.register(
@@ -185,7 +185,7 @@ class CoachingService:
                 me is None
                 or person is None
                 or person.id == me.id
-                or not authorize(self._feedback.viewer(session, me), PersonFacts(person_id=person_id)).read
+                or not authorize(self._reading.viewer(session, me), PersonFacts(person_id=person_id)).read
             ):
                 raise NotAllowed("You can draft coaching only for people who report to you.")
             return person.slack_user_id
@@ -200,7 +200,7 @@ class CoachingService:
         for_self = me.id == them.id
         audience = CoachAudience.SELF if for_self else CoachAudience.MANAGER
         with self._db.transaction() as session:
-            if not authorize(self._feedback.viewer(session, me), PersonFacts(person_id=_id(them))).read:
+            if not authorize(self._reading.viewer(session, me), PersonFacts(person_id=id_of(them))).read:
                 raise NotAllowed(
                     "You can draft coaching only for people who report to you (once they have "
                     "confirmed it). For yourself, use `/growth coach`."
@@ -208,9 +208,9 @@ class CoachingService:
             if them.left_programme_at is not None:
                 raise NotAllowed(f"{them.name} has left the feedback programme.")
             existing = coaching_repo.latest_open(
-                session, subject_id=_id(them), requested_by_id=_id(me), audience=audience
+                session, subject_id=id_of(them), requested_by_id=id_of(me), audience=audience
             )
-            newest = coaching_repo.newest_evidence_at(session, _id(them))
+            newest = coaching_repo.newest_evidence_at(session, id_of(them))
             # An open draft reopens as the reviewer left it (marked stale when feedback has
             # changed since); one the offline coach made because the LLM failed is redrafted,
             # so the LLM gets another chance.
@@ -229,16 +229,16 @@ class CoachingService:
             now = self._clock()
             coaching_repo.expire_drafting(
                 session,
-                subject_id=_id(them),
-                requested_by_id=_id(me),
+                subject_id=id_of(them),
+                requested_by_id=id_of(me),
                 audience=audience,
                 before=now - DRAFTING_STALE_AFTER,
             )
             draft_id = coaching_repo.start_drafting(
                 session,
                 CoachingDraft(
-                    subject_id=_id(them),
-                    requested_by_id=_id(me),
+                    subject_id=id_of(them),
+                    requested_by_id=id_of(me),
                     audience=audience,
                     view_id=view_id,
                     prompt_version=self._prompt.version,
@@ -264,8 +264,8 @@ class CoachingService:
     ) -> DraftCard:
         evidence = build_evidence(
             self._framework,
-            self._feedback.snapshot(requester, _id(them), since=now - timedelta(days=WINDOW_DAYS)),
-            self._feedback.received(requester, _id(them), limit=200),
+            self._reading.snapshot(requester, id_of(them), since=now - timedelta(days=WINDOW_DAYS)),
+            self._reading.received(requester, id_of(them), limit=200),
             now,
         )
         with self._db.transaction() as session:
@@ -454,7 +454,7 @@ class CoachingService:
             subject_id=draft.subject_id,
             shared=draft.state is DraftState.SHARED,
         )
-        if not authorize(Viewer(person_id=_id(me)), facts).read:
+        if not authorize(Viewer(person_id=id_of(me)), facts).read:
             raise NotFound("That draft is not yours, or no longer exists.")
         return draft, me
 
@@ -466,9 +466,7 @@ class CoachingService:
             raise NotFound("That draft is not yours, or no longer exists.")
         if (
             draft.state is not DraftState.SHARED
-            and not authorize(
-                self._feedback.viewer(session, me), PersonFacts(person_id=draft.subject_id)
-            ).read
+            and not authorize(self._reading.viewer(session, me), PersonFacts(person_id=draft.subject_id)).read
         ):
             raise NotAllowed("They no longer report to you, so this draft cannot be changed or shared.")
         return draft
@@ -497,9 +495,9 @@ class CoachingService:
         )
         answer = coaching_repo.answer_by_id(session, draft.answer_id) if draft.answer_id else None
         return DraftCard(
-            draft_id=_id(draft),
-            subject=_ref(people[draft.subject_id]),
-            requested_by=_ref(people[draft.requested_by_id]),
+            draft_id=id_of(draft),
+            subject=PersonRef.of(people[draft.subject_id]),
+            requested_by=PersonRef.of(people[draft.requested_by_id]),
             audience=draft.audience,
             state=draft.state,
             coach=draft.coach or OFFLINE,
@@ -565,12 +563,3 @@ def _is_stale(draft: CoachingDraft, newest: datetime | None) -> bool:
     if newest is None:
         return False
     return draft.evidence_through is None or newest > draft.evidence_through
-
-
-def _id(row: Any) -> int:
-    assert row.id is not None
-    return int(row.id)
-
-
-def _ref(person: Person) -> PersonRef:
-    return PersonRef(person_id=_id(person), slack_id=person.slack_user_id, name=person.name)

@@ -17,16 +17,16 @@ from typing import Any, Protocol
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from bot.anonymity import MIN_GIVERS
-from bot.answer_check import check_answers
-from bot.answers import Answers
+from bot.debriefs.schedule import debrief_schedule
 from bot.errors import InvalidInput, NotAllowed, NotFound
+from bot.feedback.anonymity import ANONYMOUS_RELEASED, MIN_GIVERS
+from bot.feedback.answers import Answers, check_answers
 from bot.framework import Framework
 from bot.outbox import Outbox, Rendered
-from bot.people import PeopleService, UnknownPeople
-from bot.schedule import debrief_schedule, local_date
+from bot.people.directory import PeopleService, PersonRef, UnknownPeople
 from bot.slack_gateway import SlackGateway
 from bot.text import checked_text
+from bot.timekeeping import local_date
 from storage.db import Database
 from storage.models import (
     NAME_MAX,
@@ -41,6 +41,7 @@ from storage.models import (
     ProjectState,
     TaskKind,
     UpwardFeedback,
+    id_of,
 )
 from storage.repositories import feedback as feedback_repo
 from storage.repositories import jobs as jobs_repo
@@ -55,10 +56,6 @@ OFFSET_CHOICES = (0, 1, 2, 3, 7)
 MAX_DAYS_AHEAD = 365
 MAX_DAYS_BEHIND = 90  # a debrief about work more than a quarter old recalls little
 DEBRIEF_MESSAGES = (MessageKind.DEBRIEF_PROMPT, MessageKind.DEBRIEF_REMINDER)
-ANONYMOUS_RELEASED = (
-    "Your anonymous answer was passed on with the others, so it cannot be changed now: a change "
-    "would show when it was made."
-)
 
 
 # ---------------------------------------------------------------------------------------
@@ -76,13 +73,6 @@ class ProjectDraft:
     end_date: date | None
     offset_days: int | None
     upward: str | None
-
-
-@dataclass(frozen=True)
-class PersonRef:
-    person_id: int
-    slack_id: str
-    name: str
 
 
 @dataclass(frozen=True)
@@ -272,8 +262,8 @@ class DebriefService:
                     session,
                     Project(
                         name=name,
-                        lead_id=_id(lead),
-                        created_by_id=_id(everyone[requester]),
+                        lead_id=id_of(lead),
+                        created_by_id=id_of(everyone[requester]),
                         end_date=draft.end_date,
                         debrief_offset_days=draft.offset_days,
                         upward_feedback=upward,
@@ -283,16 +273,16 @@ class DebriefService:
                         source_view_id=view_id,
                         created_at=self._clock(),
                     ),
-                    [_id(m) for m in members],
+                    [id_of(m) for m in members],
                 )
-                pid = _id(project)
+                pid = id_of(project)
                 for member in members:
                     projects_repo.add_task(
                         session,
                         DebriefTask(
                             project_id=pid,
-                            giver_id=_id(lead),
-                            subject_id=_id(member),
+                            giver_id=id_of(lead),
+                            subject_id=id_of(member),
                             kind=TaskKind.LEAD_REVIEW,
                         ),
                     )
@@ -301,8 +291,8 @@ class DebriefService:
                             session,
                             DebriefTask(
                                 project_id=pid,
-                                giver_id=_id(member),
-                                subject_id=_id(lead),
+                                giver_id=id_of(member),
+                                subject_id=id_of(lead),
                                 kind=TaskKind.UPWARD,
                             ),
                         )
@@ -340,7 +330,7 @@ class DebriefService:
             me = people_repo.by_slack_id(session, slack_user_id)
             if me is None:
                 return []
-            return [self._summary(session, p) for p in projects_repo.involving(session, _id(me))]
+            return [self._summary(session, p) for p in projects_repo.involving(session, id_of(me))]
 
     # -- cancelling -------------------------------------------------------------------
 
@@ -356,9 +346,9 @@ class DebriefService:
                 if me is None
                 else [
                     p
-                    for p in projects_repo.involving(session, _id(me), limit=200)
+                    for p in projects_repo.involving(session, id_of(me), limit=200)
                     if p.state in (ProjectState.SCHEDULED, ProjectState.OPEN)
-                    and _id(me) in (p.lead_id, p.created_by_id)
+                    and id_of(me) in (p.lead_id, p.created_by_id)
                 ]
             )
             matches = _match_projects(mine, query)
@@ -370,11 +360,11 @@ class DebriefService:
             if len(matches) > 1:
                 ids = ", ".join(f"#{p.id}" for p in matches)
                 raise InvalidInput({"project": f"Several projects match; cancel one by number: {ids}."})
-            project = projects_repo.get_for_update(session, _id(matches[0]))
+            project = projects_repo.get_for_update(session, id_of(matches[0]))
             assert project is not None
             projects_repo.set_state(session, project, ProjectState.CANCELLED, at=self._clock())
-            jobs_repo.cancel_for_project(session, _id(project))
-            outbox_repo.cancel_pending(session, DEBRIEF_MESSAGES, _id(project))
+            jobs_repo.cancel_for_project(session, id_of(project))
+            outbox_repo.cancel_pending(session, DEBRIEF_MESSAGES, id_of(project))
             summary = self._summary(session, project)
         self.refresh_messages(summary.id)
         return summary
@@ -393,15 +383,15 @@ class DebriefService:
                     raise NotAllowed(ANONYMOUS_RELEASED)
                 if record is not None:
                     previous = Answers(
-                        scores=feedback_repo.ratings(session, _id(record)),
+                        scores=feedback_repo.ratings(session, id_of(record)),
                         delivery_note=record.delivery_note,
                         strengths_note=record.strengths_note,
                         growth_note=record.growth_note,
                     )
             return DebriefForm(
-                project_id=_id(project),
+                project_id=id_of(project),
                 project_name=project.name,
-                subject=_ref(subject),
+                subject=PersonRef.of(subject),
                 kind=task.kind,
                 anonymous=task.kind is TaskKind.UPWARD
                 and project.upward_feedback is UpwardFeedback.ANONYMOUS,
@@ -442,7 +432,7 @@ class DebriefService:
             subject = people_repo.get(session, subject_id)
             assert subject is not None
             record = feedback_repo.find(
-                session, giver_id=_id(me), subject_id=subject_id, project_id=project_id
+                session, giver_id=id_of(me), subject_id=subject_id, project_id=project_id
             )
             replaced = record is not None
             anonymous = task.kind is TaskKind.UPWARD and project.upward_feedback is UpwardFeedback.ANONYMOUS
@@ -450,7 +440,7 @@ class DebriefService:
                 raise NotAllowed(ANONYMOUS_RELEASED)
             if record is None:
                 record = Feedback(
-                    giver_id=_id(me),
+                    giver_id=id_of(me),
                     subject_id=subject_id,
                     project_id=project_id,
                     source=FeedbackSource.UPWARD if task.kind is TaskKind.UPWARD else FeedbackSource.DEBRIEF,
@@ -458,7 +448,7 @@ class DebriefService:
                     created_at=now,
                 )
             record.anonymous = anonymous
-            # Named answers are seen at once; anonymous ones wait for their batch (bot.anonymity).
+            # Named answers are seen at once; anonymous ones wait for their batch (bot.feedback.anonymity).
             record.released_at = None if anonymous else now
             record.framework_version = self._framework.version
             record.delivery_note = answers.delivery_note.strip()
@@ -471,7 +461,7 @@ class DebriefService:
             task.feedback_id = record.id
             session.add(task)
             return SubmitResult(
-                project_id=project_id, giver_id=_id(me), subject=_ref(subject), replaced=replaced
+                project_id=project_id, giver_id=id_of(me), subject=PersonRef.of(subject), replaced=replaced
             )
 
     def _answerable(
@@ -483,7 +473,7 @@ class DebriefService:
         task = (
             None
             if me is None or project is None
-            else projects_repo.task(session, project_id, _id(me), subject_id)
+            else projects_repo.task(session, project_id, id_of(me), subject_id)
         )
         if me is None or project is None or task is None:
             raise NotAllowed("This debrief is not yours to answer.")
@@ -618,14 +608,14 @@ class DebriefService:
         return PromptCard(
             project_id=project_id,
             project_name=project.name,
-            lead=_ref(people[project.lead_id]),
+            lead=PersonRef.of(people[project.lead_id]),
             end_date=project.end_date,
             state=project.state,
             closes_at=project.window_closes_at,
             anonymous=project.upward_feedback is UpwardFeedback.ANONYMOUS,
             items=tuple(
                 PromptItem(
-                    subject=_ref(people[t.subject_id]),
+                    subject=PersonRef.of(people[t.subject_id]),
                     kind=t.kind,
                     done=t.done_at is not None,
                     # A lead who manages the person can go from the debrief to coaching.
@@ -639,15 +629,15 @@ class DebriefService:
         )
 
     def _summary(self, session: Any, project: Project) -> ProjectSummary:
-        tasks = projects_repo.tasks(session, _id(project))
+        tasks = projects_repo.tasks(session, id_of(project))
         anonymous = project.upward_feedback is UpwardFeedback.ANONYMOUS
         named = [t for t in tasks if not (anonymous and t.kind is TaskKind.UPWARD)]
         lead = people_repo.get(session, project.lead_id)
         assert lead is not None
         return ProjectSummary(
-            id=_id(project),
+            id=id_of(project),
             name=project.name,
-            lead=_ref(lead),
+            lead=PersonRef.of(lead),
             end_date=project.end_date,
             state=project.state,
             due_at=project.debrief_due_at,
@@ -659,15 +649,6 @@ class DebriefService:
             members=sum(1 for t in tasks if t.kind is TaskKind.LEAD_REVIEW),
             anonymous_asked=len(tasks) - len(named),
         )
-
-
-def _id(row: Any) -> int:
-    assert row.id is not None
-    return int(row.id)
-
-
-def _ref(person: Person) -> PersonRef:
-    return PersonRef(person_id=_id(person), slack_id=person.slack_user_id, name=person.name)
 
 
 def _paused(person: Person, now: datetime) -> bool:

@@ -21,8 +21,6 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from bot.answers import NOTE_FIELDS, Answers
-
 MIN_WORDS = 5  # fewer words than this cannot name a situation, a behaviour and its impact
 MIN_DETAIL_WORDS = 3  # beside stock praise or criticism, this many other words carry detail
 HINT_MAX = 150  # Slack shows the hint under the field
@@ -154,16 +152,6 @@ _STOCK_LONGEST_FIRST = sorted(STOCK_PHRASES, key=lambda p: (-len(p.split()), -le
 _WORD = re.compile(r"\w+(?:['-]\w+)*")
 _CLAUSE_BREAK = re.compile(r"[.,;:!?()\[\]{}\"“”«»…—–/|\n]+")
 _NO_SPACE_SCRIPTS = ("CJK", "HIRAGANA", "KATAKANA", "THAI", "LAO", "KHMER", "MYANMAR")
-
-
-def note_hints(answers: Answers) -> dict[str, str]:
-    """note field name -> a short, kind hint, for each non-empty note worth improving."""
-    hints: dict[str, str] = {}
-    for name in NOTE_FIELDS:
-        hint = note_hint(getattr(answers, name))
-        if hint is not None:
-            hints[name] = hint
-    return hints
 
 
 def note_hint(text: str) -> str | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from slack_sdk.errors import SlackApiError
@@ -19,7 +20,7 @@ from bot.errors import NotFound
 from bot.slack_gateway import SlackGateway, SlackUser, error_code
 from bot.text import plain
 from storage.db import Database
-from storage.models import Person
+from storage.models import Person, id_of
 from storage.repositories import people as people_repo
 
 log = logging.getLogger(__name__)
@@ -27,6 +28,19 @@ log = logging.getLogger(__name__)
 REFRESH_AFTER = timedelta(hours=24)  # names and time zones change; not often
 NEVER_REFRESHED = datetime(2000, 1, 1, tzinfo=UTC)  # a row made without users.info: stale at once
 NOBODY = frozenset({"user_not_found", "user_not_visible"})  # users.info: no such person for us
+
+
+@dataclass(frozen=True)
+class PersonRef:
+    """A person as views and cards name them."""
+
+    person_id: int
+    slack_id: str
+    name: str
+
+    @classmethod
+    def of(cls, person: Person) -> PersonRef:
+        return cls(person_id=id_of(person), slack_id=person.slack_user_id, name=person.name)
 
 
 class UnknownPeople(NotFound):

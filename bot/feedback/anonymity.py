@@ -16,7 +16,7 @@ of its release, and sorts by its release, so neither its order nor its date poin
 moment someone remembers.
 
 Around it, the rest of the product keeps the same line: an anonymous answer to a request
-leaves the request looking exactly like silence to the requester (``bot.feedback``
+leaves the request looking exactly like silence to the requester (``bot.feedback.cards``
 ``shown_to_requester``); progress counters count only named parts (``bot.debriefs``);
 anonymous upward feedback is offered only on projects with at least three members; an
 anonymous answer can be changed until it is released and not after (a change would show when
@@ -29,19 +29,25 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
+from typing import Any, Protocol
 
 from sqlmodel import Session
 
-from bot.outbox import Outbox
-from bot.schedule import local_date, local_to_utc
+from bot.outbox import Outbox, Rendered
+from bot.people.directory import PersonRef
+from bot.timekeeping import local_date, local_to_utc
 from storage.db import Database
-from storage.models import MessageKind
+from storage.models import MessageKind, OutboxMessage
 from storage.repositories import feedback as feedback_repo
 from storage.repositories import people as people_repo
 
 log = logging.getLogger(__name__)
 
 MIN_GIVERS = 3  # different people in one released batch
+ANONYMOUS_RELEASED = (
+    "Your anonymous answer was passed on with the others, so it cannot be changed now: a change "
+    "would show when it was made."
+)
 RELEASE_LOCAL_TIME = time(9, 0)
 
 
@@ -52,11 +58,36 @@ def release_slot(now: datetime, tz: str | None) -> datetime:
     return slot if slot <= now else local_to_utc(today - timedelta(days=1), RELEASE_LOCAL_TIME, tz)
 
 
-class AnonymousRelease:
-    """Releases held anonymous feedback in batches (``release_due``, run by every tick)."""
+class ReleaseViews(Protocol):
+    def anonymous_released_notice(
+        self, subject: PersonRef, givers: int, for_self: bool
+    ) -> tuple[str, list[Any]]: ...
 
-    def __init__(self, db: Database, clock: Callable[[], datetime]) -> None:
-        self._db, self._clock = db, clock
+
+class AnonymousRelease:
+    """Releases held anonymous feedback in batches (``release_due``, run by every tick), and
+    tells the person (and their manager) once per batch. With no ``outbox``, releases only."""
+
+    def __init__(
+        self,
+        db: Database,
+        clock: Callable[[], datetime],
+        *,
+        outbox: Outbox | None = None,
+        views: ReleaseViews | None = None,
+    ) -> None:
+        self._db, self._clock, self._views = db, clock, views
+        if outbox is not None:
+            outbox.register(MessageKind.ANONYMOUS_RELEASED, self._render_released)
+
+    def _render_released(self, session: Session, message: OutboxMessage) -> Rendered | None:
+        assert message.ref_id is not None and self._views is not None
+        subject = people_repo.get(session, message.ref_id)
+        givers = feedback_repo.givers_released_at(session, message.ref_id, message.created_at)
+        if subject is None or givers == 0:
+            return None  # deleted since (someone left the programme)
+        for_self = message.recipient_id == subject.id
+        return Rendered(*self._views.anonymous_released_notice(PersonRef.of(subject), givers, for_self))
 
     def release_due(self, now: datetime) -> int:
         """Release, for each person, what was held before their latest release time, if it came

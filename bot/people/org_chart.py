@@ -14,7 +14,7 @@ import logging
 import re
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
 
@@ -22,8 +22,7 @@ from slack_sdk.errors import SlackApiError
 from sqlmodel import Session
 
 from bot.errors import BrickworkError, InvalidInput, NotAllowed, NotFound
-from bot.feedback import OPEN_REQUEST_WINDOW
-from bot.people import PeopleService
+from bot.people.directory import PeopleService
 from bot.slack_gateway import SlackGateway, SlackUser
 from storage.db import Database
 from storage.models import Person
@@ -112,9 +111,12 @@ class OrgService:
         people: PeopleService,
         clock: Callable[[], datetime],
         on_change: Callable[[Iterable[str]], None] | None = None,
+        request_window: timedelta = timedelta(days=14),
     ) -> None:
         self._db, self._gateway, self._people, self._clock = db, gateway, people, clock
         self._on_change = on_change  # told, after a commit, whose App Home changed
+        # Requests this recent still show on Homes: leaving changes the Homes of their people.
+        self._request_window = request_window
 
     # -- one change at a time ---------------------------------------------------------
 
@@ -265,7 +267,7 @@ class OrgService:
             if person is None:
                 raise NotFound(f"Brickwork has nothing stored for the Slack user {slack_user_id}.")
             assert person.id is not None
-            since = now - OPEN_REQUEST_WINDOW
+            since = now - self._request_window
             touched = org_repo.people_touched_by_leaving(session, person_id=person.id, since=since)
             touched_slack_ids = [p.slack_user_id for p in people_repo.by_ids(session, touched).values()]
             given = org_repo.feedback_ids_given_by(session, giver_id=person.id)

@@ -9,7 +9,7 @@
   shared with them.
 - An anonymous giver is shown to nobody but themself. Anonymous feedback exists for readers
   only once released, in a batch with the anonymous answers of at least two other people
-  (``bot.anonymity``, which states the whole rule); until then it is invisible to all but its
+  (``bot.feedback.anonymity``, which states the whole rule); until then it is invisible to all but its
   giver — not listed, counted or averaged. Once released it shows everything but who gave it.
 """
 

@@ -18,21 +18,22 @@ from typing import TYPE_CHECKING, Any, Protocol
 from slack_sdk.errors import SlackApiError
 from sqlmodel import Session
 
-from bot.debriefs import DebriefService, PersonRef, ProjectSummary
+from bot.debriefs.service import DebriefService, ProjectSummary
 from bot.errors import InvalidInput, NotAllowed
-from bot.feedback import FeedbackService, ReceivedItem, RequestCard, Snapshot
+from bot.feedback.cards import ReceivedItem, RequestCard, Snapshot
+from bot.feedback.reading import FeedbackReading
 from bot.framework import Framework
 from bot.outbox import Outbox, Rendered
-from bot.people import PeopleService, UnknownPeople
-from bot.schedule import local_date
+from bot.people.directory import PeopleService, PersonRef, UnknownPeople
 from bot.slack_gateway import SlackGateway
+from bot.timekeeping import local_date
 from storage.db import Database
-from storage.models import MessageKind, OutboxMessage, Person, RequestState
+from storage.models import MessageKind, OutboxMessage, Person, RequestState, id_of
 from storage.repositories import people as people_repo
 from storage.repositories import team as team_repo
 
 if TYPE_CHECKING:
-    from bot.org import OrgService
+    from bot.people.org_chart import OrgService
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +92,7 @@ class HomeService:
         gateway: SlackGateway,
         people: PeopleService,
         outbox: Outbox,
-        feedback: FeedbackService,
+        reading: FeedbackReading,
         debriefs: DebriefService,
         org: OrgService,
         views: HomeViews,
@@ -99,7 +100,7 @@ class HomeService:
         background: Executor,
     ) -> None:
         self._db, self._gateway, self._people, self._outbox = db, gateway, people, outbox
-        self._feedback, self._debriefs, self._org = feedback, debriefs, org
+        self._reading, self._debriefs, self._org = reading, debriefs, org
         self._views, self._clock, self._background = views, clock, background
         self._locks: dict[str, threading.Lock] = {}  # one publish at a time per person
         self._locks_guard = threading.Lock()
@@ -107,32 +108,32 @@ class HomeService:
 
     def data(self, slack_user_id: str) -> HomeData:
         me = self._people.one(slack_user_id)
-        overview = self._feedback.overview(slack_user_id)
+        overview = self._reading.overview(slack_user_id)
         waiting = [c for c in overview.received if c.state is RequestState.OPEN]
         my_open = [c for c in overview.sent if c.state is RequestState.OPEN]
         with self._db.transaction() as session:
-            reports = team_repo.reports(session, _id(me))
-            pending = team_repo.pending_reports(session, _id(me))
+            reports = team_repo.reports(session, id_of(me))
+            pending = team_repo.pending_reports(session, id_of(me))
             claimer = people_repo.get(session, me.pending_manager_id) if me.pending_manager_id else None
         rows = tuple(
-            ReportRow(person=_ref(p), snapshot=self._feedback.snapshot(slack_user_id, _id(p)))
+            ReportRow(person=PersonRef.of(p), snapshot=self._reading.snapshot(slack_user_id, id_of(p)))
             for p in reports[:MAX_REPORTS_SHOWN]
         )
         return HomeData(
-            me=_ref(me),
+            me=PersonRef.of(me),
             paused_until=me.paused_until,
             digest_enabled=me.digest_enabled,
-            snapshot=self._feedback.snapshot(slack_user_id),
+            snapshot=self._reading.snapshot(slack_user_id),
             waiting=tuple(waiting[:HOME_LIMIT]),
             waiting_total=len(waiting),
             my_open=tuple(my_open[:HOME_LIMIT]),
             my_open_total=len(my_open),
-            latest=tuple(self._feedback.received(slack_user_id, limit=3)),
+            latest=tuple(self._reading.received(slack_user_id, limit=3)),
             reports=rows,
             reports_total=len(reports),
             team_ids=tuple(p.slack_user_id for p in [*reports, *pending]),
-            pending=tuple(_ref(p) for p in pending),
-            claimed_by=_ref(claimer) if claimer else None,
+            pending=tuple(PersonRef.of(p) for p in pending),
+            claimed_by=PersonRef.of(claimer) if claimer else None,
             projects=tuple(self._debriefs.projects_for(slack_user_id)[:HOME_LIMIT]),
         )
 
@@ -147,7 +148,7 @@ class HomeService:
         with self._publishing_lock(slack_user_id):
             person = self._people.one(slack_user_id)
             today = local_date(self._clock(), person.tz)
-            view = self._views.home_view(self.data(slack_user_id), self._feedback.framework, today)
+            view = self._views.home_view(self.data(slack_user_id), self._reading.framework, today)
             self._gateway.publish_home(slack_user_id, view)
 
     def _publishing_lock(self, slack_user_id: str) -> threading.Lock:
@@ -204,12 +205,12 @@ class HomeService:
         claimed: list[Person] = []
         unclaimed: list[Person] = []  # taken off before confirming: their Home showed the claim
         with self._db.transaction() as session:
-            current = {p.slack_user_id: p for p in team_repo.reports(session, _id(me))}
-            current |= {p.slack_user_id: p for p in team_repo.pending_reports(session, _id(me))}
+            current = {p.slack_user_id: p for p in team_repo.reports(session, id_of(me))}
+            current |= {p.slack_user_id: p for p in team_repo.pending_reports(session, id_of(me))}
             in_picker = set(list(current)[:TEAM_PICKER_MAX])
             removed = [p for uid, p in current.items() if uid in in_picker and uid not in selected]
             for person in removed:
-                row = people_repo.get(session, _id(person))
+                row = people_repo.get(session, id_of(person))
                 assert row is not None
                 if row.manager_id == me.id:
                     row.manager_id = None
@@ -222,11 +223,11 @@ class HomeService:
                 if uid in current:
                     continue
                 if person.id == me.id:
-                    refused.append((_ref(person), "you cannot manage yourself"))
+                    refused.append((PersonRef.of(person), "you cannot manage yourself"))
                 elif person.is_bot or person.deleted:
-                    refused.append((_ref(person), "bots and deactivated accounts have no manager"))
+                    refused.append((PersonRef.of(person), "bots and deactivated accounts have no manager"))
                 else:
-                    row = people_repo.get(session, _id(person))
+                    row = people_repo.get(session, id_of(person))
                     assert row is not None
                     row.pending_manager_id = me.id
                     session.add(row)
@@ -235,17 +236,17 @@ class HomeService:
                         Outbox.enqueue(
                             session,
                             kind=MessageKind.MANAGER_CLAIM,
-                            key=f"{_id(person)}:{_id(me)}:{now.isoformat()}",
-                            recipient_id=_id(person),
-                            ref_id=_id(me),
+                            key=f"{id_of(person)}:{id_of(me)}:{now.isoformat()}",
+                            recipient_id=id_of(person),
+                            ref_id=id_of(me),
                             due_at=now,
                         )
                     )
         self._outbox.deliver(messages)
         self.refresh(p.slack_user_id for p in [*claimed, *unclaimed])  # the listener publishes mine
         return TeamChange(
-            claimed=tuple(_ref(p) for p in claimed),
-            removed=tuple(_ref(p) for p in removed),
+            claimed=tuple(PersonRef.of(p) for p in claimed),
+            removed=tuple(PersonRef.of(p) for p in removed),
             refused=tuple(refused),
         )
 
@@ -254,7 +255,7 @@ class HomeService:
         manager = people_repo.get(session, message.ref_id) if message.ref_id is not None else None
         if person is None or manager is None or person.pending_manager_id != manager.id:
             return None  # withdrawn, or answered on the App Home, while it waited
-        return Rendered(*self._views.manager_claim_message(_ref(manager)))
+        return Rendered(*self._views.manager_claim_message(PersonRef.of(manager)))
 
     def answer_claim(self, person_slack_id: str, manager_person_id: int, *, accept: bool) -> PersonRef:
         """The person confirms (or rejects) that ``manager_person_id`` is their manager."""
@@ -266,7 +267,7 @@ class HomeService:
             if not accept:
                 me.pending_manager_id = None
                 session.add(me)
-            me_id, manager_ref = _id(me), _ref(manager)
+            me_id, manager_ref = id_of(me), PersonRef.of(manager)
         if accept:
             # Checks cycles, and that the claim is still pending under the org chart lock.
             self._org.assign_manager(
@@ -286,7 +287,7 @@ class HomeService:
             if day > today + timedelta(days=MAX_PAUSE_DAYS):
                 raise InvalidInput({"paused_until": f"Pause for at most {MAX_PAUSE_DAYS} days."})
         with self._db.transaction() as session:
-            row = people_repo.get(session, _id(person))
+            row = people_repo.get(session, id_of(person))
             assert row is not None
             row.paused_until = day
             session.add(row)
@@ -294,16 +295,7 @@ class HomeService:
     def set_digest(self, slack_user_id: str, enabled: bool) -> None:
         person = self._people.one(slack_user_id)
         with self._db.transaction() as session:
-            row = people_repo.get(session, _id(person))
+            row = people_repo.get(session, id_of(person))
             assert row is not None
             row.digest_enabled = enabled
             session.add(row)
-
-
-def _id(row: Any) -> int:
-    assert row.id is not None
-    return int(row.id)
-
-
-def _ref(person: Person) -> PersonRef:
-    return PersonRef(person_id=_id(person), slack_id=person.slack_user_id, name=person.name)

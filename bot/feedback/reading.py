@@ -1,0 +1,310 @@
+"""Every read of feedback — what a person received and gave, their snapshot, their requests,
+their export — each through ``bot.people.access.authorize``, and anonymous feedback only
+once released (``bot.feedback.anonymity``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime, timedelta
+from statistics import fmean
+from typing import Any
+
+from sqlmodel import Session
+
+from bot.errors import NotAllowed, NotFound
+from bot.feedback.cards import (
+    MIN_RATERS,
+    SNAPSHOT_WEEKS,
+    FeedbackBase,
+    KpiStat,
+    ReceivedItem,
+    RequestCard,
+    RequestsOverview,
+    Snapshot,
+    can_read_request,
+    shown_at,
+)
+from bot.framework import Dimension, Framework
+from bot.people.access import FeedbackFacts, PersonFacts, Viewer, authorize
+from bot.people.directory import PersonRef
+from storage.models import (
+    Feedback,
+    Person,
+    RequestState,
+    id_of,
+)
+from storage.repositories import feedback as feedback_repo
+from storage.repositories import org as org_repo
+from storage.repositories import people as people_repo
+from storage.repositories import projects as projects_repo
+from storage.repositories import requests as requests_repo
+from storage.repositories import team as team_repo
+
+log = logging.getLogger(__name__)
+
+
+class FeedbackReading(FeedbackBase):
+    def viewer(self, session: Session, person: Person) -> Viewer:
+        return Viewer(
+            person_id=id_of(person),
+            report_ids=team_repo.report_ids(session, id_of(person)),
+            is_admin=person.slack_user_id in self._admins,
+        )
+
+    def overview(self, slack_user_id: str) -> RequestsOverview:
+        # Reads answer inside the ack, so they ask the database only (no users.info); first
+        # contact makes the row, and the caller refreshes it from Slack after the ack.
+        me = self._people.known(slack_user_id)
+        with self._db.transaction() as session:
+            viewer = self.viewer(session, me)
+            sent = [r for r in requests_repo.sent_by(session, id_of(me)) if can_read_request(viewer, r)]
+            received = [
+                r for r in requests_repo.received_by(session, id_of(me)) if can_read_request(viewer, r)
+            ]
+            return RequestsOverview(
+                sent=tuple(self._card(session, r, for_requester=True) for r in sent),
+                received=tuple(self._card(session, r) for r in received),
+            )
+
+    def received(
+        self, viewer_slack_id: str, subject_id: int | None = None, *, limit: int = 20
+    ) -> list[ReceivedItem]:
+        """Feedback about ``subject_id`` (default: the viewer), as far as the viewer may see it."""
+        me = self._people.known(viewer_slack_id)  # no Slack call: see ``overview``
+        with self._db.transaction() as session:
+            viewer = self.viewer(session, me)
+            subject = subject_id if subject_id is not None else id_of(me)
+            if not authorize(viewer, PersonFacts(person_id=subject)).read:
+                raise NotAllowed("You can read feedback about yourself and the people who report to you.")
+            records = feedback_repo.about(session, subject, reader_id=viewer.person_id, limit=limit)
+            return self._items(session, viewer, records)
+
+    def given(self, viewer_slack_id: str) -> list[ReceivedItem]:
+        with self._db.transaction() as session:
+            me = people_repo.by_slack_id(session, viewer_slack_id)
+            if me is None:
+                return []
+            return self._items(session, self.viewer(session, me), feedback_repo.given_by(session, id_of(me)))
+
+    def _items(self, session: Session, viewer: Viewer, records: list[Feedback]) -> list[ReceivedItem]:
+        ratings = feedback_repo.ratings_for(session, [id_of(r) for r in records])
+        names = people_repo.by_ids(session, {r.giver_id for r in records})
+        items: list[ReceivedItem] = []
+        for record in records:
+            access = authorize(
+                viewer,
+                FeedbackFacts(
+                    giver_id=record.giver_id,
+                    subject_id=record.subject_id,
+                    anonymous=record.anonymous,
+                    released=record.released_at is not None,
+                ),
+            )
+            if not access.read:
+                continue
+            context = record.about
+            if record.project_id is not None:
+                project = projects_repo.get(session, record.project_id)
+                context = project.name if project else context
+            if not access.giver_visible:
+                context = ""  # "about" names one request: it would point at whom was asked
+            items.append(
+                ReceivedItem(
+                    feedback_id=id_of(record),
+                    # When readers got it: an anonymous item's batch, not the moment it was given.
+                    at=record.released_at or record.updated_at,
+                    source=record.source,
+                    relation=record.relation,
+                    giver=PersonRef.of(names[record.giver_id]) if access.giver_visible else None,
+                    anonymous=record.anonymous,
+                    context=context,
+                    scores=ratings[id_of(record)],
+                    notes={
+                        "delivery_note": record.delivery_note,
+                        "strengths_note": record.strengths_note,
+                        "growth_note": record.growth_note,
+                    }
+                    if access.text_visible
+                    else None,
+                )
+            )
+        return items
+
+    def snapshot(
+        self, viewer_slack_id: str, subject_id: int | None = None, *, since: datetime | None = None
+    ) -> Snapshot:
+        """Per KPI: average (only with enough raters), count, raters, and a weekly sparkline;
+        with ``since``, from the feedback given since then only."""
+        now = self._clock()
+        me = self._people.known(viewer_slack_id)  # no Slack call: see ``overview``
+        with self._db.transaction() as session:
+            viewer = self.viewer(session, me)
+            subject_pid = subject_id if subject_id is not None else id_of(me)
+            if not authorize(viewer, PersonFacts(person_id=subject_pid)).read:
+                raise NotAllowed("You can see the snapshot of yourself and the people who report to you.")
+            subject = people_repo.get(session, subject_pid)
+            assert subject is not None
+            # What this viewer may see exist, by when readers got it (``bot.feedback.anonymity``): held
+            # anonymous feedback counts nowhere until its batch is released.
+            records = [
+                r
+                for r in feedback_repo.about(session, subject_pid, reader_id=viewer.person_id)
+                if r.released_at is not None
+            ]
+            if since is not None:
+                records = [r for r in records if shown_at(r) >= since]
+            ratings = feedback_repo.ratings_for(session, [id_of(r) for r in records])
+        start = now - timedelta(weeks=SNAPSHOT_WEEKS)
+        stats = []
+        for kpi in self._framework.kpis:
+            scored = [(r, ratings[id_of(r)].get(kpi.key)) for r in records]
+            scored = [(r, s) for r, s in scored if s is not None]
+            raters = len({r.giver_id for r, _ in scored})
+            weekly: list[float | None] = []
+            for week in range(SNAPSHOT_WEEKS):
+                lo, hi = start + timedelta(weeks=week), start + timedelta(weeks=week + 1)
+                last = week == SNAPSHOT_WEEKS - 1  # this week includes this very moment
+                in_week = [s for r, s in scored if lo <= shown_at(r) and (shown_at(r) < hi or last)]
+                weekly.append(fmean(in_week) if in_week else None)
+            stats.append(
+                KpiStat(
+                    kpi=kpi,
+                    average=fmean(s for _, s in scored) if raters >= MIN_RATERS else None,
+                    count=len(scored),
+                    raters=raters,
+                    weekly=tuple(weekly),
+                )
+            )
+        return Snapshot(person=PersonRef.of(subject), stats=tuple(stats), items=len(records))
+
+    def reports(self, manager_slack_id: str) -> list[PersonRef]:
+        with self._db.transaction() as session:
+            me = people_repo.by_slack_id(session, manager_slack_id)
+            return [] if me is None else [PersonRef.of(p) for p in team_repo.reports(session, id_of(me))]
+
+    def export(self, slack_user_id: str) -> dict[str, Any]:
+        """Everything stored about and by the person, as JSON-ready data; anonymous givers removed."""
+        with self._db.transaction() as session:
+            me = people_repo.by_slack_id(session, slack_user_id)
+            if me is None:
+                raise NotFound("Brickwork has nothing stored about you.")
+            manager = people_repo.get(session, me.manager_id) if me.manager_id else None
+            person = {
+                "slack_user_id": me.slack_user_id,
+                "name": me.name,
+                "email": me.email,
+                "time_zone": me.tz,
+                "manager": manager.slack_user_id if manager else None,
+                "notifications_paused_until": me.paused_until.isoformat() if me.paused_until else None,
+                "weekly_digest": me.digest_enabled,
+                "left_feedback_programme_at": _iso(me.left_programme_at),
+            }
+            shared = org_repo.coaching_shared_with(session, subject_id=id_of(me))
+            drafted = org_repo.coaching_requested_by(session, requested_by_id=id_of(me))
+            names = people_repo.by_ids(
+                session, {d.requested_by_id for d in shared} | {d.subject_id for d in drafted}
+            )
+            # What the coach drew on (feedback ids, sources) stays out: it could point at a giver.
+            coaching_shared_with_me = [
+                {
+                    "shared_at": d.shared_at.date().isoformat() if d.shared_at else None,
+                    "manager": names[d.requested_by_id].name,
+                    "areas": _coaching_areas(d.content_json),
+                    "chosen_learning": _coaching_learning(d.content_json),
+                    "my_reaction": d.reaction.value if d.reaction else None,
+                }
+                for d in shared
+            ]
+            coaching_i_drafted = [
+                {
+                    "subject": names[d.subject_id].name,
+                    "state": d.state.value,
+                    "created_at": d.created_at.date().isoformat(),
+                    "coach": d.coach,
+                    "areas": _coaching_areas(d.content_json),
+                }
+                for d in drafted
+            ]
+        about_me = self.received(slack_user_id, limit=10_000)
+        by_me = self.given(slack_user_id)
+        requests = self.overview(slack_user_id)
+        return {
+            "format": "brickwork-export/1",
+            "exported_at": self._clock().isoformat(),
+            "person": person,
+            "feedback_about_me": [_item_json(i, self._framework) for i in about_me],
+            "feedback_i_gave": [_item_json(i, self._framework) for i in by_me],
+            # As the requester may see them (``shown_to_requester``): never who answered anonymously.
+            "requests_i_sent": [_request_json(c, as_requester=True) for c in requests.sent],
+            "requests_i_received": [_request_json(c) for c in requests.received],
+            "coaching_shared_with_me": coaching_shared_with_me,
+            "coaching_i_drafted": coaching_i_drafted,
+        }
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def _item_json(item: ReceivedItem, framework: Framework) -> dict[str, Any]:
+    dimensions = {d.value: {} for d in Dimension}  # type: dict[str, dict[str, int | None]]
+    for kpi in framework.kpis:
+        if kpi.key in item.scores:
+            dimensions[kpi.dimension.value][kpi.key] = item.scores[kpi.key]
+    notes: dict[str, str] | None = item.notes
+    if item.giver is None:
+        # Anonymous: nothing that narrows down who gave it. A person has one manager, so the
+        # relation would name them; the source, id and exact time would match a request, a
+        # debrief or a moment someone remembers. The month stays, as /feedback mine shows it.
+        return {
+            "giver": "anonymous",
+            "month": f"{item.at:%Y-%m}",
+            "scores": dimensions,
+            "notes": notes,
+        }
+    return {
+        "id": item.feedback_id,
+        "at": item.at.isoformat(),
+        "date": item.at.date().isoformat(),
+        "source": item.source.value,
+        "relation": item.relation.value,
+        "giver": item.giver.slack_id,
+        "context": item.context,
+        "scores": dimensions,
+        "notes": notes,
+    }
+
+
+def _coaching_content(content_json: str) -> dict[str, Any]:
+    try:
+        content = json.loads(content_json) if content_json else {}
+    except ValueError:
+        return {}
+    return content if isinstance(content, dict) else {}
+
+
+def _coaching_areas(content_json: str) -> list[dict[str, Any]]:
+    """A draft's growth areas as the reviewer left them, without the evidence they cite."""
+    fields = ("kpi", "observation", "suggestion", "first_step")
+    return [{f: area.get(f) for f in fields} for area in _coaching_content(content_json).get("areas") or []]
+
+
+def _coaching_learning(content_json: str) -> list[str]:
+    """The learning items the reviewer chose to share."""
+    return [p["item"] for p in _coaching_content(content_json).get("learning") or [] if p.get("chosen")]
+
+
+def _request_json(card: RequestCard, *, as_requester: bool = False) -> dict[str, Any]:
+    closed = as_requester and card.state is RequestState.WITHDRAWN
+    return {
+        "id": card.request_id,
+        "requester": card.requester.slack_id,
+        "giver": card.giver.slack_id,
+        "subject": card.subject.slack_id,
+        "about": card.about,
+        "state": "closed" if closed else card.state.value,
+        "decline_reason": card.decline_reason,
+        "created_at": card.created_at.isoformat(),
+    }
