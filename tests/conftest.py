@@ -34,10 +34,9 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(name, raising=False)
 
 
-@pytest.fixture
-def database_url(tmp_path: Path) -> Iterator[str]:
+def _fresh_database(directory: Path) -> Iterator[str]:
     if not TEST_DATABASE_URL:
-        url = f"sqlite:///{tmp_path / 'brickwork.db'}"
+        url = f"sqlite:///{directory / 'brickwork.db'}"
         migrate.upgrade(url)
         yield url
         return
@@ -54,6 +53,11 @@ def database_url(tmp_path: Path) -> Iterator[str]:
         with admin.begin() as connection:
             connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> Iterator[str]:
+    yield from _fresh_database(tmp_path)
 
 
 @pytest.fixture
@@ -79,3 +83,33 @@ def app(slack: FakeSlack, database_url: str, tmp_path: Path) -> Iterator[AppProc
 @pytest.fixture
 def driver(app: AppProcess, slack: FakeSlack) -> SlackDriver:
     return SlackDriver(app.events_url, app.env["SLACK_SIGNING_SECRET"], slack)
+
+
+# One app per module, for tests that do not interfere: each works with people and projects of
+# its own, so the order they run in does not matter. Starting ``brickwork serve`` takes seconds;
+# a module of twenty tests that each started one spent most of its time waiting for it.
+
+
+@pytest.fixture(scope="module")
+def shared_database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    yield from _fresh_database(tmp_path_factory.mktemp("db"))
+
+
+@pytest.fixture(scope="module")
+def shared_slack() -> Iterator[FakeSlack]:
+    with FakeSlack(users=EVERYONE) as fake:
+        yield fake
+
+
+@pytest.fixture(scope="module")
+def shared_app(
+    shared_slack: FakeSlack, shared_database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[AppProcess]:
+    process = start_app(shared_slack, shared_database_url, tmp_path_factory.mktemp("app"))
+    yield process
+    process.stop()
+
+
+@pytest.fixture(scope="module")
+def shared_driver(shared_app: AppProcess, shared_slack: FakeSlack) -> SlackDriver:
+    return SlackDriver(shared_app.events_url, shared_app.env["SLACK_SIGNING_SECRET"], shared_slack)

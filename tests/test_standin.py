@@ -427,6 +427,17 @@ def test_trigger_ids_single_use_and_expiry(slack: FakeSlack, client: WebClient) 
     assert slack.invalid_calls() == []  # trigger errors are not payload errors
 
 
+def test_a_closed_modal_cannot_be_updated(slack: FakeSlack, client: WebClient) -> None:
+    """The person closed it: the view is gone from Slack, and views.update says not_found."""
+    view = client.views_open(trigger_id=slack.issue_trigger_id(ANN.id), view=modal())["view"]
+    client.views_update(view_id=view["id"], view=modal(title="Still open"))
+    slack.close_view(ANN.id, view["id"])
+    with pytest.raises(SlackApiError) as gone:
+        client.views_update(view_id=view["id"], view=modal(title="Too late"))
+    assert api_error(gone)["error"] == "not_found"
+    assert slack.open_modal(ANN.id) is None
+
+
 def test_views_update_hash_and_publish(slack: FakeSlack, client: WebClient) -> None:
     view = client.views_open(trigger_id=slack.issue_trigger_id(ANN.id), view=modal(external_id="dbr-1"))[
         "view"
@@ -555,6 +566,17 @@ def test_ephemerals_and_response_url(slack: FakeSlack, client: WebClient) -> Non
     in_message = WebhookClient(slack.new_response_url(BOB.id, posted["channel"], message=message))
     assert in_message.send(text="Replaced", replace_original=True).status_code == 200
     assert [m["text"] for m in slack.messages(BOB.id)] == ["Replaced"]
+
+
+def test_a_response_url_takes_five_answers_within_its_lifetime() -> None:
+    with FakeSlack([ANN], response_url_ttl=0.3) as slack:
+        used = WebhookClient(slack.new_response_url(ANN.id, "C0GENERAL"))
+        assert [used.send(text=f"{n}").status_code for n in range(6)] == [200] * 5 + [404]
+        assert slack.calls_to("response_url")[-1].error == "used_url"
+        stale = WebhookClient(slack.new_response_url(ANN.id, "C0GENERAL"))
+        time.sleep(0.35)  # the lifetime passing is the event awaited here
+        assert stale.send(text="late").status_code == 404
+        assert slack.calls_to("response_url")[-1].error == "expired_url"
 
 
 def test_wait_for_polls_and_explains(slack: FakeSlack, client: WebClient) -> None:

@@ -66,9 +66,32 @@ in Slack (which does not reveal that it exists). Per method, the stand-in checks
 * ``conversations.open`` (https://docs.slack.dev/reference/methods/conversations.open): resuming by
   ``channel`` works for the bot's DMs and group DMs only (an invisible one is ``channel_not_found``,
   a channel ``method_not_supported_for_channel_type``).
+* ``auth.test`` (https://docs.slack.dev/reference/methods/auth.test): every method first checks the
+  token: none is ``not_authed``, one that is not a bot token (``xoxb-``) ``invalid_auth``. Not
+  checked yet: a revoked or other workspace's bot token (any ``xoxb-`` passes).
+* ``users.info`` / ``users.lookupByEmail`` (https://docs.slack.dev/reference/methods/users.info,
+  https://docs.slack.dev/reference/methods/users.lookupByEmail): an unknown id is ``user_not_found``,
+  an unknown or deactivated person's address ``users_not_found``; the email needs
+  ``users:read.email`` (``missing_scope``). Not checked yet: ``include_locale``, guests' visibility.
+* ``views.open`` / ``views.push`` (https://docs.slack.dev/reference/methods/views.open,
+  https://docs.slack.dev/reference/methods/views.push): the trigger id must be one Slack issued
+  (``invalid_trigger_id``), used once (``exchanged_trigger_id``), within 3 seconds
+  (``expired_trigger_id``); the view is validated as Slack does (``invalid_arguments`` with the
+  messages); a stack holds three modals (``push_limit_reached``). Not checked yet:
+  ``duplicate_external_id``, ``view_too_large`` beyond the per-field limits.
+* ``views.update`` (https://docs.slack.dev/reference/methods/views.update): by ``view_id`` or
+  ``external_id`` (neither: ``invalid_arguments``); an unknown view, or a modal the person has closed,
+  is ``not_found``; a stale ``hash`` is ``hash_conflict``; the new view keeps its type.
+* ``views.publish`` (https://docs.slack.dev/reference/methods/views.publish): an unknown user is
+  ``user_not_found``, a view that is not a ``home`` ``invalid_arguments``, a stale ``hash``
+  ``hash_conflict``. Not checked yet: a user who never opened the app (Slack publishes anyway).
+* Rate limits are not applied on their own: a test asks for a 429 (with ``Retry-After``) by method
+  and call number. Not checked yet: Slack's per-tier budgets.
 * Slash commands and ``response_url`` are not membership-checked: Slack delivers a command typed in
   any conversation, and its ``response_url`` answers there (ephemeral or ``in_channel``) even when
-  the bot is not a member.
+  the bot is not a member. A ``response_url`` takes five answers (then ``used_url``) within 30
+  minutes (``response_url_ttl``; then ``expired_url``), as https://docs.slack.dev/interactivity/handling-user-interaction
+  says.
 
 Message metadata (https://docs.slack.dev/messaging/message-metadata): ``metadata`` must be a JSON
 object (a JSON-encoded string in a form body) with a string ``event_type`` and an object
@@ -308,6 +331,7 @@ class _ResponseUrl:
     message_channel: str | None
     message_ts: str | None
     is_ephemeral: bool
+    issued_at: float = 0.0
     uses: int = 0
     ephemeral_ts: str | None = None
 
@@ -370,8 +394,9 @@ class FakeSlack(LoopbackService):
 
     Use as a context manager (``with FakeSlack(users) as slack: ...``) or call
     :meth:`start` / :meth:`stop`. ``trigger_ttl`` is how long an issued trigger id
-    stays valid (Slack: 3 seconds); tests may shorten it. ``scopes`` are the bot token's OAuth
-    scopes (default: what our app's manifest grants, :data:`bot.standin.scopes.APP_SCOPES`);
+    stays valid (Slack: 3 seconds), ``response_url_ttl`` a response_url (30 minutes); tests may
+    shorten them. ``scopes`` are the bot token's OAuth scopes (default: what our app's
+    manifest grants, :data:`bot.standin.scopes.APP_SCOPES`);
     a test may pass fewer to see ``missing_scope``, or change :attr:`scopes` later.
     """
 
@@ -383,6 +408,7 @@ class FakeSlack(LoopbackService):
         team_id: str = "T0BRICK",
         *,
         trigger_ttl: float = 3.0,
+        response_url_ttl: float = 30 * 60,
         bot_user_id: str = "UBRICKBOT",
         bot_id: str = "B0BRICK",
         app_id: str = "A0BRICK",
@@ -397,8 +423,10 @@ class FakeSlack(LoopbackService):
         self.bot_id = bot_id
         self.app_id = app_id
         self.trigger_ttl = trigger_ttl
+        self.response_url_ttl = response_url_ttl
         self.scopes: tuple[str, ...] = tuple(scopes)
         self._lock = threading.RLock()
+        self._recorded = threading.Condition(self._lock)  # notified whenever a call is recorded
         self._stopping = threading.Event()  # set by stop(): held and late answers give up
         self._users: dict[str, FakeUser] = {}
         self._calls: list[Call] = []
@@ -654,14 +682,28 @@ class FakeSlack(LoopbackService):
         Returns all matching calls; raises ``AssertionError`` with a summary of the calls
         seen when the timeout passes first.
         """
-        deadline = time.monotonic() + timeout
-        while True:
+        matching: list[Call] = []
+
+        def enough() -> bool:
+            nonlocal matching
             matching = [c for c in self.calls_to(method) if where is None or where(c)]
-            if len(matching) >= count:
-                return matching
-            if time.monotonic() >= deadline:
-                raise AssertionError(self._wait_summary(method, count, timeout, where, matching))
-            time.sleep(0.01)
+            return len(matching) >= count
+
+        if not self.wait_until(enough, timeout=timeout):
+            raise AssertionError(self._wait_summary(method, count, timeout, where, matching))
+        return matching
+
+    def wait_until(self, condition: Callable[[], bool], timeout: float = 5.0) -> bool:
+        """Wait until ``condition()`` is true, re-checking each time a call is recorded (every
+        change a test can see comes with one); False when ``timeout`` passes first."""
+        deadline = time.monotonic() + timeout
+        with self._recorded:
+            while not condition():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._recorded.wait(left)
+            return True
 
     def _wait_summary(
         self,
@@ -692,6 +734,7 @@ class FakeSlack(LoopbackService):
             if call.number == 0:
                 call = dataclasses.replace(call, number=self._next_number(call.method))
             self._calls.append(call)
+            self._recorded.notify_all()
         return call
 
     def _next_number(self, method: str) -> int:
@@ -896,6 +939,7 @@ class FakeSlack(LoopbackService):
                 message_channel=message.get("channel") if message else None,
                 message_ts=(message.get("ts") or message.get("message_ts")) if message else None,
                 is_ephemeral=bool(message.get("is_ephemeral")) if message else False,
+                issued_at=time.monotonic(),
             )
         return f"{self.root_url}/response/{rid}"
 
@@ -1329,7 +1373,7 @@ class FakeSlack(LoopbackService):
         with self._lock:
             target = self._response_urls.get(rid)
             try:
-                if target is None:
+                if target is None or now - target.issued_at > self.response_url_ttl:
                     raise SlackApiFailure("expired_url", status=404)
                 if target.uses >= RESPONSE_URL_MAX_USES:
                     raise SlackApiFailure("used_url", status=404)
@@ -2068,6 +2112,10 @@ class FakeSlack(LoopbackService):
         if not view_id or view_id not in self._views:
             raise SlackApiFailure("not_found")
         current = self._views[str(view_id)]
+        if current["type"] == "modal" and view_id not in self._modal_stacks.get(
+            self._view_users[str(view_id)], []
+        ):
+            raise SlackApiFailure("not_found")  # closed by the person (or replaced): gone from Slack
         view = self._view_arg(args, (current["type"],))
         if args.get("hash") and args["hash"] != current["hash"]:
             raise SlackApiFailure("hash_conflict")
