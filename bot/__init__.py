@@ -10,6 +10,8 @@ Imports run one way, down this list; nothing imports what stands above it
   periodic work;
 - ``home/`` — the App Home, which shows a little of every capability;
 - ``coaching/`` — coaching drafts, the coaches (offline and LLM), evidence, the learning catalog;
+- ``admin/`` — what admins do in Slack (the org-chart import, forgetting a person, the
+  programme's health in counts) and the audit trail of it;
 - ``debriefs/`` — post-project debriefs and when they are due;
 - ``feedback/`` — the two-dimensional form, requests, giving, reading, anonymity;
 - ``people/`` — who people are, who manages whom, who may see what;

@@ -13,9 +13,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from slack_bolt import App
+from slack_bolt.authorization import AuthorizeResult
 from slack_sdk import WebClient
 
 import handlers
+from bot.admin.audit import AuditTrail
+from bot.admin.service import AdminService
 from bot.coaching.catalog import load_catalog
 from bot.coaching.coaches import LLMCoach
 from bot.coaching.service import CoachingService
@@ -34,7 +37,7 @@ from bot.people.org_chart import OrgService
 from bot.server import WSGIApp, make_wsgi_app
 from bot.services import Inbox, Services
 from bot.settings import Settings
-from bot.slack_gateway import SlackGateway, make_web_client, response_url_origins
+from bot.slack_gateway import SlackGateway, file_url_origins, make_web_client, response_url_origins
 from bot.ticker import Ticker
 from handlers.views import coach as coach_views
 from handlers.views import debrief as debrief_views
@@ -50,10 +53,36 @@ DRAFTING_WORKERS = 4  # coaching drafts at once; more wait their turn (their mod
 
 class _QuietTokenWarning(logging.Filter):
     """Bolt reads SLACK_BOT_TOKEN from the environment itself when given no token, then warns
-    that the client's token (the same one, from our settings) wins. Nothing is wrong."""
+    that the client's token (the same one, from our settings) wins; and given ``authorize``, it
+    warns that the client's token is not used to authorise (ours hands out that same token).
+    Nothing is wrong."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return "`token` will be unused" not in record.getMessage()
+        message = record.getMessage()
+        return "`token` will be unused" not in message and "will be ignored" not in message
+
+
+def _authorize(gateway: SlackGateway, token: str | None) -> Callable[..., AuthorizeResult]:
+    """Bolt's authorisation with no Slack call before the acknowledgement: one workspace, one bot
+    token, and who the bot is from the last ``auth.test`` (the check at start, ``/healthz``),
+    learnt in the background while it is not known. Bolt's own calls ``auth.test`` on the first
+    request, before any listener can ack: with Slack slow or down, that request got a 500 after
+    seconds (its retries), past Slack's three."""
+
+    def authorize(enterprise_id: str | None, team_id: str | None, user_id: str | None) -> AuthorizeResult:
+        identity = gateway.status.identity
+        if identity is None:
+            gateway.status.learn_identity_soon()
+        return AuthorizeResult(
+            enterprise_id=enterprise_id,
+            team_id=team_id or (identity.team_id if identity else None),
+            bot_token=token,
+            bot_user_id=identity.user_id if identity else None,
+            bot_id=identity.bot_id if identity else None,
+            user_id=user_id,
+        )
+
+    return authorize
 
 
 def _bolt_logger() -> logging.Logger:
@@ -76,9 +105,16 @@ class Brickwork:
         if secret is None:  # the CLI requires it for `serve`; nothing is served unverified
             raise ValueError("HTTP mode needs SLACK_SIGNING_SECRET")
         origins = response_url_origins(self.services.settings.slack_api_url)
-        return make_wsgi_app(self.bolt, self.services.db, secret, response_origins=origins)
+        return make_wsgi_app(
+            self.bolt,
+            self.services.db,
+            secret,
+            response_origins=origins,
+            slack_check=self.services.gateway.status.check,
+        )
 
     def close(self) -> None:
+        self.services.gateway.when_back.close()
         for pool in (self.services.drafting, self.services.background):
             pool.shutdown(wait=False, cancel_futures=True)
         self.services.db.dispose()
@@ -94,7 +130,11 @@ def build_app(
     web = client or make_web_client(
         settings.slack_bot_token, settings.slack_api_url, timeout=settings.brickwork_slack_timeout_seconds
     )
-    gateway = SlackGateway(web, response_origins=response_url_origins(settings.slack_api_url))
+    gateway = SlackGateway(
+        web,
+        response_origins=response_url_origins(settings.slack_api_url),
+        file_origins=file_url_origins(settings.slack_api_url),
+    )
     people = PeopleService(db, gateway, clock)
     outbox = Outbox(db, gateway, clock, lease=lease_for(settings.brickwork_slack_timeout_seconds))
     modals = Modals(db, gateway, clock)
@@ -118,6 +158,7 @@ def build_app(
         views=debrief_views,
         clock=clock,
         window_days=settings.brickwork_debrief_window_days,
+        working_days=settings.working_days,
     )
     requests = FeedbackRequests(
         db=db,
@@ -154,6 +195,8 @@ def build_app(
             model=settings.openai_model,
             timeout=settings.openai_timeout_seconds,
             max_retries=settings.openai_max_retries,
+            max_tokens=settings.openai_max_tokens,
+            response_format=settings.openai_response_format,
         )
     coaching = CoachingService(
         db=db,
@@ -167,6 +210,15 @@ def build_app(
         llm=llm,
         views=coach_views,
         clock=clock,
+    )
+    admin = AdminService(
+        db=db,
+        gateway=gateway,
+        people=people,
+        org=org,
+        audit=AuditTrail(db, clock),
+        clock=clock,
+        admins=settings.admins,
     )
     services = Services(
         settings=settings,
@@ -184,6 +236,7 @@ def build_app(
         org=org,
         home=home,
         coaching=coaching,
+        admin=admin,
         background=background,
         drafting=drafting,
         inbox=Inbox(db, clock),
@@ -191,12 +244,14 @@ def build_app(
         clock=clock,
     )
     bolt = App(
-        client=web,  # Bolt takes the bot token from the client
+        client=web,
+        # Requests are authorised without asking Slack (see _authorize); building the app does
+        # no I/O either. The CLI asks auth.test once at start, to refuse a wrong token.
+        authorize=_authorize(gateway, web.token),
         logger=_bolt_logger(),
         signing_secret=settings.slack_signing_secret or "",
         # Socket Mode and `tick` have no signing secret; HTTP mode always does (see the CLI).
         request_verification_enabled=settings.slack_signing_secret is not None,
-        # auth.test runs on the first request, not at construction: building the app does no I/O.
         token_verification_enabled=False,
         process_before_response=False,
     )

@@ -1,18 +1,22 @@
 """``brickwork``: the console script (also ``python -m bot``).
 
-The entry point loads ``.env`` once, builds the settings, and turns a settings problem into
-one line and exit status 2.
+The entry point loads ``.env`` once, builds the settings, and turns every problem the operator
+can fix (a setting, the database, Slack, the port) into one line on stderr and exit status 2
+(``main``): no traceback. A traceback means a bug.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import logging
 import signal
+import socket
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
@@ -27,43 +31,119 @@ from bot.text import is_slack_user_id
 
 if TYPE_CHECKING:  # the CLI imports the app lazily so `--help` and settings errors stay fast
     from bot.app import Brickwork
+    from bot.server import HttpServer, WSGIApp
 
 log = logging.getLogger("brickwork")
 
 EXIT_USAGE = 2
+SETTINGS_NOTE = (
+    "Settings come from the environment and from .env in the current folder (see .env.example). "
+    "A problem an operator can fix (a setting, the database, Slack, the port) stops brickwork with "
+    "one line on stderr and exit status 2."
+)
+NEEDS_DATABASE = "DATABASE_URL (default sqlite:///brickwork.db), migrated with `brickwork db upgrade`"
+
+
+def _version() -> str:
+    try:
+        return version("brickwork")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="brickwork",
         description="Brickwork: post-project debriefs, feedback and leadership growth, in Slack.",
+        epilog=SETTINGS_NOTE,
     )
+    parser.add_argument("--version", action="version", version=f"brickwork {_version()}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    commands.add_parser("demo", help="run the whole product offline against a local stand-in for Slack")
-    commands.add_parser("run", help="connect to Slack over Socket Mode, with the scheduler")
-    serve = commands.add_parser(
-        "serve", help="serve Slack's HTTP requests (POST /slack/events, GET /healthz)"
+
+    def command(
+        name: str, help: str, description: str, parent: argparse._SubParsersAction = commands
+    ) -> argparse.ArgumentParser:
+        return parent.add_parser(name, help=help, description=description, epilog=SETTINGS_NOTE)
+
+    command(
+        "demo",
+        "run the whole product offline against a local stand-in for Slack",
+        "Run the whole product offline: a local stand-in for Slack on loopback, a temporary SQLite "
+        "database and the offline coach. Creates a project, runs its debrief, and prints what each "
+        "person would see. Needs no token, no network and no setting.",
+    )
+    command(
+        "run",
+        "connect to Slack over Socket Mode, with the scheduler",
+        "Connect to Slack over Socket Mode (no public URL needed) and run the scheduler in the "
+        "same process; applies the database migrations first. Needs SLACK_BOT_TOKEN (xoxb-) and "
+        "SLACK_APP_TOKEN (xapp-); uses DATABASE_URL (default sqlite:///brickwork.db).",
+    )
+    serve = command(
+        "serve",
+        "serve Slack's HTTP requests (POST /slack/events, GET /healthz)",
+        "Serve Slack's HTTP requests: POST /slack/events (events, slash commands, interactivity) "
+        "and GET /healthz (200 when the database and Slack answer, 503 naming what is down). "
+        "Applies the database migrations first and runs the scheduler unless --no-scheduler. "
+        "Needs SLACK_BOT_TOKEN (xoxb-) and SLACK_SIGNING_SECRET; uses DATABASE_URL and PORT.",
     )
     serve.add_argument("--host", default="0.0.0.0", help="address to listen on (default 0.0.0.0)")
     serve.add_argument("--port", type=int, default=None, help="port (default $PORT, else 3000; 0 picks one)")
     serve.add_argument("--no-scheduler", action="store_true", help="do not tick in this process")
-    commands.add_parser("scheduler", help="tick alone: the clock process of the Procfile")
-    tick = commands.add_parser("tick", help="do all work due at NOW once, then exit")
+    command(
+        "scheduler",
+        "tick alone: the clock process of the Procfile",
+        "Tick alone, every BRICKWORK_TICK_SECONDS: claim the work that is due (debrief prompts, "
+        "reminders, DMs, anonymous feedback releases) and do it; the clock process of the "
+        f"Procfile. Needs SLACK_BOT_TOKEN (xoxb-) and {NEEDS_DATABASE}.",
+    )
+    tick = command(
+        "tick",
+        "do all work due at NOW once, then exit",
+        "Do all work due at NOW once, then exit: for cron-style deployments and operations. "
+        "Exit status 0 when everything due was done, 1 when some of it failed (it is tried again "
+        f"later). Needs SLACK_BOT_TOKEN (xoxb-) and {NEEDS_DATABASE}.",
+    )
     tick.add_argument(
         "--now", default=None, help="ISO-8601 time (default: the current time); naive means UTC"
     )
-    db = commands.add_parser("db", help="database maintenance")
+    db = command(
+        "db",
+        "database maintenance",
+        "Database maintenance on the database DATABASE_URL names (default sqlite:///brickwork.db). "
+        "Needs no Slack token.",
+    )
     db_commands = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
-    db_commands.add_parser("upgrade", help="apply the migrations")
-    people = commands.add_parser("people", help="the org chart and people's data (admins)")
+    command(
+        "upgrade",
+        "apply the migrations",
+        "Apply the database migrations to DATABASE_URL (run and serve do it at start; the release "
+        "process of the Procfile does it once per deploy). Needs no Slack token.",
+        db_commands,
+    )
+    people = command(
+        "people",
+        "the org chart and people's data (admins)",
+        f"The org chart and people's data, for admins. Needs SLACK_BOT_TOKEN (xoxb-) and {NEEDS_DATABASE}.",
+    )
     people_commands = people.add_subparsers(dest="people_command", metavar="ACTION", required=True)
-    import_csv = people_commands.add_parser(
-        "import", help="set managers from a CSV file with the header email,manager_email"
+    import_csv = command(
+        "import",
+        "set managers from a CSV file with the header email,manager_email",
+        "Set managers from a UTF-8 CSV file with the header email,manager_email (an empty "
+        "manager_email removes one); people are matched by email with users.lookupByEmail. Prints "
+        "the rows it could not apply and exits 1 if there were any. Needs SLACK_BOT_TOKEN (xoxb-) "
+        f"and {NEEDS_DATABASE}.",
+        people_commands,
     )
     import_csv.add_argument("file", metavar="FILE.csv", type=Path, help="UTF-8 CSV: email,manager_email")
-    forget = people_commands.add_parser(
+    forget = command(
         "forget",
-        help="delete the feedback a person gave, withdraw their requests, take them off the org chart",
+        "delete the feedback a person gave, withdraw their requests, take them off the org chart",
+        "For a person who left: delete the feedback they gave and the coaching drafts about them, "
+        "by them or drawn from it, withdraw their open requests and take them off the org chart. "
+        f"Needs SLACK_BOT_TOKEN (xoxb-) and {NEEDS_DATABASE}.",
+        people_commands,
     )
     forget.add_argument("user_id", metavar="USER_ID", help="their Slack user id, such as U012AB3CD")
     return parser
@@ -90,18 +170,49 @@ def main(argv: Sequence[str] | None = None) -> int:
     # The .env of the directory brickwork runs in (find_dotenv would search from this file's
     # folder instead); the environment wins over it.
     load_dotenv(Path.cwd() / ".env", override=False)
+    settings: Settings | None = None
     try:
         settings = load_settings()
         _configure_logging(settings)
         return _dispatch(args, settings)
-    except (SettingsError, FrameworkError, CatalogError, BrickworkError) as error:
-        name = ""
-        if isinstance(error, FrameworkError):
-            name = "BRICKWORK_FRAMEWORK_FILE: "
-        elif isinstance(error, CatalogError):
-            name = "BRICKWORK_LEARNING_FILE: "
-        print(f"brickwork: {name}{error}", file=sys.stderr)
+    except Exception as error:
+        line = _operator_line(error, settings)
+        if line is None:
+            raise  # not the operator's to fix: a bug, with its traceback
+        print(f"brickwork: {line}", file=sys.stderr)
         return EXIT_USAGE
+
+
+def _operator_line(error: Exception, settings: Settings | None) -> str | None:
+    """The one line an operator reads about ``error`` (naming the variable or thing, and what to
+    do), or None when it is not theirs to fix. Every command's failures come through here."""
+    from bot.slack_gateway import describe_outage, outage
+    from storage.db import explain
+    from storage.migrate import MigrationError
+
+    if isinstance(error, FrameworkError):
+        return f"BRICKWORK_FRAMEWORK_FILE: {error}"
+    if isinstance(error, CatalogError):
+        return f"BRICKWORK_LEARNING_FILE: {error}"
+    if isinstance(error, SettingsError | BrickworkError):
+        return str(error)
+    if settings is None:
+        return None
+    if isinstance(error, MigrationError):
+        return f"DATABASE_URL: {error}"
+    database = explain(error, settings.database_url)
+    if database is not None:
+        return f"DATABASE_URL: {database}"
+    if getattr(error, "slack_method", None) and outage(error):
+        return _slack_down(describe_outage(error), settings)
+    return None
+
+
+def _slack_down(what: str, settings: Settings) -> str:
+    return (
+        f"SLACK_API_URL: Slack did not answer ({what}): check the network and that SLACK_API_URL "
+        f"({settings.slack_api_url}) is right, then start again"
+    )
 
 
 def _configure_logging(settings: Settings) -> None:
@@ -174,42 +285,35 @@ def _built(settings: Settings, *, migrate_first: bool) -> Brickwork:
     settings.check_coach()
     if migrate_first:
         migrate.upgrade(settings.database_url)
-    elif not migrate.is_current(settings.database_url):
-        raise SettingsError("DATABASE_URL: the database is not migrated: run `brickwork db upgrade` first")
+    else:
+        migrate.check_current(settings.database_url)
     return build_app(settings)
 
 
-# What Slack answers when a token is wrong, as opposed to Slack being unreachable for a moment.
-REFUSED = {
-    "invalid_auth",
-    "not_authed",
-    "account_inactive",
-    "token_revoked",
-    "token_expired",
-    "not_allowed_token_type",
-}
-
-
-def _error_code(error: Exception) -> str:
-    response = getattr(error, "response", None)
-    return str(response.get("error", "")) if response is not None else ""
-
-
-def _check_bot_token(brickwork: Brickwork) -> None:
-    """Ask Slack who we are before serving, so a wrong token is one clear line at start."""
-    from slack_sdk.errors import SlackApiError
-
-    try:
-        identity = brickwork.services.gateway.client.auth_test()
-    except SlackApiError as error:
-        code = _error_code(error)
-        if code in REFUSED:
-            raise SettingsError(f"SLACK_BOT_TOKEN was refused by Slack ({code})") from None
-        log.warning("auth.test failed (%s); starting anyway", code or error)
-    except OSError as error:
-        log.warning("Slack is unreachable (%s); starting anyway", type(error).__name__)
-    else:
-        log.info("connected to Slack as %s in %s", identity.get("user_id"), identity.get("team"))
+def _check_slack(brickwork: Brickwork, *, must_answer: bool) -> None:
+    """Ask Slack who we are before serving (one ``auth.test``, a few seconds at most), so that a
+    wrong token is one clear line at start. A Slack that does not answer stops ``run`` (Socket
+    Mode has nothing to do without it) and is one warning for ``serve``, which acknowledges
+    requests meanwhile and tells people when Slack answers again."""
+    settings = brickwork.services.settings
+    check = brickwork.services.gateway.status.refresh()
+    if check.refused:
+        raise SettingsError(f"SLACK_BOT_TOKEN was refused by Slack ({check.status})")
+    if check.ok:
+        identity = brickwork.services.gateway.status.identity
+        assert identity is not None
+        log.info("connected to Slack as %s in %s", identity.user_id, identity.team_id)
+        return
+    if check.answered:  # Slack is up and said something else: not the token, not an outage
+        log.warning("auth.test answered %s; going on", check.status)
+        return
+    if must_answer:
+        raise SettingsError(_slack_down(f"auth.test: {check.status}", settings))
+    log.warning(
+        "Slack did not answer auth.test (%s) at %s: serving anyway; /healthz says so until it answers",
+        check.status,
+        settings.slack_api_url,
+    )
 
 
 def _scheduler(settings: Settings) -> int:
@@ -229,13 +333,39 @@ def _scheduler(settings: Settings) -> int:
     return 0
 
 
-def _serve(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.scheduler import make_scheduler
+def _listen(app: WSGIApp, host: str, port: int, *, named: str) -> HttpServer:
+    """The HTTP server, bound; a port or host that cannot be used is one line naming it."""
     from bot.server import HttpServer
 
+    try:
+        return HttpServer(app, host, port)
+    except OSError as error:
+        if isinstance(error, socket.gaierror) or error.errno == errno.EADDRNOTAVAIL:
+            line = (
+                f"--host {host} is not an address of this machine: use 0.0.0.0 (every address) "
+                "or one of its own"
+            )
+        elif error.errno == errno.EADDRINUSE:
+            line = (
+                f"{named} {port} is already in use on {host}: stop what listens there, or choose "
+                "another port with --port or PORT"
+            )
+        elif error.errno == errno.EACCES:
+            line = (
+                f"{named} {port} may not be opened by this user: choose a port above 1023 with --port or PORT"
+            )
+        else:
+            line = f"cannot listen on {host}:{port} ({error.strerror or type(error).__name__})"
+        raise SettingsError(line) from None
+
+
+def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.scheduler import make_scheduler
+
     brickwork = _built(settings, migrate_first=True)
-    _check_bot_token(brickwork)
-    server = HttpServer(brickwork.wsgi(), args.host, settings.port if args.port is None else args.port)
+    port, named = (settings.port, "PORT") if args.port is None else (args.port, "--port")
+    server = _listen(brickwork.wsgi(), args.host, port, named=named)
+    _check_slack(brickwork, must_answer=False)
     scheduler = None
     if not args.no_scheduler:
         scheduler = make_scheduler(
@@ -261,12 +391,12 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
 
 def _socket_mode(settings: Settings) -> int:
     from slack_bolt.adapter.socket_mode import SocketModeHandler
-    from slack_sdk.errors import SlackApiError
 
     from bot.scheduler import make_scheduler
+    from bot.slack_gateway import TOKEN_REFUSED, error_code
 
     brickwork = _built(settings, migrate_first=True)
-    _check_bot_token(brickwork)
+    _check_slack(brickwork, must_answer=True)
     scheduler = make_scheduler(
         brickwork.services.ticker.tick,
         brickwork.services.clock,
@@ -274,20 +404,35 @@ def _socket_mode(settings: Settings) -> int:
         blocking=False,
     )
     scheduler.start()
-    handler = SocketModeHandler(brickwork.bolt, settings.slack_app_token)
+    handler = SocketModeHandler(brickwork.bolt, settings.slack_app_token, logger=_socket_mode_logger())
     try:
         handler.start()
-    except SlackApiError as error:
-        code = _error_code(error)
-        if code in REFUSED:
-            raise SettingsError(f"SLACK_APP_TOKEN was refused by Slack ({code})") from None
-        raise
     except (KeyboardInterrupt, SystemExit):
         pass
+    except Exception as error:
+        if error_code(error) in TOKEN_REFUSED:
+            raise SettingsError(f"SLACK_APP_TOKEN was refused by Slack ({error_code(error)})") from None
+        raise  # Slack not answering: one line from main
     finally:
         scheduler.shutdown(wait=False)
         brickwork.close()
     return 0
+
+
+class _NoWssUrlLine(logging.Filter):
+    """slack_sdk logs "Failed to retrieve WSS URL" and raises; what it raises is reported once
+    (one line from ``main`` at start, the client's own reconnect line later)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Failed to retrieve WSS URL")
+
+
+def _socket_mode_logger() -> logging.Logger:
+    # Under Bolt's logger: held at WARNING and cut to its first clause, like Bolt (bot.logs).
+    logger = logging.getLogger("brickwork.bolt.socket_mode")
+    if not any(isinstance(f, _NoWssUrlLine) for f in logger.filters):
+        logger.addFilter(_NoWssUrlLine())
+    return logger
 
 
 def _exit_on_sigterm() -> None:

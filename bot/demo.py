@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from bot.app import Brickwork, build_app
+from bot.debriefs.schedule import debrief_schedule
+from bot.feedback.anonymity import release_slot
 from bot.server import HttpServer
 from bot.settings import load_settings
 from bot.standin.driver import Actor, SlackDriver
@@ -210,12 +212,20 @@ def run_demo(out: TextIO = sys.stdout) -> int:
         )
 
         project = brickwork.services.debriefs.projects_for(MAYA.id)[0]
+        settings = brickwork.services.settings
+        schedule = debrief_schedule(end, 1, settings.brickwork_debrief_window_days, settings.working_days)
+        prompt_at = {p.id: schedule.prompt_at(p.tz) for p in PEOPLE}
+        weekend = " (the next working day)" if schedule.prompt_day != schedule.day else ""
         tell.step(
-            f"Time moves to the debrief: {project.due_at:%a %d %b %H:%M} UTC (10:00 for Maya in Berlin)"
+            f"{schedule.prompt_day:%a %d %b}{weekend}, {prompt_at[MAYA.id]:%H:%M} UTC: 10:00 for Maya in "
+            "Berlin. Bob in Kolkata had his at 10:00 his time; Alice and Carol get theirs at 10:00 theirs"
         )
-        now[0] = project.due_at
+        now[0] = prompt_at[MAYA.id]
         print(f"    tick: {brickwork.services.ticker.tick(now[0])}", file=out)
         lead_dm = tell.dm(MAYA.id)
+        now[0] = max(prompt_at.values())
+        report = brickwork.services.ticker.tick(now[0])
+        print(f"    tick at {now[0]:%H:%M} UTC, 10:00 in Los Angeles: {report}", file=out)
         tell.dm(ALICE.id)
 
         tell.step("Maya debriefs Alice")
@@ -257,8 +267,8 @@ def run_demo(out: TextIO = sys.stdout) -> int:
         listing = maya.command("/debrief", "list").json() or {}
         tell.saw(MAYA.id, "an ephemeral answer to /debrief list", message_to_text(listing, names=tell.name))
 
-        tell.step("Two days later: Bob and Maya still have open parts, so each gets one reminder")
-        now[0] = project.due_at + timedelta(days=2)
+        tell.step("Two working days later: Bob and Maya still have open parts, so each gets one reminder")
+        now[0] = max(schedule.reminder_at(p.tz) for p in PEOPLE)
         print(f"    tick: {brickwork.services.ticker.tick(now[0])}", file=out)
         tell.dm(MAYA.id, "a reminder")
         bob = driver.as_user(BOB.id)
@@ -276,7 +286,7 @@ def run_demo(out: TextIO = sys.stdout) -> int:
         )
         print("    Bob answers from the reminder, anonymously too.", file=out)
 
-        release = project.due_at + timedelta(days=3) - timedelta(hours=1)  # 09:00 in Berlin
+        release = release_slot(now[0] + timedelta(days=1), MAYA.tz)  # the next 09:00 in Berlin
         tell.step(f"{release:%a %d %b %H:%M} UTC, 09:00 for Maya: three people's anonymous answers reach her")
         now[0] = release
         print(f"    tick: {brickwork.services.ticker.tick(now[0])}", file=out)

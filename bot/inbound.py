@@ -42,8 +42,10 @@ _TIMESTAMP = re.compile(r"[0-9]{1,12}")
 _SIGNATURE = re.compile(r"v0=[0-9a-f]{64}")
 FORM = "application/x-www-form-urlencoded"
 JSON = "application/json"
-# Events Brickwork subscribes to (manifest.yml); any other is acknowledged and ignored.
-EVENTS = frozenset({"app_home_opened"})
+# Events Brickwork subscribes to (manifest.yml); any other is acknowledged and ignored. Of the
+# ``message`` events (message.im) only a person's file share in a DM with the bot is handled.
+EVENTS = frozenset({"app_home_opened", "message"})
+FILE_SHARE = "file_share"
 
 
 class Refused(Exception):
@@ -214,6 +216,29 @@ class _AppHomeOpened(_Checked):
     event_ts: Short | None = None
 
 
+FileId = Annotated[str, StringConstraints(pattern=r"^F[A-Z0-9]{2,30}$")]
+
+
+class _FileRef(_Checked):
+    """A shared file, by id only: what Brickwork knows of it comes from ``files.info``, never from
+    the event (its ``url_private`` is the payload's to choose, and a token must not follow it)."""
+
+    id: FileId
+
+
+class _FileShared(_Checked):
+    """A person shared files in their DM with the bot (``message``, subtype ``file_share``)."""
+
+    type: Literal["message"]
+    subtype: Literal["file_share"]
+    user: UserId
+    channel: Id
+    channel_type: Literal["im"]
+    files: Annotated[list[_FileRef], Field(min_length=1, max_length=10)]
+    ts: Short
+    event_ts: Short | None = None
+
+
 class _AnyEvent(BaseModel):
     model_config = ConfigDict(extra="allow", strict=True)
     type: Short
@@ -262,6 +287,18 @@ class SlashCommand(_Checked):
 _INTERACTION: TypeAdapter[Any] = TypeAdapter(Interaction)
 _ENVELOPE: TypeAdapter[Any] = TypeAdapter(Envelope)
 _APP_HOME_OPENED: TypeAdapter[_AppHomeOpened] = TypeAdapter(_AppHomeOpened)
+_FILE_SHARED: TypeAdapter[_FileShared] = TypeAdapter(_FileShared)
+
+
+def _handled_message(event: Mapping[str, Any]) -> bool:
+    """A message event Brickwork acts on: a person's (not a bot's) file share in a DM. Every
+    other message — text, edits, the bot's own posts — is acknowledged and left alone."""
+    return (
+        event.get("subtype") == FILE_SHARE
+        and event.get("channel_type") == "im"
+        and "bot_id" not in event
+        and "bot_profile" not in event
+    )
 
 
 def parse_signed(headers: Mapping[str, str], body: bytes, *, origins: Iterable[str] = ()) -> Verified:
@@ -278,9 +315,13 @@ def parse_signed(headers: Mapping[str, str], body: bytes, *, origins: Iterable[s
         if content_type == JSON:
             envelope = _ENVELOPE.validate_python(_json_object(text))
             if isinstance(envelope, EventCallback):
-                if envelope.event.type not in EVENTS:
+                raw_event = envelope.event.model_dump()
+                if envelope.event.type not in EVENTS or (
+                    envelope.event.type == "message" and not _handled_message(raw_event)
+                ):
                     return Verified(body={}, kind=envelope.event.type, ignored=True)
-                event = _APP_HOME_OPENED.validate_python(envelope.event.model_dump())
+                adapter = _FILE_SHARED if envelope.event.type == "message" else _APP_HOME_OPENED
+                event = adapter.validate_python(raw_event)
                 checked = envelope.model_dump(exclude_unset=True)
                 checked["event"] = event.model_dump(exclude_unset=True)
                 return Verified(body=checked, kind=envelope.type)

@@ -3,6 +3,13 @@
 Routes: ``POST /slack/events`` (events, commands, interactivity) and ``GET /healthz``.
 A request reaches Bolt only once its signature is verified and its body has Slack's shape;
 everything else is answered here (401, 4xx), with a log line that carries none of it.
+
+``GET /healthz`` answers 200 ``{"ok": true, "database": "ok", "slack": "ok"}`` when the
+database answers ``SELECT 1`` and Slack answers ``auth.test`` with our token, else 503 with the
+part that is down (``"database": "unreachable"``, ``"slack": "unreachable: connection refused"``
+or ``"refused: invalid_auth"``), one log line when a part changes. The Slack half
+is cached (``bot.slack_gateway.SlackStatus``): a load balancer polling every second asks Slack
+once per ``HEALTH_CACHE_SECONDS``, and a check never waits on Slack longer than a few seconds.
 """
 
 from __future__ import annotations
@@ -16,7 +23,8 @@ from typing import Any
 from slack_bolt import App, BoltRequest
 
 from bot.inbound import Refused, parse_signed, verify_signature
-from storage.db import Database
+from bot.slack_gateway import SlackCheck
+from storage.db import Database, unavailable
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +60,12 @@ def _read_body(environ: dict[str, Any]) -> bytes:
 
 
 def make_wsgi_app(
-    bolt: App, db: Database, signing_secret: str, *, response_origins: Iterable[str] = ()
+    bolt: App,
+    db: Database,
+    signing_secret: str,
+    *,
+    response_origins: Iterable[str] = (),
+    slack_check: Callable[[], SlackCheck] | None = None,
 ) -> WSGIApp:
     def reply(start_response: Callable[..., Any], code: int, payload: dict[str, Any]) -> list[bytes]:
         body = json.dumps(payload).encode()
@@ -84,17 +97,32 @@ def make_wsgi_app(
         start_response(_status(response.status), [*pairs, ("Content-Length", str(len(out)))])
         return [out]
 
+    said: dict[str, str] = {"database": "ok", "slack": "ok"}  # a line when a part changes, not per poll
+
+    def tell_change(part: str, now: str) -> str:
+        if said[part] != now:
+            said[part] = now
+            log.log(logging.INFO if now == "ok" else logging.WARNING, "health check: %s %s", part, now)
+        return now
+
+    def health_of_database() -> str:
+        try:
+            db.ping()
+        except Exception as error:  # the load balancer should stop sending us traffic
+            return tell_change("database", unavailable(error) or "unreachable")
+        return tell_change("database", "ok")
+
+    def health_of_slack() -> str:
+        return tell_change("slack", "ok" if slack_check is None else slack_check().summary)
+
     def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "GET")
         if path == "/healthz":
             if method not in ("GET", "HEAD"):
                 return reply(start_response, 405, {"ok": False})
-            try:
-                db.ping()
-            except Exception as error:  # the load balancer should stop sending us traffic
-                log.warning("health check: database unreachable: %s", type(error).__name__)
-                return reply(start_response, 503, {"ok": False, "database": "unreachable"})
-            return reply(start_response, 200, {"ok": True, "database": "ok"})
+            status = {"database": health_of_database(), "slack": health_of_slack()}
+            ok = all(value == "ok" for value in status.values())
+            return reply(start_response, 200 if ok else 503, {"ok": ok, **status})
         if path == SLACK_PATH:
             if method != "POST":
                 return reply(start_response, 405, {"ok": False, "error": "POST only"})

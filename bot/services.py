@@ -7,6 +7,7 @@ from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import datetime
 
+from bot.admin.service import AdminService
 from bot.coaching.service import CoachingService
 from bot.debriefs.service import DebriefService
 from bot.feedback.anonymity import AnonymousRelease
@@ -54,6 +55,7 @@ class Services:
     org: OrgService
     home: HomeService
     coaching: CoachingService
+    admin: AdminService
     background: Executor  # quick work after an ack (App Home refreshes)
     drafting: Executor  # coaching drafts after an ack (an LLM may take minutes)
     inbox: Inbox

@@ -12,12 +12,14 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from bot.text import is_slack_user_id
+from bot.timekeeping import WorkingDays
 
 
 class SettingsError(Exception):
@@ -28,6 +30,15 @@ class CoachMode(enum.StrEnum):
     AUTO = "auto"
     LLM = "llm"
     OFFLINE = "offline"
+
+
+class ResponseFormat(enum.StrEnum):
+    """How the coach asks an OpenAI-compatible server for JSON (``OPENAI_RESPONSE_FORMAT``)."""
+
+    AUTO = "auto"  # json_schema, then json_object_schema, then json_object: each on a refusal
+    JSON_SCHEMA = "json_schema"  # structured outputs (OpenAI, vLLM, recent llama.cpp)
+    JSON_OBJECT_SCHEMA = "json_object_schema"  # JSON mode with the schema inline (llama-cpp-python)
+    JSON_OBJECT = "json_object"  # plain JSON mode: the schema only in the prompt
 
 
 class Need(enum.Flag):
@@ -41,9 +52,9 @@ class Need(enum.Flag):
 
 # Environment variable name -> what we tell the operator when it is wrong.
 EXPECTED: dict[str, str] = {
-    "SLACK_BOT_TOKEN": "a bot token starting with xoxb-",
+    "SLACK_BOT_TOKEN": "a bot token starting with xoxb- (OAuth & Permissions page of the Slack app)",
     "SLACK_SIGNING_SECRET": "the app's signing secret (Basic Information page of the Slack app)",
-    "SLACK_APP_TOKEN": "an app-level token starting with xapp- (Socket Mode)",
+    "SLACK_APP_TOKEN": "an app-level token starting with xapp- (Basic Information page, App-Level Tokens)",
     "SLACK_API_URL": "an http(s) URL of the Slack Web API, such as https://slack.com/api/",
     "DATABASE_URL": "a database URL such as sqlite:///brickwork.db or postgresql://user@host:5432/brickwork",
     "OPENAI_API_KEY": "an API key for the OpenAI-compatible server",
@@ -51,10 +62,13 @@ EXPECTED: dict[str, str] = {
     "OPENAI_MODEL": "a model name such as gpt-4o-mini",
     "OPENAI_TIMEOUT_SECONDS": "a number of seconds from 1 to 600",
     "OPENAI_MAX_RETRIES": "a whole number from 0 to 5",
+    "OPENAI_MAX_TOKENS": "a whole number of tokens from 256 to 16000",
+    "OPENAI_RESPONSE_FORMAT": "one of auto, json_schema, json_object_schema, json_object",
     "BRICKWORK_COACH": "one of auto, llm, offline",
     "BRICKWORK_FRAMEWORK_FILE": "the path of a competency framework TOML file",
     "BRICKWORK_LEARNING_FILE": "the path of a learning catalog TOML file",
     "BRICKWORK_DEBRIEF_WINDOW_DAYS": "a whole number of days from 1 to 60",
+    "BRICKWORK_WORKING_DAYS": "days of the week such as mon-fri, sun-thu or mon,tue,wed,thu",
     "BRICKWORK_TICK_SECONDS": "a whole number of seconds from 5 to 3600",
     "BRICKWORK_SLACK_TIMEOUT_SECONDS": "a whole number of seconds from 1 to 30",
     "BRICKWORK_LOG_LEVEL": "one of DEBUG, INFO, WARNING, ERROR",
@@ -62,7 +76,20 @@ EXPECTED: dict[str, str] = {
     "BRICKWORK_ADMINS": "Slack user ids separated by commas, such as U012AB3CD,U045EF6GH",
 }
 
-_PLACEHOLDER_MARKERS = ("changeme", "your-", "xxxx", "<", ">")
+# What `.env.example` shows where a value of your own goes: the credentials' placeholders and
+# the example PostgreSQL URL in a comment (tests/test_operator_failures.py holds this table and the
+# file to each other). A value still equal to one is "still the placeholder from .env.example".
+ENV_EXAMPLE_PLACEHOLDERS: dict[str, str] = {
+    "SLACK_BOT_TOKEN": "xoxb-your-token",
+    "SLACK_SIGNING_SECRET": "your-signing-secret",
+    "SLACK_APP_TOKEN": "xapp-your-token",
+    "DATABASE_URL": "postgresql://brickwork:secret@db.internal:5432/brickwork",
+}
+# Other values that are obviously not a real secret: "xoxb-…", "<your token>", "changeme".
+_PLACEHOLDER_MARKERS = ("changeme", "change-me", "your-", "your_", "xxxx", "<", ">", "…", "...")
+# Credentials a command may not need: one left as a placeholder counts as not set, and is named as
+# a placeholder by the command that needs it (``Settings.require``, ``Settings.check_coach``).
+_CREDENTIALS = ("slack_bot_token", "slack_signing_secret", "slack_app_token", "openai_api_key")
 
 
 class Settings(BaseSettings):
@@ -86,10 +113,16 @@ class Settings(BaseSettings):
     openai_model: str = Field(default="gpt-4o-mini", min_length=1, max_length=120)
     openai_timeout_seconds: float = Field(default=60.0, ge=1, le=600)
     openai_max_retries: int = Field(default=2, ge=0, le=5)
+    # The longest answer the coach accepts: a local server keeps generating for a client that
+    # gave up, so an unbounded answer holds it (and every later draft) for minutes.
+    openai_max_tokens: int = Field(default=1200, ge=256, le=16000)
+    openai_response_format: ResponseFormat = ResponseFormat.AUTO
     brickwork_coach: CoachMode = CoachMode.AUTO
     brickwork_framework_file: Path | None = None
     brickwork_learning_file: Path | None = None
     brickwork_debrief_window_days: int = Field(default=7, ge=1, le=60)
+    # Prompts, reminders and window ends fall on these days (bot.timekeeping.WorkingDays).
+    brickwork_working_days: str = "mon-fri"
     brickwork_tick_seconds: int = Field(default=60, ge=5, le=3600)
     # Each Web API call gives up after this long; the outbox's claim lease follows from it
     # (bot.outbox.lease_for: four times this plus ten seconds).
@@ -97,6 +130,22 @@ class Settings(BaseSettings):
     brickwork_log_level: str = "INFO"
     port: int = Field(default=3000, ge=0, le=65535)
     brickwork_admins: str = ""
+    # Credentials that held a placeholder (variable name -> "example" or "lookalike"); not a variable.
+    placeholders: dict[str, str] = Field(default_factory=dict, repr=False, exclude=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _placeholders_are_not_set(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        found: dict[str, str] = {}
+        for field in _CREDENTIALS:
+            value = data.get(field)
+            kind = placeholder_kind(field.upper(), value) if isinstance(value, str) else None
+            if kind is not None:
+                found[field.upper()] = kind
+                data = {**data, field: None}
+        return {**data, "placeholders": found} if found else data
 
     @field_validator(
         "slack_bot_token",
@@ -118,22 +167,15 @@ class Settings(BaseSettings):
     @field_validator("slack_bot_token")
     @classmethod
     def _bot_token(cls, value: str | None) -> str | None:
-        if value is not None and (not value.startswith("xoxb-") or _looks_like_placeholder(value)):
+        if value is not None and not value.startswith("xoxb-"):
             raise ValueError("bad bot token")
         return value
 
     @field_validator("slack_app_token")
     @classmethod
     def _app_token(cls, value: str | None) -> str | None:
-        if value is not None and (not value.startswith("xapp-") or _looks_like_placeholder(value)):
+        if value is not None and not value.startswith("xapp-"):
             raise ValueError("bad app token")
-        return value
-
-    @field_validator("slack_signing_secret")
-    @classmethod
-    def _signing_secret(cls, value: str | None) -> str | None:
-        if value is not None and _looks_like_placeholder(value):
-            raise ValueError("placeholder signing secret")
         return value
 
     @field_validator("slack_api_url", "openai_base_url")
@@ -155,7 +197,12 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _database_url(cls, value: str) -> str:
-        return normalise_database_url(value)
+        if placeholder_kind("DATABASE_URL", value) == "example":
+            raise PydanticCustomError("placeholder", "is still the placeholder from .env.example")
+        try:
+            return normalise_database_url(value)
+        except ValueError as error:
+            raise PydanticCustomError("database_url", str(error)) from None
 
     @field_validator("brickwork_coach", mode="before")
     @classmethod
@@ -185,6 +232,15 @@ class Settings(BaseSettings):
             raise ValueError("bad user id")
         return ",".join(ids)
 
+    @field_validator("brickwork_working_days")
+    @classmethod
+    def _working_days(cls, value: str) -> str:
+        return str(WorkingDays.parse(value))  # ValueError names nothing: EXPECTED says what is wanted
+
+    @property
+    def working_days(self) -> WorkingDays:
+        return WorkingDays.parse(self.brickwork_working_days)
+
     @property
     def admins(self) -> frozenset[str]:
         return frozenset(filter(None, self.brickwork_admins.split(",")))
@@ -192,9 +248,7 @@ class Settings(BaseSettings):
     def check_coach(self) -> None:
         """BRICKWORK_COACH=llm promises an LLM: without a key that promise cannot be kept."""
         if self.brickwork_coach is CoachMode.LLM and self.openai_api_key is None:
-            raise SettingsError(
-                f"OPENAI_API_KEY is not set: BRICKWORK_COACH=llm needs {EXPECTED['OPENAI_API_KEY']}"
-            )
+            raise SettingsError(self._unset("OPENAI_API_KEY", "BRICKWORK_COACH=llm needs "))
 
     def require(self, need: Need) -> None:
         """Refuse to go on when a command's Slack credentials are missing."""
@@ -204,8 +258,16 @@ class Settings(BaseSettings):
             (Need.APP_TOKEN, "slack_app_token"),
         ):
             if need & flag and getattr(self, field) is None:
-                name = field.upper()
-                raise SettingsError(f"{name} is not set: expected {EXPECTED[name]}")
+                raise SettingsError(self._unset(field.upper()))
+
+    def _unset(self, name: str, needs: str = "expected ") -> str:
+        """The line for a credential a command needs and does not have."""
+        kind = self.placeholders.get(name)
+        if kind == "example":
+            return f"{name} is still the placeholder from .env.example: {needs}{EXPECTED[name]}"
+        if kind is not None:
+            return f"{name} is a placeholder, not a real value: {needs}{EXPECTED[name]}"
+        return f"{name} is not set: {needs}{EXPECTED[name]}"
 
     @property
     def coach_uses_llm(self) -> bool:
@@ -221,26 +283,46 @@ def _looks_like_placeholder(value: str) -> bool:
     return any(marker in lowered for marker in _PLACEHOLDER_MARKERS)
 
 
+def placeholder_kind(name: str, value: str) -> str | None:
+    """``"example"`` when ``value`` is the placeholder `.env.example` shows for ``name``;
+    ``"lookalike"`` when a credential's value is obviously not a real one (``xoxb-…``,
+    ``<token>``); else None."""
+    value = value.strip()
+    if value and value == ENV_EXAMPLE_PLACEHOLDERS.get(name):
+        return "example"
+    if name.lower() in _CREDENTIALS and value and _looks_like_placeholder(value):
+        return "lookalike"
+    return None
+
+
 def normalise_database_url(value: str) -> str:
     """Accept the URLs operators paste (Heroku's ``postgres://``) and pin the PostgreSQL driver."""
     raw = value.strip()
     try:
         url = make_url(raw)
     except (ArgumentError, ValueError) as error:
-        raise ValueError("unparseable") from error
+        raise ValueError("not a URL") from error
     backend = url.get_backend_name()
     if backend == "sqlite":
         if url.drivername != "sqlite":
-            raise ValueError("unsupported sqlite driver")
+            raise ValueError(f"the driver {url.get_driver_name()} is not supported: write sqlite:///")
         return raw
     if backend in {"postgres", "postgresql"}:
         if url.drivername in {"postgres", "postgresql", "postgresql+psycopg"}:
             url = url.set(drivername="postgresql+psycopg")
             if not url.database:
-                raise ValueError("no database name")
+                raise ValueError("no database name after the host")
             return url.render_as_string(hide_password=False)
-        raise ValueError("unsupported postgresql driver")
-    raise ValueError("unsupported backend")
+        raise ValueError(f"the driver {url.get_driver_name()} is not supported: write postgresql://")
+    raise ValueError(f"{backend} is not supported: use SQLite or PostgreSQL")
+
+
+def _shown_url(value: str) -> str:
+    """A database URL as it may be shown: without its password."""
+    try:
+        return make_url(value.strip()).render_as_string(hide_password=True)
+    except (ArgumentError, ValueError):
+        return value if "@" not in value else "(not shown: it may hold a password)"
 
 
 def load_settings(environ: dict[str, str] | None = None, **overrides: Any) -> Settings:
@@ -257,6 +339,8 @@ def load_settings(environ: dict[str, str] | None = None, **overrides: Any) -> Se
         first = error.errors()[0]
         name = str(first["loc"][0]).upper() if first["loc"] else "configuration"
         got = first.get("input")
+        if name == "DATABASE_URL" and isinstance(got, str):
+            got = _shown_url(got)
         shown = (
             f" (got {got!r})"
             if isinstance(got, str | int)
@@ -265,6 +349,8 @@ def load_settings(environ: dict[str, str] | None = None, **overrides: Any) -> Se
             and "KEY" not in name
             else ""
         )
-        raise SettingsError(
-            f"{name} is invalid: expected {EXPECTED.get(name, 'a valid value')}{shown}"
-        ) from None
+        expected = EXPECTED.get(name, "a valid value")
+        if first["type"] == "placeholder":
+            raise SettingsError(f"{name} {first['msg']}: expected {expected}") from None
+        why = f" ({first['msg']})" if first["type"] == "database_url" else ""
+        raise SettingsError(f"{name} is invalid{why}: expected {expected}{shown}") from None

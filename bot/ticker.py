@@ -62,8 +62,8 @@ class Ticker:
         messages = self._outbox.deliver_due(now)
         self._modals.forget_old(now)
         report = TickReport(claimed=claimed, done=done, failed=failed, released=released, messages=messages)
-        if claimed:
-            log.info("tick at %s: %s", now.isoformat(), report)
+        # A tick that did something is news; one that did not is only worth a DEBUG line.
+        log.log(logging.INFO if claimed else logging.DEBUG, "tick at %s: %s", now.isoformat(), report)
         return report
 
     def _run_jobs(self, now: datetime) -> tuple[int, int, int]:

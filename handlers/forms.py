@@ -67,6 +67,12 @@ class ReportMeta(_Meta):
     subject_slack_id: SlackUserId
 
 
+class ForgetMeta(_Meta):
+    """The admin's "Forget a person" confirmation: whom it is about."""
+
+    subject_slack_id: SlackUserId
+
+
 class RequestMeta(_Meta):
     request_id: DbId
 

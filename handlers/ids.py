@@ -10,6 +10,7 @@ class Command(enum.StrEnum):
     FEEDBACK = "/feedback"
     GROWTH = "/growth"
     COACH = "/coach"
+    BRICKWORK = "/brickwork"  # admins: health, forget @someone, audit, import
 
 
 class CallbackId(enum.StrEnum):
@@ -26,6 +27,7 @@ class CallbackId(enum.StrEnum):
     NOTICE = "notice"  # a read-only modal that says one thing (views.common.notice_modal)
     REQUEST_OUTCOME = "request_outcome"  # who was asked, after "Request feedback" on the Home
     REPORT_FEEDBACK = "report_feedback"  # a report's feedback, as their manager may see it
+    CONFIRM_FORGET = "confirm_forget"  # an admin confirms forgetting a person; private_metadata: ForgetMeta
 
 
 class ActionId(enum.StrEnum):

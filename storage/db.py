@@ -6,13 +6,17 @@ several repository calls inside one block land together or not at all.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlmodel import Session, create_engine
+
+CONNECT_TIMEOUT_SECONDS = 5  # PostgreSQL: a server that does not answer is unreachable, not a hang
 
 
 class Database:
@@ -66,5 +70,90 @@ def _make_engine(url: str, *, echo: bool) -> Engine:
 
         return engine
     return create_engine(
-        url, echo=echo, hide_parameters=True, pool_pre_ping=True, pool_size=5, max_overflow=10
+        url,
+        echo=echo,
+        hide_parameters=True,
+        pool_pre_ping=True,
+        pool_size=5,
+        max_overflow=10,
+        connect_args={"connect_timeout": CONNECT_TIMEOUT_SECONDS},
     )
+
+
+# -- when the database is down or unusable ---------------------------------------------------
+
+_MISSING_TABLE = (
+    re.compile(r"no such table: (?P<table>[\w.]+)"),  # SQLite
+    re.compile(r'relation "(?P<table>[^"]+)" does not exist'),  # PostgreSQL
+)
+
+
+def _driver_words(error: BaseException) -> str:
+    """The driver's first line about ``error``, on one line and short. Only for connection and
+    file errors, whose text names a host, a database, a user or a file, never a row."""
+    original = getattr(error, "orig", None) or error
+    first = str(original).strip().split("\n", 1)[0]
+    first = first.removeprefix("connection failed: ")
+    return re.sub(r"\s+", " ", first)[:200]
+
+
+def missing_table(error: BaseException) -> str | None:
+    """The table a query found missing (a database that was not migrated), else None."""
+    if not isinstance(error, DBAPIError):
+        return None
+    for pattern in _MISSING_TABLE:
+        found = pattern.search(str(getattr(error, "orig", None) or error))
+        if found:
+            return found.group("table")
+    return None
+
+
+def unavailable(error: BaseException) -> str | None:
+    """A few words on why the database could not be used ("unreachable", "locked", "not
+    migrated") when ``error`` is the database being down or unusable rather than a bug in a
+    query; None for any other error. Safe for a log line: it quotes nothing."""
+    if not isinstance(error, DBAPIError):
+        return None
+    if missing_table(error):
+        return "not migrated"
+    words = _driver_words(error).lower()
+    if "database is locked" in words:
+        return "locked"
+    if error.connection_invalidated or isinstance(error, OperationalError | InterfaceError):
+        return "unreachable"
+    return None
+
+
+def explain(error: BaseException, url: str) -> str | None:
+    """One line for the operator: what is wrong with the database ``url`` names and what to do,
+    when ``error`` is the database being down, unreachable, unusable or not migrated; else None."""
+    if not isinstance(error, DBAPIError):
+        return None
+    table = missing_table(error)
+    if table:
+        return f"the database has no table {table}: run `brickwork db upgrade` first"
+    words = _driver_words(error)
+    lowered = words.lower()
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        path = parsed.database or ":memory:"
+        if "unable to open database file" in lowered:
+            return (
+                f"cannot open the SQLite file {path}: check that its folder exists and that "
+                "Brickwork may write there"
+            )
+        if "file is not a database" in lowered:
+            return f"{path} is not a SQLite database: point DATABASE_URL at your database or at a new file"
+        if "readonly" in lowered:
+            return f"the SQLite file {path} is read-only: let Brickwork write to it and to its folder"
+        if "database is locked" in lowered:
+            return f"the SQLite file {path} is locked by another program: stop it, then try again"
+        if "disk i/o error" in lowered or "disk is full" in lowered:
+            return f"the SQLite file {path} could not be written ({words}): check the disk"
+        return None
+    if isinstance(error, OperationalError | InterfaceError):
+        return (
+            f"cannot use the database ({words}): check that the server is running and that "
+            "DATABASE_URL names the right host, port, database, user and password"
+        )
+    return None

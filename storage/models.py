@@ -458,3 +458,39 @@ class NoteHint(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     view_id: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
     hinted_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
+
+
+class AuditAction(enum.StrEnum):
+    """What an admin did (or tried to do) in Slack: one row each in ``AuditEntry``."""
+
+    IMPORT_ORG_CHART = "import_org_chart"  # a CSV shared with the bot in a DM
+    FORGET_PERSON = "forget_person"  # /brickwork forget @person, after its confirmation
+    VIEW_HEALTH = "view_health"  # /brickwork health
+    VIEW_AUDIT = "view_audit"  # /brickwork audit
+
+
+class AuditOutcome(enum.StrEnum):
+    DONE = "done"
+    REFUSED = "refused"  # the actor is not an admin: nothing was done
+    FAILED = "failed"  # an admin's action that could not be done (a bad file, nobody to forget)
+
+
+AUDIT_TARGET_MAX = 64
+AUDIT_DETAIL_MAX = 200
+
+
+class AuditEntry(SQLModel, table=True):
+    """Who did what as an admin, to whom or what, when, and how it ended.
+
+    Slack ids, not person rows: the record outlives whatever it is about (a person forgotten
+    keeps the line that says who forgot them). ``detail`` holds counts and fixed phrases only,
+    never feedback, and no giver of anything.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    actor_slack_id: str = Field(max_length=32, index=True)
+    action: AuditAction = Field(sa_column=enum_column(AuditAction))
+    target: str = Field(default="", max_length=AUDIT_TARGET_MAX)  # a Slack user id or file id
+    outcome: AuditOutcome = Field(sa_column=enum_column(AuditOutcome))
+    detail: str = Field(default="", max_length=AUDIT_DETAIL_MAX)
+    at: datetime = Field(default_factory=utcnow, sa_column=utc_column(index=True))

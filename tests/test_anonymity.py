@@ -28,7 +28,7 @@ from storage.models import Feedback, FeedbackSource, MessageKind, OutboxMessage,
 from storage.repositories import feedback as feedback_repo
 from storage.repositories import people as people_repo
 from tests.harness import ALICE, BOB, CAROL, MAYA, AppProcess
-from tests.test_debrief_e2e import FULL_ANSWERS, button_beside, open_form
+from tests.test_debrief_e2e import FULL_ANSWERS, button_beside, everyone_prompted, open_form
 from tests.test_feedback_e2e import give, m, open_modal_by_click, request
 
 DANA = FakeUser(id="U0DANA", name="dana", real_name="Dana Ito", tz="Asia/Tokyo")
@@ -146,7 +146,7 @@ def test_a_lead_sees_the_same_before_and_after_anonymous_upward_answers(
         from storage.models import Project
 
         project = session.exec(select(Project)).one()
-    app.tick(project.debrief_due_at)
+    app.tick(everyone_prompted(project))  # each member's 10:00, Los Angeles last
     nobody_answered = surfaces(driver, slack, MAYA)
     assert "0 of 3 answered" in nobody_answered["/debrief list"]
     assert "3 asked for anonymous feedback on the lead" in nobody_answered["/debrief list"]

@@ -167,9 +167,12 @@ def test_debrief_and_coach_commands_answer_in_any_conversation(
     assert actor.command("/debrief", "cancel Apollo", channel_id=scene.channel).status == 200
     cancelled = ephemeral_in(slack, asker, scene.channel, 1)
     assert len(slack.ephemerals(asker.id)) > before and cancelled
-    # /coach for someone who is not their report: refused, in the conversation.
+    # /coach for someone who is not their report: a modal that says why, from any conversation.
+    updates = len(slack.calls_to("views.update"))
     coach = actor.command("/coach", mention(scene.giver), channel_id=scene.channel)
     assert coach.status == 200
+    refusal = slack.wait_for("views.update", count=updates + 1)[-1]
+    assert "only for people who report to you" in json.dumps(refusal.args["view"])
     # A modal for the new project, wherever the command came from.
     opened = len(slack.calls_to("views.open"))
     assert actor.command("/debrief", "", channel_id=scene.channel).status == 200

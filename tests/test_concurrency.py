@@ -191,9 +191,13 @@ def test_a_newcomers_commands_at_once_make_one_person_and_no_error(
             )
         if "coach" in texts:
             drafting = _opened(slack, opened, "coach_drafting")
-            slack.wait_for(
-                "views.update", where=lambda c, v=drafting: c.ok and c.args.get("view_id") == v["id"]
+            # The draft replaces the "drafting…" modal — unless the /debrief modal, opened at the
+            # same moment, took its place: then Slack has no such view any more (not_found), and
+            # the draft waits for the next /growth coach. Either way, nothing goes wrong.
+            [update] = slack.wait_for(
+                "views.update", where=lambda c, v=drafting: c.args.get("view_id") == v["id"]
             )
+            assert update.ok or update.error == "not_found", update.summary()
         assert_no_failure_shown(app, slack, responses, user)
         # users.info filled the row in afterwards.
         eventually("the profile", lambda user=user: person(db, user).name == user.real_name)

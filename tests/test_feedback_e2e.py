@@ -531,9 +531,7 @@ def test_delete_removes_what_i_gave_and_takes_me_out(
 def export_of(driver: SlackDriver, slack: FakeSlack, user: Any) -> dict[str, Any]:
     before = len(slack.files(user.id))
     driver.as_user(user.id).command("/feedback", "export")
-    deadline = time.monotonic() + 5
-    while len(slack.files(user.id)) == before and time.monotonic() < deadline:
-        time.sleep(0.05)
+    slack.wait_until(lambda: len(slack.files(user.id)) > before)
     files = slack.files(user.id)
     assert len(files) == before + 1
     data: dict[str, Any] = json.loads(files[-1]["content"].decode())
@@ -687,7 +685,9 @@ def test_the_same_form_submitted_twice_stores_one_answer_and_tells_once(
     for _ in range(2):  # a double click, or Slack retrying: the same view id twice
         assert driver.as_user(ALICE.id).submit(form, values).status == 200
     slack.wait_for("chat.postMessage", where=to_maya)
-    time.sleep(0.5)  # what a second notice would need to arrive
+    # A second notice would come within half a second: wait that long for one, no longer.
+    notices = lambda: [c for c in slack.calls_to("chat.postMessage") if to_maya(c)]  # noqa: E731
+    assert not slack.wait_until(lambda: len(notices()) > 1, timeout=0.5)
     assert len(rows(db, Feedback)) == 1
     assert len([c for c in slack.calls_to("chat.postMessage") if to_maya(c)]) == 1
     # Feedback given unasked: the same, keyed by the view.

@@ -436,7 +436,7 @@ def test_a_claim_withdrawn_while_being_confirmed_is_refused(db: Database) -> Non
         gateway=unused,
         people=unused,
         outbox=Outbox(db, unused, clock),
-        feedback=unused,
+        reading=unused,
         debriefs=unused,
         org=org,
         views=unused,

@@ -58,7 +58,7 @@ from storage.models import (
 )
 from tests.harness import ALICE, BOB, CAROL, EVERYONE, GONE, MAYA, ROBOT, AppProcess, start_app
 from tests.test_coach_e2e import coach, give, make_manager
-from tests.test_debrief_e2e import FULL_ANSWERS
+from tests.test_debrief_e2e import FULL_ANSWERS, everyone_prompted
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 ON_POSTGRES = bool(TEST_DATABASE_URL)
@@ -205,7 +205,7 @@ def _make_world(slack: FakeSlack, app: AppProcess, driver: SlackDriver, db: Data
     assert response.json()["response_action"] == "update", response.text
     with db.transaction() as session:
         project = session.exec(select(Project)).one()
-    app.tick(project.debrief_due_at)
+    app.tick(everyone_prompted(project))
     maya_dm = slack.last_dm(MAYA.id)
     assert maya_dm is not None
     before = len(slack.calls_to("views.open"))

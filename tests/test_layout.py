@@ -26,6 +26,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("services", ("bot.services", "bot.ticker")),
     ("home", ("bot.home",)),
     ("coaching", ("bot.coaching",)),
+    ("admin", ("bot.admin",)),
     ("debriefs", ("bot.debriefs",)),
     ("feedback", ("bot.feedback",)),
     ("people", ("bot.people",)),
@@ -180,6 +181,8 @@ def test_no_environment_below_the_settings() -> None:
         ("handlers.views.home", "bot.services", "views do no I/O"),
         ("handlers.views.home", "handlers.home", "views are pure functions"),
         ("bot.outbox", "bot.standin.webapi", "uses the stand-in"),
+        ("bot.people.access", "bot.admin.service", "stands above it"),
+        ("bot.feedback.cards", "bot.admin.audit", "stands above it"),
     ],
 )
 def test_the_checker_catches_what_it_forbids(

@@ -34,7 +34,14 @@ from tests.harness import ALICE, BOB, CAROL, MAYA, AppProcess, start_app
 from tests.test_coach_e2e import coach, good_answer, make_manager
 from tests.test_coach_e2e import give as coach_give
 from tests.test_concurrency import recorded_as
-from tests.test_debrief_e2e import FULL_ANSWERS, new_project, open_form, shown
+from tests.test_debrief_e2e import (
+    FULL_ANSWERS,
+    everyone_prompted,
+    everyone_reminded,
+    new_project,
+    open_form,
+    shown,
+)
 from tests.test_feedback_e2e import m, open_modal_by_click
 
 FORGED = "2026-01-01 00:00:00,000 ERROR brickwork: forged"
@@ -119,7 +126,7 @@ def every_flow(app: AppProcess, slack: FakeSlack, db: Database, canary: str) -> 
     assert response.status == 200 and response.json()["response_action"] == "update", response.text
     with db.transaction() as session:
         project = session.exec(select(Project)).one()
-    tick(app, project.debrief_due_at)
+    tick(app, everyone_prompted(project))
     lead_dm = slack.last_dm(MAYA.id)
     assert lead_dm is not None
     updates = len(slack.calls_to("chat.update"))
@@ -237,7 +244,7 @@ def every_flow(app: AppProcess, slack: FakeSlack, db: Database, canary: str) -> 
     carol.submit(unknown_form, {"note": f"{canary}-unknown-form\n{FORGED}"})
 
     # Time moves on: reminders, the window closing, anonymous feedback released.
-    tick(app, project.reminder_due_at)
+    tick(app, everyone_reminded(project))
     tick(app, project.window_closes_at)
     tick(app, project.window_closes_at + timedelta(days=2))
     assert slack.invalid_calls() == []
@@ -479,7 +486,7 @@ def test_the_llm_coach_leaves_no_text_in_the_log(
                 make_manager(db, MAYA, report)
             llm.respond_with(good_answer)
             assert "AI model" in json.dumps(coach(driver, slack, MAYA, m(ALICE)))
-            llm.fail_next(status=500, times=2)  # the first try and the client's retry
+            llm.fail_next(status=503, times=2)  # the first try and its retry (a 503 is retried)
             assert "offline coach" in json.dumps(coach(driver, slack, MAYA, m(BOB)))
 
             def echoing(body: dict[str, Any]) -> dict[str, Any]:

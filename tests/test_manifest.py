@@ -33,10 +33,13 @@ def test_manifest_declares_what_the_app_registers() -> None:
     # Commands that take people ask Slack to resolve mentions into <@U…|name>.
     assert commands["/feedback"]["should_escape"] is True
     assert commands["/coach"]["should_escape"] is True
+    assert commands["/brickwork"]["should_escape"] is True  # /brickwork forget @someone
     assert m["settings"]["socket_mode_enabled"] is True
     assert m["settings"]["interactivity"]["is_enabled"] is True
-    assert m["settings"]["event_subscriptions"]["bot_events"] == ["app_home_opened"]
+    # message.im: an admin shares the org-chart CSV in the bot's DM, so that tab takes messages.
+    assert m["settings"]["event_subscriptions"]["bot_events"] == ["app_home_opened", "message.im"]
     assert m["features"]["app_home"]["home_tab_enabled"] is True
+    assert m["features"]["app_home"]["messages_tab_read_only_enabled"] is False
 
 
 def test_only_the_scopes_the_app_uses() -> None:
@@ -49,4 +52,5 @@ def test_only_the_scopes_the_app_uses() -> None:
         "users:read",
         "users:read.email",
         "files:write",
+        "files:read",  # files.info and url_private: the org-chart CSV an admin shares in a DM
     }

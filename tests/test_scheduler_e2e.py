@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
+import threading
 from datetime import UTC, datetime, timedelta
 
 from bot.standin.driver import SlackDriver
@@ -37,17 +37,37 @@ def test_two_schedulers_send_a_due_prompt_once(
         )
         for _ in range(2)
     ]
+    # Each clock's log, line by line as it comes (it ticks at start, then every 5 s).
+    logs: list[list[str]] = [[], []]
+    ticked = threading.Condition()
+
+    def read(index: int) -> None:
+        stream = clocks[index].stderr
+        assert stream is not None
+        for line in stream:
+            with ticked:
+                logs[index].append(line)
+                ticked.notify_all()
+
+    readers = [threading.Thread(target=read, args=(i,), daemon=True) for i in range(2)]
+    for reader in readers:
+        reader.start()
     try:
         slack.wait_for("chat.postMessage", timeout=20)
-        time.sleep(6)  # both clocks have ticked at least once more by now
+        with ticked:  # both clocks have ticked at least once more since: nothing else is sent
+            assert ticked.wait_for(lambda: all(sum("tick at" in x for x in log) >= 2 for log in logs), 20)
         assert all(clock.poll() is None for clock in clocks), "a scheduler exited"
     finally:
         for clock in clocks:
             clock.terminate()
-        logs = [clock.communicate(timeout=10)[1] for clock in clocks]
+        for clock in clocks:
+            clock.wait(timeout=10)
+        for reader in readers:
+            reader.join(timeout=10)
+    text = ["".join(log) for log in logs]
     posts = slack.calls_to("chat.postMessage")
     assert len(posts) == 1, [p.args for p in posts]
     assert posts[0].args["channel"].startswith("D") and "Apollo" in posts[0].args["text"]
-    assert sum("1 due, 1 done" in log for log in logs) == 1
-    assert all(clock.returncode == 0 for clock in clocks), logs
+    assert sum("1 due, 1 done" in log for log in text) == 1
+    assert all(clock.returncode == 0 for clock in clocks), text
     assert slack.last_dm(MAYA.id) is not None

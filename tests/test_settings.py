@@ -29,9 +29,8 @@ def test_defaults() -> None:
         ("DATABASE_URL", "postgresql+asyncpg://u@h/db", "DATABASE_URL is invalid"),
         ("DATABASE_URL", "postgresql://u@h", "DATABASE_URL is invalid"),
         ("SLACK_BOT_TOKEN", "xoxp-user-token", "SLACK_BOT_TOKEN is invalid"),
-        ("SLACK_BOT_TOKEN", "xoxb-your-token", "SLACK_BOT_TOKEN is invalid"),
         ("SLACK_APP_TOKEN", "xoxb-1", "SLACK_APP_TOKEN is invalid"),
-        ("SLACK_SIGNING_SECRET", "changeme", "SLACK_SIGNING_SECRET is invalid"),
+        ("DATABASE_URL", "postgresql+psycopg2://u@h/db", "DATABASE_URL is invalid (the driver psycopg2"),
         ("SLACK_API_URL", "slack.com/api", "SLACK_API_URL is invalid"),
         ("OPENAI_BASE_URL", "localhost:11434", "OPENAI_BASE_URL is invalid"),
         ("BRICKWORK_COACH", "smart", "BRICKWORK_COACH is invalid: expected one of auto, llm, offline"),
@@ -47,6 +46,10 @@ def test_defaults() -> None:
         ("OPENAI_TIMEOUT_SECONDS", "0", "OPENAI_TIMEOUT_SECONDS is invalid: expected a number of seconds"),
         ("OPENAI_TIMEOUT_SECONDS", "soon", "OPENAI_TIMEOUT_SECONDS is invalid"),
         ("OPENAI_MAX_RETRIES", "9", "OPENAI_MAX_RETRIES is invalid: expected a whole number from 0 to 5"),
+        ("OPENAI_MAX_TOKENS", "0", "OPENAI_MAX_TOKENS is invalid: expected a whole number of tokens"),
+        ("OPENAI_RESPONSE_FORMAT", "xml", "OPENAI_RESPONSE_FORMAT is invalid: expected one of auto,"),
+        ("BRICKWORK_WORKING_DAYS", "weekdays", "BRICKWORK_WORKING_DAYS is invalid: expected days of"),
+        ("BRICKWORK_WORKING_DAYS", "", "BRICKWORK_WORKING_DAYS is invalid"),
         ("OPENAI_MODEL", "", "OPENAI_MODEL is invalid"),
     ],
 )
@@ -81,6 +84,28 @@ def test_normalises_what_operators_paste() -> None:
 def test_admins_are_a_list_of_user_ids() -> None:
     assert load_settings({"BRICKWORK_ADMINS": " U0MAYA ,W0ALICE,, "}).admins == {"U0MAYA", "W0ALICE"}
     assert load_settings({}).admins == frozenset()
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "need", "expected"),
+    [
+        ("SLACK_BOT_TOKEN", "xoxb-your-token", Need.BOT_TOKEN, "is still the placeholder from .env.example"),
+        ("SLACK_SIGNING_SECRET", "your-signing-secret", Need.SIGNING_SECRET, "is still the placeholder"),
+        ("SLACK_APP_TOKEN", "xapp-your-token", Need.APP_TOKEN, "is still the placeholder from .env.example"),
+        ("SLACK_BOT_TOKEN", "xoxb-…", Need.BOT_TOKEN, "is a placeholder, not a real value"),
+        ("SLACK_SIGNING_SECRET", "changeme", Need.SIGNING_SECRET, "is a placeholder, not a real value"),
+        ("SLACK_APP_TOKEN", "<your app token>", Need.APP_TOKEN, "is a placeholder, not a real value"),
+    ],
+)
+def test_a_placeholder_counts_as_not_set_until_a_command_needs_it(
+    name: str, value: str, need: Need, expected: str
+) -> None:
+    settings = load_settings({name: value})  # a command that does not need it runs
+    assert getattr(settings, name.lower()) is None
+    with pytest.raises(SettingsError) as caught:
+        settings.require(need)
+    assert str(caught.value).startswith(f"{name} {expected}")
+    assert "\n" not in str(caught.value)
 
 
 def test_require_names_the_missing_variable() -> None:

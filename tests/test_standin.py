@@ -708,6 +708,76 @@ def test_file_upload_refusals(slack: FakeSlack, client: WebClient) -> None:
     assert slack.files(dm) == []
 
 
+def _download(url: str, token: str | None) -> tuple[int, str, bytes, dict[str, str]]:
+    """GET ``url`` without following redirects: (status, content type, body, headers)."""
+
+    class NoRedirects(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+            return None
+
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    opener = urllib.request.build_opener(NoRedirects(), urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(urllib.request.Request(url, headers=headers), timeout=5) as answer:
+            return answer.status, answer.headers["Content-Type"], answer.read(), dict(answer.headers)
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers["Content-Type"], error.read(), dict(error.headers)
+
+
+def test_a_file_a_person_shares_is_read_with_files_info_and_url_private(
+    slack: FakeSlack, client: WebClient
+) -> None:
+    shared = slack.share_file(ANN.id, "org chart.csv", b"email,manager_email\n", text="here")
+    dm = slack.dm_channel(ANN.id)
+    assert shared["channel"] == dm and shared["user"] == ANN.id and shared["subtype"] == "file_share"
+    assert "bot_id" not in shared
+    (file,) = shared["files"]
+    assert file["user"] == ANN.id and file["ims"] == [dm] and file["filetype"] == "csv"
+    assert file["mimetype"] == "text/csv" and file["size"] == 20
+    assert file["url_private"].endswith("/org%20chart.csv")
+
+    info = client.files_info(file=file["id"])["file"]
+    assert info["id"] == file["id"] and info["url_private"] == file["url_private"]
+    assert slack.calls_to("files.info")[-1].ok
+
+    # The bot token with files:read gets the bytes, with the file's type.
+    status, kind, body, _ = _download(file["url_private"], "xoxb-test")
+    assert (status, kind, body) == (200, "text/csv", b"email,manager_email\n")
+    assert _download(file["url_private_download"], "xoxb-test")[2] == body
+    # No token, a user token, or no files:read: Slack's redirect to its sign-in page, in HTML.
+    for token in (None, "xoxp-user"):
+        status, kind, body, headers = _download(file["url_private"], token)
+        assert status == 302 and kind.startswith("text/html") and b"Found" in body
+        assert headers["x-slack-meta"] == "?;acl_fail" and "/signin?redir=" in headers["Location"]
+    signin = _download(f"{slack.root_url}/signin", None)
+    assert signin[0] == 200 and signin[1].startswith("text/html")
+    slack.scopes = tuple(s for s in APP_SCOPES if s != "files:read")
+    assert _download(file["url_private"], "xoxb-test")[0] == 302
+    with pytest.raises(SlackApiError) as missing:
+        client.files_info(file=file["id"])
+    assert api_error(missing)["error"] == "missing_scope" and api_error(missing)["needed"] == "files:read"
+    slack.scopes = APP_SCOPES
+    assert [c.error for c in slack.calls_to("url_private")] == [
+        None, None, "not_authed", "not_authed", "missing_scope"
+    ]
+
+    # A file shared where the bot is not a member is not there for it: not in files.info, not by URL.
+    slack.add_channel("C0SECRET", "secret", members=[ANN.id, BOB.id])
+    elsewhere = slack.share_file(BOB.id, "salaries.csv", b"secret", channel="C0SECRET")["files"][0]
+    with pytest.raises(SlackApiError) as hidden:
+        client.files_info(file=elsewhere["id"])
+    assert api_error(hidden)["error"] == "file_not_found"
+    assert _download(elsewhere["url_private"], "xoxb-test")[0] == 302
+    with pytest.raises(SlackApiError) as unknown:
+        client.files_info(file="F404")
+    assert api_error(unknown)["error"] == "file_not_found"
+    # A URL naming one file under another's path is not that file.
+    forged = elsewhere["url_private"].replace(elsewhere["id"], file["id"] + "X")
+    assert _download(forged, "xoxb-test")[0] == 302
+    with pytest.raises(ValueError):
+        slack.share_file(ANN.id, "x.csv", b"x", channel=slack.dm_channel(BOB.id))
+
+
 # ---------------------------------------------------------------------- conversations, metadata, scopes
 
 MANIFEST = Path(__file__).resolve().parent.parent / "manifest.yml"

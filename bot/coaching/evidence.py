@@ -7,6 +7,7 @@ service, so every read is authorised and anonymity rules apply) and hands them i
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import json
 import re
@@ -24,9 +25,12 @@ WINDOW_DAYS = 182  # half a year: long enough for a trend, short enough to be ab
 MAX_ITEMS = 60
 RECENT_WEEKS = 8  # "falling" compares the last eight weeks with the time before
 FALLING_BY = 0.5  # a drop of half a point on the 1-5 scale is a trend worth naming
-CANDIDATE_KPIS = 5  # growth areas are chosen among this many lowest or falling KPIs
+# A KPI is a growth area only when the data says so (``growth_cases``): below "as expected"
+# (3 on the 1-5 scale, the form's own label), clearly below the person's other KPIs, or falling.
+AS_EXPECTED = 3.0
+RELATIVE_MARGIN = 1.0  # "clearly lower": a whole step of the scale below the average of the others
 NOTE_CHARS = 240  # per note in a prompt
-NOTES_BUDGET = 2800  # characters of notes in one prompt (about 700 tokens)
+NOTES_BUDGET = 2600  # characters of notes in one prompt (about 750 real tokens)
 
 # Labels of the note fields, as the person filled them in.
 NOTE_LABELS = {"strengths_note": "went well", "growth_note": "to grow", "delivery_note": "delivery"}
@@ -198,11 +202,59 @@ def _score_text(kpi: Kpi, score: int) -> str:
     return str(score)
 
 
-def growth_candidates(evidence: Evidence) -> list[KpiTrend]:
-    """The KPIs a coach may pick growth areas from: enough evidence, falling first, then lowest."""
-    return sorted(
-        (t for t in evidence.trends if t.enough), key=lambda t: (not t.falling, t.average, t.kpi.key)
-    )
+class Why(enum.StrEnum):
+    """Why a KPI is a growth area; a KPI with none of these is not one."""
+
+    FALLING = "falling"  # recent ratings FALLING_BY or more below earlier ones
+    LOW = "low"  # its average is below AS_EXPECTED
+    LOWER = "lower"  # RELATIVE_MARGIN or more below the average of the person's other KPIs
+
+
+@dataclass(frozen=True)
+class GrowthCase:
+    """A KPI the data makes a growth area, with every figure a sentence about it may cite."""
+
+    trend: KpiTrend
+    why: tuple[Why, ...]
+    others: float | None  # the average of the person's other KPIs with enough evidence
+
+    @property
+    def kpi(self) -> Kpi:
+        return self.trend.kpi
+
+    @property
+    def average(self) -> float:
+        assert self.trend.average is not None
+        return self.trend.average
+
+
+def rated(evidence: Evidence) -> list[KpiTrend]:
+    """The KPIs with enough evidence to say anything about."""
+    return [t for t in evidence.trends if t.enough]
+
+
+def others_average(evidence: Evidence, kpi_key: str) -> float | None:
+    others = [t.average for t in rated(evidence) if t.kpi.key != kpi_key and t.average is not None]
+    return round(fmean(others), 2) if others else None
+
+
+def growth_cases(evidence: Evidence) -> list[GrowthCase]:
+    """The KPIs the data makes growth areas: falling first, then the lowest. Empty when every
+    KPI is at or above "as expected", none clearly below the rest and none falling."""
+    cases = []
+    for trend in rated(evidence):
+        assert trend.average is not None
+        others = others_average(evidence, trend.kpi.key)
+        why = []
+        if trend.falling:
+            why.append(Why.FALLING)
+        if trend.average < AS_EXPECTED:
+            why.append(Why.LOW)
+        if others is not None and others - trend.average >= RELATIVE_MARGIN:
+            why.append(Why.LOWER)
+        if why:
+            cases.append(GrowthCase(trend=trend, why=tuple(why), others=others))
+    return sorted(cases, key=lambda c: (Why.FALLING not in c.why, c.average, c.kpi.key))
 
 
 def render_kpis(framework: Framework) -> str:
@@ -212,21 +264,26 @@ def render_kpis(framework: Framework) -> str:
 def render_evidence(framework: Framework, evidence: Evidence, redact: Redactor) -> str:
     """Aggregates first, then one line per item. Each note is a JSON string, so nothing a
     colleague typed can end its field or the evidence block; dates are months only."""
-    lines = ["Scores per KPI (1-5; outcome KPIs mapped no=1, partly=3, yes=5):"]
+    lines = ["Scores per KPI (1-5, 3 = as expected; outcome KPIs mapped no=1, partly=3, yes=5):"]
+    cases = {c.kpi.key: c for c in growth_cases(evidence)}
+    unrated = [t.kpi.key for t in evidence.trends if t.count == 0]
     for trend in evidence.trends:
         if trend.count == 0:
-            lines.append(f"- {trend.kpi.key}: no ratings")
             continue
         average = f"average {trend.average:.1f}" if trend.average is not None else "not enough raters"
         line = f"- {trend.kpi.key}: {average}; {trend.count} ratings from {trend.raters} people"
-        if trend.recent is not None and trend.earlier is not None:
+        moved = trend.recent is not None and trend.earlier is not None and abs(trend.recent - trend.earlier)
+        if moved and moved >= 0.3:  # a steady KPI's "4.0 vs 4.0" says nothing worth its tokens
             line += f"; last {RECENT_WEEKS} weeks {trend.recent:.1f} vs {trend.earlier:.1f} before"
-            if trend.falling:
-                line += " (falling)"
+        case = cases.get(trend.kpi.key)
+        if case is not None:
+            line += f" => GROWTH AREA: {_why_text(case)}"
         lines.append(line)
+    if unrated:
+        lines.append(f"- no ratings: {', '.join(unrated)}")
     # Per item, only the scores of the KPIs a growth area can be about: the rest are in the
     # aggregates above, and repeating them for every item would double the prompt.
-    candidates = {t.kpi.key: t.kpi for t in growth_candidates(evidence)[:CANDIDATE_KPIS]}
+    candidates = {c.kpi.key: c.kpi for c in growth_cases(evidence)}
     lines.append(f"Items, newest first (id | source | month | scores of {', '.join(candidates)} | notes):")
     budget = NOTES_BUDGET
     for item in evidence.items:
@@ -246,6 +303,17 @@ def render_evidence(framework: Framework, evidence: Evidence, redact: Redactor) 
             parts.append(f"{label}: {_quoted(clipped)}")
         lines.append(" | ".join(parts))
     return "\n".join(lines)
+
+
+def _why_text(case: GrowthCase) -> str:
+    reasons = []
+    if Why.FALLING in case.why:
+        reasons.append("falling")
+    if Why.LOW in case.why:
+        reasons.append("below as expected")
+    if Why.LOWER in case.why and case.others is not None:
+        reasons.append(f"well below their other KPIs (average {case.others:.1f})")
+    return ", ".join(reasons)
 
 
 def _quoted(text: str) -> str:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -68,6 +69,7 @@ def checked_edit(text: str, *, field: str) -> str:
 
 
 DRAFTING_STALE_AFTER = timedelta(minutes=10)  # a draft still "drafting" after this was lost
+SHARED_TS_WAIT = 5.0  # seconds a reaction waits for the shared DM's ts to be recorded
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,7 @@ class DraftArea:
     first_step: str
     evidence_ids: tuple[int, ...]  # feedback ids
     sources: str  # "3 peer notes and the Q3 launch debrief"
+    stretch: bool = False  # no growth area in the data: this is a strength to stretch
 
 
 @dataclass(frozen=True)
@@ -172,6 +175,11 @@ class CoachingService:
     @property
     def uses_llm(self) -> bool:
         return self._llm is not None
+
+    @property
+    def response_format(self) -> str | None:
+        """The response format the LLM coach asks in now (``auto`` settles on one), or None."""
+        return str(self._llm.response_format) if self._llm is not None else None
 
     # -- drafting ---------------------------------------------------------------------
 
@@ -308,8 +316,9 @@ class CoachingService:
         self, evidence: Evidence, subject_name: str, other_names: list[str], *, for_self: bool
     ) -> Drafted:
         offline = offline_answer(self._framework, self._catalog, evidence)
-        if self._llm is None or offline is None:
-            # Without enough evidence there is nothing honest to ask an LLM either.
+        if self._llm is None or offline is None or offline.stretch is not None:
+            # Without enough evidence there is nothing honest to ask an LLM either; without a
+            # growth area in the data, the draft says so (and how to stretch a strength).
             return Drafted(offline, OFFLINE)
         request = build_prompt(
             self._prompt,
@@ -328,7 +337,7 @@ class CoachingService:
                     answer, LLM, prompt_tokens=0, completion_tokens=0, cached=True, answer_id=known.id
                 )
         try:
-            reply = self._llm.ask(self._prompt, request)
+            reply = self._llm.ask(request)
         except CoachRefused as refused:
             log.warning("the LLM coach could not be used for a draft: %s", refused.reason)
             return Drafted(offline, OFFLINE, refused.reason, refused.prompt_tokens, refused.completion_tokens)
@@ -431,6 +440,8 @@ class CoachingService:
             session.add(draft)
             card = self._card(session, draft, coaching_repo.newest_evidence_at(session, draft.subject_id))
             channel, ts = draft.shared_channel_id, draft.shared_ts
+        if not (channel and ts):
+            channel, ts = self._shared_message(draft_id)
         if channel and ts:
             text, blocks = self._views.shared_message(card)
             try:
@@ -438,6 +449,22 @@ class CoachingService:
             except Exception as error:  # the reaction is stored; the DM keeps its buttons
                 log.warning("could not update a shared coaching DM: %s", type(error).__name__)
         return card
+
+    def _shared_message(self, draft_id: int) -> tuple[str | None, str | None]:
+        """Where the draft was shared, once the outbox has recorded it. A click can come in the
+        moment Slack shows the DM, before the sender has written down its ts: wait for that
+        (the database says, whichever replica sent it), a few seconds at most."""
+        deadline = time.monotonic() + SHARED_TS_WAIT
+        while True:
+            with self._db.transaction() as session:
+                draft = coaching_repo.get(session, draft_id)
+                if draft is None:
+                    return None, None
+                if draft.shared_channel_id and draft.shared_ts:
+                    return draft.shared_channel_id, draft.shared_ts
+            if time.monotonic() >= deadline:
+                return None, None
+            time.sleep(0.05)
 
     # -- helpers ----------------------------------------------------------------------
 
@@ -483,6 +510,7 @@ class CoachingService:
                 first_step=a["first_step"],
                 evidence_ids=tuple(a["evidence"]),
                 sources=a["sources"],
+                stretch=a.get("kind") == "stretch",
             )
             for a in content.get("areas", [])
             if a["kpi"] in keys  # a KPI the framework has since dropped
@@ -523,10 +551,12 @@ def _content(answer: CoachingAnswer, evidence: Evidence) -> dict[str, Any]:
         return [i.feedback_id for i in items], describe_sources(items)
 
     areas = []
-    for area in answer.growth_areas:
+    stretch = [answer.stretch] if answer.stretch is not None else []
+    for area, kind in [(a, "growth") for a in answer.growth_areas] + [(a, "stretch") for a in stretch]:
         ids, sources = resolve(area.evidence)
         areas.append(
             {
+                "kind": kind,  # "stretch": no growth area in the data; a strength to stretch
                 "kpi": area.kpi,
                 "observation": area.observation,
                 "suggestion": area.suggestion,

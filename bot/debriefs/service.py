@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from bot.debriefs.schedule import debrief_schedule
+from bot.debriefs.schedule import DebriefSchedule, debrief_schedule
 from bot.errors import InvalidInput, NotAllowed, NotFound
 from bot.feedback.anonymity import ANONYMOUS_RELEASED, MIN_GIVERS
 from bot.feedback.answers import Answers, check_answers
@@ -26,7 +26,7 @@ from bot.outbox import Outbox, Rendered
 from bot.people.directory import PeopleService, PersonRef, UnknownPeople
 from bot.slack_gateway import SlackGateway
 from bot.text import checked_text
-from bot.timekeeping import local_date
+from bot.timekeeping import MONDAY_TO_FRIDAY, WorkingDays, local_date
 from storage.db import Database
 from storage.models import (
     NAME_MAX,
@@ -162,10 +162,11 @@ class DebriefService:
         views: DebriefViews,
         clock: Callable[[], datetime],
         window_days: int,
+        working_days: WorkingDays = MONDAY_TO_FRIDAY,
     ) -> None:
         self._db, self._gateway, self._people, self._outbox = db, gateway, people, outbox
         self._framework, self._views, self._clock = framework, views, clock
-        self._window_days = window_days
+        self._window_days, self._working = window_days, working_days
         outbox.register(MessageKind.DEBRIEF_PROMPT, self._render_prompt)
         outbox.register(MessageKind.DEBRIEF_REMINDER, self._render_reminder)
 
@@ -254,8 +255,14 @@ class DebriefService:
             raise InvalidInput(errors)
         assert draft.end_date is not None and draft.offset_days is not None
 
-        schedule = debrief_schedule(draft.end_date, draft.offset_days, lead.tz, self._window_days)
+        schedule = debrief_schedule(draft.end_date, draft.offset_days, self._window_days, self._working)
         members = [everyone[m] for m in member_ids]
+        # Each giver is prompted at 10:00 their own time: the job runs at the first of those
+        # moments and queues each DM for its own (``_on_prompt_due``). The project's own times
+        # are the lead's, who reads them.
+        zones = [lead.tz] + ([m.tz for m in members] if upward is not UpwardFeedback.NONE else [])
+        first_prompt = min(schedule.prompt_at(tz) for tz in zones)
+        first_reminder = min(schedule.reminder_at(tz) for tz in zones)
         try:
             with self._db.transaction() as session:
                 project = projects_repo.add_project(
@@ -267,9 +274,9 @@ class DebriefService:
                         end_date=draft.end_date,
                         debrief_offset_days=draft.offset_days,
                         upward_feedback=upward,
-                        debrief_due_at=schedule.due_at,
-                        reminder_due_at=schedule.reminder_at,
-                        window_closes_at=schedule.closes_at,
+                        debrief_due_at=schedule.prompt_at(lead.tz),
+                        reminder_due_at=schedule.reminder_at(lead.tz),
+                        window_closes_at=schedule.closes_at(lead.tz),
                         source_view_id=view_id,
                         created_at=self._clock(),
                     ),
@@ -297,13 +304,13 @@ class DebriefService:
                             ),
                         )
                 jobs_repo.schedule(
-                    session, kind=JobKind.DEBRIEF_PROMPT, project_id=pid, due_at=schedule.due_at
+                    session, kind=JobKind.DEBRIEF_PROMPT, project_id=pid, due_at=first_prompt
                 )
                 jobs_repo.schedule(
-                    session, kind=JobKind.DEBRIEF_REMINDER, project_id=pid, due_at=schedule.reminder_at
+                    session, kind=JobKind.DEBRIEF_REMINDER, project_id=pid, due_at=first_reminder
                 )
                 jobs_repo.schedule(
-                    session, kind=JobKind.DEBRIEF_CLOSE, project_id=pid, due_at=schedule.closes_at
+                    session, kind=JobKind.DEBRIEF_CLOSE, project_id=pid, due_at=schedule.closes_at(lead.tz)
                 )
                 session.flush()
                 summary = self._summary(session, project)
@@ -508,28 +515,38 @@ class DebriefService:
             raise ValueError(f"unknown job kind {kind}")
         return None
 
+    def _schedule(self, project: Project) -> DebriefSchedule:
+        return debrief_schedule(
+            project.end_date, project.debrief_offset_days, self._window_days, self._working
+        )
+
     def _on_prompt_due(self, session: Session, project_id: int, now: datetime) -> None:
         project = projects_repo.get_for_update(session, project_id)
         if project is None or project.state not in (ProjectState.SCHEDULED, ProjectState.OPEN):
             return
         if project.state is ProjectState.SCHEDULED:
             projects_repo.set_state(session, project, ProjectState.OPEN)
+        schedule = self._schedule(project)
         givers = _givers(projects_repo.tasks(session, project_id))
         people = people_repo.by_ids(session, givers)
         for giver_id in givers:
-            if people[giver_id].left_programme_at is None:  # who left since is not asked
-                self._enqueue(session, MessageKind.DEBRIEF_PROMPT, project_id, giver_id, now)
+            person = people[giver_id]
+            if person.left_programme_at is None:  # who left since is not asked
+                at = max(now, schedule.prompt_at(person.tz))  # 10:00 their time
+                self._enqueue(session, MessageKind.DEBRIEF_PROMPT, project_id, giver_id, at)
 
     def _on_reminder_due(self, session: Session, project_id: int, now: datetime) -> None:
         project = projects_repo.get(session, project_id)
         if project is None or project.state is not ProjectState.OPEN or now >= project.window_closes_at:
             return  # no reminders once the window has closed
+        schedule = self._schedule(project)
         open_givers = _givers(t for t in projects_repo.tasks(session, project_id) if t.done_at is None)
         people = people_repo.by_ids(session, open_givers)
         for giver_id in open_givers:
-            # Someone on vacation is not reminded; the prompt is still in their DMs when back.
-            if not _paused(people[giver_id], now) and people[giver_id].left_programme_at is None:
-                self._enqueue(session, MessageKind.DEBRIEF_REMINDER, project_id, giver_id, now)
+            person = people[giver_id]
+            if person.left_programme_at is None:  # away or answered by then: see _render_reminder
+                at = max(now, schedule.reminder_at(person.tz))
+                self._enqueue(session, MessageKind.DEBRIEF_REMINDER, project_id, giver_id, at)
 
     def _on_close_due(self, session: Session, project_id: int) -> bool:
         project = projects_repo.get_for_update(session, project_id)
@@ -569,6 +586,10 @@ class DebriefService:
             or project.state is not ProjectState.OPEN
             or self._clock() >= project.window_closes_at
         ):
+            return None
+        person = people_repo.get(session, message.recipient_id)
+        if person is None or _paused(person, self._clock()):
+            # Someone on vacation is not reminded; the prompt is still in their DMs when back.
             return None
         card = self._card(session, message.ref_id, message.recipient_id, reminder=True)
         if all(item.done for item in card.items):

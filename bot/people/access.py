@@ -3,8 +3,10 @@
 
 - A person sees what was said about them and what they gave.
 - A manager also sees what was said about their direct reports (confirmed links only).
-- Admins manage settings and exports but read individual feedback only where they are also
-  the person's manager: being an admin grants no reading at all.
+- Admins (``BRICKWORK_ADMINS``) may act on the programme as a whole (``AdminFacts``): import
+  the org chart, take a person who left out of it, see the programme's health in counts, and
+  read the audit trail of those actions. They read individual feedback only where they are
+  also the person's manager: being an admin grants no reading at all.
 - A coaching draft is seen by whoever it was drafted for, and by the person it is about once
   shared with them.
 - An anonymous giver is shown to nobody but themself. Anonymous feedback exists for readers
@@ -57,6 +59,14 @@ class DraftFacts:
 
 
 @dataclass(frozen=True)
+class AdminFacts:
+    """An action on the programme as a whole (``storage.models.AuditAction``): importing the
+    org chart, forgetting a person, the health counts, the audit trail."""
+
+    action: str
+
+
+@dataclass(frozen=True)
 class Access:
     read: bool
     giver_visible: bool = False
@@ -71,7 +81,9 @@ DENIED = Access(read=False)
 FULL = Access(read=True, giver_visible=True, text_visible=True)
 
 
-def authorize(viewer: Viewer, record: FeedbackFacts | RequestFacts | PersonFacts | DraftFacts) -> Access:
+def authorize(
+    viewer: Viewer, record: FeedbackFacts | RequestFacts | PersonFacts | DraftFacts | AdminFacts
+) -> Access:
     if isinstance(record, FeedbackFacts):
         return _feedback(viewer, record)
     if isinstance(record, RequestFacts):
@@ -84,6 +96,9 @@ def authorize(viewer: Viewer, record: FeedbackFacts | RequestFacts | PersonFacts
         # Not their next manager, not an admin: a draft is a manager's notes until shared.
         mine = viewer.person_id == record.requested_by_id
         return FULL if mine or (record.shared and viewer.person_id == record.subject_id) else DENIED
+    if isinstance(record, AdminFacts):
+        # Admins only, and only the admin actions: none of them reads a feedback record.
+        return FULL if viewer.is_admin else DENIED
     raise TypeError(f"no rule for {type(record).__name__}")  # a new kind of record needs a rule first
 
 

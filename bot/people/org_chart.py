@@ -36,6 +36,10 @@ EMAIL_MAX = 254
 _EMAIL = re.compile(r"^[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>]+$")
 
 NO_SLACK_USER = "no Slack user with that email"
+# A cell a spreadsheet would run as a formula ("=HYPERLINK(…)", "+1+cmd", "@SUM(…)"): no email
+# starts so, and whoever opens a copy of the file or of what came from it must not run one.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+FORMULA = "starts like a spreadsheet formula (=, +, -, @), not an email address"
 
 K = TypeVar("K", bound=Hashable)
 
@@ -165,7 +169,30 @@ class OrgService:
         a ``BrickworkError``. Slack lookups run first, outside any transaction; the good rows
         then land in one transaction, checked for cycles row by row in file order.
         """
-        rows, refused, rows_read = _parse(path)
+        return self.import_rows(*_parse(path))
+
+    def import_csv_bytes(
+        self,
+        data: bytes,
+        *,
+        source: str,
+        max_rows: int | None = None,
+        record: Callable[[Session, ImportReport], None] | None = None,
+    ) -> ImportReport:
+        """``import_csv`` for a file's bytes (a CSV shared in Slack): ``source`` names it in
+        errors; more than ``max_rows`` rows is a ``BrickworkError`` and nothing is looked up.
+        ``record`` is called with the report inside the transaction that applies it (an audit
+        row lands with the change, or neither does)."""
+        return self.import_rows(*_parse_bytes(data, source, max_rows=max_rows), record=record)
+
+    def import_rows(
+        self,
+        rows: list[_Row],
+        refused: list[RefusedRow],
+        rows_read: int,
+        *,
+        record: Callable[[Session, ImportReport], None] | None = None,
+    ) -> ImportReport:
         resolved = self._resolve(rows, refused)
         now = self._clock()
         applied = 0
@@ -200,10 +227,13 @@ class OrgService:
                 else:
                     chart[person_uid] = manager_uid
                 applied += 1
+            report = ImportReport(
+                rows_read=rows_read, applied=applied, refused=tuple(sorted(refused, key=lambda r: r.line))
+            )
+            if record is not None:
+                record(session, report)
         log.info("org chart import: %d rows, %d applied, %d refused", rows_read, applied, len(refused))
-        return ImportReport(
-            rows_read=rows_read, applied=applied, refused=tuple(sorted(refused, key=lambda r: r.line))
-        )
+        return report
 
     def _resolve(self, rows: list[_Row], refused: list[RefusedRow]) -> list[_Resolved]:
         """Look every email up in Slack once, and refuse the rows that name nobody usable."""
@@ -256,10 +286,13 @@ class OrgService:
 
     # -- leaving the programme --------------------------------------------------------
 
-    def forget(self, slack_user_id: str) -> ForgetReport:
+    def forget(
+        self, slack_user_id: str, *, record: Callable[[Session, ForgetReport], None] | None = None
+    ) -> ForgetReport:
         """Delete the feedback the person gave and the coaching drafts about them, by them or
         citing what they gave (and the coach's answer cache), withdraw their open requests, take them out
-        of the org chart and mark them as having left the programme. Safe to repeat."""
+        of the org chart and mark them as having left the programme. Safe to repeat. ``record``
+        is called with the report inside the same transaction (an admin's audit row)."""
         now = self._clock()
         with self._db.transaction() as session:
             org_repo.lock_org_chart(session)
@@ -285,6 +318,17 @@ class OrgService:
             session.flush()
             unlinked = org_repo.unlink_reports(session, manager_id=person.id)
             left_at = person.left_programme_at
+            report = ForgetReport(
+                slack_user_id=slack_user_id,
+                feedback_deleted=deleted,
+                drafts_deleted=drafts,
+                requests_withdrawn=withdrawn,
+                reports_unlinked=unlinked,
+                manager_unlinked=manager_unlinked,
+                left_programme_at=left_at,
+            )
+            if record is not None:
+                record(session, report)
         log.info(
             "forgot person %s: %d feedback deleted, %d coaching drafts deleted, %d requests withdrawn, "
             "%d reports unlinked",
@@ -296,15 +340,7 @@ class OrgService:
         )
         if self._on_change is not None:
             self._on_change(touched_slack_ids)
-        return ForgetReport(
-            slack_user_id=slack_user_id,
-            feedback_deleted=deleted,
-            drafts_deleted=drafts,
-            requests_withdrawn=withdrawn,
-            reports_unlinked=unlinked,
-            manager_unlinked=manager_unlinked,
-            left_programme_at=left_at,
-        )
+        return report
 
 
 def _unusable(user: SlackUser | None, prefix: str) -> str | None:
@@ -320,16 +356,26 @@ def _unusable(user: SlackUser | None, prefix: str) -> str | None:
 def _parse(path: Path) -> tuple[list[_Row], list[RefusedRow], int]:
     """The rows worth looking up, the rows refused already, and how many rows were read."""
     try:
-        text = path.read_bytes().decode("utf-8-sig")  # Excel writes a BOM; it is not part of the header
+        data = path.read_bytes()
     except FileNotFoundError:
         raise BrickworkError(f"{path}: no such file") from None
     except IsADirectoryError:
         raise BrickworkError(f"{path}: is a directory, not a CSV file") from None
     except OSError as error:
         raise BrickworkError(f"{path}: cannot read the file ({error.strerror or error})") from None
+    return _parse_bytes(data, str(path))
+
+
+def _parse_bytes(
+    data: bytes, path: str, *, max_rows: int | None = None
+) -> tuple[list[_Row], list[RefusedRow], int]:
+    try:
+        text = data.decode("utf-8-sig")  # Excel writes a BOM; it is not part of the header
     except UnicodeDecodeError as error:
         line = _text_line(error)
         raise BrickworkError(f"{path}: not UTF-8 text (line {line}); save the CSV as UTF-8") from None
+    if "\x00" in text:
+        raise BrickworkError(f"{path}: not a text file (it contains NUL characters); save the CSV as UTF-8")
     reader = csv.reader(io.StringIO(text, newline=""))
     rows: list[_Row] = []
     refused: list[RefusedRow] = []
@@ -352,6 +398,10 @@ def _parse(path: Path) -> tuple[list[_Row], list[RefusedRow], int]:
                 header_seen = True
                 continue
             rows_read += 1
+            if max_rows is not None and rows_read > max_rows:
+                raise BrickworkError(
+                    f"{path}: more than {max_rows} rows; split the file and import each part"
+                )
             reason = _malformed(cells)
             email = cells[0]
             if reason is None and email.lower() in first_line:
@@ -377,8 +427,12 @@ def _malformed(cells: list[str]) -> str | None:
     email, manager_email = cells
     if not email:
         return "the email is missing"
+    if email.startswith(FORMULA_STARTS):
+        return FORMULA
     if len(email) > EMAIL_MAX or not _EMAIL.fullmatch(email):
         return "not an email address"
+    if manager_email.startswith(FORMULA_STARTS):
+        return f"the manager email {FORMULA}"
     if manager_email and (len(manager_email) > EMAIL_MAX or not _EMAIL.fullmatch(manager_email)):
         return f"the manager email {manager_email[:80]!r} is not an email address"
     return None

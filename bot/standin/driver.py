@@ -491,6 +491,46 @@ class Actor:
             event["view"] = home
         return self.event(event)
 
+    def share_file(
+        self,
+        filename: str,
+        content: bytes,
+        *,
+        text: str = "",
+        channel: str | None = None,
+        mimetype: str | None = None,
+        filetype: str | None = None,
+    ) -> Response:
+        """Share a file as this user (default: in their DM with the bot), as Slack's client does:
+        the file is stored in the workspace (:meth:`FakeSlack.share_file`) and the ``message``
+        event with subtype ``file_share`` is delivered, carrying the file objects."""
+        message = self.slack.share_file(
+            self.user_id,
+            filename,
+            content,
+            channel=channel,
+            text=text,
+            mimetype=mimetype,
+            filetype=filetype,
+        )
+        conv = self.slack.conversation(message["channel"]) or {}
+        kind = conv.get("kind", "channel")
+        return self.event(
+            {
+                "type": "message",
+                "subtype": "file_share",
+                "channel": message["channel"],
+                "channel_type": {"public": "channel", "private": "group"}.get(kind, kind),
+                "user": self.user_id,
+                "text": text,
+                "files": message["files"],
+                "upload": True,
+                "display_as_bot": False,
+                "ts": message["ts"],
+                "event_ts": message["ts"],
+            }
+        )
+
     def say(self, text: str, channel: str | None = None) -> Response:
         """Post ``text`` as this user (a ``message`` event; default: their DM with the bot)."""
         channel = channel or self.slack.dm_channel(self.user_id)

@@ -17,7 +17,14 @@ What it stands in for:
   (``text``, ``json_object`` -- which needs the word "JSON" in the messages -- and
   ``json_schema``, whose ``strict`` schemas must close every object with
   ``additionalProperties: false`` and require every property, as OpenAI insists);
-* servers without structured output (``supports_json_schema=False``);
+* servers without structured output (``supports_json_schema=False``), and llama-cpp-python's server
+  (``flavour="llama-cpp-python"``) as it answered us: ``json_schema`` refused with HTTP 500 and a
+  pydantic message ("Input should be 'text' or 'json_object'"), ``json_object`` with an inline
+  ``schema`` accepted, no "JSON" word required, one request at a time (``serial``) and a request
+  whose client gave up still generating to the end, holding up the next one;
+* ``max_tokens`` (an answer longer than it is cut, ``finish_reason: "length"``), a context window
+  (``context_window``: prompt plus ``max_tokens`` over it is refused), servers that report no
+  ``usage`` (``report_usage=False``);
 * the bad days, on demand (:meth:`FakeLLM.fail_next`): rate limits with ``Retry-After``,
   outages, answers that are not JSON or break the schema, and slow answers that make the
   client time out; :attr:`FakeLLM.delay` makes every answer slow.
@@ -42,7 +49,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
 
 from bot.standin.loopback import LoopbackService
@@ -55,6 +62,12 @@ TOKENS_PER_MESSAGE = 4
 CHARS_PER_TOKEN = 4
 
 Responder = Callable[[dict[str, Any]], str | dict[str, Any]]
+Flavour = Literal["openai", "llama-cpp-python"]
+LLAMA_FORMAT_REFUSAL = (
+    "1 validation error:\n  {'type': 'literal_error', 'loc': ('body', 'response_format', 'type'), "
+    "'msg': \"Input should be 'text' or 'json_object'\", 'input': 'json_schema', "
+    "'ctx': {'expected': \"'text' or 'json_object'\"}}"
+)
 
 _ERROR_TYPES = {
     400: "invalid_request_error",
@@ -199,11 +212,22 @@ class FakeLLM(LoopbackService):
         *,
         supports_json_schema: bool = True,
         delay: float = 0.0,
+        flavour: Flavour = "openai",
+        serial: bool | None = None,
+        report_usage: bool = True,
+        context_window: int | None = None,
     ) -> None:
         self.models: tuple[str, ...] | None = tuple(models) if models is not None else None
-        self.supports_json_schema = supports_json_schema
+        self.flavour: Flavour = flavour
+        self.supports_json_schema = supports_json_schema and flavour == "openai"
         self.delay = delay
+        # llama.cpp serves one request at a time by default, and finishes what it started.
+        self.serial = flavour == "llama-cpp-python" if serial is None else serial
+        self.report_usage = report_usage
+        self.context_window = context_window
+        self._busy = threading.Lock()
         self._lock = threading.RLock()
+        self._answered = threading.Condition(self._lock)  # notified whenever a call is recorded
         self._calls: list[LLMCall] = []
         self._failures: deque[_Failure] = deque()
         self._responder: Responder | None = None
@@ -312,24 +336,27 @@ class FakeLLM(LoopbackService):
         matching calls; raises ``AssertionError`` with a summary of the calls seen on timeout.
         """
         deadline = time.monotonic() + timeout
-        while True:
-            matching = [c for c in self.calls_to_completions() if where is None or where(c)]
-            if len(matching) >= count:
-                return matching
-            if time.monotonic() >= deadline:
-                all_calls = self.calls
-                lines = [
-                    f"expected at least {count} chat completion call(s)"
-                    + (" matching the `where` filter" if where is not None else "")
-                    + f" within {timeout}s; saw {len(matching)} matching, {len(all_calls)} in total."
-                ]
-                if all_calls:
-                    lines.append("Calls seen (oldest first, last 25):")
-                    lines.extend(f"  {i}. {c.summary()}" for i, c in enumerate(all_calls[-25:], 1))
-                else:
-                    lines.append("No calls were made to the fake LLM at all.")
-                raise AssertionError("\n".join(lines))
-            time.sleep(0.01)
+        with self._answered:
+            while True:
+                matching = [c for c in self.calls_to_completions() if where is None or where(c)]
+                if len(matching) >= count:
+                    return matching
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self._answered.wait(left)
+        all_calls = self.calls
+        lines = [
+            f"expected at least {count} chat completion call(s)"
+            + (" matching the `where` filter" if where is not None else "")
+            + f" within {timeout}s; saw {len(matching)} matching, {len(all_calls)} in total."
+        ]
+        if all_calls:
+            lines.append("Calls seen (oldest first, last 25):")
+            lines.extend(f"  {i}. {c.summary()}" for i, c in enumerate(all_calls[-25:], 1))
+        else:
+            lines.append("No calls were made to the fake LLM at all.")
+        raise AssertionError("\n".join(lines))
 
     # ------------------------------------------------------------------ HTTP plumbing
 
@@ -350,6 +377,7 @@ class FakeLLM(LoopbackService):
             reply = _Reply(500, failure.body(), {})
         with self._lock:
             self._calls.append(LLMCall(body, reply.status, reply.body, arrived, path, method))
+            self._answered.notify_all()
         payload = json.dumps(reply.body).encode()
         try:
             handler.send_response(reply.status)
@@ -394,6 +422,14 @@ class FakeLLM(LoopbackService):
         with self._lock:
             failure = self._failures.popleft() if self._failures else None
             responder = self._responder
+        if not self.serial:
+            return self._generate(body, failure, responder)
+        with self._busy:  # held to the end even when the client has gone: the server is busy
+            return self._generate(body, failure, responder)
+
+    def _generate(
+        self, body: dict[str, Any], failure: _Failure | None, responder: Responder | None
+    ) -> _Reply:
         self._sleep(self.delay + (failure.delay if failure else 0.0))
         if failure is not None and failure.status is not None:
             message = _ERROR_MESSAGES.get(failure.status, f"Injected failure (HTTP {failure.status}).")
@@ -424,10 +460,13 @@ class FakeLLM(LoopbackService):
             self._stopping.wait(seconds)
 
     def _completion_json(self, body: dict[str, Any], content: str) -> dict[str, Any]:
-        messages = body["messages"]
-        prompt_tokens = sum(estimate_tokens(m.get("content") or "") + TOKENS_PER_MESSAGE for m in messages)
+        prompt_tokens = _prompt_tokens(body)
+        finish_reason = "stop"
+        limit = body.get("max_tokens", body.get("max_completion_tokens"))
+        if isinstance(limit, int) and estimate_tokens(content) > limit:
+            content, finish_reason = content[: limit * CHARS_PER_TOKEN], "length"
         completion_tokens = estimate_tokens(content)
-        return {
+        answer = {
             "id": f"chatcmpl-fake{next(self._counter):06d}{secrets.token_hex(6)}",
             "object": "chat.completion",
             "created": int(time.time()),
@@ -438,15 +477,17 @@ class FakeLLM(LoopbackService):
                     "index": 0,
                     "message": {"role": "assistant", "content": content, "refusal": None},
                     "logprobs": None,
-                    "finish_reason": "stop",
+                    "finish_reason": finish_reason,
                 }
             ],
-            "usage": {
+        }
+        if self.report_usage:
+            answer["usage"] = {
                 "prompt_tokens": prompt_tokens,
                 "completion_tokens": completion_tokens,
                 "total_tokens": prompt_tokens + completion_tokens,
-            },
-        }
+            }
+        return answer
 
     # ------------------------------------------------------------------ validation
 
@@ -464,7 +505,25 @@ class FakeLLM(LoopbackService):
                 400, "stream is not supported by this server", param="stream", code="unsupported_parameter"
             )
         _validate_messages(body.get("messages"))
+        for param in ("max_tokens", "max_completion_tokens"):
+            limit = body.get(param)
+            if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool)):
+                raise _invalid_type(param, "an integer", limit)
+            if isinstance(limit, int) and limit < 1:
+                raise LLMApiFailure(
+                    400,
+                    f"Invalid '{param}': integer below minimum value. Expected a value >= 1, but got "
+                    f"{limit} instead.",
+                    param=param,
+                    code="integer_below_min_value",
+                )
         self._validate_response_format(body)
+        if self.context_window is not None:
+            wanted = _prompt_tokens(body) + int(body.get("max_tokens") or 0)
+            if wanted > self.context_window:
+                raise LLMApiFailure(
+                    400, f"Requested tokens ({wanted}) exceed context window of {self.context_window}"
+                )
 
     def _validate_response_format(self, body: dict[str, Any]) -> None:
         response_format = body.get("response_format")
@@ -473,6 +532,17 @@ class FakeLLM(LoopbackService):
         if not isinstance(response_format, dict):
             raise _invalid_type("response_format", "an object", response_format)
         kind = response_format.get("type")
+        if self.flavour == "llama-cpp-python":
+            if kind not in ("text", "json_object"):  # what llama-cpp-python's server answered us
+                raise LLMApiFailure(500, LLAMA_FORMAT_REFUSAL, error_type="internal_server_error")
+            return  # json_object takes an inline "schema" there, and needs no "JSON" in the prompt
+        if "schema" in response_format:
+            raise LLMApiFailure(
+                400,
+                "Unknown parameter: 'response_format.schema'.",
+                param="response_format.schema",
+                code="unknown_parameter",
+            )
         if kind is None:
             raise _missing("response_format.type")
         if kind not in ("text", "json_object", "json_schema"):
@@ -505,6 +575,10 @@ class FakeLLM(LoopbackService):
 
 
 # ---------------------------------------------------------------------- helpers
+
+
+def _prompt_tokens(body: dict[str, Any]) -> int:
+    return sum(estimate_tokens(m.get("content") or "") + TOKENS_PER_MESSAGE for m in body["messages"])
 
 
 def _parse_json_body(raw: bytes) -> dict[str, Any]:

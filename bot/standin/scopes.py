@@ -27,6 +27,9 @@ token" at ``https://docs.slack.dev/reference/methods/<method>``:
 * ``files.getUploadURLExternal``, ``files.completeUploadExternal`` — ``files:write``
   (https://docs.slack.dev/reference/methods/files.getUploadURLExternal,
   https://docs.slack.dev/reference/methods/files.completeUploadExternal).
+* ``files.info`` — ``files:read`` (https://docs.slack.dev/reference/methods/files.info); the same
+  scope lets a bot token download a file from its ``url_private`` (https://api.slack.com/scopes/files:read,
+  https://api.slack.com/types/file#auth), which the stand-in checks as well (``FILES_READ``).
 
 Which scope Slack names in ``needed`` when a method lists several (``conversations.history``) is not
 documented; the stand-in names the one for the kind of conversation the call was about.
@@ -55,7 +58,11 @@ METHOD_SCOPES: Final[Mapping[str, tuple[str, ...]]] = {
     "views.publish": (),
     "files.getUploadURLExternal": ("files:write",),
     "files.completeUploadExternal": ("files:write",),
+    "files.info": ("files:read",),
 }
+
+#: Downloading a file from its ``url_private`` with a bot token needs this scope.
+FILES_READ: Final = "files:read"
 
 #: For methods whose scope depends on the conversation: {method: {conversation kind: scope}}.
 #: Kinds: ``public`` and ``private`` channels, ``im`` (a DM), ``mpim`` (a group DM).
@@ -83,6 +90,7 @@ APP_SCOPES: Final[tuple[str, ...]] = (
     "users:read.email",
     "files:write",
     "im:history",
+    "files:read",
 )
 
 

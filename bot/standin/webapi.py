@@ -14,6 +14,9 @@ What it stands in for:
 * file uploads the way ``WebClient.files_upload_v2`` does them: ``files.getUploadURLExternal``,
   a POST of the bytes to the returned ``upload_url`` (served here under ``/upload/<file_id>``)
   and ``files.completeUploadExternal``, which shares the file into a channel or DM;
+* files people share (:meth:`FakeSlack.share_file`; the driver's ``Actor.share_file`` also sends
+  the ``message`` event with subtype ``file_share``), ``files.info``, and downloads from a file's
+  ``url_private`` / ``url_private_download`` (served under ``/files-pri/``) — see "Files" below;
 * Slack's server-side Block Kit validation (see :mod:`bot.standin.validation`), so an
   over-long button label fails here exactly as it would in production;
 * message metadata (``metadata`` on chat.postMessage / chat.update, returned by
@@ -93,6 +96,24 @@ in Slack (which does not reveal that it exists). Per method, the stand-in checks
   minutes (``response_url_ttl``; then ``expired_url``), as https://docs.slack.dev/interactivity/handling-user-interaction
   says.
 
+Files
+-----
+
+A file is shared by a person (:meth:`FakeSlack.share_file`) or uploaded by the app
+(``files_upload_v2``); either way it lives in the conversations it was shared to. The bot can see
+a file it uploaded itself and any file shared in a conversation it is a member of; any other file
+is ``file_not_found`` to ``files.info`` (https://docs.slack.dev/reference/methods/files.info, which
+needs ``files:read``), as Slack does not reveal files the app cannot see.
+
+``url_private`` and ``url_private_download`` are downloaded with ``GET`` and the header
+``Authorization: Bearer <token>`` (https://api.slack.com/types/file#auth); the token must be a bot
+token with ``files:read`` and the file one the bot can see. Otherwise Slack does not answer 401: it
+redirects to its sign-in page (``302``, an HTML body, the header ``x-slack-meta: ?;acl_fail``), so
+a client that follows the redirect gets ``200`` and an HTML page instead of the file — the classic
+sign of a missing ``files:read``. The stand-in does the same (its sign-in page is ``/signin``). A
+file's bytes are served with its ``mimetype``. Downloads are recorded as ``url_private`` calls
+(``file_id``, how they ended: ``not_authed``, ``missing_scope``, ``file_not_found``).
+
 Message metadata (https://docs.slack.dev/messaging/message-metadata): ``metadata`` must be a JSON
 object (a JSON-encoded string in a form body) with a string ``event_type`` and an object
 ``event_payload``, else ``invalid_metadata_format``. An ``event_type`` with characters other than
@@ -134,13 +155,14 @@ from datetime import datetime
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler
 from typing import Any, Literal, Self
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, quote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.standin.loopback import LoopbackService
 from bot.standin.scopes import (
     APP_SCOPES,
     CHAT_WRITE_PUBLIC,
+    FILES_READ,
     METHOD_SCOPES,
     SCOPE_BY_CONVERSATION,
     missing_scopes,
@@ -163,6 +185,8 @@ HISTORY_MAX_LIMIT = 999
 # (https://docs.slack.dev/messaging/message-metadata).
 METADATA_EVENT_TYPE = re.compile(r"[A-Za-z0-9_-]+")
 TS_PATTERN = re.compile(r"\d+(\.\d+)?")
+#: What Slack answers a ``url_private`` download it will not serve, after its redirect.
+SIGN_IN_PAGE = b"<!DOCTYPE html><html><head><title>Sign in | Slack</title></head><body>Sign in</body></html>"
 
 ConversationKind = Literal["public", "private", "im", "mpim"]
 #: How a call was answered: normally, after a delay, never (connection held), or not at all (closed).
@@ -387,6 +411,8 @@ class _Reply:
     headers: dict[str, str] = field(default_factory=dict)
     text: str | None = None  # answer text/plain instead of JSON (the upload URL does)
     call: Call | None = None  # the call this answers, as recorded
+    raw: bytes | None = None  # answer these bytes, with ``content_type`` (file downloads)
+    content_type: str = "application/octet-stream"
 
 
 class FakeSlack(LoopbackService):
@@ -472,6 +498,7 @@ class FakeSlack(LoopbackService):
             "views.publish": self._views_publish,
             "files.getUploadURLExternal": self._files_get_upload_url_external,
             "files.completeUploadExternal": self._files_complete_upload_external,
+            "files.info": self._files_info,
         }
 
     # ------------------------------------------------------------------ lifecycle
@@ -1011,13 +1038,15 @@ class FakeSlack(LoopbackService):
             return copy.deepcopy(stored) if stored else None
 
     def files(self, channel_or_user_id: str | None = None) -> list[dict[str, Any]]:
-        """Files completed with files.completeUploadExternal, oldest first.
+        """Files completed with files.completeUploadExternal, and files people shared
+        (:meth:`share_file`), oldest first.
 
         With ``channel_or_user_id`` (a channel id, or a user id meaning the bot's DM with that
         user) only the files shared there. Each record has ``id``, ``name`` / ``filename``,
         ``title``, ``content`` (bytes), ``size``, ``mimetype``, ``filetype``, ``channel`` (the
         first channel it was shared to, None when private), ``channels``, ``initial_comment``,
-        ``thread_ts``, ``user`` (the bot), ``message_ts`` ({channel: ts of the share message}).
+        ``thread_ts``, ``user`` (the bot, or the person who shared it), ``message_ts`` ({channel: ts
+        of the share message}).
         """
         channel = None if channel_or_user_id is None else self._channel_for_reading(channel_or_user_id)
         with self._lock:
@@ -1032,6 +1061,72 @@ class FakeSlack(LoopbackService):
             if upload is None or upload.content is None:
                 raise KeyError(f"no bytes were uploaded for file {file_id!r}")
             return upload.content
+
+    def share_file(
+        self,
+        user_id: str,
+        filename: str,
+        content: bytes,
+        *,
+        channel: str | None = None,
+        text: str = "",
+        mimetype: str | None = None,
+        filetype: str | None = None,
+    ) -> dict[str, Any]:
+        """``user_id`` shares a file (``content``) in ``channel`` (default: their DM with the bot),
+        as a person does from Slack's client; returns the share message, with its ``files``.
+
+        The file is the person's (``user``), so the bot sees it only where it is a member of the
+        conversation. This changes the workspace only: the driver's ``Actor.share_file`` also
+        sends the ``message`` event (subtype ``file_share``) Slack would send.
+        """
+        with self._lock:
+            conv_id = self._channel_for_reading(channel or user_id)
+            conv = self._conversations.get(conv_id)
+            if conv is None or user_id not in conv.members:
+                raise ValueError(f"{user_id!r} is not a member of {conv_id!r}")
+            file_id = self._new_id("F")
+            record: dict[str, Any] = {
+                "id": file_id,
+                "name": filename,
+                "filename": filename,
+                "title": filename,
+                "mimetype": mimetype or mimetypes.guess_type(filename)[0] or "application/octet-stream",
+                "filetype": filetype or _filetype(filename),
+                "size": len(content),
+                "content": bytes(content),
+                "alt_txt": None,
+                "channel": conv_id,
+                "channels": [conv_id],
+                "initial_comment": text or None,
+                "thread_ts": None,
+                "user": user_id,
+                "created": int(time.time()),
+                "message_ts": {},
+            }
+            self._files[file_id] = record
+            message = self._append_message(
+                conv_id,
+                {"text": text},
+                user=user_id,
+                files=[self._file_json(record)],
+                upload=True,
+                subtype="file_share",
+                display_as_bot=False,
+            )
+            for key in ("bot_id", "app_id"):
+                message.pop(key)
+            record["message_ts"][conv_id] = message["ts"]
+            return copy.deepcopy(message)
+
+    def _file_visible(self, record: Mapping[str, Any]) -> bool:
+        """The bot sees files it uploaded and files shared where it is a member."""
+        if record["user"] == self.bot_user_id:
+            return True
+        return any(
+            (conv := self._conversations.get(c)) is not None and self.bot_user_id in conv.members
+            for c in record["channels"]
+        )
 
     def _channel_for_reading(self, channel_or_user_id: str) -> str:
         if channel_or_user_id[:1] in ("U", "W"):
@@ -1197,6 +1292,12 @@ class FakeSlack(LoopbackService):
         elif split.path.startswith("/upload/"):
             faults = self._arrive("upload")
             reply = self._serve_upload(split.path[len("/upload/") :], verb, raw, handler.headers, faults)
+        elif split.path.startswith("/files-pri/"):
+            faults = self._arrive("url_private")
+            reply = self._serve_private_file(split.path, verb, handler.headers, faults)
+        elif split.path == "/signin":
+            self._write(handler, _Reply(200, {}, raw=SIGN_IN_PAGE, content_type="text/html; charset=utf-8"))
+            return
         else:
             self._write(handler, _Reply(404, {"ok": False, "error": "not_found"}))
             return
@@ -1222,7 +1323,10 @@ class FakeSlack(LoopbackService):
             self._run_hooks(faults, "answered", reply.call)
 
     def _write(self, handler: BaseHTTPRequestHandler, reply: _Reply) -> None:
-        if reply.text is not None:
+        if reply.raw is not None:
+            payload = reply.raw
+            content_type = reply.content_type
+        elif reply.text is not None:
             payload = reply.text.encode("utf-8")
             content_type = "text/plain; charset=utf-8"
         else:
@@ -2029,11 +2133,76 @@ class FakeSlack(LoopbackService):
             result.append((upload, title if isinstance(title, str) and title else None))
         return result
 
+    def _files_info(self, args: dict[str, Any], token: str) -> dict[str, Any]:
+        """files.info: the file object, if the bot can see the file (else ``file_not_found``)."""
+        file_id = args.get("file")
+        if not isinstance(file_id, str) or not file_id:
+            raise SlackApiFailure("invalid_arguments", validation_errors=["missing required field: file"])
+        record = self._files.get(file_id)
+        if record is None or not self._file_visible(record):
+            raise SlackApiFailure("file_not_found")
+        return {"file": self._file_json(record), "comments": [], "response_metadata": {"next_cursor": ""}}
+
+    def _serve_private_file(self, path: str, verb: str, headers: Any, faults: _Faults) -> _Reply:
+        """``GET`` a file's ``url_private`` (``/files-pri/<team>-<file id>/<name>``, or
+        ``url_private_download``): its bytes for a bot token with ``files:read`` that can see the
+        file; otherwise Slack's redirect to its sign-in page (see "Files" in the module docstring)."""
+        now = time.monotonic()
+        segment = path[len("/files-pri/") :].split("/", 1)[0]
+        file_id = segment.split("-", 1)[1] if "-" in segment else ""
+        args: dict[str, Any] = {"file_id": file_id}
+        self._run_hooks(
+            faults, "received", Call("url_private", args, False, None, 0, at=now, number=faults.number)
+        )
+        call = _CallInfo("url_private", args, now, faults)
+        failure = faults.failure
+        if failure is not None:
+            error = failure.error or ("ratelimited" if failure.status == 429 else "internal_error")
+            extra = {}
+            if failure.status == 429 and failure.retry_after is not None:
+                extra["Retry-After"] = str(failure.retry_after)
+            reply = _Reply(failure.status, {}, extra, text=error)
+            reply.call = self._record(call.make(False, error, failure.status, response={"text": error}))
+            return reply
+        auth = headers.get("Authorization") or ""
+        token = auth[7:].strip() if auth.lower().startswith("bearer ") else ""
+        with self._lock:
+            record = self._files.get(file_id)
+            if verb != "GET":
+                reason = "method_not_allowed"
+            elif not token.startswith("xoxb-"):
+                reason = "not_authed"
+            elif FILES_READ not in self.scopes:
+                reason = "missing_scope"
+            elif record is None or segment != f"{self.team_id}-{file_id}" or not self._file_visible(record):
+                reason = "file_not_found"
+            else:
+                content, mimetype = bytes(record["content"]), str(record["mimetype"])
+                reason = ""
+        if reason:
+            # Slack redirects to its sign-in page: no 401, no JSON (the HTML is the tell).
+            redirect = f"{self.root_url}/signin?redir={quote(path, safe='')}"
+            body = f'<a href="{redirect}">Found</a>.'.encode()
+            reply = _Reply(
+                302,
+                {},
+                {"Location": redirect, "x-slack-meta": "?;acl_fail"},
+                raw=body,
+                content_type="text/html; charset=utf-8",
+            )
+            reply.call = self._record(call.make(False, reason, 302, response={"text": reason}))
+            return reply
+        reply = _Reply(200, {}, raw=content, content_type=mimetype)
+        reply.call = self._record(call.make(True, None, 200, response={"length": len(content)}))
+        return reply
+
     def _file_json(self, record: Mapping[str, Any]) -> dict[str, Any]:
-        """A Slack file object for API answers and share messages (no bytes; url_private is not served)."""
+        """A Slack file object for API answers and share messages (no bytes: they are downloaded
+        from ``url_private``)."""
         channels = list(record["channels"])
         kinds = {c: (conv.kind if (conv := self._conversations.get(c)) else "public") for c in channels}
-        base = f"{self.root_url}/files-pri/{self.team_id}-{record['id']}/{record['name']}"
+        name = quote(str(record["name"]), safe="")
+        base = f"{self.root_url}/files-pri/{self.team_id}-{record['id']}/{name}"
         shown: dict[str, Any] = {
             "id": record["id"],
             "created": record["created"],

@@ -88,7 +88,7 @@ def _about_the_coach(card: DraftCard) -> str:
         return text + (" _Answered from the cache: the evidence has not changed._" if card.cached else "")
     text = (
         f"Drafted by Brickwork's offline coach: fixed rules over {card.evidence_count} feedback items "
-        "(lowest and falling KPIs), no AI."
+        "(growth areas are KPIs below as expected, clearly below the others, or falling), no AI."
     )
     if card.fallback_reason:
         text += f" The AI coach could not be used this time: {_e(card.fallback_reason)}."
@@ -96,7 +96,10 @@ def _about_the_coach(card: DraftCard) -> str:
 
 
 def _area_heading(index: int, area: DraftArea) -> str:
-    heading = f"*{index}. {_e(area.kpi.label)}* · {area.kpi.dimension.value}"
+    if area.stretch:
+        heading = f"*A strength to stretch: {_e(area.kpi.label)}* · {area.kpi.dimension.value}"
+    else:
+        heading = f"*{index}. {_e(area.kpi.label)}* · {area.kpi.dimension.value}"
     if area.sources:
         heading += f"\n_from {_e(area.sources)}_"
     return heading

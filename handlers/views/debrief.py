@@ -60,9 +60,10 @@ DEBRIEF_HELP = (
     "• `/debrief list` shows your projects and how far each debrief has got.\n"
     "• `/debrief cancel <project>` cancels one you lead or created (by name or `#number`).\n"
     "• `/debrief help` shows this.\n"
-    "At 10:00 in the lead's time zone on the day you choose, the lead gets a DM with a button "
-    "per person; each debrief asks about *delivery* (target, quality, timeliness) and "
-    "*leadership*. One reminder follows two days later if anything is still open."
+    "At 10:00 on the day you choose (the next working day when it is a weekend), in each "
+    "person's own time zone, the lead gets a DM with a button per person; each debrief asks "
+    "about *delivery* (target, quality, timeliness) and *leadership*. One reminder follows two "
+    "working days later if anything is still open."
 )
 
 
@@ -123,7 +124,7 @@ def new_project_modal(*, requester: str, today: date, meta: NewProjectMeta) -> V
             InputBlock(
                 block_id=BlockId.OFFSET,
                 label="Run the debrief",
-                hint="At 10:00 in the lead's time zone.",
+                hint="At 10:00 in each person's time zone, on the next working day if it is not one.",
                 element=StaticSelectElement(
                     action_id=ActionId.INPUT,
                     options=[Option(value=str(k), label=v) for k, v in OFFSET_LABELS.items()],
@@ -147,8 +148,10 @@ def project_created_modal(summary: ProjectSummary) -> View:
     people = summary.members
     upward = {
         UpwardFeedback.NONE: "",
-        UpwardFeedback.NAMED: "\nMembers will also give feedback on the lead, with their names.",
-        UpwardFeedback.ANONYMOUS: "\nMembers will also give feedback on the lead, anonymously.",
+        UpwardFeedback.NAMED: "\nMembers will also give feedback on the lead, with their names "
+        "(asked at 10:00 their own time).",
+        UpwardFeedback.ANONYMOUS: "\nMembers will also give feedback on the lead, anonymously "
+        "(asked at 10:00 their own time).",
     }[summary.upward]
     return View(
         type="modal",
