@@ -7,7 +7,11 @@ and dropped afterwards.
 
 from __future__ import annotations
 
+import atexit
+import functools
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,11 +38,22 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(name, raising=False)
 
 
+@functools.cache
+def _migrated_sqlite_file() -> Path:
+    """One SQLite file migrated with our migrations, per test process: each test gets a copy
+    (a copy is a millisecond, running the migrations a fifth of a second)."""
+    directory = tempfile.mkdtemp(prefix="brickwork-template-")
+    atexit.register(shutil.rmtree, directory, True)
+    path = Path(directory) / "brickwork.db"
+    migrate.upgrade(f"sqlite:///{path}")
+    return path
+
+
 def _fresh_database(directory: Path) -> Iterator[str]:
     if not TEST_DATABASE_URL:
-        url = f"sqlite:///{directory / 'brickwork.db'}"
-        migrate.upgrade(url)
-        yield url
+        path = directory / "brickwork.db"
+        shutil.copyfile(_migrated_sqlite_file(), path)
+        yield f"sqlite:///{path}"
         return
     base = make_url(normalise_database_url(TEST_DATABASE_URL))
     schema = f"t_{uuid.uuid4().hex[:12]}"

@@ -163,10 +163,10 @@ def test_debrief_and_coach_commands_answer_in_any_conversation(
     listing = actor.command("/debrief", "list", channel_id=scene.channel)
     assert listing.status == 200 and "project" in listing.text.lower(), listing.text
     # Answered through the response_url, after work that may take longer than the ack.
-    before = len(slack.ephemerals(asker.id))
+    before = len(ephemeral_in(slack, asker, scene.channel, 1))
     assert actor.command("/debrief", "cancel Apollo", channel_id=scene.channel).status == 200
-    cancelled = ephemeral_in(slack, asker, scene.channel, 1)
-    assert len(slack.ephemerals(asker.id)) > before and cancelled
+    cancelled = ephemeral_in(slack, asker, scene.channel, before + 1)[-1]
+    assert "`/debrief list` shows yours" in cancelled["text"], cancelled
     # /coach for someone who is not their report: a modal that says why, from any conversation.
     updates = len(slack.calls_to("views.update"))
     coach = actor.command("/coach", mention(scene.giver), channel_id=scene.channel)

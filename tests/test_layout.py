@@ -30,6 +30,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("debriefs", ("bot.debriefs",)),
     ("feedback", ("bot.feedback",)),
     ("people", ("bot.people",)),
+    ("analytics", ("bot.analytics",)),
     ("infrastructure", ("bot.slack_gateway", "bot.outbox", "bot.modals", "bot.inbound",
                         "bot.settings", "bot.logs", "bot.framework", "bot.timekeeping",
                         "bot.text", "bot.errors", "bot.data")),

@@ -14,9 +14,8 @@ import logging
 import re
 import threading
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import openai
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
@@ -41,6 +40,9 @@ from bot.coaching.evidence import (
 from bot.framework import Dimension, Framework, Kpi
 from bot.settings import ResponseFormat
 from prompts import Prompt
+
+if TYPE_CHECKING:  # imported when an LLM coach is built: it costs ~0.5 s at every start
+    import openai
 
 log = logging.getLogger(__name__)
 
@@ -548,6 +550,8 @@ def _retryable(error: BaseException) -> bool:
     """Retry only what the server did not work on: 429 and 503 (it said so) and connections it
     refused. Never a timeout: a local server keeps generating for a client that gave up, and a
     retry would queue behind it."""
+    import openai
+
     if isinstance(error, openai.APITimeoutError):
         return False
     if isinstance(error, openai.RateLimitError | openai.InternalServerError):
@@ -615,6 +619,8 @@ class LLMCoach:
     ) -> None:
         self.model = model
         self.max_tokens = max_tokens
+        import openai
+
         # Retries are ours (``_retryable``): the client's own would also retry timeouts.
         self._client = openai.OpenAI(base_url=base_url, api_key=api_key, timeout=timeout, max_retries=0)
         self._retries = max_retries
@@ -656,6 +662,8 @@ class LLMCoach:
         return LLMReply(answer, tokens["prompt_tokens"], tokens["completion_tokens"], content)
 
     def _complete(self, request: PromptInput) -> Any:
+        import openai
+
         while True:
             mode = self.response_format
             try:

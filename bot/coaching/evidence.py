@@ -17,18 +17,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from statistics import fmean
 
+from bot.analytics.readings import AS_EXPECTED, FALLING_BY, RECENT_WEEKS, RELATIVE_MARGIN
 from bot.feedback.cards import MIN_RATERS, ReceivedItem, Snapshot
 from bot.framework import Framework, Kpi, KpiKind
 from storage.models import FeedbackSource, Relation
 
 WINDOW_DAYS = 182  # half a year: long enough for a trend, short enough to be about today
 MAX_ITEMS = 60
-RECENT_WEEKS = 8  # "falling" compares the last eight weeks with the time before
-FALLING_BY = 0.5  # a drop of half a point on the 1-5 scale is a trend worth naming
-# A KPI is a growth area only when the data says so (``growth_cases``): below "as expected"
-# (3 on the 1-5 scale, the form's own label), clearly below the person's other KPIs, or falling.
-AS_EXPECTED = 3.0
-RELATIVE_MARGIN = 1.0  # "clearly lower": a whole step of the scale below the average of the others
+# A KPI is a growth area only when the data says so (``growth_cases``), by the rule of the growth
+# analytics: below "as expected" (3 on the 1-5 scale, the form's own label), clearly below the
+# person's other KPIs (RELATIVE_MARGIN), or falling (the last RECENT_WEEKS weeks FALLING_BY below).
 NOTE_CHARS = 240  # per note in a prompt
 NOTES_BUDGET = 2600  # characters of notes in one prompt (about 750 real tokens)
 

@@ -1,0 +1,216 @@
+"""Each rating read against its rater's habits.
+
+Some people rate everyone a point high, some a point low; in the best-known study of
+multi-rater feedback (Scullen, Mount & Goff 2000) such rater effects explained more of the
+variance than the ratee's performance. Brickwork models a rating as
+
+    rating = the person's level on the KPI + the rater's leniency + noise
+
+— the additive form of many-facet Rasch measurement (Linacre's FACETS), which exam boards use
+to read essays marked by different examiners — and fits both facets jointly over all ratings by
+alternating least squares:
+
+1. each person's level on each KPI is the mean of their ratings, each less its rater's leniency;
+2. each rater's leniency is the mean of their ratings' differences from those levels (on the
+   same people: a rater only ever seen rating one person has nothing to be compared with);
+3. repeat until nothing moves.
+
+A leniency measured on few people is mostly noise, so it is **shrunk toward zero** by how
+little the rater has been seen: a rater who rated fewer than ``MIN_SUBJECTS`` people keeps no
+leniency at all (a rater seen twice moves nothing), and one seen on ``n`` people keeps
+``n / (n + PRIOR_SUBJECTS)`` of what was measured. The leniencies are centred on zero (weighted
+by ratings), so levels stay on the scale people answered on. Self-ratings never take part: they
+are what a person thinks of themself, not what others saw.
+
+Readable as a sentence: "Bob rates 0.8 above others on the same people, measured on 6 people".
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from collections.abc import Hashable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+import numpy.typing as npt
+
+MIN_SUBJECTS = 3  # a leniency is measured only on a rater who rated at least this many people
+PRIOR_SUBJECTS = 2.0  # shrinkage: seen on n people, a rater keeps n / (n + 2) of what was measured
+MAX_ITERATIONS = 200
+TOLERANCE = 1e-6  # stop once no leniency moves by more than this
+SIGMA_FLOOR = 0.3  # the noise is never taken to be smaller than this (few ratings fit too well)
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+
+class RaterKind(enum.StrEnum):
+    """Who the rater is to the person rated."""
+
+    MANAGER = "manager"
+    PEER = "peer"
+    REPORT = "report"
+    SELF = "self"
+
+
+@dataclass(frozen=True)
+class Rating:
+    """One rating of one KPI, on the 1-5 scale."""
+
+    rater: Hashable
+    subject: Hashable
+    kpi: str
+    score: float
+    at: datetime
+    kind: RaterKind = RaterKind.PEER
+
+
+@dataclass(frozen=True)
+class Leniency:
+    """How far a rater's ratings sit above (+) or below (-) others' on the same people."""
+
+    value: float  # what calibration uses: ``measured``, shrunk toward zero
+    measured: float  # the mean difference from the fitted levels, before shrinking
+    subjects: int  # distinct people rated
+    ratings: int
+    se: float  # the standard error of ``measured``
+
+    @property
+    def sure(self) -> bool:
+        """Two standard errors away from zero, and measured on enough people."""
+        return self.subjects >= MIN_SUBJECTS and abs(self.measured) >= 2 * self.se
+
+
+@dataclass(frozen=True)
+class Fit:
+    """The fitted facets, as arrays indexed like the input (see :func:`fit_arrays`)."""
+
+    levels: FloatArray  # per cell (person x KPI): the calibrated level
+    cell_ratings: IntArray  # per cell: how many ratings it rests on
+    leniency: FloatArray  # per rater, shrunk
+    measured: FloatArray  # per rater, before shrinking
+    rater_ratings: IntArray
+    rater_subjects: IntArray
+    sigma: float  # the residual standard deviation
+    iterations: int
+
+
+def fit_arrays(
+    raters: IntArray,
+    subjects: IntArray,
+    cells: IntArray,
+    scores: FloatArray,
+    *,
+    n_raters: int,
+    n_cells: int,
+) -> Fit:
+    """Fit levels and leniencies over ratings given as parallel arrays: ``raters[i]`` rated
+    ``subjects[i]`` with ``scores[i]`` in cell ``cells[i]`` (one cell per person and KPI).
+    Vectorised: a million ratings take about a second."""
+    scores = scores.astype(np.float64)
+    cell_n = np.bincount(cells, minlength=n_cells)
+    rater_n = np.bincount(raters, minlength=n_raters)
+    rater_subjects = _distinct_subjects(raters, subjects, n_raters)
+    keep = np.where(
+        rater_subjects >= MIN_SUBJECTS, rater_subjects / (rater_subjects + PRIOR_SUBJECTS), 0.0
+    )
+    safe_cell_n = np.maximum(cell_n, 1)
+    safe_rater_n = np.maximum(rater_n, 1)
+    weight = rater_n * (keep > 0)  # the raters who keep a leniency, by how much they rated
+    total = max(int(weight.sum()), 1)
+
+    leniency = np.zeros(n_raters)
+    measured = np.zeros(n_raters)
+    levels = np.bincount(cells, scores, minlength=n_cells) / safe_cell_n
+    iterations = 0
+    for iterations in range(1, MAX_ITERATIONS + 1):  # noqa: B007 - reported in the fit
+        levels = np.bincount(cells, scores - leniency[raters], minlength=n_cells) / safe_cell_n
+        residual = scores - levels[cells]
+        measured = np.bincount(raters, residual, minlength=n_raters) / safe_rater_n
+        updated = measured * keep
+        # Centred over the raters who keep one, so levels stay on the scale people answered on.
+        updated -= float((updated * weight).sum()) / total
+        updated *= keep > 0  # a rater seen too little stays at zero
+        moved = float(np.max(np.abs(updated - leniency))) if n_raters else 0.0
+        leniency = updated
+        if moved < TOLERANCE:
+            break
+    levels = np.bincount(cells, scores - leniency[raters], minlength=n_cells) / safe_cell_n
+    residual = scores - leniency[raters] - levels[cells]
+    used = int((cell_n > 0).sum()) + int((keep > 0).sum())
+    freedom = max(len(scores) - used, 1)
+    sigma = max(math.sqrt(float((residual**2).sum()) / freedom), SIGMA_FLOOR)
+    return Fit(
+        levels=levels,
+        cell_ratings=cell_n,
+        leniency=leniency,
+        measured=measured,
+        rater_ratings=rater_n,
+        rater_subjects=rater_subjects,
+        sigma=sigma,
+        iterations=iterations,
+    )
+
+
+def _distinct_subjects(raters: IntArray, subjects: IntArray, n_raters: int) -> IntArray:
+    if len(raters) == 0:
+        return np.zeros(n_raters, dtype=np.int64)
+    pairs = np.unique(np.stack([raters, subjects], axis=1), axis=0)
+    return np.bincount(pairs[:, 0], minlength=n_raters)
+
+
+class Calibration:
+    """The fitted model, by the ids the ratings used."""
+
+    def __init__(self, ratings: Iterable[Rating]) -> None:
+        others = [r for r in ratings if r.kind is not RaterKind.SELF]
+        self._rater_ids: dict[Hashable, int] = {}
+        self._subject_ids: dict[Hashable, int] = {}
+        self._cell_ids: dict[tuple[Hashable, str], int] = {}
+        raters = [self._rater_ids.setdefault(r.rater, len(self._rater_ids)) for r in others]
+        subjects = [self._subject_ids.setdefault(r.subject, len(self._subject_ids)) for r in others]
+        cells = [self._cell_ids.setdefault((r.subject, r.kpi), len(self._cell_ids)) for r in others]
+        self.fit = fit_arrays(
+            np.asarray(raters, dtype=np.int64),
+            np.asarray(subjects, dtype=np.int64),
+            np.asarray(cells, dtype=np.int64),
+            np.asarray([r.score for r in others], dtype=np.float64),
+            n_raters=len(self._rater_ids),
+            n_cells=len(self._cell_ids),
+        )
+
+    @property
+    def sigma(self) -> float:
+        return self.fit.sigma
+
+    def raters(self) -> Sequence[Hashable]:
+        return list(self._rater_ids)
+
+    def leniency_of(self, rater: Hashable) -> float:
+        index = self._rater_ids.get(rater)
+        return float(self.fit.leniency[index]) if index is not None else 0.0
+
+    def leniency(self, rater: Hashable) -> Leniency | None:
+        index = self._rater_ids.get(rater)
+        if index is None:
+            return None
+        n = int(self.fit.rater_ratings[index])
+        return Leniency(
+            value=float(self.fit.leniency[index]),
+            measured=float(self.fit.measured[index]),
+            subjects=int(self.fit.rater_subjects[index]),
+            ratings=n,
+            se=self.sigma / math.sqrt(max(n, 1)),
+        )
+
+    def adjusted(self, rating: Rating) -> float:
+        """The rating with its rater's leniency taken out (a self-rating as it was given)."""
+        if rating.kind is RaterKind.SELF:
+            return rating.score
+        return rating.score - self.leniency_of(rating.rater)
+
+    def level(self, subject: Hashable, kpi: str) -> float | None:
+        index = self._cell_ids.get((subject, kpi))
+        return float(self.fit.levels[index]) if index is not None else None

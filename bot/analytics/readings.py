@@ -1,0 +1,239 @@
+"""What the ratings about one person say: per KPI, and what stands out.
+
+Every conclusion rests on stated evidence and a stated rule, and where the evidence is thin the
+reading says "not enough feedback yet" instead of making one up:
+
+- a KPI is read only once ``MIN_RATERS`` different people (not counting the person) rated it;
+- a **growth area** is a KPI read that is low in absolute terms (below ``AS_EXPECTED``, the
+  form's own "as expected"), clearly below the person's other KPIs (by ``RELATIVE_MARGIN``) or
+  falling (the last ``RECENT_WEEKS`` weeks ``FALLING_BY`` below the weeks before) — never the
+  lowest of a set that is all high;
+- a **strength** is a KPI read at ``STRONG_AT`` or above that is not a growth area;
+- a **blind spot** is a KPI the person rates themself ``GAP`` or more above what others saw
+  (calibrated), and a **hidden strength** the reverse — both only with ``MIN_RATERS`` others.
+
+Levels are calibrated (``calibration``): each rating less its rater's leniency.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from statistics import fmean
+
+from bot.analytics.calibration import Calibration, RaterKind, Rating
+
+MIN_RATERS = 2  # different people (not the person) before a KPI is read at all
+AS_EXPECTED = 3.0  # "as expected" on the 1-5 form: below it is low in absolute terms
+RELATIVE_MARGIN = 1.0  # "clearly lower": a whole step below the average of the person's other KPIs
+RECENT_WEEKS = 8  # a trend compares the last eight weeks with the eight before
+FALLING_BY = 0.5  # half a point on the 1-5 scale is a change worth naming (either way)
+MIN_TREND_RATINGS = 2  # ratings in each of the two windows before a trend is named
+STRONG_AT = 4.0  # "above expectations" on the form
+GAP = 1.0  # self against others, for a blind spot or a hidden strength
+SPARK_WEEKS = 8
+
+
+class Direction(enum.StrEnum):
+    UP = "up"
+    DOWN = "down"
+    FLAT = "flat"
+
+    @property
+    def arrow(self) -> str:
+        return {"up": "↑", "down": "↓", "flat": "→"}[self.value]
+
+
+@dataclass(frozen=True)
+class Trend:
+    recent: float | None  # calibrated mean of the last RECENT_WEEKS weeks
+    earlier: float | None  # of the RECENT_WEEKS weeks before
+    weekly: tuple[float | None, ...]  # the last SPARK_WEEKS weeks, oldest first (None: no rating)
+
+    @property
+    def change(self) -> float | None:
+        if self.recent is None or self.earlier is None:
+            return None
+        return self.recent - self.earlier
+
+    @property
+    def direction(self) -> Direction | None:
+        change = self.change
+        if change is None:
+            return None
+        if change <= -FALLING_BY:
+            return Direction.DOWN
+        if change >= FALLING_BY:
+            return Direction.UP
+        return Direction.FLAT
+
+
+@dataclass(frozen=True)
+class Evidence:
+    ratings: int  # by others
+    raters: int  # distinct others
+    kinds: tuple[tuple[RaterKind, int], ...]  # distinct raters by kind, most first
+
+
+@dataclass(frozen=True)
+class KpiReading:
+    kpi: str
+    raw: float | None  # the plain mean of others' ratings; None below MIN_RATERS
+    calibrated: float | None  # each rating less its rater's leniency; None below MIN_RATERS
+    se: float | None  # standard error of ``calibrated``
+    evidence: Evidence
+    trend: Trend
+    self_score: float | None  # the person's latest rating of themself
+
+    @property
+    def enough(self) -> bool:
+        return self.calibrated is not None
+
+    def interval(self, z: float = 1.96) -> tuple[float, float] | None:
+        if self.calibrated is None or self.se is None:
+            return None
+        return (self.calibrated - z * self.se, self.calibrated + z * self.se)
+
+
+class Why(enum.StrEnum):
+    """Why a KPI is a growth area; a KPI with none of these is not one."""
+
+    FALLING = "falling"
+    LOW = "low"
+    LOWER = "lower"
+
+
+@dataclass(frozen=True)
+class GrowthArea:
+    reading: KpiReading
+    why: tuple[Why, ...]
+    others: float | None  # the mean of the person's other KPIs read
+
+    @property
+    def kpi(self) -> str:
+        return self.reading.kpi
+
+
+@dataclass(frozen=True)
+class Gap:
+    """A KPI where the person sees themself differently from how others do."""
+
+    reading: KpiReading
+    self_score: float
+    others: float  # calibrated
+
+    @property
+    def kpi(self) -> str:
+        return self.reading.kpi
+
+    @property
+    def size(self) -> float:
+        return self.self_score - self.others
+
+
+@dataclass(frozen=True)
+class PersonReading:
+    kpis: tuple[KpiReading, ...]
+    growth_areas: tuple[GrowthArea, ...]  # falling first, then the lowest
+    strengths: tuple[KpiReading, ...]  # highest first
+    blind_spots: tuple[Gap, ...]  # largest first
+    hidden_strengths: tuple[Gap, ...]  # largest first
+
+    @property
+    def enough(self) -> bool:
+        """Whether any KPI could be read: if not, the honest answer is "not enough feedback yet"."""
+        return any(k.enough for k in self.kpis)
+
+    def kpi(self, key: str) -> KpiReading | None:
+        return next((k for k in self.kpis if k.kpi == key), None)
+
+
+def read_person(
+    kpis: Sequence[str],
+    ratings: Sequence[Rating],
+    calibration: Calibration,
+    now: datetime,
+) -> PersonReading:
+    """The reading of one person from ``ratings`` about them (their self-ratings included),
+    with ``calibration`` fitted over everyone's ratings. ``kpis`` sets the order."""
+    readings = tuple(_read_kpi(kpi, [r for r in ratings if r.kpi == kpi], calibration, now) for kpi in kpis)
+    read = [k for k in readings if k.enough]
+    areas: list[GrowthArea] = []
+    for reading in read:
+        assert reading.calibrated is not None
+        rest = [k.calibrated for k in read if k.kpi != reading.kpi and k.calibrated is not None]
+        others = fmean(rest) if rest else None
+        why = []
+        if reading.trend.direction is Direction.DOWN:
+            why.append(Why.FALLING)
+        if reading.calibrated < AS_EXPECTED:
+            why.append(Why.LOW)
+        if others is not None and others - reading.calibrated >= RELATIVE_MARGIN:
+            why.append(Why.LOWER)
+        if why:
+            areas.append(GrowthArea(reading, tuple(why), others))
+    areas.sort(key=lambda a: (Why.FALLING not in a.why, a.reading.calibrated or 0.0, a.kpi))
+    in_areas = {a.kpi for a in areas}
+    strengths = sorted(
+        (k for k in read if k.kpi not in in_areas and (k.calibrated or 0.0) >= STRONG_AT),
+        key=lambda k: (-(k.calibrated or 0.0), k.kpi),
+    )
+    gaps = [
+        Gap(k, k.self_score, k.calibrated)
+        for k in read
+        if k.self_score is not None and k.calibrated is not None
+    ]
+    blind = sorted((g for g in gaps if g.size >= GAP), key=lambda g: (-g.size, g.kpi))
+    hidden = sorted((g for g in gaps if -g.size >= GAP), key=lambda g: (g.size, g.kpi))
+    return PersonReading(readings, tuple(areas), tuple(strengths), tuple(blind), tuple(hidden))
+
+
+def _read_kpi(kpi: str, ratings: Sequence[Rating], calibration: Calibration, now: datetime) -> KpiReading:
+    others = [r for r in ratings if r.kind is not RaterKind.SELF and r.at <= now]
+    selves = sorted((r for r in ratings if r.kind is RaterKind.SELF and r.at <= now), key=lambda r: r.at)
+    by_kind: dict[RaterKind, set[Hashable]] = {}
+    for r in others:
+        by_kind.setdefault(r.kind, set()).add(r.rater)
+    raters = len({r.rater for r in others})
+    evidence = Evidence(
+        ratings=len(others),
+        raters=raters,
+        kinds=tuple(sorted(((k, len(v)) for k, v in by_kind.items()), key=lambda kv: (-kv[1], kv[0]))),
+    )
+    self_score = selves[-1].score if selves else None
+    if raters < MIN_RATERS:
+        return KpiReading(kpi, None, None, None, evidence, Trend(None, None, ()), self_score)
+    adjusted = [(r.at, calibration.adjusted(r)) for r in others]
+    calibrated = _clamp(fmean(a for _, a in adjusted))
+    return KpiReading(
+        kpi=kpi,
+        raw=fmean(r.score for r in others),
+        calibrated=calibrated,
+        se=calibration.sigma / math.sqrt(len(others)),
+        evidence=evidence,
+        trend=_trend(adjusted, now),
+        self_score=self_score,
+    )
+
+
+def _trend(adjusted: Sequence[tuple[datetime, float]], now: datetime) -> Trend:
+    window = timedelta(weeks=RECENT_WEEKS)
+    recent = [a for at, a in adjusted if now - window < at <= now]
+    earlier = [a for at, a in adjusted if now - 2 * window < at <= now - window]
+    weekly: list[float | None] = []
+    for week in range(SPARK_WEEKS - 1, -1, -1):
+        start, end = now - timedelta(weeks=week + 1), now - timedelta(weeks=week)
+        scores = [a for at, a in adjusted if start < at <= end]
+        weekly.append(_clamp(fmean(scores)) if scores else None)
+    return Trend(
+        recent=_clamp(fmean(recent)) if len(recent) >= MIN_TREND_RATINGS else None,
+        earlier=_clamp(fmean(earlier)) if len(earlier) >= MIN_TREND_RATINGS else None,
+        weekly=tuple(weekly),
+    )
+
+
+def _clamp(value: float) -> float:
+    return min(5.0, max(1.0, value))
