@@ -128,3 +128,10 @@ def shared_app(
 @pytest.fixture(scope="module")
 def shared_driver(shared_app: AppProcess, shared_slack: FakeSlack) -> SlackDriver:
     return SlackDriver(shared_app.events_url, shared_app.env["SLACK_SIGNING_SECRET"], shared_slack)
+
+
+@pytest.fixture(scope="module")
+def shared_db(shared_database_url: str) -> Iterator[Database]:
+    database = Database(shared_database_url)
+    yield database
+    database.dispose()

@@ -386,20 +386,21 @@ def test_no_reminder_when_the_tick_comes_after_the_window(
     ],
 )
 def test_new_project_bad_input_is_refused_on_its_field(
-    app: AppProcess,
-    driver: SlackDriver,
-    slack: FakeSlack,
-    db: Database,
+    shared_app: AppProcess,
+    shared_driver: SlackDriver,
+    shared_slack: FakeSlack,
+    shared_db: Database,
     values: dict[str, Any],
     block: str,
     message: str,
 ) -> None:
-    response, _ = new_project(driver, slack, **values)
+    """(One app for all of them: each is refused and stores nothing, so none can see another.)"""
+    response, _ = new_project(shared_driver, shared_slack, **values)
     body = response.json()
     assert body["response_action"] == "errors", body
     assert block in body["errors"] and message in body["errors"][block]
-    assert count(db, Project) == 0 and count(db, Job) == 0
-    assert slack.invalid_calls() == []  # the errors name real input blocks
+    assert count(shared_db, Project) == 0 and count(shared_db, Job) == 0
+    assert shared_slack.invalid_calls() == []  # the errors name real input blocks
 
 
 def test_notes_over_3000_characters_are_refused(

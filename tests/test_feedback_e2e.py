@@ -398,13 +398,19 @@ def exported_requests(
     ],
 )
 def test_malformed_commands_get_the_usage_and_send_nothing(
-    app: AppProcess, driver: SlackDriver, slack: FakeSlack, db: Database, text: str, expected: str
+    shared_app: AppProcess,
+    shared_driver: SlackDriver,
+    shared_slack: FakeSlack,
+    shared_db: Database,
+    text: str,
+    expected: str,
 ) -> None:
-    response = driver.as_user(MAYA.id).command("/feedback", text)
+    """(One app for all of them: each sends and stores nothing, so none can see another.)"""
+    response = shared_driver.as_user(MAYA.id).command("/feedback", text)
     assert response.status == 200
     assert expected in shown(response)
-    assert slack.calls_to("chat.postMessage") == [] and slack.calls_to("views.open") == []
-    assert rows(db, FeedbackRequest) == []
+    assert shared_slack.calls_to("chat.postMessage") == [] and shared_slack.calls_to("views.open") == []
+    assert rows(shared_db, FeedbackRequest) == []
 
 
 def test_who_sees_what_from_outside(
