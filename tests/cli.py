@@ -1,12 +1,13 @@
-"""Running ``brickwork`` as a user does: a separate process, the console script's module."""
+"""Running ``brickwork`` as a user does: a separate process (started warm: ``tests/warm.py``)."""
 
 from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from collections.abc import Mapping
 from pathlib import Path
+
+from tests import warm
 
 
 def brickwork(
@@ -16,11 +17,4 @@ def brickwork(
     base = {
         k: v for k, v in os.environ.items() if k in {"PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT"}
     }
-    return subprocess.run(
-        [sys.executable, "-m", "bot", *args],
-        env={**base, **(env or {})},
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+    return warm.run(args, env={**base, **(env or {})}, cwd=cwd, timeout=timeout)

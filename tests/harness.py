@@ -9,13 +9,13 @@ import os
 import queue
 import secrets
 import subprocess
-import sys
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 from bot.standin.webapi import FakeSlack, FakeUser
+from tests import warm
 from tests.cli import brickwork
 
 MAYA = FakeUser(
@@ -33,7 +33,7 @@ EVERYONE = (MAYA, ALICE, BOB, CAROL, ROBOT, GONE)
 class AppProcess:
     env: dict[str, str]
     workdir: Path
-    process: subprocess.Popen[str]
+    process: subprocess.Popen[str] | warm.WarmProcess
     url: str
     log_path: Path
     ticks: list[str] = field(default_factory=list)
@@ -50,17 +50,26 @@ class AppProcess:
 
     def start_tick(self, now: datetime, **extra_env: str) -> subprocess.Popen[str]:
         """``brickwork tick --now`` as its own process, not waited for: a test may kill it."""
-        return subprocess.Popen(
-            [sys.executable, "-m", "bot", "tick", "--now", now.isoformat()],
+        return warm.popen(  # type: ignore[return-value]
+            ["tick", "--now", now.isoformat()],
             env={**self.env, **extra_env},
             cwd=self.workdir,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            text=True,
         )
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+    def log_size(self) -> int:
+        """Where the log ends now, in bytes: a mark for :meth:`log_since`."""
+        return self.log_path.stat().st_size
+
+    def log_since(self, offset: int) -> str:
+        """What the log gained since ``offset`` (from :meth:`log_size`), without reading it all."""
+        with self.log_path.open("rb") as log:
+            log.seek(offset)
+            return log.read().decode(errors="replace")
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -83,14 +92,14 @@ def start_app(slack: FakeSlack, database_url: str, workdir: Path, **extra_env: s
         **extra_env,
     }
     log_path = workdir / "server.log"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1", "--port", "0", "--no-scheduler"],
-        env=env,
-        cwd=workdir,
-        stdout=subprocess.PIPE,
-        stderr=log_path.open("w"),
-        text=True,
-    )
+    with log_path.open("w") as log:
+        process = warm.popen(
+            ["serve", "--host", "127.0.0.1", "--port", "0", "--no-scheduler"],
+            env=env,
+            cwd=workdir,
+            stdout=subprocess.PIPE,
+            stderr=log,
+        )
     lines: queue.Queue[str] = queue.Queue()
     assert process.stdout is not None
     threading.Thread(target=lambda: [lines.put(line) for line in process.stdout], daemon=True).start()  # type: ignore[union-attr]

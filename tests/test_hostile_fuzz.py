@@ -295,10 +295,10 @@ def settle(served: Served) -> None:
 
 def send(served: Served, body: bytes, content_type: str = FORM) -> tuple[int, str]:
     """Send ``body`` signed; the status, and what the log gained meanwhile (once it settled)."""
-    before = len(served.app.log())
+    before = served.app.log_size()
     response = served.driver.send_raw(body, content_type)
     settle(served)
-    return response.status, served.app.log()[before:]
+    return response.status, served.app.log_since(before)
 
 
 # ---------------------------------------------------------------------------------------

@@ -4,13 +4,13 @@ them against one database send each DM once."""
 from __future__ import annotations
 
 import subprocess
-import sys
 import threading
 from datetime import UTC, datetime, timedelta
 
 from bot.standin.driver import SlackDriver
 from bot.standin.webapi import FakeSlack
 from storage.db import Database
+from tests import warm
 from tests.harness import ALICE, MAYA, AppProcess
 from tests.test_debrief_e2e import new_project, only_project, today
 
@@ -27,14 +27,7 @@ def test_two_schedulers_send_a_due_prompt_once(
     # The clock needs the bot token only: no signing secret, no app token.
     env = {k: v for k, v in app.env.items() if k != "SLACK_SIGNING_SECRET"} | {"BRICKWORK_TICK_SECONDS": "5"}
     clocks = [
-        subprocess.Popen(
-            [sys.executable, "-m", "bot", "scheduler"],
-            env=env,
-            cwd=app.workdir,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        warm.popen(["scheduler"], env=env, cwd=app.workdir, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         for _ in range(2)
     ]
     # Each clock's log, line by line as it comes (it ticks at start, then every 5 s).
