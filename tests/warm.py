@@ -271,19 +271,25 @@ def popen(
     stdout: IO[Any] | int | None = None,
     stderr: IO[Any] | int | None = None,
     text: bool = True,
+    cold: bool = COLD_START,
 ) -> subprocess.Popen[str] | WarmProcess:
-    """``brickwork ARGV`` as a process: warm, or cold with ``TESTS_COLD_START=1``."""
-    if COLD_START:
+    """``brickwork ARGV`` as a process: warm, or cold (``TESTS_COLD_START=1``, or ``cold``)."""
+    if cold:
         command = [sys.executable, "-m", "bot", *argv]
         return subprocess.Popen(command, env=dict(env), cwd=cwd, stdout=stdout, stderr=stderr, text=text)
     return WarmProcess(argv, env, cwd, stdout, stderr, text)
 
 
 def run(
-    argv: Sequence[str], *, env: Mapping[str, str], cwd: Path | str | None = None, timeout: float = 60
+    argv: Sequence[str],
+    *,
+    env: Mapping[str, str],
+    cwd: Path | str | None = None,
+    timeout: float = 60,
+    cold: bool = COLD_START,
 ) -> subprocess.CompletedProcess[str]:
     """``brickwork ARGV`` to completion, its output captured (``subprocess.run``'s answer)."""
-    process = popen(argv, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process = popen(argv, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cold=cold)
     try:
         out, err = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
