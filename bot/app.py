@@ -29,6 +29,7 @@ from bot.feedback.giving import FeedbackGiving
 from bot.feedback.reading import FeedbackReading
 from bot.feedback.requests import FeedbackRequests
 from bot.framework import load_framework
+from bot.growth.service import GrowthService
 from bot.home.service import HomeService
 from bot.modals import Modals
 from bot.outbox import Outbox, lease_for
@@ -236,6 +237,7 @@ def build_app(
         org=org,
         home=home,
         coaching=coaching,
+        growth=GrowthService(db=db, people=people, reading=reading, framework=framework, clock=clock),
         admin=admin,
         background=background,
         drafting=drafting,

@@ -49,6 +49,10 @@ class Kpi:
         # Leadership is only seen in some projects; delivery always has an answer.
         return self.dimension is Dimension.LEADERSHIP
 
+    def on_five_point_scale(self, score: float) -> float:
+        """Outcome KPIs are stored 0/1/2 (no/partly/yes); readings compare every KPI on 1-5."""
+        return 1 + 2 * score if self.kind is KpiKind.OUTCOME else score
+
 
 @dataclass(frozen=True)
 class Framework:

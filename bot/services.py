@@ -15,6 +15,7 @@ from bot.feedback.giving import FeedbackGiving
 from bot.feedback.reading import FeedbackReading
 from bot.feedback.requests import FeedbackRequests
 from bot.framework import Framework
+from bot.growth.service import GrowthService
 from bot.home.service import HomeService
 from bot.modals import Modals
 from bot.outbox import Outbox
@@ -55,6 +56,7 @@ class Services:
     org: OrgService
     home: HomeService
     coaching: CoachingService
+    growth: GrowthService
     admin: AdminService
     background: Executor  # quick work after an ack (App Home refreshes)
     drafting: Executor  # coaching drafts after an ack (an LLM may take minutes)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from slack_bolt import App
 
 from bot.services import Services
-from handlers import admin, coach, debrief, errors, feedback, home, middleware
+from handlers import admin, coach, debrief, errors, feedback, growth, home, middleware
 
 
 def register_all(app: App, services: Services) -> None:
@@ -14,5 +14,5 @@ def register_all(app: App, services: Services) -> None:
     debrief.register(app, services)
     feedback.register(app, services)
     home.register(app, services)
-    coach.register(app, services)
+    growth.register(app, services, coach.register(app, services))
     admin.register(app, services)

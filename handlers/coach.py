@@ -1,4 +1,4 @@
-"""/coach and /growth, the App Home's "Draft coaching", and the draft's own buttons and form.
+"""/coach and /growth coach, the App Home's "Draft coaching", and the draft's own buttons and form.
 
 Drafting may take an LLM a minute: every listener acknowledges first, opens a "drafting…"
 modal with the trigger at once, and replaces it with ``views.update`` when the draft is ready.
@@ -89,15 +89,9 @@ class CoachListeners:
         label = words[0].partition("|")[2].rstrip(">") or "them"
         self._draft_in_modal(command["trigger_id"], command["user_id"], match.group(1), label)
 
-    def growth(self, ack: Ack, command: dict[str, Any]) -> None:
-        word = (command.get("text") or "").strip().lower()
-        if word == "coach":
-            ack()
-            self._draft_in_modal(command["trigger_id"], command["user_id"], command["user_id"], "you")
-        elif word in {"", "help"}:
-            ack(text=views.GROWTH_HELP)
-        else:
-            ack(text=f"I don't know `{escape_mrkdwn(word[:30])}`.\n\n{views.GROWTH_HELP}")
+    def coach_self(self, trigger_id: str, user: str) -> None:
+        """``/growth coach``: coaching about oneself, drafted like any other."""
+        self._draft_in_modal(trigger_id, user, user, "you")
 
     # -- buttons -----------------------------------------------------------------------
 
@@ -198,14 +192,14 @@ class CoachListeners:
             log.info("could not update a coaching modal: %s %s", type(error).__name__, error_code(error))
 
 
-def register(app: App, services: Services) -> None:
+def register(app: App, services: Services) -> CoachListeners:
     listeners = CoachListeners(services)
     guard = guarded(services)
     app.command(Command.COACH.value)(guard(listeners.coach))
-    app.command(Command.GROWTH.value)(guard(listeners.growth))
     app.action(ActionId.DRAFT_COACHING.value)(guard(listeners.draft_for_report))
     app.action(ActionId.REDRAFT.value)(guard(listeners.redraft))
     app.action(ActionId.COACH_USEFUL.value)(guard(listeners.react))
     app.action(ActionId.COACH_NOT_USEFUL.value)(guard(listeners.react))
     app.view_submission(CallbackId.COACH_DRAFT.value)(guard(listeners.share))
     app.view_closed(CallbackId.COACH_DRAFT.value)(guard(listeners.closed))
+    return listeners

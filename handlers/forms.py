@@ -81,6 +81,12 @@ class DraftMeta(_Meta):
     draft_id: DbId
 
 
+class SelfMeta(_Meta):
+    """Rating oneself: on a project (from its debrief DM), or not."""
+
+    project_id: DbId | None = None
+
+
 def dump_metadata(meta: BaseModel) -> str:
     return meta.model_dump_json()
 

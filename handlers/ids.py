@@ -28,6 +28,7 @@ class CallbackId(enum.StrEnum):
     REQUEST_OUTCOME = "request_outcome"  # who was asked, after "Request feedback" on the Home
     REPORT_FEEDBACK = "report_feedback"  # a report's feedback, as their manager may see it
     CONFIRM_FORGET = "confirm_forget"  # an admin confirms forgetting a person; private_metadata: ForgetMeta
+    SELF_ASSESSMENT = "self_assessment"  # rating oneself; private_metadata: SelfMeta
 
 
 class ActionId(enum.StrEnum):
@@ -39,6 +40,7 @@ class ActionId(enum.StrEnum):
     NUDGE_REQUEST = "nudge_request"  # value: the request id
     MY_TEAM = "my_team"  # the App Home's user picker
     CONFIRM_MANAGER = "confirm_manager"  # value: the manager's person id
+    RATE_MYSELF_ON_PROJECT = "rate_myself_on_project"  # in a debrief DM; value: the project id
     REJECT_MANAGER = "reject_manager"  # value: the manager's person id
     PAUSE_UNTIL = "pause_until"  # datepicker
     RESUME = "resume"
@@ -73,6 +75,7 @@ class BlockId(enum.StrEnum):
     LEARNING = "learning"
     REACTION_PREFIX = "coach_reaction_"  # + the draft id, in the shared DM
     COACH_AFTER_DEBRIEF = "coach_after_debrief"  # "Draft coaching" buttons in a debrief DM
+    RATE_MYSELF = "rate_myself"  # "Rate yourself on this project" in a debrief DM
     # Feedback requests, each + the request id (``numbered``): the giver's DM buttons, and the
     # rows of /feedback requests for what I asked and what I was asked
     REQUEST_PREFIX = "request_"

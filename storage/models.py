@@ -340,6 +340,50 @@ class Rating(SQLModel, table=True):
     score: int | None = None
 
 
+class SelfAssessment(SQLModel, table=True):
+    """A person's ratings of themself on the framework: what they think, never counted in what
+    others think (it has its own table, so no reading of others' feedback can include it).
+
+    Each ``/growth self`` is kept (the latest counts; the history shows how it moved); one per
+    project for "Rate yourself on this project", answering again replaces it. ``source_view_id``
+    makes a retried or double-clicked submission one record.
+    """
+
+    __table_args__ = (
+        Index(
+            "uq_self_assessment_project",
+            "person_id",
+            "project_id",
+            unique=True,
+            sqlite_where=text("project_id IS NOT NULL"),
+            postgresql_where=text("project_id IS NOT NULL"),
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    project_id: int | None = Field(default=None, foreign_key="project.id", index=True)
+    source_view_id: str | None = Field(default=None, sa_column=Column(String(64), nullable=True, unique=True))
+    framework_version: str = Field(max_length=32)
+    delivery_note: str = Field(default="", max_length=NOTE_MAX)
+    strengths_note: str = Field(default="", max_length=NOTE_MAX)
+    growth_note: str = Field(default="", max_length=NOTE_MAX)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=utc_column(index=True))
+
+
+class SelfRating(SQLModel, table=True):
+    """One KPI's score in a self-assessment; scores as in :class:`Rating`."""
+
+    __table_args__ = (UniqueConstraint("assessment_id", "kpi"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    assessment_id: int = Field(foreign_key="selfassessment.id", index=True)
+    dimension: str = Field(max_length=16)
+    kpi: str = Field(max_length=40)
+    score: int | None = None
+
+
 class Job(SQLModel, table=True):
     """Work that is due: the scheduler only claims due rows and acts on them."""
 

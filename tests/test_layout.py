@@ -26,6 +26,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("handlers", ("handlers",)),
     ("services", ("bot.services", "bot.ticker")),
     ("home", ("bot.home",)),
+    ("growth", ("bot.growth",)),
     ("coaching", ("bot.coaching",)),
     ("admin", ("bot.admin",)),
     ("debriefs", ("bot.debriefs",)),

@@ -79,7 +79,9 @@ def test_lead_dm_with_the_most_members_fits_a_message() -> None:
 
 def test_buttons_only_while_open() -> None:
     open_blocks = json.dumps(as_dicts(views.prompt_message(card(3))[1]))
-    assert open_blocks.count('"button"') == 3 and '"value": "7:2"' in open_blocks
+    # One per person, and "Rate yourself on this project".
+    assert open_blocks.count('"button"') == 4 and '"value": "7:2"' in open_blocks
+    assert 'rate_myself_on_project' in open_blocks and '"value": "7"' in open_blocks
     for state in (ProjectState.CLOSED, ProjectState.CANCELLED):
         assert '"button"' not in json.dumps(as_dicts(views.prompt_message(card(3, state))[1]))
 

@@ -53,6 +53,7 @@ class RaterKind(enum.StrEnum):
     PEER = "peer"
     REPORT = "report"
     SELF = "self"
+    ANONYMOUS = "anonymous"  # who they are to the person is not said: it could point at them
 
 
 @dataclass(frozen=True)

@@ -17,14 +17,14 @@ import numpy as np
 
 from bot.analytics.calibration import RaterKind, Rating
 
-KPIS = (
-    "target_met",
+KPIS = (  # the keys of the default framework (bot/data/framework.toml)
+    "target",
     "quality",
     "timeliness",
-    "inspires_retains",
-    "decides_under_pressure",
-    "innovation_culture",
-    "collaborates_includes",
+    "inspires",
+    "decides",
+    "innovates",
+    "collaborates",
     "delegates",
     "motivates",
 )

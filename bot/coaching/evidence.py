@@ -88,7 +88,7 @@ class Evidence:
 
 def on_five_point_scale(kpi: Kpi, score: float) -> float:
     """Outcome KPIs are stored 0/1/2 (no/partly/yes); coaching compares them on 1-5."""
-    return 1 + 2 * score if kpi.kind is KpiKind.OUTCOME else score
+    return kpi.on_five_point_scale(score)
 
 
 def build_evidence(

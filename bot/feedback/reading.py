@@ -36,6 +36,7 @@ from storage.models import (
     id_of,
 )
 from storage.repositories import feedback as feedback_repo
+from storage.repositories import growth as growth_repo
 from storage.repositories import org as org_repo
 from storage.repositories import people as people_repo
 from storage.repositories import projects as projects_repo
@@ -217,6 +218,19 @@ class FeedbackReading(FeedbackBase):
                 }
                 for d in shared
             ]
+            my_self_assessments = [
+                {
+                    "at": a.updated_at.isoformat(),
+                    "project_id": a.project_id,
+                    "scores": scores,
+                    "notes": {
+                        "delivery": a.delivery_note,
+                        "what_i_do_well": a.strengths_note,
+                        "what_i_want_to_grow": a.growth_note,
+                    },
+                }
+                for a, scores in growth_repo.self_assessments(session, id_of(me))
+            ]
             coaching_i_drafted = [
                 {
                     "subject": names[d.subject_id].name,
@@ -241,6 +255,7 @@ class FeedbackReading(FeedbackBase):
             "requests_i_received": [_request_json(c) for c in requests.received],
             "coaching_shared_with_me": coaching_shared_with_me,
             "coaching_i_drafted": coaching_i_drafted,
+            "my_self_assessments": my_self_assessments,
         }
 
 

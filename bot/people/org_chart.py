@@ -26,6 +26,7 @@ from bot.people.directory import PeopleService
 from bot.slack_gateway import SlackGateway, SlackUser
 from storage.db import Database
 from storage.models import Person
+from storage.repositories import growth as growth_repo
 from storage.repositories import org as org_repo
 from storage.repositories import people as people_repo
 
@@ -309,6 +310,7 @@ class OrgService:
             drafts = org_repo.delete_coaching_drafts(session, person_id=person.id, feedback_ids=given)
             org_repo.clear_coach_answers(session)
             deleted = org_repo.delete_feedback(session, feedback_ids=given)
+            growth_repo.delete_self_assessments(session, person.id)  # theirs alone: gone with them
             withdrawn = org_repo.withdraw_open_requests(session, person_id=person.id, at=now)
             manager_unlinked = person.manager_id is not None or person.pending_manager_id is not None
             person.manager_id = person.pending_manager_id = None

@@ -45,11 +45,6 @@ COACH_HELP = (
     "as a draft (run the command again to reopen it).\n"
     "For yourself: `/growth coach`."
 )
-GROWTH_HELP = (
-    "*/growth coach* drafts coaching about you, from the feedback you have received, for your "
-    "eyes only: growth areas, the evidence behind each, a first step, and learning to try.\n"
-    "`/feedback mine` shows the feedback itself; the App Home shows your snapshot."
-)
 
 
 def area_block(index: int, field: str) -> str:

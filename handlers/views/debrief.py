@@ -262,6 +262,19 @@ def _items(card: PromptCard) -> list[Block]:
                 style=None if item.done else "primary",
             )
         blocks.append(SectionBlock(block_id=_item_block(item), text=line, accessory=accessory))
+    if open_for_answers:  # the lead and every member: what they think of their own part
+        blocks.append(
+            ActionsBlock(
+                block_id=BlockId.RATE_MYSELF,
+                elements=[
+                    ButtonElement(
+                        text="Rate yourself on this project",
+                        action_id=ActionId.RATE_MYSELF_ON_PROJECT,
+                        value=str(card.project_id),
+                    )
+                ],
+            )
+        )
     coachable = [item for item in card.items if item.coachable][:MAX_ACTIONS]
     if coachable:  # from the debrief straight to coaching, for the people the lead manages
         blocks.append(

@@ -1,0 +1,91 @@
+"""``/growth``: a person's growth now, a report's for their manager, rating oneself, and
+``/growth coach`` (drafted by the coach's listeners)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt import Ack, App
+
+from bot.errors import BrickworkError, InvalidInput
+from bot.services import Services
+from bot.text import escape_mrkdwn
+from handlers.coach import CoachListeners
+from handlers.debrief import answer_errors, answers_form, parse_answers
+from handlers.errors import guarded
+from handlers.feedback import MENTION
+from handlers.forms import SelfMeta, db_id, parse_metadata, read_form
+from handlers.ids import ActionId, CallbackId, Command
+from handlers.views import growth as views
+from handlers.views.common import notice_modal
+
+USAGE = "Usage: `/growth`, `/growth @someone` (who reports to you), `/growth self`, `/growth coach`."
+
+
+class GrowthListeners:
+    def __init__(self, services: Services, coach: CoachListeners) -> None:
+        self.s = services
+        self.coach = coach
+
+    def command(self, ack: Ack, command: dict[str, Any]) -> None:
+        user = command["user_id"]
+        words = (command.get("text") or "").split()
+        word = words[0].lower() if words else ""
+        if word == "coach" and len(words) == 1:
+            ack()
+            self.coach.coach_self(command["trigger_id"], user)
+        elif word == "self" and len(words) == 1:
+            ack()
+            form = self.s.growth.self_form(user)
+            self.s.modals.open(command["trigger_id"], user, views.self_modal(form))
+        elif word == "help":
+            ack(text=views.GROWTH_HELP)
+        elif not words or (len(words) == 1 and MENTION.fullmatch(words[0])):
+            match = MENTION.fullmatch(words[0]) if words else None
+            # Reading everyone's ratings for the calibration can take longer than the ack.
+            ack()
+            self.s.people.known(user, command.get("user_name") or "")
+            card = self.s.growth.card(user, match.group(1) if match else None)
+            text, blocks = views.growth_message(card)
+            self.s.gateway.respond(command["response_url"], text, blocks)
+        elif words[0].startswith("@") or MENTION.match(words[0]):
+            shown = escape_mrkdwn(" ".join(words)[:40])
+            ack(text=f"I couldn't tell who `{shown}` is: pick one person from Slack's autocomplete.\n{USAGE}")
+        else:
+            ack(text=f"I don't know `{escape_mrkdwn(' '.join(words)[:30])}`.\n\n{views.GROWTH_HELP}")
+
+    def rate_myself_on_project(self, ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+        ack()
+        user = body["user"]["id"]
+        form = self.s.growth.self_form(user, db_id(action.get("value")))
+        self.s.modals.open(body["trigger_id"], user, views.self_modal(form))
+
+    def self_submitted(self, ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        user = body["user"]["id"]
+        self.s.modals.check(view, user)
+        meta = parse_metadata(view, SelfMeta)
+        answers = parse_answers(read_form(view, answers_form(self.s.framework)), self.s.framework)
+        try:
+            self.s.growth.save_self(user, answers, view_id=view["id"], project_id=meta.project_id)
+        except InvalidInput as error:
+            ack(response_action="errors", errors=answer_errors(error))
+            return
+        except BrickworkError as error:
+            ack(response_action="update", view=notice_modal("Rate yourself", str(error)))
+            return
+        ack(
+            response_action="update",
+            view=notice_modal(
+                "Rate yourself",
+                "Saved. `/growth` compares it with what others saw: where you rate yourself a "
+                "point or more above them is a blind spot, a point below a hidden strength.",
+            ),
+        )
+
+
+def register(app: App, services: Services, coach: CoachListeners) -> None:
+    listeners = GrowthListeners(services, coach)
+    guard = guarded(services)
+    app.command(Command.GROWTH.value)(guard(listeners.command))
+    app.action(ActionId.RATE_MYSELF_ON_PROJECT.value)(guard(listeners.rate_myself_on_project))
+    app.view_submission(CallbackId.SELF_ASSESSMENT.value)(guard(listeners.self_submitted))

@@ -1,0 +1,145 @@
+"""Queries for growth: the ratings the analytics read, and self-assessments."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import case, delete, func
+from sqlmodel import Session, col, select
+
+from storage.models import Feedback, Rating, Relation, SelfAssessment, SelfRating
+
+
+@dataclass(frozen=True)
+class RatingRow:
+    """One visible rating, as the analytics read it. ``at`` is when it became visible: for an
+    anonymous rating the moment its batch was released, never when it was given."""
+
+    giver_id: int
+    subject_id: int
+    kpi: str
+    score: int
+    at: datetime
+    relation: Relation
+    anonymous: bool
+
+
+def visible_ratings(
+    session: Session, *, since: datetime, subject_ids: Iterable[int] | None = None
+) -> list[RatingRow]:
+    """Every rating readers may see (named feedback, released anonymous feedback), rated (not
+    "not observed"), that became visible at or after ``since``; about ``subject_ids`` if given.
+    One query."""
+    at = case((col(Feedback.anonymous).is_(True), Feedback.released_at), else_=Feedback.updated_at)
+    query = (
+        select(
+            Feedback.giver_id,
+            Feedback.subject_id,
+            Rating.kpi,
+            Rating.score,
+            at.label("at"),
+            Feedback.relation,
+            Feedback.anonymous,
+        )
+        .join(Rating, col(Rating.feedback_id) == Feedback.id)
+        .where(
+            col(Feedback.released_at).is_not(None),
+            col(Rating.score).is_not(None),
+            at >= since,
+            Feedback.giver_id != Feedback.subject_id,
+        )
+    )
+    if subject_ids is not None:
+        query = query.where(col(Feedback.subject_id).in_(list(subject_ids)))
+    return [RatingRow(*row) for row in session.exec(query)]  # type: ignore[arg-type]
+
+
+def visible_ratings_mark(session: Session) -> tuple[int, datetime | None, datetime | None]:
+    """What changes whenever the visible ratings do: a cheap check before fitting again."""
+    row = session.exec(
+        select(
+            func.count(col(Feedback.id)), func.max(Feedback.updated_at), func.max(Feedback.released_at)
+        ).where(col(Feedback.released_at).is_not(None))
+    ).one()
+    return int(row[0]), row[1], row[2]
+
+
+# -- self-assessments ----------------------------------------------------------------------
+
+
+def save_self_assessment(
+    session: Session, assessment: SelfAssessment, scores: Mapping[str, tuple[str, int | None]]
+) -> SelfAssessment:
+    """Insert or update ``assessment`` and make its ratings exactly ``scores`` (kpi -> (dimension, score))."""
+    session.add(assessment)
+    session.flush()
+    assert assessment.id is not None
+    existing = {
+        row.kpi: row
+        for row in session.exec(select(SelfRating).where(SelfRating.assessment_id == assessment.id))
+    }
+    for kpi, (dimension, score) in scores.items():
+        row = existing.pop(kpi, None) or SelfRating(assessment_id=assessment.id, kpi=kpi, dimension=dimension)
+        row.dimension, row.score = dimension, score
+        session.add(row)
+    for stale in existing.values():
+        session.delete(stale)
+    session.flush()
+    return assessment
+
+
+def self_assessment_by_view(session: Session, view_id: str) -> SelfAssessment | None:
+    return session.exec(select(SelfAssessment).where(SelfAssessment.source_view_id == view_id)).first()
+
+
+def self_assessment_for_project(session: Session, person_id: int, project_id: int) -> SelfAssessment | None:
+    return session.exec(
+        select(SelfAssessment).where(
+            SelfAssessment.person_id == person_id, SelfAssessment.project_id == project_id
+        )
+    ).first()
+
+
+def self_assessments(session: Session, person_id: int) -> list[tuple[SelfAssessment, dict[str, int | None]]]:
+    """The person's self-assessments, oldest first, each with its scores."""
+    assessments = list(
+        session.exec(
+            select(SelfAssessment)
+            .where(SelfAssessment.person_id == person_id)
+            .order_by(col(SelfAssessment.updated_at), col(SelfAssessment.id))
+        )
+    )
+    ids = [a.id for a in assessments]
+    scores: dict[int, dict[str, int | None]] = {i: {} for i in ids if i is not None}
+    if ids:
+        for row in session.exec(select(SelfRating).where(col(SelfRating.assessment_id).in_(ids))):
+            scores[row.assessment_id][row.kpi] = row.score
+    return [(a, scores.get(a.id or 0, {})) for a in assessments]
+
+
+def latest_self_scores(
+    session: Session, person_ids: Iterable[int]
+) -> dict[int, dict[str, tuple[int, datetime]]]:
+    """person id -> kpi -> (score, when) of their latest self-rating of that KPI."""
+    rows = session.exec(
+        select(SelfAssessment.person_id, SelfRating.kpi, SelfRating.score, SelfAssessment.updated_at)
+        .join(SelfRating, col(SelfRating.assessment_id) == SelfAssessment.id)
+        .where(col(SelfAssessment.person_id).in_(list(person_ids)), col(SelfRating.score).is_not(None))
+        .order_by(col(SelfAssessment.updated_at), col(SelfAssessment.id))
+    )
+    latest: dict[int, dict[str, tuple[int, datetime]]] = {}
+    for person_id, kpi, score, at in rows:
+        latest.setdefault(person_id, {})[kpi] = (score, at)
+    return latest
+
+
+def delete_self_assessments(session: Session, person_id: int) -> int:
+    """Delete the person's self-assessments and their ratings; the number of assessments."""
+    ids = list(session.exec(select(SelfAssessment.id).where(SelfAssessment.person_id == person_id)))
+    if not ids:
+        return 0
+    session.execute(delete(SelfRating).where(col(SelfRating.assessment_id).in_(ids)))
+    result = session.execute(delete(SelfAssessment).where(col(SelfAssessment.id).in_(ids)))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -1,0 +1,186 @@
+"""/growth end to end: a person's reading, a manager's reading of a report, rating oneself — and
+that a self-rating is never counted in what others think."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlmodel import select
+
+from bot.standin.driver import SlackDriver
+from bot.standin.webapi import FakeSlack
+from storage.db import Database
+from storage.models import Feedback, Project, SelfAssessment, SelfRating
+from tests.harness import ALICE, BOB, CAROL, MAYA, AppProcess
+from tests.test_coach_e2e import NOTES, give, make_manager
+from tests.test_debrief_e2e import FULL_ANSWERS, new_project, only_project, shown
+from tests.test_feedback_e2e import m
+from tests.test_home_e2e import home
+
+SELF_HIGH = {**FULL_ANSWERS, "Timeliness": "5", "Quality": "2"}
+
+
+def growth(driver: SlackDriver, slack: FakeSlack, who: Any, text: str = "") -> tuple[str, str]:
+    """The answer to ``/growth TEXT``: (the ack's text, the response_url's blocks as text)."""
+    before = len(slack.calls_to("response_url"))
+    response = driver.as_user(who.id).command("/growth", text)
+    assert response.status == 200 and not response.too_slow
+    if response.text:
+        return response.text, ""
+    answer = slack.wait_for("response_url", count=before + 1)[-1]
+    return "", str(answer.args.get("text")) + json.dumps(answer.args.get("blocks"), ensure_ascii=False)
+
+
+def rate_myself(driver: SlackDriver, slack: FakeSlack, who: Any, values: dict[str, Any]) -> dict[str, Any]:
+    opened = len(slack.calls_to("views.open"))
+    response = driver.as_user(who.id).command("/growth", "self")
+    assert response.status == 200 and response.text == ""
+    slack.wait_for("views.open", count=opened + 1)
+    form = slack.open_modal(who.id)
+    assert form is not None and form["callback_id"] == "self_assessment"
+    result = driver.as_user(who.id).submit(form, values).json()
+    return result
+
+
+def home_texts(view: dict[str, Any]) -> list[str]:
+    """What the App Home says (block ids are made fresh at every publish)."""
+    return [json.dumps(b.get("text") or b.get("elements"), sort_keys=True) for b in view["blocks"]]
+
+
+def feedback_rows(db: Database) -> list[tuple[Any, ...]]:
+    with db.transaction() as session:
+        return [(f.id, f.giver_id, f.subject_id) for f in session.exec(select(Feedback))]
+
+
+def test_growth_reads_the_feedback_calibrated_and_a_self_rating_shows_blind_spots(
+    app: AppProcess, driver: SlackDriver, slack: FakeSlack, db: Database
+) -> None:
+    _, empty = growth(driver, slack, ALICE)
+    assert "Not enough feedback yet" in empty and "/feedback request" in empty
+
+    give(driver, slack, BOB, ALICE, timeliness="2", note=NOTES[BOB.id], Quality="4")
+    give(driver, slack, CAROL, ALICE, timeliness="1", note=NOTES[CAROL.id], Quality="5")
+    _, text = growth(driver, slack, ALICE)
+    assert "Your growth" in text and "*Delivery*" in text and "*Leadership*" in text
+    assert "*Timeliness*: 1.5" in text and "2 ratings from 2 people (2 peers)" in text
+    assert "*Growth areas*" in text and "below “as expected”" in text
+    assert "Drives innovation and culture*: no ratings yet" in text  # both said "Not observed"
+    assert "Bob" not in text and "Carol" not in text
+    assert "`/growth self` to rate yourself" in text and "Blind spots" not in text
+
+    mine_before = shown(driver.as_user(ALICE.id).command("/feedback", "mine"))
+    home_before = home_texts(home(driver, slack, ALICE))
+    saved = rate_myself(driver, slack, ALICE, SELF_HIGH)
+    assert saved["response_action"] == "update" and "Saved" in json.dumps(saved["view"])
+    with db.transaction() as session:
+        [assessment] = session.exec(select(SelfAssessment)).all()
+        scores = {r.kpi: r.score for r in session.exec(select(SelfRating))}
+    assert scores["timeliness"] == 5 and scores["quality"] == 2 and scores["innovates"] is None
+    # Never counted in what others think: not a feedback record, not in /feedback mine or the Home.
+    assert all(giver != subject for _, giver, subject in feedback_rows(db))
+    assert shown(driver.as_user(ALICE.id).command("/feedback", "mine")) == mine_before
+    assert home_texts(home(driver, slack, ALICE)) == home_before
+
+    _, text = growth(driver, slack, ALICE)
+    assert "*Blind spots*" in text and "you rate yourself 5; others, calibrated, 1.5" in text
+    assert "*Hidden strengths*" in text and "*Quality*: you rate yourself 2; others, calibrated, 4.5" in text
+    assert "*Timeliness*: 1.5" in text  # the reading of others is unchanged
+
+    # The form opens again with what she answered; saving again keeps both (the latest counts).
+    again = rate_myself(driver, slack, ALICE, {**SELF_HIGH, "Timeliness": "2"})
+    assert again["response_action"] == "update"
+    _, text = growth(driver, slack, ALICE)
+    assert "Blind spots" not in text
+    with db.transaction() as session:
+        assert len(session.exec(select(SelfAssessment)).all()) == 2
+    assert assessment.person_id is not None
+
+
+def test_a_manager_reads_a_reports_growth_but_not_their_self_ratings(
+    app: AppProcess, driver: SlackDriver, slack: FakeSlack, db: Database
+) -> None:
+    give(driver, slack, BOB, ALICE, timeliness="2", note=NOTES[BOB.id])
+    give(driver, slack, CAROL, ALICE, timeliness="1", note=NOTES[CAROL.id])
+    rate_myself(driver, slack, ALICE, SELF_HIGH)
+    shown(driver.as_user(MAYA.id).command("/feedback", "mine"))  # Maya is known to Brickwork
+    _, refused = growth(driver, slack, MAYA, m(ALICE))
+    assert "people who report to you" in refused and "Timeliness" not in refused
+    make_manager(db, MAYA, ALICE)
+    _, text = growth(driver, slack, MAYA, m(ALICE))
+    assert "Alice Chen's growth" in text and "*Timeliness*: 1.5" in text
+    assert "Blind spots" not in text and "you rate yourself" not in text
+    assert "has rated themself; self-ratings are theirs alone" in text
+    # Bob is not her manager: refused, and nothing about her is shown.
+    _, bob_sees = growth(driver, slack, BOB, m(ALICE))
+    assert "people who report to you" in bob_sees and "Timeliness" not in bob_sees
+
+
+def test_growth_words_help_and_bad_input(app: AppProcess, driver: SlackDriver, slack: FakeSlack) -> None:
+    help_text, _ = growth(driver, slack, ALICE, "help")
+    assert "/growth self" in help_text and "/growth @someone" in help_text and "/growth coach" in help_text
+    unknown, _ = growth(driver, slack, ALICE, "frobnicate")
+    assert "I don't know `frobnicate`" in unknown and "/growth self" in unknown
+    who, _ = growth(driver, slack, ALICE, "@bob")
+    assert "I couldn't tell who `@bob` is" in who
+    two, _ = growth(driver, slack, ALICE, f"{m(BOB)} {m(CAROL)}")
+    assert "/growth self" in two
+    assert slack.calls_to("views.open") == []
+
+
+def test_a_forged_self_form_changes_nothing(
+    app: AppProcess, driver: SlackDriver, slack: FakeSlack, db: Database
+) -> None:
+    """The form's metadata names a project Alice was not part of, or is not ours at all."""
+    opened = len(slack.calls_to("views.open"))
+    driver.as_user(ALICE.id).command("/growth", "self")
+    slack.wait_for("views.open", count=opened + 1)
+    form = slack.open_modal(ALICE.id)
+    assert form is not None
+    with db.transaction() as session:
+        assert session.exec(select(Project)).all() == []
+    for metadata in ('{"project_id": 999}', '{"project_id": "1"}', '{"subject_id": 3}', "not json"):
+        forged = {**form, "private_metadata": metadata}
+        result = driver.as_user(ALICE.id).submit(forged, SELF_HIGH, strict=False)
+        assert result.status == 200
+        assert "Saved" not in result.text
+    # Bob submitting Alice's form: refused by the modal check.
+    bob = driver.as_user(BOB.id).submit(form, SELF_HIGH, strict=False)
+    assert "Saved" not in bob.text
+    with db.transaction() as session:
+        assert session.exec(select(SelfAssessment)).all() == []
+
+
+def test_rate_yourself_on_a_project_from_its_debrief_dm(
+    app: AppProcess, driver: SlackDriver, slack: FakeSlack, db: Database
+) -> None:
+    new_project(driver, slack)
+    project = only_project(db)
+    app.tick(project.debrief_due_at)
+    dm = slack.last_dm(MAYA.id)
+    assert dm is not None and "Rate yourself on this project" in json.dumps(dm["blocks"])
+    opened = len(slack.calls_to("views.open"))
+    driver.as_user(MAYA.id).click(dm, "rate_myself_on_project")
+    slack.wait_for("views.open", count=opened + 1)
+    form = slack.open_modal(MAYA.id)
+    assert form is not None and form["callback_id"] == "self_assessment"
+    assert json.loads(form["private_metadata"]) == {"project_id": project.id}
+    assert "Saved" in json.dumps(driver.as_user(MAYA.id).submit(form, SELF_HIGH).json())
+    # Again from the same DM: the form shows her answer, and saving replaces it.
+    opened = len(slack.calls_to("views.open"))
+    driver.as_user(MAYA.id).click(dm, "rate_myself_on_project")
+    slack.wait_for("views.open", count=opened + 1)
+    again = slack.open_modal(MAYA.id)
+    assert again is not None and "Saving replaces your earlier answer" in json.dumps(again["blocks"])
+    driver.as_user(MAYA.id).submit(again, {**SELF_HIGH, "Quality": "3"})
+    with db.transaction() as session:
+        [assessment] = session.exec(select(SelfAssessment)).all()
+        quality = session.exec(select(SelfRating).where(SelfRating.kpi == "quality")).one()
+    assert assessment.project_id == project.id and quality.score == 3
+    # Carol was not part of it: the same button from her gets a refusal, and no form.
+    opened = len(slack.calls_to("views.open"))
+    driver.as_user(CAROL.id).click(dm, "rate_myself_on_project")
+    notice = slack.wait_for("views.open", count=opened + 1)[-1]
+    assert "only on projects you were part of" in json.dumps(notice.args["view"])
+    with db.transaction() as session:
+        assert len(session.exec(select(SelfAssessment)).all()) == 1
