@@ -1204,7 +1204,8 @@ def test_useful_with_a_forged_container_updates_only_the_shared_dm(world: World)
     notice = slack.wait_for("views.open", count=opened + 1)[-1]
     assert "not yours" in notice_text(notice.args["view"])
     settle(world)
-    assert [c.method for c in calls_since(world, since)] == ["views.open"]
+    # (Alice's reaction refreshes her App Home in the background: it may land meanwhile.)
+    assert [c.method for c in calls_since(world, since) if c.method != "views.publish"] == ["views.open"]
     assert row_counts(world.db) == since.rows
 
 
