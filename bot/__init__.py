@@ -9,12 +9,14 @@ Imports run one way, down this list; nothing imports what stands above it
 - ``services`` and ``ticker`` — the bundle of services the handlers are given, and the
   periodic work;
 - ``home/`` — the App Home, which shows a little of every capability;
+- ``growth/`` — ``/growth``, self-assessments and the weekly digest;
 - ``coaching/`` — coaching drafts, the coaches (offline and LLM), evidence, the learning catalog;
 - ``admin/`` — what admins do in Slack (the org-chart import, forgetting a person, the
   programme's health in counts) and the audit trail of it;
 - ``debriefs/`` — post-project debriefs and when they are due;
 - ``feedback/`` — the two-dimensional form, requests, giving, reading, anonymity;
 - ``people/`` — who people are, who manages whom, who may see what;
+- ``analytics/`` — growth analytics as pure functions: rater calibration, readings;
 - the infrastructure every capability uses (``slack_gateway``, ``outbox``, ``modals``,
   ``inbound``, ``settings``, ``logs``, ``framework``, ``timekeeping``, ``text``, ``errors``);
 - then ``storage`` and ``prompts``, outside ``bot``. ``standin/`` (the local Slack and LLM)

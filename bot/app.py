@@ -43,6 +43,7 @@ from bot.ticker import Ticker
 from handlers.views import coach as coach_views
 from handlers.views import debrief as debrief_views
 from handlers.views import feedback as feedback_views
+from handlers.views import growth as growth_views
 from handlers.views import home as home_views
 from prompts import load_prompt
 from storage.db import Database
@@ -221,6 +222,17 @@ def build_app(
         clock=clock,
         admins=settings.admins,
     )
+    growth = GrowthService(
+        db=db,
+        people=people,
+        reading=reading,
+        framework=framework,
+        clock=clock,
+        catalog=catalog,
+        outbox=outbox,
+        views=growth_views,
+        working_days=settings.working_days,
+    )
     services = Services(
         settings=settings,
         db=db,
@@ -237,12 +249,14 @@ def build_app(
         org=org,
         home=home,
         coaching=coaching,
-        growth=GrowthService(db=db, people=people, reading=reading, framework=framework, clock=clock),
+        growth=growth,
         admin=admin,
         background=background,
         drafting=drafting,
         inbox=Inbox(db, clock),
-        ticker=Ticker(db, debriefs, release, outbox, modals),
+        ticker=Ticker(
+            db, debriefs, release, outbox, modals, growth if settings.brickwork_weekly_digest else None
+        ),
         clock=clock,
     )
     bolt = App(

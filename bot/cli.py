@@ -146,6 +146,21 @@ def _parser() -> argparse.ArgumentParser:
         people_commands,
     )
     forget.add_argument("user_id", metavar="USER_ID", help="their Slack user id, such as U012AB3CD")
+    digest = command(
+        "digest",
+        "the weekly growth digest",
+        f"The weekly growth digest. Needs SLACK_BOT_TOKEN (xoxb-) and {NEEDS_DATABASE}.",
+    )
+    digest_commands = digest.add_subparsers(dest="digest_command", metavar="ACTION", required=True)
+    preview = command(
+        "preview",
+        "print a person's digest for this week as text, without sending it",
+        "Print the digest USER_ID would get this week (or the week of --now) as plain text, "
+        f"without sending anything. Needs SLACK_BOT_TOKEN (xoxb-) and {NEEDS_DATABASE}.",
+        digest_commands,
+    )
+    preview.add_argument("user_id", metavar="USER_ID", help="their Slack user id, such as U012AB3CD")
+    preview.add_argument("--now", default=None, help="ISO-8601 time (default: the current time)")
     return parser
 
 
@@ -241,6 +256,8 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return _scheduler(settings)
     if args.command == "people":
         return _people(settings, args)
+    if args.command == "digest":
+        return _digest_preview(settings, args)
     if args.command == "serve":
         settings.require(Need.BOT_TOKEN | Need.SIGNING_SECRET)
         return _serve(settings, args)
@@ -248,6 +265,25 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         settings.require(Need.BOT_TOKEN | Need.APP_TOKEN)
         return _socket_mode(settings)
     raise AssertionError(args.command)
+
+
+def _digest_preview(settings: Settings, args: argparse.Namespace) -> int:
+    from handlers.views import growth as growth_views
+
+    if not is_slack_user_id(args.user_id):
+        raise BrickworkError(
+            f"USER_ID is invalid: expected a Slack user id such as U012AB3CD (got {args.user_id[:40]!r})"
+        )
+    settings.require(Need.BOT_TOKEN)
+    services = _built(settings, migrate_first=False).services
+    if not services.people.stored(args.user_id):
+        raise BrickworkError(f"Brickwork has nothing stored for the Slack user {args.user_id}.")
+    card = services.growth.digest(args.user_id, now=parse_now(args.now))
+    _, blocks = growth_views.digest_message(card)
+    print(growth_views.as_plain_text(blocks))
+    if not card.anything_new:
+        print("(nothing new this week: this digest would not be sent)")
+    return 0
 
 
 def _people(settings: Settings, args: argparse.Namespace) -> int:

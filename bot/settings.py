@@ -69,6 +69,7 @@ EXPECTED: dict[str, str] = {
     "BRICKWORK_LEARNING_FILE": "the path of a learning catalog TOML file",
     "BRICKWORK_DEBRIEF_WINDOW_DAYS": "a whole number of days from 1 to 60",
     "BRICKWORK_WORKING_DAYS": "days of the week such as mon-fri, sun-thu or mon,tue,wed,thu",
+    "BRICKWORK_WEEKLY_DIGEST": "on or off",
     "BRICKWORK_TICK_SECONDS": "a whole number of seconds from 5 to 3600",
     "BRICKWORK_SLACK_TIMEOUT_SECONDS": "a whole number of seconds from 1 to 30",
     "BRICKWORK_LOG_LEVEL": "one of DEBUG, INFO, WARNING, ERROR",
@@ -123,6 +124,8 @@ class Settings(BaseSettings):
     brickwork_debrief_window_days: int = Field(default=7, ge=1, le=60)
     # Prompts, reminders and window ends fall on these days (bot.timekeeping.WorkingDays).
     brickwork_working_days: str = "mon-fri"
+    # The weekly growth digest (bot.growth): off until it is complete (the README says what is left).
+    brickwork_weekly_digest: bool = False
     brickwork_tick_seconds: int = Field(default=60, ge=5, le=3600)
     # Each Web API call gives up after this long; the outbox's claim lease follows from it
     # (bot.outbox.lease_for: four times this plus ten seconds).

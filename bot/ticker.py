@@ -6,7 +6,8 @@
    the others. What a job needs from Slack afterwards (updating DMs at a close) runs after
    its commit, best effort.
 2. **Anonymous feedback** held for its batch is released where the batch is big enough
-   (``bot.feedback.anonymity``).
+   (``bot.feedback.anonymity``); **weekly digests** whose time has come join the outbox, once
+   per person and week (``bot.growth``).
 3. **The outbox** sends every DM that is due, one claim at a time (``bot.outbox``): a process
    killed in the middle leaves at most one message in doubt, which the next tick settles.
 """
@@ -21,6 +22,7 @@ from datetime import datetime
 
 from bot.debriefs.service import DebriefService
 from bot.feedback.anonymity import AnonymousRelease
+from bot.growth.service import GrowthService
 from bot.modals import Modals
 from bot.outbox import Outbox, OutboxReport
 from storage.db import Database
@@ -52,13 +54,16 @@ class Ticker:
         release: AnonymousRelease,
         outbox: Outbox,
         modals: Modals,
+        growth: GrowthService | None = None,
     ) -> None:
         self._db, self._debriefs, self._release = db, debriefs, release
-        self._outbox, self._modals = outbox, modals
+        self._outbox, self._modals, self._growth = outbox, modals, growth
 
     def tick(self, now: datetime) -> TickReport:
         claimed, done, failed = self._run_jobs(now)
         released = self._release.release_due(now)
+        if self._growth is not None:
+            self._growth.enqueue_digests(now)
         messages = self._outbox.deliver_due(now)
         self._modals.forget_old(now)
         report = TickReport(claimed=claimed, done=done, failed=failed, released=released, messages=messages)

@@ -38,6 +38,11 @@ class GrowthListeners:
             ack()
             form = self.s.growth.self_form(user)
             self.s.modals.open(command["trigger_id"], user, views.self_modal(form))
+        elif word == "digest" and len(words) == 1:
+            ack()
+            card = self.s.growth.digest(user)
+            text, blocks = views.digest_message(card)
+            self.s.gateway.respond(command["response_url"], text, blocks)
         elif word == "help":
             ack(text=views.GROWTH_HELP)
         elif not words or (len(words) == 1 and MENTION.fullmatch(words[0])):
@@ -59,6 +64,22 @@ class GrowthListeners:
         user = body["user"]["id"]
         form = self.s.growth.self_form(user, db_id(action.get("value")))
         self.s.modals.open(body["trigger_id"], user, views.self_modal(form))
+
+    def pause_digests(self, ack: Ack, body: dict[str, Any]) -> None:
+        ack()
+        until = self.s.growth.pause_digests(body["user"]["id"])
+        self._tell(body, f"Paused: no digest until {until:%A %d %B}. The App Home turns them off for good.")
+
+    def stop_digests(self, ack: Ack, body: dict[str, Any]) -> None:
+        ack()
+        self.s.growth.stop_digests(body["user"]["id"])
+        self._tell(body, "Stopped: no more weekly digests. Turn them back on in the App Home's Settings.")
+
+    def _tell(self, body: dict[str, Any], text: str) -> None:
+        url = body.get("response_url")
+        if isinstance(url, str):
+            self.s.gateway.respond(url, text)
+        self.s.home.refresh([body["user"]["id"]])  # its Settings show digests on or off
 
     def self_submitted(self, ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
         user = body["user"]["id"]
@@ -88,4 +109,6 @@ def register(app: App, services: Services, coach: CoachListeners) -> None:
     guard = guarded(services)
     app.command(Command.GROWTH.value)(guard(listeners.command))
     app.action(ActionId.RATE_MYSELF_ON_PROJECT.value)(guard(listeners.rate_myself_on_project))
+    app.action(ActionId.DIGEST_PAUSE.value)(guard(listeners.pause_digests))
+    app.action(ActionId.DIGEST_STOP.value)(guard(listeners.stop_digests))
     app.view_submission(CallbackId.SELF_ASSESSMENT.value)(guard(listeners.self_submitted))

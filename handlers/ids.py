@@ -41,6 +41,8 @@ class ActionId(enum.StrEnum):
     MY_TEAM = "my_team"  # the App Home's user picker
     CONFIRM_MANAGER = "confirm_manager"  # value: the manager's person id
     RATE_MYSELF_ON_PROJECT = "rate_myself_on_project"  # in a debrief DM; value: the project id
+    DIGEST_PAUSE = "digest_pause"  # in the weekly digest: no digest for two weeks
+    DIGEST_STOP = "digest_stop"  # in the weekly digest: no more digests
     REJECT_MANAGER = "reject_manager"  # value: the manager's person id
     PAUSE_UNTIL = "pause_until"  # datepicker
     RESUME = "resume"
@@ -76,6 +78,7 @@ class BlockId(enum.StrEnum):
     REACTION_PREFIX = "coach_reaction_"  # + the draft id, in the shared DM
     COACH_AFTER_DEBRIEF = "coach_after_debrief"  # "Draft coaching" buttons in a debrief DM
     RATE_MYSELF = "rate_myself"  # "Rate yourself on this project" in a debrief DM
+    DIGEST_ACTIONS = "digest_actions"  # the weekly digest's buttons
     # Feedback requests, each + the request id (``numbered``): the giver's DM buttons, and the
     # rows of /feedback requests for what I asked and what I was asked
     REQUEST_PREFIX = "request_"

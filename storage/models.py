@@ -142,6 +142,7 @@ class MessageKind(enum.StrEnum):
     ANONYMOUS_RELEASED = "anonymous_released"
     MANAGER_CLAIM = "manager_claim"
     COACHING_SHARED = "coaching_shared"
+    GROWTH_DIGEST = "growth_digest"  # the weekly digest; key: person and ISO week
 
 
 class MessageState(enum.StrEnum):
@@ -169,6 +170,7 @@ class Person(SQLModel, table=True):
     pending_manager_id: int | None = Field(default=None, foreign_key="person.id")
     paused_until: date | None = None  # no notifications until this day (vacation)
     digest_enabled: bool = True
+    digest_paused_until: date | None = None  # no weekly digest until this day ("Pause for 2 weeks")
     left_programme_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
     refreshed_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
     created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())

@@ -4,15 +4,22 @@ that a self-rating is never counted in what others think."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlmodel import select
 
+from bot.growth.service import digest_slot
 from bot.standin.driver import SlackDriver
 from bot.standin.webapi import FakeSlack
+from bot.timekeeping import MONDAY_TO_FRIDAY, local_date
 from storage.db import Database
-from storage.models import Feedback, Project, SelfAssessment, SelfRating
-from tests.harness import ALICE, BOB, CAROL, MAYA, AppProcess
+from storage.models import Feedback, Person, Project, SelfAssessment, SelfRating
+from tests.cli import brickwork
+from tests.harness import ALICE, BOB, CAROL, MAYA, AppProcess, start_app
 from tests.test_coach_e2e import NOTES, give, make_manager
 from tests.test_debrief_e2e import FULL_ANSWERS, new_project, only_project, shown
 from tests.test_feedback_e2e import m
@@ -184,3 +191,86 @@ def test_rate_yourself_on_a_project_from_its_debrief_dm(
     assert "only on projects you were part of" in json.dumps(notice.args["view"])
     with db.transaction() as session:
         assert len(session.exec(select(SelfAssessment)).all()) == 1
+
+
+def digests(slack: FakeSlack, user: Any) -> list[Any]:
+    return [
+        c
+        for c in slack.calls_to("chat.postMessage")
+        if c.ok and c.args["channel"] == slack.dm_channel(user.id) and "week in growth" in c.args["text"]
+    ]
+
+
+def nudge_week(now: datetime, tz: str) -> bool:
+    """Whether this week's slot falls in the first seven days of a month (a nudge instead)."""
+    slot = digest_slot(now, tz, MONDAY_TO_FRIDAY)
+    return local_date(slot, tz).day <= 7
+
+
+@pytest.fixture
+def digest_app(slack: FakeSlack, database_url: str, tmp_path: Path) -> Iterator[AppProcess]:
+    process = start_app(slack, database_url, tmp_path, BRICKWORK_WEEKLY_DIGEST="on")
+    yield process
+    process.stop()
+
+
+def test_no_digest_is_sent_while_the_setting_is_off(
+    app: AppProcess, driver: SlackDriver, slack: FakeSlack, db: Database
+) -> None:
+    give(driver, slack, BOB, ALICE, timeliness="2", note=NOTES[BOB.id])
+    give(driver, slack, CAROL, ALICE, timeliness="1", note=NOTES[CAROL.id])
+    app.tick(datetime.now(UTC))
+    assert digests(slack, ALICE) == []
+    _, preview = growth(driver, slack, ALICE, "digest")  # what it would say: still shown
+    assert "week in growth" in preview
+
+
+def test_the_weekly_digest_comes_once_says_what_is_new_and_can_be_paused_or_stopped(
+    digest_app: AppProcess, slack: FakeSlack, db: Database
+) -> None:
+    app = digest_app
+    driver = SlackDriver(app.events_url, app.env["SLACK_SIGNING_SECRET"], slack)
+    give(driver, slack, BOB, ALICE, timeliness="2", note=NOTES[BOB.id])
+    give(driver, slack, CAROL, ALICE, timeliness="1", note=NOTES[CAROL.id])
+    shown(driver.as_user(MAYA.id).command("/feedback", "mine"))  # Maya: known, nothing new
+    now = datetime.now(UTC)
+    app.tick(now)
+    [digest] = digests(slack, ALICE)
+    text = json.dumps(digest.args["blocks"], ensure_ascii=False)
+    assert "2 new pieces of feedback" in text and "*Growth areas*" in text and "Timeliness" in text
+    assert "One thing to try this week" in text and "Pause for 2 weeks" in text and "Stop digests" in text
+    assert "Bob" not in text and "Carol" not in text
+    # Nothing new for Maya: no digest (a short nudge instead, in a month's first week).
+    maya = [c for c in slack.calls_to("chat.postMessage") if c.args["channel"] == slack.dm_channel(MAYA.id)]
+    assert len(maya) == (1 if nudge_week(now, MAYA.tz) else 0)
+    # Ticking again that week sends nothing more.
+    app.tick(now + timedelta(minutes=5))
+    assert len(digests(slack, ALICE)) == 1
+    # What /growth digest and the CLI preview show is that digest.
+    _, preview = growth(driver, slack, ALICE, "digest")
+    assert "week in growth" in preview and "One thing to try this week" in preview
+    printed = brickwork("digest", "preview", ALICE.id, env=app.env, cwd=app.workdir)
+    assert (
+        printed.returncode == 0
+        and "Your week in growth" in printed.stdout
+        and "[Stop digests]" in printed.stdout
+    )
+    refused = brickwork("digest", "preview", "U0NOBODY", env=app.env, cwd=app.workdir)
+    assert (
+        refused.returncode == 2 and "nothing stored" in refused.stderr and "Traceback" not in refused.stderr
+    )
+    # Pause, then stop, from the digest itself.
+    dm = slack.last_dm(ALICE.id)
+    assert dm is not None
+    driver.as_user(ALICE.id).click(dm, "digest_pause")
+    paused = slack.wait_for("response_url", where=lambda c: "Paused" in str(c.args.get("text")))[-1]
+    assert "no digest until" in paused.args["text"]
+    driver.as_user(ALICE.id).click(dm, "digest_stop")
+    slack.wait_for("response_url", where=lambda c: "Stopped" in str(c.args.get("text")))
+    with db.transaction() as session:
+        alice = session.exec(select(Person).where(Person.slack_user_id == ALICE.id)).one()
+    assert alice.digest_enabled is False and alice.digest_paused_until is not None
+    # Next week: nothing for Alice, though there is news.
+    give(driver, slack, MAYA, ALICE, timeliness="2", note=NOTES[CAROL.id])
+    app.tick(now + timedelta(days=7))
+    assert len(digests(slack, ALICE)) == 1

@@ -1161,6 +1161,10 @@ def test_a_button_that_carries_no_value_ignores_a_forged_one(world: World, actio
             assert answer.status == 200 and [c.method for c in made] == ["views.open"], value
             assert made[0].args["view"]["callback_id"] == "new_project"
             await_recorded(world.db, made[0].response["view"]["id"])
+        elif action_id in (ActionId.DIGEST_PAUSE, ActionId.DIGEST_STOP):  # her own digests only
+            assert answer.status == 200, value
+            assert {c.method for c in made} <= {"response_url", "views.publish"}, value
+            assert all(c.args.get("user_id") in (None, CAROL.id) for c in made), value
         else:  # settings and the team picker: Carol's own Home is published again
             assert answer.status == 200, value
             assert {(c.method, c.args.get("user_id")) for c in made} <= {("views.publish", CAROL.id)}, value

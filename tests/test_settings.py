@@ -51,6 +51,7 @@ def test_defaults() -> None:
         ("BRICKWORK_WORKING_DAYS", "weekdays", "BRICKWORK_WORKING_DAYS is invalid: expected days of"),
         ("BRICKWORK_WORKING_DAYS", "", "BRICKWORK_WORKING_DAYS is invalid"),
         ("OPENAI_MODEL", "", "OPENAI_MODEL is invalid"),
+        ("BRICKWORK_WEEKLY_DIGEST", "maybe", "BRICKWORK_WEEKLY_DIGEST is invalid: expected on or off"),
     ],
 )
 def test_each_setting_has_a_clear_error(name: str, value: str, expected: str) -> None:

@@ -291,6 +291,11 @@ _ADVICE: dict[str, tuple[str, str]] = {
 }
 
 
+def first_step(kpi: Kpi) -> str:
+    """One concrete thing to try this week on ``kpi`` (the offline coach's first step)."""
+    return _advice(kpi)[1]
+
+
 def _advice(kpi: Kpi) -> tuple[str, str]:
     if kpi.key in _ADVICE:
         return _ADVICE[kpi.key]

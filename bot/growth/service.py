@@ -16,21 +16,26 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
+from typing import Any, Protocol
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from bot.analytics.calibration import Calibration, RaterKind, Rating
 from bot.analytics.readings import PersonReading, read_person
+from bot.coaching.catalog import Catalog, LearningItem
+from bot.coaching.coaches import first_step
 from bot.errors import NotAllowed
 from bot.feedback.answers import Answers, validate_answers
 from bot.feedback.reading import FeedbackReading
 from bot.framework import Framework
+from bot.outbox import Outbox, Rendered
 from bot.people.access import PersonFacts, authorize
 from bot.people.directory import PeopleService, PersonRef
+from bot.timekeeping import MONDAY_TO_FRIDAY, WorkingDays, local_date, local_to_utc
 from storage.db import Database
-from storage.models import Relation, SelfAssessment, id_of
+from storage.models import MessageKind, OutboxMessage, Relation, SelfAssessment, id_of
 from storage.repositories import growth as growth_repo
 from storage.repositories import people as people_repo
 from storage.repositories import projects as projects_repo
@@ -71,14 +76,23 @@ class GrowthService:
         reading: FeedbackReading,
         framework: Framework,
         clock: Callable[[], datetime],
+        catalog: Catalog | None = None,
+        outbox: Outbox | None = None,
+        views: DigestViews | None = None,
+        working_days: WorkingDays = MONDAY_TO_FRIDAY,
     ) -> None:
         self._db = db
         self._people = people
         self._reading = reading
         self._framework = framework
         self._clock = clock
+        self._catalog = catalog
+        self._views = views
+        self._working = working_days
         self._lock = threading.Lock()
         self._fitted: tuple[object, Calibration] | None = None
+        if outbox is not None:
+            outbox.register(MessageKind.GROWTH_DIGEST, self._render_digest)
 
     # -- readings -------------------------------------------------------------------------
 
@@ -220,6 +234,96 @@ class GrowthService:
             scores = {k.key: (k.dimension.value, answers.scores.get(k.key)) for k in self._framework.kpis}
             growth_repo.save_self_assessment(session, assessment, scores)
 
+    # -- the weekly digest ------------------------------------------------------------------
+
+    def digest(self, slack_user_id: str, *, now: datetime | None = None) -> DigestCard:
+        """The digest ``slack_user_id`` gets this week (``/growth digest``, the CLI preview)."""
+        person = self._people.known(slack_user_id)
+        return self._digest_card(person.slack_user_id, now or self._clock())
+
+    def _digest_card(self, slack_user_id: str, now: datetime) -> DigestCard:
+        growth = self.card(slack_user_id)
+        person_id = growth.subject.person_id
+        with self._db.transaction() as session:
+            new = growth_repo.newly_visible(session, person_id, since=now - timedelta(days=7))
+            waiting = growth_repo.requests_waiting(session, person_id)
+        labels = {k.key: k.label for k in self._framework.kpis}
+        areas = growth.reading.growth_areas[:DIGEST_AREAS]
+        thing = (labels[areas[0].kpi], first_step(self._framework.kpi(areas[0].kpi))) if areas else None
+        learning: tuple[LearningItem, ...] = ()
+        if self._catalog is not None and areas:
+            seen: dict[str, LearningItem] = {}
+            for area in areas:
+                for item in self._catalog.for_kpi(area.kpi):
+                    seen.setdefault(item.id, item)
+            learning = tuple(seen.values())[:DIGEST_LEARNING]
+        tz = self._people.known(slack_user_id).tz
+        return DigestCard(
+            growth=growth,
+            week=digest_week(digest_slot(now, tz, self._working), tz),
+            new_feedback=new,
+            waiting=waiting,
+            thing_to_try=thing,
+            learning=learning,
+        )
+
+    def enqueue_digests(self, now: datetime) -> int:
+        """Put this week's digest in the outbox for everyone whose slot has come, once per
+        person and week (the outbox key), unless digests are off or paused for them. The
+        outbox sends each exactly once; what it says is decided when it is sent."""
+        added = 0
+        with self._db.transaction() as session:
+            for person in growth_repo.digest_candidates(session):
+                slot = digest_slot(now, person.tz, self._working)
+                if now < slot:
+                    continue
+                today = local_date(now, person.tz)
+                if person.paused_until is not None and today <= person.paused_until:
+                    continue  # on vacation: this week's digest is skipped, not saved up
+                if person.digest_paused_until is not None and today < person.digest_paused_until:
+                    continue
+                Outbox.enqueue(
+                    session,
+                    kind=MessageKind.GROWTH_DIGEST,
+                    key=f"{id_of(person)}:{digest_week(slot, person.tz)}",
+                    recipient_id=id_of(person),
+                    due_at=slot,
+                    ref_id=id_of(person),
+                )
+                added += 1
+        return added
+
+    def _render_digest(self, session: Session, message: OutboxMessage) -> Rendered | None:
+        assert self._views is not None and message.ref_id is not None
+        person = people_repo.get(session, message.ref_id)
+        if person is None or not person.digest_enabled or person.left_programme_at is not None:
+            return None  # turned off (or gone) since it was due
+        card = self._digest_card(person.slack_user_id, self._clock())
+        if card.anything_new:
+            return Rendered(*self._views.digest_message(card))
+        # Nothing new: nothing, but for a short nudge to ask for feedback once a month.
+        if local_date(message.due_at, person.tz).day <= 7:
+            return Rendered(*self._views.digest_nudge(card))
+        return None
+
+    def stop_digests(self, slack_user_id: str) -> None:
+        with self._db.transaction() as session:
+            person = people_repo.by_slack_id(session, slack_user_id)
+            if person is not None:
+                person.digest_enabled = False
+                session.add(person)
+
+    def pause_digests(self, slack_user_id: str) -> date:
+        """No digest for two weeks; the day they resume."""
+        with self._db.transaction() as session:
+            person = people_repo.by_slack_id(session, slack_user_id)
+            if person is None:
+                raise NotAllowed("Brickwork has nothing stored about you.")
+            until = local_date(self._clock(), person.tz) + timedelta(days=DIGEST_PAUSE_DAYS)
+            person.digest_paused_until = until
+            session.add(person)
+            return until
+
 
 def _check_part_of(session: Session, person_id: int, project_id: int) -> None:
     project = projects_repo.get(session, project_id)
@@ -227,3 +331,51 @@ def _check_part_of(session: Session, person_id: int, project_id: int) -> None:
         project.lead_id != person_id and person_id not in projects_repo.member_ids(session, project_id)
     ):
         raise NotAllowed("You can rate yourself only on projects you were part of.")
+
+
+# -- the weekly digest ------------------------------------------------------------------------
+
+DIGEST_WEEKDAY = 0  # Monday (moved to the next working day when Monday is not one)
+DIGEST_AT = time(9, 0)  # in the person's own zone
+DIGEST_PAUSE_DAYS = 14
+DIGEST_AREAS = 3
+DIGEST_LEARNING = 2
+
+
+def digest_week(slot: datetime, tz: str) -> str:
+    """The ISO week a digest belongs to, in the person's zone: "2026-W49"."""
+    year, week, _ = local_date(slot, tz).isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def digest_slot(now: datetime, tz: str, working: WorkingDays) -> datetime:
+    """When this week's digest is due for someone in ``tz``: 09:00 their time on the week's
+    Monday, or the first working day after it within the week."""
+    today = local_date(now, tz)
+    monday = today - timedelta(days=today.weekday())
+    day = working.on_or_after(monday + timedelta(days=DIGEST_WEEKDAY))
+    if day - monday >= timedelta(days=7):  # no working day this week: Monday after all
+        day = monday
+    return local_to_utc(day, DIGEST_AT, tz)
+
+
+@dataclass(frozen=True)
+class DigestCard:
+    """What the weekly digest says to ``growth.subject`` (always the person themself)."""
+
+    growth: GrowthCard
+    week: str
+    new_feedback: int  # items readers could first see in the last seven days
+    waiting: int  # feedback requests waiting for their answer
+    thing_to_try: tuple[str, str] | None  # (KPI label, one thing to try this week)
+    learning: tuple[LearningItem, ...]
+
+    @property
+    def anything_new(self) -> bool:
+        return self.new_feedback > 0 or self.waiting > 0
+
+
+class DigestViews(Protocol):
+    def digest_message(self, card: DigestCard) -> tuple[str, list[Any]]: ...
+
+    def digest_nudge(self, card: DigestCard) -> tuple[str, list[Any]]: ...

@@ -106,6 +106,11 @@ class PeopleService:
     def one(self, slack_user_id: str) -> Person:
         return self.ensure([slack_user_id])[slack_user_id]
 
+    def stored(self, slack_user_id: str) -> bool:
+        """Whether Brickwork has a row for this Slack user (no Slack call, nothing made)."""
+        with self._db.transaction() as session:
+            return people_repo.by_slack_id(session, slack_user_id) is not None
+
     def known(self, slack_user_id: str, name: str = "") -> Person:
         """The Person from the database alone: no Slack call, for work that must finish before
         an ack. On first contact the row is made from what the request carried (the id and

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from slack_sdk.models.blocks import (
+    ActionsBlock,
     Block,
+    ButtonElement,
     ContextBlock,
     DividerBlock,
     HeaderBlock,
@@ -15,10 +17,10 @@ from slack_sdk.models.views import View
 from bot.analytics.calibration import RaterKind
 from bot.analytics.readings import MIN_RATERS, Gap, GrowthArea, KpiReading, Why
 from bot.framework import Dimension, Framework
-from bot.growth.service import WINDOW_DAYS, GrowthCard, SelfForm
+from bot.growth.service import DIGEST_PAUSE_DAYS, WINDOW_DAYS, DigestCard, GrowthCard, SelfForm
 from bot.text import escape_mrkdwn
 from handlers.forms import SelfMeta, dump_metadata
-from handlers.ids import CallbackId
+from handlers.ids import ActionId, BlockId, CallbackId
 from handlers.views.feedback import sparkline
 from handlers.views.form import FormCopy, answers_modal
 
@@ -28,6 +30,7 @@ GROWTH_HELP = (
     "*/growth @someone* shows the same for someone who reports to you (not their self-ratings).\n"
     "*/growth self* opens the form to rate yourself: it is never counted in what others think.\n"
     "*/growth coach* drafts coaching about you, for your eyes only.\n"
+    "*/growth digest* shows the weekly digest you would get this week.\n"
     "`/feedback mine` shows the feedback itself; the App Home shows your snapshot."
 )
 SHOWN_AREAS = 3
@@ -188,3 +191,100 @@ def self_modal(form: SelfForm) -> View:
         form.previous,
         dump_metadata(SelfMeta(project_id=form.project_id)),
     )
+
+
+def _digest_buttons() -> ActionsBlock:
+    return ActionsBlock(
+        block_id=BlockId.DIGEST_ACTIONS,
+        elements=[
+            ButtonElement(text=f"Pause for {DIGEST_PAUSE_DAYS // 7} weeks", action_id=ActionId.DIGEST_PAUSE),
+            ButtonElement(text="Stop digests", action_id=ActionId.DIGEST_STOP),
+        ],
+    )
+
+
+def digest_message(card: DigestCard) -> tuple[str, list[Block]]:
+    """The weekly digest: growth areas with trend and evidence, a strength, a blind spot, one
+    thing to try, learning, the requests waiting — and how to pause or stop it."""
+    reading = card.growth.reading
+    labels = {k.key: k.label for k in card.growth.framework.kpis}
+    blocks: list[Block] = [HeaderBlock(text=f"Your week in growth · {card.week}")]
+    news = []
+    if card.new_feedback:
+        news.append(f"{card.new_feedback} new piece{'s' if card.new_feedback != 1 else ''} of feedback")
+    if card.waiting:
+        news.append(
+            f"{card.waiting} feedback request{'s' if card.waiting != 1 else ''} waiting for your answer "
+            "(`/feedback requests`)"
+        )
+    if news:
+        blocks.append(SectionBlock(text="This week: " + "; ".join(news) + "."))
+    if reading.growth_areas:
+        lines = []
+        for area in reading.growth_areas[:SHOWN_AREAS]:
+            r = area.reading
+            arrow = r.trend.direction.arrow if r.trend.direction else "·"
+            lines.append(
+                f"• *{_e(labels[area.kpi])}* {r.calibrated:.1f} {arrow} `{sparkline(r.trend.weekly)}` "
+                f"· {r.evidence.ratings} ratings from {_people(r.evidence.raters)}"
+            )
+        blocks.append(SectionBlock(text="*Growth areas*\n" + "\n".join(lines)))
+    elif reading.enough:
+        blocks.append(SectionBlock(text="*Growth areas*\nNone stands out this week."))
+    else:
+        blocks.append(SectionBlock(text="Not enough feedback yet to name growth areas."))
+    extra = []
+    if reading.strengths:
+        top = reading.strengths[0]
+        extra.append(f"*Strength*: {_e(labels[top.kpi])} ({top.calibrated:.1f})")
+    if reading.blind_spots:
+        gap = reading.blind_spots[0]
+        extra.append(
+            f"*Blind spot*: {_e(labels[gap.kpi])} — you rate yourself {gap.self_score:.0f}, "
+            f"others {gap.others:.1f}"
+        )
+    if extra:
+        blocks.append(SectionBlock(text="\n".join(extra)))
+    if card.thing_to_try is not None:
+        label, step = card.thing_to_try
+        blocks.append(SectionBlock(text=f"*One thing to try this week* ({_e(label)})\n{_e(step)}"))
+    if card.learning:
+        lines = [f"• {_e(item.title)} — {_e(item.description)}"[:300] for item in card.learning]
+        blocks.append(SectionBlock(text="*To learn*\n" + "\n".join(lines)))
+    blocks.append(_digest_buttons())
+    blocks.append(
+        ContextBlock(
+            elements=[
+                MarkdownTextObject(
+                    text="`/growth` shows everything behind this. Levels are calibrated for how each "
+                    "rater usually rates."
+                )
+            ]
+        )
+    )
+    return f"Your week in growth ({card.week})", blocks
+
+
+def digest_nudge(card: DigestCard) -> tuple[str, list[Block]]:
+    """A month without new feedback: one short nudge instead of a digest."""
+    text = (
+        "No new feedback this month. Growth needs a few views of your work: "
+        "`/feedback request @a @b about <what>` asks two colleagues in one line."
+    )
+    return "No new feedback this month", [SectionBlock(text=text), _digest_buttons()]
+
+
+def as_plain_text(blocks: list[Block]) -> str:
+    """The blocks as lines of text, buttons as [Label]: what ``brickwork digest preview`` prints."""
+    lines: list[str] = []
+    for block in (b.to_dict() for b in blocks):
+        text = block.get("text")
+        if isinstance(text, dict):
+            lines.append(str(text.get("text", "")))
+        for element in block.get("elements") or []:
+            label = element.get("text")
+            if element.get("type") == "button" and isinstance(label, dict):
+                lines.append(f"[{label.get('text', '')}]")
+            elif isinstance(element.get("text"), str):
+                lines.append(element["text"])
+    return "\n".join(lines)

@@ -9,7 +9,16 @@ from datetime import datetime
 from sqlalchemy import case, delete, func
 from sqlmodel import Session, col, select
 
-from storage.models import Feedback, Rating, Relation, SelfAssessment, SelfRating
+from storage.models import (
+    Feedback,
+    FeedbackRequest,
+    Person,
+    Rating,
+    Relation,
+    RequestState,
+    SelfAssessment,
+    SelfRating,
+)
 
 
 @dataclass(frozen=True)
@@ -143,3 +152,47 @@ def delete_self_assessments(session: Session, person_id: int) -> int:
     session.execute(delete(SelfRating).where(col(SelfRating.assessment_id).in_(ids)))
     result = session.execute(delete(SelfAssessment).where(col(SelfAssessment.id).in_(ids)))
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+# -- the weekly digest ---------------------------------------------------------------------
+
+
+def digest_candidates(session: Session) -> list[Person]:
+    """Everyone who may get a digest: digests on, an active human still in the programme."""
+    return list(
+        session.exec(
+            select(Person).where(
+                col(Person.digest_enabled).is_(True),
+                col(Person.is_bot).is_(False),
+                col(Person.deleted).is_(False),
+                col(Person.left_programme_at).is_(None),
+            )
+        )
+    )
+
+
+def newly_visible(session: Session, subject_id: int, *, since: datetime) -> int:
+    """Feedback about the person that readers could first see at or after ``since``: named
+    feedback saved since, anonymous feedback released since."""
+    at = case((col(Feedback.anonymous).is_(True), Feedback.released_at), else_=Feedback.updated_at)
+    return int(
+        session.exec(
+            select(func.count(col(Feedback.id))).where(
+                Feedback.subject_id == subject_id,
+                col(Feedback.released_at).is_not(None),
+                at >= since,
+                Feedback.giver_id != Feedback.subject_id,
+            )
+        ).one()
+    )
+
+
+def requests_waiting(session: Session, giver_id: int) -> int:
+    """Open feedback requests waiting for the person's answer."""
+    return int(
+        session.exec(
+            select(func.count(col(FeedbackRequest.id))).where(
+                FeedbackRequest.giver_id == giver_id, FeedbackRequest.state == RequestState.OPEN
+            )
+        ).one()
+    )

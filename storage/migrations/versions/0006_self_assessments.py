@@ -1,4 +1,4 @@
-"""self-assessments: a person's ratings of themself, apart from everyone else's
+"""self-assessments (a person's ratings of themself, apart from everyone else's); digest pause
 
 Revision ID: 0006
 Revises: 0005
@@ -61,10 +61,14 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("selfrating", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_selfrating_assessment_id"), ["assessment_id"], unique=False)
+    with op.batch_alter_table("person", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("digest_paused_until", sa.Date(), nullable=True))
 
 
 def downgrade() -> None:
     """Downgrade schema."""
+    with op.batch_alter_table("person", schema=None) as batch_op:
+        batch_op.drop_column("digest_paused_until")
     with op.batch_alter_table("selfrating", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_selfrating_assessment_id"))
     op.drop_table("selfrating")
