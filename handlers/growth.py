@@ -8,6 +8,7 @@ from typing import Any
 from slack_bolt import Ack, App
 
 from bot.errors import BrickworkError, InvalidInput
+from bot.people.directory import PersonRef
 from bot.services import Services
 from bot.text import escape_mrkdwn
 from handlers.coach import CoachListeners
@@ -18,6 +19,7 @@ from handlers.forms import SelfMeta, db_id, parse_metadata, read_form
 from handlers.ids import ActionId, CallbackId, Command
 from handlers.views import growth as views
 from handlers.views.common import notice_modal
+from handlers.views.home import request_for_report_modal
 
 USAGE = "Usage: `/growth`, `/growth @someone` (who reports to you), `/growth self`, `/growth coach`."
 
@@ -65,6 +67,14 @@ class GrowthListeners:
         form = self.s.growth.self_form(user, db_id(action.get("value")))
         self.s.modals.open(body["trigger_id"], user, views.self_modal(form))
 
+    def request_feedback(self, ack: Ack, body: dict[str, Any]) -> None:
+        """The digest's "Request feedback": whom to ask about oneself (the Home's request form,
+        whose submission asks them)."""
+        ack()
+        user = body["user"]["id"]
+        me = PersonRef.of(self.s.people.known(user))
+        self.s.modals.open(body["trigger_id"], user, request_for_report_modal(me, for_self=True))
+
     def pause_digests(self, ack: Ack, body: dict[str, Any]) -> None:
         ack()
         until = self.s.growth.pause_digests(body["user"]["id"])
@@ -109,6 +119,7 @@ def register(app: App, services: Services, coach: CoachListeners) -> None:
     guard = guarded(services)
     app.command(Command.GROWTH.value)(guard(listeners.command))
     app.action(ActionId.RATE_MYSELF_ON_PROJECT.value)(guard(listeners.rate_myself_on_project))
+    app.action(ActionId.DIGEST_REQUEST.value)(guard(listeners.request_feedback))
     app.action(ActionId.DIGEST_PAUSE.value)(guard(listeners.pause_digests))
     app.action(ActionId.DIGEST_STOP.value)(guard(listeners.stop_digests))
     app.view_submission(CallbackId.SELF_ASSESSMENT.value)(guard(listeners.self_submitted))

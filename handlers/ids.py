@@ -41,6 +41,7 @@ class ActionId(enum.StrEnum):
     MY_TEAM = "my_team"  # the App Home's user picker
     CONFIRM_MANAGER = "confirm_manager"  # value: the manager's person id
     RATE_MYSELF_ON_PROJECT = "rate_myself_on_project"  # in a debrief DM; value: the project id
+    DIGEST_REQUEST = "digest_request"  # in the weekly digest: ask colleagues for feedback
     DIGEST_PAUSE = "digest_pause"  # in the weekly digest: no digest for two weeks
     DIGEST_STOP = "digest_stop"  # in the weekly digest: no more digests
     REJECT_MANAGER = "reject_manager"  # value: the manager's person id

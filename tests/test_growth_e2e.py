@@ -259,9 +259,23 @@ def test_the_weekly_digest_comes_once_says_what_is_new_and_can_be_paused_or_stop
     assert (
         refused.returncode == 2 and "nothing stored" in refused.stderr and "Traceback" not in refused.stderr
     )
-    # Pause, then stop, from the digest itself.
+    # Request feedback from the digest: whom to ask, about her; Maya gets the request.
     dm = slack.last_dm(ALICE.id)
     assert dm is not None
+    opened = len(slack.calls_to("views.open"))
+    driver.as_user(ALICE.id).click(dm, "digest_request")
+    slack.wait_for("views.open", count=opened + 1)
+    ask = slack.open_modal(ALICE.id)
+    assert ask is not None and "feedback about you" in json.dumps(ask["blocks"])
+    assert driver.as_user(ALICE.id).submit(ask, {"Whom to ask": [MAYA.id]}).status == 200
+    request = slack.wait_for(
+        "chat.postMessage",
+        where=lambda c: (
+            c.args["channel"] == slack.dm_channel(MAYA.id) and "asks for your feedback" in c.args["text"]
+        ),
+    )[-1]
+    assert "Alice Chen" in request.args["text"]
+    # Pause, then stop, from the digest itself.
     driver.as_user(ALICE.id).click(dm, "digest_pause")
     paused = slack.wait_for("response_url", where=lambda c: "Paused" in str(c.args.get("text")))[-1]
     assert "no digest until" in paused.args["text"]

@@ -1157,9 +1157,10 @@ def test_a_button_that_carries_no_value_ignores_a_forged_one(world: World, actio
         made = calls_since(world, since)
         if action_id is ActionId.INPUT:  # an input block's element: no listener, Bolt answers 404
             assert answer.status == 404 and made == [], value
-        elif action_id is ActionId.NEW_PROJECT:
+        elif action_id in (ActionId.NEW_PROJECT, ActionId.DIGEST_REQUEST):
             assert answer.status == 200 and [c.method for c in made] == ["views.open"], value
-            assert made[0].args["view"]["callback_id"] == "new_project"
+            expected = "new_project" if action_id is ActionId.NEW_PROJECT else "request_for_report"
+            assert made[0].args["view"]["callback_id"] == expected
             await_recorded(world.db, made[0].response["view"]["id"])
         elif action_id in (ActionId.DIGEST_PAUSE, ActionId.DIGEST_STOP):  # her own digests only
             assert answer.status == 200, value

@@ -197,6 +197,7 @@ def _digest_buttons() -> ActionsBlock:
     return ActionsBlock(
         block_id=BlockId.DIGEST_ACTIONS,
         elements=[
+            ButtonElement(text="Request feedback", action_id=ActionId.DIGEST_REQUEST, style="primary"),
             ButtonElement(text=f"Pause for {DIGEST_PAUSE_DAYS // 7} weeks", action_id=ActionId.DIGEST_PAUSE),
             ButtonElement(text="Stop digests", action_id=ActionId.DIGEST_STOP),
         ],

@@ -213,7 +213,7 @@ def manager_claim_message(manager: PersonRef) -> tuple[str, list[Block]]:
     return f"{_e(manager.name)} says you report to them", manager_claim_blocks(manager)
 
 
-def request_for_report_modal(report: PersonRef) -> View:
+def request_for_report_modal(report: PersonRef, *, for_self: bool = False) -> View:
     return View(
         type="modal",
         callback_id=CallbackId.REQUEST_FOR_REPORT,
@@ -222,7 +222,11 @@ def request_for_report_modal(report: PersonRef) -> View:
         close="Cancel",
         private_metadata=dump_metadata(ReportMeta(subject_slack_id=report.slack_id)),
         blocks=[
-            SectionBlock(text=f"Ask colleagues for feedback about *{_e(report.name)}*."),
+            SectionBlock(
+                text="Ask colleagues for feedback about you."
+                if for_self
+                else f"Ask colleagues for feedback about *{_e(report.name)}*."
+            ),
             InputBlock(
                 block_id=BlockId.GIVERS,
                 label="Whom to ask",
