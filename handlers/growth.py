@@ -20,8 +20,16 @@ from handlers.ids import ActionId, CallbackId, Command
 from handlers.views import growth as views
 from handlers.views.common import notice_modal
 from handlers.views.home import request_for_report_modal
+from storage.models import StepOutcome
 
 USAGE = "Usage: `/growth`, `/growth @someone` (who reports to you), `/growth self`, `/growth coach`."
+
+
+STEP_OUTCOMES = {
+    ActionId.STEP_TRIED: StepOutcome.TRIED,
+    ActionId.STEP_NOT_YET: StepOutcome.NOT_YET,
+    ActionId.STEP_NOT_FOR_ME: StepOutcome.NOT_FOR_ME,
+}
 
 
 class GrowthListeners:
@@ -75,6 +83,14 @@ class GrowthListeners:
         me = PersonRef.of(self.s.people.known(user))
         self.s.modals.open(body["trigger_id"], user, request_for_report_modal(me, for_self=True))
 
+    def answer_step(self, ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+        ack()
+        outcome = STEP_OUTCOMES[action["action_id"]]
+        step = self.s.growth.answer_step(body["user"]["id"], db_id(action.get("value")), outcome)
+        url = body.get("response_url")
+        if isinstance(url, str):
+            self.s.gateway.respond(url, views.step_answered(step))
+
     def pause_digests(self, ack: Ack, body: dict[str, Any]) -> None:
         ack()
         until = self.s.growth.pause_digests(body["user"]["id"])
@@ -120,6 +136,8 @@ def register(app: App, services: Services, coach: CoachListeners) -> None:
     app.command(Command.GROWTH.value)(guard(listeners.command))
     app.action(ActionId.RATE_MYSELF_ON_PROJECT.value)(guard(listeners.rate_myself_on_project))
     app.action(ActionId.DIGEST_REQUEST.value)(guard(listeners.request_feedback))
+    for action_id in STEP_OUTCOMES:
+        app.action(action_id.value)(guard(listeners.answer_step))
     app.action(ActionId.DIGEST_PAUSE.value)(guard(listeners.pause_digests))
     app.action(ActionId.DIGEST_STOP.value)(guard(listeners.stop_digests))
     app.view_submission(CallbackId.SELF_ASSESSMENT.value)(guard(listeners.self_submitted))

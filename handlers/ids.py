@@ -42,6 +42,9 @@ class ActionId(enum.StrEnum):
     CONFIRM_MANAGER = "confirm_manager"  # value: the manager's person id
     RATE_MYSELF_ON_PROJECT = "rate_myself_on_project"  # in a debrief DM; value: the project id
     DIGEST_REQUEST = "digest_request"  # in the weekly digest: ask colleagues for feedback
+    STEP_TRIED = "step_tried"  # how last week's thing to try went; value: the step id
+    STEP_NOT_YET = "step_not_yet"  # value: the step id
+    STEP_NOT_FOR_ME = "step_not_for_me"  # value: the step id
     DIGEST_PAUSE = "digest_pause"  # in the weekly digest: no digest for two weeks
     DIGEST_STOP = "digest_stop"  # in the weekly digest: no more digests
     REJECT_MANAGER = "reject_manager"  # value: the manager's person id
@@ -80,6 +83,7 @@ class BlockId(enum.StrEnum):
     COACH_AFTER_DEBRIEF = "coach_after_debrief"  # "Draft coaching" buttons in a debrief DM
     RATE_MYSELF = "rate_myself"  # "Rate yourself on this project" in a debrief DM
     DIGEST_ACTIONS = "digest_actions"  # the weekly digest's buttons
+    STEP_ANSWER = "step_answer"  # the digest's "how did it go?" buttons
     # Feedback requests, each + the request id (``numbered``): the giver's DM buttons, and the
     # rows of /feedback requests for what I asked and what I was asked
     REQUEST_PREFIX = "request_"

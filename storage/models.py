@@ -16,6 +16,7 @@ NAME_MAX = 80
 NOTE_MAX = 3000
 ABOUT_MAX = 150
 DECLINE_REASON_MAX = 500
+STEP_MAX = 500
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -384,6 +385,30 @@ class SelfRating(SQLModel, table=True):
     dimension: str = Field(max_length=16)
     kpi: str = Field(max_length=40)
     score: int | None = None
+
+
+class StepOutcome(enum.StrEnum):
+    TRIED = "tried"
+    NOT_YET = "not_yet"
+    NOT_FOR_ME = "not_for_me"
+
+
+class GrowthStep(SQLModel, table=True):
+    """The "one thing to try this week" a digest suggested, and how it went, as the person
+    said in the next digest. One per person and ISO week."""
+
+    __table_args__ = (UniqueConstraint("person_id", "week"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    week: str = Field(max_length=10)  # "2026-W49", in the person's zone
+    kpi: str = Field(max_length=40)
+    text: str = Field(max_length=STEP_MAX)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
+    outcome: StepOutcome | None = Field(
+        default=None, sa_column=Column(StrEnumType(StepOutcome), nullable=True)
+    )
+    outcome_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
 
 
 class Job(SQLModel, table=True):

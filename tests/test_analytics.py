@@ -148,8 +148,11 @@ def test_any_ratings_fit_to_finite_levels_on_the_scale_whatever_their_order(
     weights = fit.rater_ratings * (fit.rater_subjects >= MIN_SUBJECTS)
     if weights.sum():
         assert abs(float((fit.leniency * weights).sum() / weights.sum())) < 1e-6
-    assert all(calibration.leniency_of(r) == 0 for r in calibration.raters()
-               if (calibration.leniency(r) or 0) and calibration.leniency(r).subjects < MIN_SUBJECTS)  # type: ignore[union-attr]
+    assert all(
+        calibration.leniency_of(r) == 0
+        for r in calibration.raters()
+        if (calibration.leniency(r) or 0) and calibration.leniency(r).subjects < MIN_SUBJECTS
+    )  # type: ignore[union-attr]
     shuffled = list(ratings)
     shuffle.shuffle(shuffled)
     again = Calibration(shuffled)
@@ -175,8 +178,14 @@ def test_raters_who_agree_have_no_leniency_and_levels_are_the_scores(levels: lis
 # -- readings ------------------------------------------------------------------------------
 
 
-def rate(subject: str, scores: dict[str, float], raters: tuple[str, ...], *, at: datetime = NOW,
-         kind: RaterKind = RaterKind.PEER) -> list[Rating]:
+def rate(
+    subject: str,
+    scores: dict[str, float],
+    raters: tuple[str, ...],
+    *,
+    at: datetime = NOW,
+    kind: RaterKind = RaterKind.PEER,
+) -> list[Rating]:
     return [Rating(r, subject, k, s, at, kind) for r in raters for k, s in scores.items()]
 
 
@@ -260,3 +269,27 @@ def test_a_lenient_raters_inflation_is_taken_out_of_the_reading() -> None:
     assert reading.growth_areas and reading.growth_areas[0].why == (Why.LOW,)
     interval = quality.interval()
     assert interval is not None and interval[0] < quality.calibrated < interval[1]
+
+
+def test_a_high_kpi_below_higher_ones_is_no_growth_area() -> None:
+    """4 ("above expectations") beside 5s is not a growth area, and it is a strength."""
+    reading = reading_of(
+        rate("alice", {"quality": 4.0, "timeliness": 5.0, "target": 5.0}, ("bob", "carol")),
+        kpis=("quality", "timeliness", "target"),
+    )
+    assert reading.growth_areas == ()
+    assert {k.kpi for k in reading.strengths} == {"quality", "timeliness", "target"}
+
+
+def test_raters_are_counted_by_what_they_count_as_and_calibrated_by_who_they_are() -> None:
+    """Bob's named rating and his anonymous one (counted once per release batch) are two in the
+    evidence, never one person of a stated kind with an extra anonymous one beside it."""
+    named = Rating("bob", "alice", "quality", 2.0, NOW, RaterKind.MANAGER)
+    anonymous = Rating(
+        "bob", "alice", "quality", 2.0, NOW, RaterKind.ANONYMOUS, counted_as=("anon", NOW, "bob")
+    )
+    reading = reading_of([named, anonymous], kpis=("quality",))
+    quality = reading.kpi("quality")
+    assert quality is not None and quality.evidence.raters == 2
+    assert dict(quality.evidence.kinds) == {RaterKind.MANAGER: 1, RaterKind.ANONYMOUS: 1}
+    assert Calibration([named, anonymous]).raters() == ["bob"]

@@ -17,7 +17,7 @@ from bot.standin.driver import SlackDriver
 from bot.standin.webapi import FakeSlack
 from bot.timekeeping import MONDAY_TO_FRIDAY, local_date
 from storage.db import Database
-from storage.models import Feedback, Person, Project, SelfAssessment, SelfRating
+from storage.models import Feedback, GrowthStep, Person, Project, SelfAssessment, SelfRating, StepOutcome
 from tests.cli import brickwork
 from tests.harness import ALICE, BOB, CAROL, MAYA, AppProcess, start_app
 from tests.test_coach_e2e import NOTES, give, make_manager
@@ -275,6 +275,24 @@ def test_the_weekly_digest_comes_once_says_what_is_new_and_can_be_paused_or_stop
         ),
     )[-1]
     assert "Alice Chen" in request.args["text"]
+    # The next week's digest asks how last week's thing to try went; her answer is kept.
+    with db.transaction() as session:
+        [step] = session.exec(select(GrowthStep)).all()
+    assert step.kpi == "timeliness" and step.outcome is None and step.text in text
+    app.tick(now + timedelta(days=7))
+    second = digests(slack, ALICE)[-1]
+    assert len(digests(slack, ALICE)) == 2
+    assert "Last week you planned to try" in json.dumps(second.args["blocks"], ensure_ascii=False)
+    dm = slack.last_dm(ALICE.id)
+    assert dm is not None
+    driver.as_user(BOB.id).click(dm, "step_tried")  # not his: refused, nothing kept
+    driver.as_user(ALICE.id).click(dm, "step_tried")
+    slack.wait_for("response_url", where=lambda c: "Noted: you tried it" in str(c.args.get("text")))
+    with db.transaction() as session:
+        [step] = session.exec(select(GrowthStep).where(GrowthStep.week == step.week)).all()
+    assert step.outcome is StepOutcome.TRIED
+    _, mine = growth(driver, slack, ALICE)
+    assert "Your things to try" in mine and "you tried it" in mine and "no answer yet" in mine
     # Pause, then stop, from the digest itself.
     driver.as_user(ALICE.id).click(dm, "digest_pause")
     paused = slack.wait_for("response_url", where=lambda c: "Paused" in str(c.args.get("text")))[-1]
@@ -284,7 +302,7 @@ def test_the_weekly_digest_comes_once_says_what_is_new_and_can_be_paused_or_stop
     with db.transaction() as session:
         alice = session.exec(select(Person).where(Person.slack_user_id == ALICE.id)).one()
     assert alice.digest_enabled is False and alice.digest_paused_until is not None
-    # Next week: nothing for Alice, though there is news.
+    # The week after: nothing for Alice, though there is news.
     give(driver, slack, MAYA, ALICE, timeliness="2", note=NOTES[CAROL.id])
-    app.tick(now + timedelta(days=7))
-    assert len(digests(slack, ALICE)) == 1
+    app.tick(now + timedelta(days=14))
+    assert len(digests(slack, ALICE)) == 2

@@ -1126,6 +1126,9 @@ VALUE_BUTTONS = {
     ActionId.COACH_NOT_USEFUL,
     ActionId.VIEW_REPORT_FEEDBACK,
     ActionId.RATE_MYSELF_ON_PROJECT,
+    ActionId.STEP_TRIED,
+    ActionId.STEP_NOT_YET,
+    ActionId.STEP_NOT_FOR_ME,
 }
 
 
@@ -1158,6 +1161,8 @@ def test_a_button_that_carries_no_value_ignores_a_forged_one(world: World, actio
         if action_id is ActionId.INPUT:  # an input block's element: no listener, Bolt answers 404
             assert answer.status == 404 and made == [], value
         elif action_id in (ActionId.NEW_PROJECT, ActionId.DIGEST_REQUEST):
+            # (Carol's Home, refreshed by an earlier case's digest button, may land meanwhile.)
+            made = [c for c in made if (c.method, c.args.get("user_id")) != ("views.publish", CAROL.id)]
             assert answer.status == 200 and [c.method for c in made] == ["views.open"], value
             expected = "new_project" if action_id is ActionId.NEW_PROJECT else "request_for_report"
             assert made[0].args["view"]["callback_id"] == expected

@@ -66,6 +66,14 @@ class Rating:
     score: float
     at: datetime
     kind: RaterKind = RaterKind.PEER
+    # Who the rating counts as when raters are counted (evidence, "enough"): the rater, unless
+    # that could point at them. An anonymous rating counts once per release batch, never merged
+    # with the same person's named ratings (``bot.growth``); calibration always uses ``rater``.
+    counted_as: Hashable | None = None
+
+    @property
+    def counter(self) -> Hashable:
+        return self.rater if self.counted_as is None else self.counted_as
 
 
 @dataclass(frozen=True)

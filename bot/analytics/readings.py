@@ -5,9 +5,9 @@ reading says "not enough feedback yet" instead of making one up:
 
 - a KPI is read only once ``MIN_RATERS`` different people (not counting the person) rated it;
 - a **growth area** is a KPI read that is low in absolute terms (below ``AS_EXPECTED``, the
-  form's own "as expected"), clearly below the person's other KPIs (by ``RELATIVE_MARGIN``) or
-  falling (the last ``RECENT_WEEKS`` weeks ``FALLING_BY`` below the weeks before) — never the
-  lowest of a set that is all high;
+  form's own "as expected"), clearly below the person's other KPIs (by ``RELATIVE_MARGIN``, and
+  itself below ``STRONG_AT``) or falling (the last ``RECENT_WEEKS`` weeks ``FALLING_BY`` below
+  the weeks before) — never the lowest of a set that is all high;
 - a **strength** is a KPI read at ``STRONG_AT`` or above that is not a growth area;
 - a **blind spot** is a KPI the person rates themself ``GAP`` or more above what others saw
   (calibrated), and a **hidden strength** the reverse — both only with ``MIN_RATERS`` others.
@@ -171,8 +171,12 @@ def read_person(
             why.append(Why.FALLING)
         if reading.calibrated < AS_EXPECTED:
             why.append(Why.LOW)
-        if others is not None and others - reading.calibrated >= RELATIVE_MARGIN:
-            why.append(Why.LOWER)
+        if (
+            others is not None
+            and others - reading.calibrated >= RELATIVE_MARGIN
+            and reading.calibrated < STRONG_AT
+        ):
+            why.append(Why.LOWER)  # (a KPI at STRONG_AT or above is high, however high the rest)
         if why:
             areas.append(GrowthArea(reading, tuple(why), others))
     areas.sort(key=lambda a: (Why.FALLING not in a.why, a.reading.calibrated or 0.0, a.kpi))
@@ -196,8 +200,8 @@ def _read_kpi(kpi: str, ratings: Sequence[Rating], calibration: Calibration, now
     selves = sorted((r for r in ratings if r.kind is RaterKind.SELF and r.at <= now), key=lambda r: r.at)
     by_kind: dict[RaterKind, set[Hashable]] = {}
     for r in others:
-        by_kind.setdefault(r.kind, set()).add(r.rater)
-    raters = len({r.rater for r in others})
+        by_kind.setdefault(r.kind, set()).add(r.counter)
+    raters = len({r.counter for r in others})
     evidence = Evidence(
         ratings=len(others),
         raters=raters,

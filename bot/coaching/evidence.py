@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from statistics import fmean
 
-from bot.analytics.readings import AS_EXPECTED, FALLING_BY, RECENT_WEEKS, RELATIVE_MARGIN
+from bot.analytics.readings import AS_EXPECTED, FALLING_BY, RECENT_WEEKS, RELATIVE_MARGIN, STRONG_AT
 from bot.feedback.cards import MIN_RATERS, ReceivedItem, Snapshot
 from bot.framework import Framework, Kpi, KpiKind
 from storage.models import FeedbackSource, Relation
@@ -248,8 +248,8 @@ def growth_cases(evidence: Evidence) -> list[GrowthCase]:
             why.append(Why.FALLING)
         if trend.average < AS_EXPECTED:
             why.append(Why.LOW)
-        if others is not None and others - trend.average >= RELATIVE_MARGIN:
-            why.append(Why.LOWER)
+        if others is not None and others - trend.average >= RELATIVE_MARGIN and trend.average < STRONG_AT:
+            why.append(Why.LOWER)  # (a KPI rated above expectations is no growth area)
         if why:
             cases.append(GrowthCase(trend=trend, why=tuple(why), others=others))
     return sorted(cases, key=lambda c: (Why.FALLING not in c.why, c.average, c.kpi.key))

@@ -231,6 +231,15 @@ class FeedbackReading(FeedbackBase):
                 }
                 for a, scores in growth_repo.self_assessments(session, id_of(me))
             ]
+            my_growth_steps = [
+                {
+                    "week": step.week,
+                    "kpi": step.kpi,
+                    "thing_to_try": step.text,
+                    "how_it_went": step.outcome.value if step.outcome else None,
+                }
+                for step in growth_repo.recent_steps(session, id_of(me), limit=10_000)
+            ]
             coaching_i_drafted = [
                 {
                     "subject": names[d.subject_id].name,
@@ -256,6 +265,7 @@ class FeedbackReading(FeedbackBase):
             "coaching_shared_with_me": coaching_shared_with_me,
             "coaching_i_drafted": coaching_i_drafted,
             "my_self_assessments": my_self_assessments,
+            "my_growth_steps": my_growth_steps,
         }
 
 

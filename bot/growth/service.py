@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any, Protocol
 
@@ -35,7 +35,16 @@ from bot.people.access import PersonFacts, authorize
 from bot.people.directory import PeopleService, PersonRef
 from bot.timekeeping import MONDAY_TO_FRIDAY, WorkingDays, local_date, local_to_utc
 from storage.db import Database
-from storage.models import MessageKind, OutboxMessage, Relation, SelfAssessment, id_of
+from storage.models import (
+    GrowthStep,
+    MessageKind,
+    OutboxMessage,
+    Person,
+    Relation,
+    SelfAssessment,
+    StepOutcome,
+    id_of,
+)
 from storage.repositories import growth as growth_repo
 from storage.repositories import people as people_repo
 from storage.repositories import projects as projects_repo
@@ -58,6 +67,18 @@ class GrowthCard:
     framework: Framework
     self_assessed_at: datetime | None  # the latest self-assessment (its scores only for_self)
     now: datetime
+    steps: tuple[StepCard, ...] = ()  # the digests' latest things to try, newest first (for_self only)
+
+
+@dataclass(frozen=True)
+class StepCard:
+    """A digest's "one thing to try", and how it went as the person said."""
+
+    step_id: int
+    week: str
+    kpi_label: str
+    text: str
+    outcome: StepOutcome | None
 
 
 @dataclass(frozen=True)
@@ -128,9 +149,14 @@ class GrowthService:
             if self._known(kpi)
         ]
         for_self = subject_id == reader
+        steps: tuple[StepCard, ...] = ()
+        if for_self:
+            with self._db.transaction() as session:
+                steps = tuple(self._step_card(s) for s in growth_repo.recent_steps(session, id_of(person)))
         reading = read_person([k.key for k in self._framework.kpis], ratings, calibration, now)
-        if not for_self:  # self-ratings are the person's own
-            reading = PersonReading(reading.kpis, reading.growth_areas, reading.strengths, (), ())
+        if not for_self:  # self-ratings are the person's own: not even in the card
+            hidden = tuple(replace(k, self_score=None) for k in reading.kpis)
+            reading = PersonReading(hidden, reading.growth_areas, reading.strengths, (), ())
         return GrowthCard(
             subject=PersonRef.of(person),
             for_self=for_self,
@@ -138,7 +164,25 @@ class GrowthService:
             framework=self._framework,
             self_assessed_at=max((at for _, at in selves.values()), default=None),
             now=now,
+            steps=steps,
         )
+
+    def _step_card(self, step: GrowthStep) -> StepCard:
+        label = self._framework.kpi(step.kpi).label if self._known(step.kpi) else step.kpi
+        return StepCard(id_of(step), step.week, label, step.text, step.outcome)
+
+    def answer_step(self, slack_user_id: str, step_id: int, outcome: StepOutcome) -> StepCard:
+        """How the person's thing to try went, as they said (only their own; a later answer
+        replaces an earlier one)."""
+        with self._db.transaction() as session:
+            person = people_repo.by_slack_id(session, slack_user_id)
+            step = growth_repo.step(session, step_id)
+            if person is None or step is None or step.person_id != person.id:
+                raise NotAllowed("That suggestion is not yours to answer.")
+            step.outcome, step.outcome_at = outcome, self._clock()
+            session.add(step)
+            session.flush()
+            return self._step_card(step)
 
     def _calibration(self, session: Session, since: datetime) -> Calibration:
         """Fitted over everyone's visible ratings; fitted again only when they changed."""
@@ -160,6 +204,9 @@ class GrowthService:
                 self._scaled(r.kpi, r.score),
                 r.at,
                 RaterKind.ANONYMOUS if r.anonymous else KINDS.get(r.relation, RaterKind.PEER),
+                # Counted once per release batch, apart from their named ratings: a count can
+                # then never show that a named rater also answered anonymously.
+                counted_as=("anonymous", r.at, r.giver_id) if r.anonymous else None,
             )
             for r in rows
             if self._known(r.kpi)
@@ -203,6 +250,8 @@ class GrowthService:
         person = self._people.known(slack_user_id)
         if person.is_bot or person.deleted:
             raise NotAllowed("Brickwork is for active people: this account is a bot or deactivated.")
+        if person.left_programme_at is not None:
+            raise NotAllowed("You left the feedback programme, so Brickwork keeps nothing new from you.")
         for attempt in (1, 2):
             try:
                 self._store_self(id_of(person), answers, view_id, project_id)
@@ -247,9 +296,14 @@ class GrowthService:
         with self._db.transaction() as session:
             new = growth_repo.newly_visible(session, person_id, since=now - timedelta(days=7))
             waiting = growth_repo.requests_waiting(session, person_id)
+            new_requests = growth_repo.requests_waiting(session, person_id, since=now - timedelta(days=7))
         labels = {k.key: k.label for k in self._framework.kpis}
         areas = growth.reading.growth_areas[:DIGEST_AREAS]
-        thing = (labels[areas[0].kpi], first_step(self._framework.kpi(areas[0].kpi))) if areas else None
+        thing = (
+            (areas[0].kpi, labels[areas[0].kpi], first_step(self._framework.kpi(areas[0].kpi)))
+            if areas
+            else None
+        )
         learning: tuple[LearningItem, ...] = ()
         if self._catalog is not None and areas:
             seen: dict[str, LearningItem] = {}
@@ -258,13 +312,23 @@ class GrowthService:
                     seen.setdefault(item.id, item)
             learning = tuple(seen.values())[:DIGEST_LEARNING]
         tz = self._people.known(slack_user_id).tz
+        week = digest_week(digest_slot(now, tz, self._working), tz)
+        with self._db.transaction() as session:
+            previous = growth_repo.latest_step(session, person_id, before_week=week)
+            last = self._step_card(previous) if previous is not None else None
+        if last is not None and last.week != digest_week(
+            local_to_utc(local_date(now, tz) - timedelta(days=7), DIGEST_AT, tz), tz
+        ):
+            last = None  # asked about the week before only
         return DigestCard(
             growth=growth,
-            week=digest_week(digest_slot(now, tz, self._working), tz),
+            week=week,
             new_feedback=new,
             waiting=waiting,
+            new_requests=new_requests,
             thing_to_try=thing,
             learning=learning,
+            last_step=last if last is not None and last.outcome is None else None,
         )
 
     def enqueue_digests(self, now: datetime) -> int:
@@ -273,19 +337,20 @@ class GrowthService:
         outbox sends each exactly once; what it says is decided when it is sent."""
         added = 0
         with self._db.transaction() as session:
+            queued = growth_repo.digest_keys_since(session, now - timedelta(days=8))
             for person in growth_repo.digest_candidates(session):
                 slot = digest_slot(now, person.tz, self._working)
                 if now < slot:
                     continue
-                today = local_date(now, person.tz)
-                if person.paused_until is not None and today <= person.paused_until:
-                    continue  # on vacation: this week's digest is skipped, not saved up
-                if person.digest_paused_until is not None and today < person.digest_paused_until:
+                if _paused(person, slot):
+                    continue
+                key = f"{id_of(person)}:{digest_week(slot, person.tz)}"
+                if f"{MessageKind.GROWTH_DIGEST.value}:{key}" in queued:
                     continue
                 Outbox.enqueue(
                     session,
                     kind=MessageKind.GROWTH_DIGEST,
-                    key=f"{id_of(person)}:{digest_week(slot, person.tz)}",
+                    key=key,
                     recipient_id=id_of(person),
                     due_at=slot,
                     ref_id=id_of(person),
@@ -296,13 +361,28 @@ class GrowthService:
     def _render_digest(self, session: Session, message: OutboxMessage) -> Rendered | None:
         assert self._views is not None and message.ref_id is not None
         person = people_repo.get(session, message.ref_id)
-        if person is None or not person.digest_enabled or person.left_programme_at is not None:
-            return None  # turned off (or gone) since it was due
-        card = self._digest_card(person.slack_user_id, self._clock())
+        if (
+            person is None
+            or not person.digest_enabled
+            or person.left_programme_at is not None
+            or _paused(person, message.due_at)
+        ):
+            return None  # turned off, paused (or gone) since it was due
+        # The week and its news are those of the slot the message was due at.
+        card = self._digest_card(person.slack_user_id, message.due_at)
         if card.anything_new:
+            if card.thing_to_try is not None and card.news:  # kept: next week's digest asks how it went
+                kpi, _, text = card.thing_to_try
+                growth_repo.record_step(
+                    session, person_id=id_of(person), week=card.week, kpi=kpi, text=text, at=self._clock()
+                )
             return Rendered(*self._views.digest_message(card))
-        # Nothing new: nothing, but for a short nudge to ask for feedback once a month.
-        if local_date(message.due_at, person.tz).day <= 7:
+        # Nothing new: nothing, but for a short nudge to ask for feedback, once a month, when a
+        # whole month brought none.
+        quiet = (
+            growth_repo.newly_visible(session, id_of(person), since=message.due_at - timedelta(days=30)) == 0
+        )
+        if quiet and local_date(message.due_at, person.tz).day <= 7:
             return Rendered(*self._views.digest_nudge(card))
         return None
 
@@ -367,15 +447,33 @@ class DigestCard:
     week: str
     new_feedback: int  # items readers could first see in the last seven days
     waiting: int  # feedback requests waiting for their answer
-    thing_to_try: tuple[str, str] | None  # (KPI label, one thing to try this week)
+    new_requests: int  # of which came in the last seven days
+    thing_to_try: tuple[str, str, str] | None  # (KPI key, its label, one thing to try this week)
     learning: tuple[LearningItem, ...]
+    last_step: StepCard | None = None  # last week's thing to try, not answered yet: ask how it went
+
+    @property
+    def news(self) -> bool:
+        """Feedback or requests that came this week."""
+        return self.new_feedback > 0 or self.new_requests > 0
 
     @property
     def anything_new(self) -> bool:
-        return self.new_feedback > 0 or self.waiting > 0
+        """Worth a digest: news, or last week's thing to try to ask about (asked once: a digest
+        that only asks keeps no new thing to try, so a silence ends there)."""
+        return self.news or self.last_step is not None
 
 
 class DigestViews(Protocol):
     def digest_message(self, card: DigestCard) -> tuple[str, list[Any]]: ...
 
     def digest_nudge(self, card: DigestCard) -> tuple[str, list[Any]]: ...
+
+
+def _paused(person: Person, slot: datetime) -> bool:
+    """Whether this week's digest is skipped: on vacation on the slot's day (skipped, not saved
+    up), or digests paused past it. The slot's day, so the answer is the same all week."""
+    day = local_date(slot, person.tz)
+    if person.paused_until is not None and day <= person.paused_until:
+        return True
+    return person.digest_paused_until is not None and day < person.digest_paused_until

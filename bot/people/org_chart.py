@@ -311,6 +311,7 @@ class OrgService:
             org_repo.clear_coach_answers(session)
             deleted = org_repo.delete_feedback(session, feedback_ids=given)
             growth_repo.delete_self_assessments(session, person.id)  # theirs alone: gone with them
+            growth_repo.delete_steps(session, person.id)
             withdrawn = org_repo.withdraw_open_requests(session, person_id=person.id, at=now)
             manager_unlinked = person.manager_id is not None or person.pending_manager_id is not None
             person.manager_id = person.pending_manager_id = None

@@ -17,12 +17,13 @@ from slack_sdk.models.views import View
 from bot.analytics.calibration import RaterKind
 from bot.analytics.readings import MIN_RATERS, Gap, GrowthArea, KpiReading, Why
 from bot.framework import Dimension, Framework
-from bot.growth.service import DIGEST_PAUSE_DAYS, WINDOW_DAYS, DigestCard, GrowthCard, SelfForm
+from bot.growth.service import DIGEST_PAUSE_DAYS, WINDOW_DAYS, DigestCard, GrowthCard, SelfForm, StepCard
 from bot.text import escape_mrkdwn
 from handlers.forms import SelfMeta, dump_metadata
 from handlers.ids import ActionId, BlockId, CallbackId
 from handlers.views.feedback import sparkline
 from handlers.views.form import FormCopy, answers_modal
+from storage.models import StepOutcome
 
 GROWTH_HELP = (
     "*/growth* shows your growth now: per KPI your level (calibrated for how each rater usually "
@@ -34,6 +35,16 @@ GROWTH_HELP = (
     "`/feedback mine` shows the feedback itself; the App Home shows your snapshot."
 )
 SHOWN_AREAS = 3
+STEP_BUTTONS = (
+    (ActionId.STEP_TRIED, "Tried it"),
+    (ActionId.STEP_NOT_YET, "Not yet"),
+    (ActionId.STEP_NOT_FOR_ME, "Not for me"),
+)
+STEP_WORDS = {
+    StepOutcome.TRIED: "you tried it",
+    StepOutcome.NOT_YET: "not yet",
+    StepOutcome.NOT_FOR_ME: "not for you",
+}
 KIND_WORDS = {
     RaterKind.MANAGER: ("manager", "managers"),
     RaterKind.PEER: ("peer", "peers"),
@@ -123,7 +134,7 @@ def growth_message(card: GrowthCard) -> tuple[str, list[Block]]:
             for k in framework.kpis
             if k.dimension is dimension and (r := reading.kpi(k.key)) is not None
         ]
-        blocks.append(SectionBlock(text=f"*{title}*\n" + "\n".join(lines)))
+        blocks.append(SectionBlock(text=(f"*{title}*\n" + "\n".join(lines))[:3000]))
     blocks.append(DividerBlock())
     stands_out: list[str] = []
     if reading.growth_areas:
@@ -151,6 +162,13 @@ def growth_message(card: GrowthCard) -> tuple[str, list[Block]]:
                 "*Hidden strengths*\n"
                 + "\n".join(_gap_line(labels[g.kpi], g, False) for g in reading.hidden_strengths[:3])
             )
+        if card.steps:
+            lines = [
+                f"• {step.week} ({_e(step.kpi_label)}): {_e(step.text)} — "
+                f"_{STEP_WORDS[step.outcome] if step.outcome else 'no answer yet'}_"
+                for step in card.steps
+            ]
+            stands_out.append("*Your things to try* (from the weekly digest)\n" + "\n".join(lines))
         if card.self_assessed_at is None:
             stands_out.append(
                 "_`/growth self` to rate yourself: blind spots compare it with what others saw._"
@@ -246,8 +264,24 @@ def digest_message(card: DigestCard) -> tuple[str, list[Block]]:
         )
     if extra:
         blocks.append(SectionBlock(text="\n".join(extra)))
+    if card.last_step is not None:
+        last = card.last_step
+        blocks.append(
+            SectionBlock(
+                text=f"*Last week you planned to try* ({_e(last.kpi_label)})\n{_e(last.text)}\nHow did it go?"
+            )
+        )
+        blocks.append(
+            ActionsBlock(
+                block_id=BlockId.STEP_ANSWER,
+                elements=[
+                    ButtonElement(text=label, action_id=action, value=str(last.step_id))
+                    for action, label in STEP_BUTTONS
+                ],
+            )
+        )
     if card.thing_to_try is not None:
-        label, step = card.thing_to_try
+        _, label, step = card.thing_to_try
         blocks.append(SectionBlock(text=f"*One thing to try this week* ({_e(label)})\n{_e(step)}"))
     if card.learning:
         lines = [f"• {_e(item.title)} — {_e(item.description)}"[:300] for item in card.learning]
@@ -289,3 +323,8 @@ def as_plain_text(blocks: list[Block]) -> str:
             elif isinstance(element.get("text"), str):
                 lines.append(element["text"])
     return "\n".join(lines)
+
+
+def step_answered(step: StepCard) -> str:
+    said = STEP_WORDS[step.outcome] if step.outcome else "no answer"
+    return f"Noted: {said}. `/growth` shows it beside what you planned to try."

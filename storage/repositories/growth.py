@@ -12,6 +12,9 @@ from sqlmodel import Session, col, select
 from storage.models import (
     Feedback,
     FeedbackRequest,
+    GrowthStep,
+    MessageKind,
+    OutboxMessage,
     Person,
     Rating,
     Relation,
@@ -19,6 +22,7 @@ from storage.models import (
     SelfAssessment,
     SelfRating,
 )
+from storage.upsert import insert_ignore
 
 
 @dataclass(frozen=True)
@@ -65,14 +69,18 @@ def visible_ratings(
     return [RatingRow(*row) for row in session.exec(query)]  # type: ignore[arg-type]
 
 
-def visible_ratings_mark(session: Session) -> tuple[int, datetime | None, datetime | None]:
-    """What changes whenever the visible ratings do: a cheap check before fitting again."""
+def visible_ratings_mark(session: Session) -> tuple[int, int, datetime | None, datetime | None]:
+    """What changes whenever the visible ratings do (one released, saved, deleted: the count or
+    the sum of ids moves), a cheap check before fitting again."""
     row = session.exec(
         select(
-            func.count(col(Feedback.id)), func.max(Feedback.updated_at), func.max(Feedback.released_at)
+            func.count(col(Feedback.id)),
+            func.coalesce(func.sum(Feedback.id), 0),
+            func.max(Feedback.updated_at),
+            func.max(Feedback.released_at),
         ).where(col(Feedback.released_at).is_not(None))
     ).one()
-    return int(row[0]), row[1], row[2]
+    return int(row[0]), int(row[1]), row[2], row[3]
 
 
 # -- self-assessments ----------------------------------------------------------------------
@@ -187,12 +195,58 @@ def newly_visible(session: Session, subject_id: int, *, since: datetime) -> int:
     )
 
 
-def requests_waiting(session: Session, giver_id: int) -> int:
-    """Open feedback requests waiting for the person's answer."""
-    return int(
-        session.exec(
-            select(func.count(col(FeedbackRequest.id))).where(
-                FeedbackRequest.giver_id == giver_id, FeedbackRequest.state == RequestState.OPEN
-            )
-        ).one()
+def requests_waiting(session: Session, giver_id: int, *, since: datetime | None = None) -> int:
+    """Open feedback requests waiting for the person's answer (made at or after ``since``)."""
+    query = select(func.count(col(FeedbackRequest.id))).where(
+        FeedbackRequest.giver_id == giver_id, FeedbackRequest.state == RequestState.OPEN
     )
+    if since is not None:
+        query = query.where(FeedbackRequest.created_at >= since)
+    return int(session.exec(query).one())
+
+
+def digest_keys_since(session: Session, since: datetime) -> set[str]:
+    """The outbox keys of digests due since ``since``: one query, so a tick does not insert
+    again what is already there."""
+    return set(
+        session.exec(
+            select(OutboxMessage.key).where(
+                OutboxMessage.kind == MessageKind.GROWTH_DIGEST, OutboxMessage.due_at >= since
+            )
+        )
+    )
+
+
+# -- growth steps: the digest's thing to try, and how it went --------------------------------
+
+
+def record_step(session: Session, *, person_id: int, week: str, kpi: str, text: str, at: datetime) -> None:
+    """The week's thing to try, kept once per person and week (a resend keeps the first)."""
+    insert_ignore(
+        session,
+        GrowthStep,
+        {"person_id": person_id, "week": week, "kpi": kpi, "text": text, "created_at": at},
+        conflict=("person_id", "week"),
+    )
+
+
+def latest_step(session: Session, person_id: int, *, before_week: str | None = None) -> GrowthStep | None:
+    """The person's latest step (before ``before_week``, an ISO week such as "2026-W49")."""
+    query = select(GrowthStep).where(GrowthStep.person_id == person_id)
+    if before_week is not None:
+        query = query.where(col(GrowthStep.week) < before_week)
+    return session.exec(query.order_by(col(GrowthStep.week).desc())).first()
+
+
+def step(session: Session, step_id: int) -> GrowthStep | None:
+    return session.get(GrowthStep, step_id)
+
+
+def delete_steps(session: Session, person_id: int) -> None:
+    session.execute(delete(GrowthStep).where(col(GrowthStep.person_id) == person_id))
+
+
+def recent_steps(session: Session, person_id: int, *, limit: int = 2) -> list[GrowthStep]:
+    """The person's latest steps, newest first."""
+    query = select(GrowthStep).where(GrowthStep.person_id == person_id)
+    return list(session.exec(query.order_by(col(GrowthStep.week).desc()).limit(limit)))

@@ -1,4 +1,5 @@
-"""self-assessments (a person's ratings of themself, apart from everyone else's); digest pause
+"""self-assessments (a person's ratings of themself, apart from everyone else's); digest pause;
+growth steps (the digest's thing to try, and how it went)
 
 Revision ID: 0006
 Revises: 0005
@@ -63,10 +64,29 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_selfrating_assessment_id"), ["assessment_id"], unique=False)
     with op.batch_alter_table("person", schema=None) as batch_op:
         batch_op.add_column(sa.Column("digest_paused_until", sa.Date(), nullable=True))
+    op.create_table(
+        "growthstep",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("person_id", sa.Integer(), nullable=False),
+        sa.Column("week", sa.String(length=10), nullable=False),
+        sa.Column("kpi", sa.String(length=40), nullable=False),
+        sa.Column("text", sa.String(length=500), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("outcome", sa.String(length=24), nullable=True),
+        sa.Column("outcome_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(["person_id"], ["person.id"]),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("person_id", "week"),
+    )
+    with op.batch_alter_table("growthstep", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_growthstep_person_id"), ["person_id"], unique=False)
 
 
 def downgrade() -> None:
     """Downgrade schema."""
+    with op.batch_alter_table("growthstep", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_growthstep_person_id"))
+    op.drop_table("growthstep")
     with op.batch_alter_table("person", schema=None) as batch_op:
         batch_op.drop_column("digest_paused_until")
     with op.batch_alter_table("selfrating", schema=None) as batch_op:
