@@ -388,6 +388,20 @@ def run_demo(out: TextIO = sys.stdout) -> int:
         listing = maya.command("/debrief", "list").json() or {}
         tell.saw(MAYA.id, "an ephemeral answer", message_to_text(listing, names=tell.name))
 
+        tell.step("Alice rates herself with /growth self: Motivates 5, Quality 2")
+        opened = len(slack.calls_to("views.open"))
+        alice.command("/growth", "self")
+        self_form = _wait_modal(slack, ALICE.id, after=opened)
+        mine = {k: v for k, v in _request_answers("").items() if k != "What went well"}
+        saved = alice.submit(self_form, {**mine, "Motivates": "5", "Quality": "2"})
+        assert saved.status == 200, saved.text
+
+        tell.step("Alice runs /growth: calibrated levels, evidence, her blind spot and hidden strength")
+        answers = len(slack.calls_to("response_url"))
+        alice.command("/growth")
+        reading = slack.wait_for("response_url", count=answers + 1)[-1]
+        tell.saw(ALICE.id, "an ephemeral answer", message_to_text(dict(reading.args), names=tell.name))
+
         invalid = slack.invalid_calls()
         print(
             f"\nDone: {len(slack.calls)} Slack API calls, {len(invalid)} rejected by the stand-in's checks.",

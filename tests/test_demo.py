@@ -18,6 +18,9 @@ def test_the_demo_runs_the_whole_product_offline(tmp_path: Path) -> None:
         "shared coaching with you",
         "offline coach",
         "You found this useful",
+        "=== Alice runs /growth",
+        "*Blind spots*",
+        "*Motivates*: you rate yourself 5; others, calibrated, 4.0",
     ):
         assert step in out, step
     assert out.rstrip().endswith("0 rejected by the stand-in's checks.")
