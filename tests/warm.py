@@ -64,8 +64,11 @@ def serve(path: str) -> None:
     listener.bind(path)
     listener.listen(64)
     print("ready", flush=True)
+    parent = os.getppid()
     waiting: dict[int, socket.socket] = {}  # child pid -> the connection that asked for it
     while True:
+        if os.getppid() != parent:  # the test process died without stopping us: stop too
+            os._exit(0)
         readable, _, _ = select.select([listener], [], [], 0.02)
         if readable:
             connection, _ = listener.accept()
