@@ -20,7 +20,7 @@ from storage.db import Database
 from storage.models import Feedback, GrowthStep, Person, Project, SelfAssessment, SelfRating, StepOutcome
 from tests.cli import brickwork
 from tests.harness import ALICE, BOB, CAROL, MAYA, AppProcess, start_app
-from tests.test_coach_e2e import NOTES, give, make_manager
+from tests.test_coach_e2e import NOTES, coach, give, make_manager
 from tests.test_debrief_e2e import FULL_ANSWERS, new_project, only_project, shown
 from tests.test_feedback_e2e import m
 from tests.test_home_e2e import home
@@ -293,6 +293,15 @@ def test_the_weekly_digest_comes_once_says_what_is_new_and_can_be_paused_or_stop
     assert step.outcome is StepOutcome.TRIED
     _, mine = growth(driver, slack, ALICE)
     assert "Your things to try" in mine and "you tried it" in mine and "no answer yet" in mine
+    # Her manager sees how it went once he has shared coaching with her, not before.
+    make_manager(db, MAYA, ALICE)
+    _, before_sharing = growth(driver, slack, MAYA, m(ALICE))
+    assert "Alice Chen's growth" in before_sharing and "things to try" not in before_sharing
+    draft = coach(driver, slack, MAYA, m(ALICE))
+    assert driver.as_user(MAYA.id).submit(draft, {}).status == 200
+    slack.wait_for("chat.postMessage", where=lambda c: "shared coaching" in json.dumps(c.args.get("blocks")))
+    _, after_sharing = growth(driver, slack, MAYA, m(ALICE))
+    assert "Their things to try" in after_sharing and "they tried it" in after_sharing
     # Pause, then stop, from the digest itself.
     driver.as_user(ALICE.id).click(dm, "digest_pause")
     paused = slack.wait_for("response_url", where=lambda c: "Paused" in str(c.args.get("text")))[-1]

@@ -46,6 +46,7 @@ from storage.models import (
     id_of,
 )
 from storage.repositories import growth as growth_repo
+from storage.repositories import org as org_repo
 from storage.repositories import people as people_repo
 from storage.repositories import projects as projects_repo
 
@@ -150,8 +151,10 @@ class GrowthService:
         ]
         for_self = subject_id == reader
         steps: tuple[StepCard, ...] = ()
-        if for_self:
-            with self._db.transaction() as session:
+        with self._db.transaction() as session:
+            # The things to try and how they went: the person's own, and shown to a manager
+            # who has shared coaching with them (the loop their coaching started).
+            if for_self or self._coaches(session, reader, id_of(person)):
                 steps = tuple(self._step_card(s) for s in growth_repo.recent_steps(session, id_of(person)))
         reading = read_person([k.key for k in self._framework.kpis], ratings, calibration, now)
         if not for_self:  # self-ratings are the person's own: not even in the card
@@ -166,6 +169,13 @@ class GrowthService:
             now=now,
             steps=steps,
         )
+
+    @staticmethod
+    def _coaches(session: Session, reader: str, subject_id: int) -> bool:
+        """Whether ``reader`` has shared coaching with the person."""
+        me = people_repo.by_slack_id(session, reader)
+        shared = org_repo.coaching_shared_with(session, subject_id=subject_id)
+        return me is not None and any(d.requested_by_id == me.id for d in shared)
 
     def _step_card(self, step: GrowthStep) -> StepCard:
         label = self._framework.kpi(step.kpi).label if self._known(step.kpi) else step.kpi

@@ -162,19 +162,19 @@ def growth_message(card: GrowthCard) -> tuple[str, list[Block]]:
                 "*Hidden strengths*\n"
                 + "\n".join(_gap_line(labels[g.kpi], g, False) for g in reading.hidden_strengths[:3])
             )
-        if card.steps:
-            lines = [
-                f"• {step.week} ({_e(step.kpi_label)}): {_e(step.text)} — "
-                f"_{STEP_WORDS[step.outcome] if step.outcome else 'no answer yet'}_"
-                for step in card.steps
-            ]
-            stands_out.append("*Your things to try* (from the weekly digest)\n" + "\n".join(lines))
         if card.self_assessed_at is None:
             stands_out.append(
                 "_`/growth self` to rate yourself: blind spots compare it with what others saw._"
             )
     elif card.self_assessed_at is not None:
         stands_out.append(f"_{_e(card.subject.name)} has rated themself; self-ratings are theirs alone._")
+    if card.steps:
+        lines = [
+            f"• {step.week} ({_e(step.kpi_label)}): {_e(step.text)} — _{_said(step, card.for_self)}_"
+            for step in card.steps
+        ]
+        whose = "Your" if card.for_self else "Their"
+        stands_out.append(f"*{whose} things to try* (from the weekly digest)\n" + "\n".join(lines))
     for text in stands_out:
         blocks.append(SectionBlock(text=text[:3000]))
     blocks.append(
@@ -328,3 +328,15 @@ def as_plain_text(blocks: list[Block]) -> str:
 def step_answered(step: StepCard) -> str:
     said = STEP_WORDS[step.outcome] if step.outcome else "no answer"
     return f"Noted: {said}. `/growth` shows it beside what you planned to try."
+
+
+def _said(step: StepCard, for_self: bool) -> str:
+    if step.outcome is None:
+        return "no answer yet"
+    if for_self:
+        return STEP_WORDS[step.outcome]
+    return {
+        StepOutcome.TRIED: "they tried it",
+        StepOutcome.NOT_YET: "not yet",
+        StepOutcome.NOT_FOR_ME: "not for them",
+    }[step.outcome]
