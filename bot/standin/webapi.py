@@ -755,6 +755,17 @@ class FakeSlack(LoopbackService):
             lines.append("No calls were made to the fake Slack API at all.")
         return "\n".join(lines)
 
+    def _plain_failure(self, call: _CallInfo, failure: _Failure) -> _Reply:
+        """An injected failure of a plain-text endpoint (upload URL, url_private): the status,
+        Slack's error word as the body, ``Retry-After`` on a 429; recorded."""
+        error = failure.error or ("ratelimited" if failure.status == 429 else "internal_error")
+        extra = {}
+        if failure.status == 429 and failure.retry_after is not None:
+            extra["Retry-After"] = str(failure.retry_after)
+        reply = _Reply(failure.status, {}, extra, text=error)
+        reply.call = self._record(call.make(False, error, failure.status, response={"text": error}))
+        return reply
+
     def _record(self, call: Call) -> Call:
         """Append ``call``, numbering it if it came in without a number (driver-applied responses)."""
         with self._lock:
@@ -1518,15 +1529,8 @@ class FakeSlack(LoopbackService):
             faults, "received", Call("upload", args, False, None, 0, at=now, number=faults.number)
         )
         call = _CallInfo("upload", args, now, faults)
-        failure = faults.failure
-        if failure is not None:
-            error = failure.error or ("ratelimited" if failure.status == 429 else "internal_error")
-            extra = {}
-            if failure.status == 429 and failure.retry_after is not None:
-                extra["Retry-After"] = str(failure.retry_after)
-            reply = _Reply(failure.status, {}, extra, text=error)
-            reply.call = self._record(call.make(False, error, failure.status, response={"text": error}))
-            return reply
+        if faults.failure is not None:
+            return self._plain_failure(call, faults.failure)
         try:
             if verb != "POST":
                 raise SlackApiFailure("method_not_allowed", status=405)
@@ -2155,15 +2159,8 @@ class FakeSlack(LoopbackService):
             faults, "received", Call("url_private", args, False, None, 0, at=now, number=faults.number)
         )
         call = _CallInfo("url_private", args, now, faults)
-        failure = faults.failure
-        if failure is not None:
-            error = failure.error or ("ratelimited" if failure.status == 429 else "internal_error")
-            extra = {}
-            if failure.status == 429 and failure.retry_after is not None:
-                extra["Retry-After"] = str(failure.retry_after)
-            reply = _Reply(failure.status, {}, extra, text=error)
-            reply.call = self._record(call.make(False, error, failure.status, response={"text": error}))
-            return reply
+        if faults.failure is not None:
+            return self._plain_failure(call, faults.failure)
         auth = headers.get("Authorization") or ""
         token = auth[7:].strip() if auth.lower().startswith("bearer ") else ""
         with self._lock:
