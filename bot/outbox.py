@@ -37,7 +37,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -222,6 +222,13 @@ class Outbox:
             recipient_id=recipient_id,
             due_at=due_at,
             ref_id=ref_id,
+        )
+
+    @staticmethod
+    def enqueue_many(session: Session, messages: Sequence[outbox_repo.NewMessage]) -> int:
+        """``enqueue`` for many messages at once (one statement); how many were new."""
+        return outbox_repo.enqueue_many(
+            session, [replace(m, key=f"{m.kind.value}:{m.key}") for m in messages]
         )
 
     # -- sending ----------------------------------------------------------------------------

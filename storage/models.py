@@ -172,6 +172,10 @@ class Person(SQLModel, table=True):
     paused_until: date | None = None  # no notifications until this day (vacation)
     digest_enabled: bool = True
     digest_paused_until: date | None = None  # no weekly digest until this day ("Pause for 2 weeks")
+    # The digest's day (0 Monday … 6 Sunday) and hour in the person's zone, as they chose them on
+    # the App Home; None: the default (Monday 09:00).
+    digest_weekday: int | None = None
+    digest_hour: int | None = None
     left_programme_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
     refreshed_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
     created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())

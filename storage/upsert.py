@@ -4,6 +4,7 @@ fails."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy.dialects import postgresql, sqlite
@@ -14,9 +15,23 @@ def insert_ignore(
     session: Session, table: type[SQLModel], values: dict[str, Any], *, conflict: str | tuple[str, ...]
 ) -> bool:
     """Insert ``values`` unless a row with the same ``conflict`` column(s) exists; True if inserted."""
+    return insert_ignore_many(session, table, [values], conflict=conflict) > 0
+
+
+def insert_ignore_many(
+    session: Session,
+    table: type[SQLModel],
+    rows: Sequence[dict[str, Any]],
+    *,
+    conflict: str | tuple[str, ...],
+) -> int:
+    """``insert_ignore`` for many rows in one statement (all with the same columns); how many
+    were inserted."""
+    if not rows:
+        return 0
     dialect = session.get_bind().dialect.name
     module: Any = postgresql if dialect == "postgresql" else sqlite
     columns = [conflict] if isinstance(conflict, str) else list(conflict)
-    statement = module.insert(table).values(**values).on_conflict_do_nothing(index_elements=columns)
+    statement = module.insert(table).values(list(rows)).on_conflict_do_nothing(index_elements=columns)
     result = session.execute(statement)
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -110,17 +110,24 @@ def fit_arrays(
     raters: IntArray,
     subjects: IntArray,
     cells: IntArray,
-    scores: FloatArray,
+    sums: FloatArray,
     *,
     n_raters: int,
     n_cells: int,
+    counts: IntArray | None = None,
+    squares: FloatArray | None = None,
 ) -> Fit:
     """Fit levels and leniencies over ratings given as parallel arrays: ``raters[i]`` rated
-    ``subjects[i]`` with ``scores[i]`` in cell ``cells[i]`` (one cell per person and KPI).
-    Vectorised: a million ratings take about a second."""
-    scores = scores.astype(np.float64)
-    cell_n = np.bincount(cells, minlength=n_cells)
-    rater_n = np.bincount(raters, minlength=n_raters)
+    ``subjects[i]`` in cell ``cells[i]`` (one cell per person and KPI) ``counts[i]`` times, with
+    scores summing to ``sums[i]`` and their squares to ``squares[i]`` — one row per rating
+    (``counts`` None: each row one rating, ``sums`` its score), or ratings already summed by
+    rater and cell (the database's ``GROUP BY``), which fits to exactly the same answer: every
+    step below needs only those sums. Vectorised: a million rows take about a second."""
+    sums = sums.astype(np.float64)
+    n = np.ones(len(sums), dtype=np.int64) if counts is None else counts.astype(np.int64)
+    sq = sums**2 if squares is None else squares.astype(np.float64)
+    cell_n = np.bincount(cells, n, minlength=n_cells).astype(np.int64)
+    rater_n = np.bincount(raters, n, minlength=n_raters).astype(np.int64)
     rater_subjects = _distinct_subjects(raters, subjects, n_raters)
     keep = np.where(
         rater_subjects >= MIN_SUBJECTS, rater_subjects / (rater_subjects + PRIOR_SUBJECTS), 0.0
@@ -132,11 +139,10 @@ def fit_arrays(
 
     leniency = np.zeros(n_raters)
     measured = np.zeros(n_raters)
-    levels = np.bincount(cells, scores, minlength=n_cells) / safe_cell_n
     iterations = 0
     for iterations in range(1, MAX_ITERATIONS + 1):  # noqa: B007 - reported in the fit
-        levels = np.bincount(cells, scores - leniency[raters], minlength=n_cells) / safe_cell_n
-        residual = scores - levels[cells]
+        levels = np.bincount(cells, sums - n * leniency[raters], minlength=n_cells) / safe_cell_n
+        residual = sums - n * levels[cells]  # summed over the row's ratings
         measured = np.bincount(raters, residual, minlength=n_raters) / safe_rater_n
         updated = measured * keep
         # Centred over the raters who keep one, so levels stay on the scale people answered on.
@@ -146,11 +152,12 @@ def fit_arrays(
         leniency = updated
         if moved < TOLERANCE:
             break
-    levels = np.bincount(cells, scores - leniency[raters], minlength=n_cells) / safe_cell_n
-    residual = scores - leniency[raters] - levels[cells]
+    levels = np.bincount(cells, sums - n * leniency[raters], minlength=n_cells) / safe_cell_n
+    expected = leniency[raters] + levels[cells]  # sum of (score - expected)^2, from the sums
+    squared = float((sq - 2 * expected * sums + n * expected**2).sum())
     used = int((cell_n > 0).sum()) + int((keep > 0).sum())
-    freedom = max(len(scores) - used, 1)
-    sigma = max(math.sqrt(float((residual**2).sum()) / freedom), SIGMA_FLOOR)
+    freedom = max(int(n.sum()) - used, 1)
+    sigma = max(math.sqrt(max(squared, 0.0) / freedom), SIGMA_FLOOR)
     return Fit(
         levels=levels,
         cell_ratings=cell_n,
@@ -175,19 +182,44 @@ class Calibration:
 
     def __init__(self, ratings: Iterable[Rating]) -> None:
         others = [r for r in ratings if r.kind is not RaterKind.SELF]
-        self._rater_ids: dict[Hashable, int] = {}
-        self._subject_ids: dict[Hashable, int] = {}
-        self._cell_ids: dict[tuple[Hashable, str], int] = {}
-        raters = [self._rater_ids.setdefault(r.rater, len(self._rater_ids)) for r in others]
-        subjects = [self._subject_ids.setdefault(r.subject, len(self._subject_ids)) for r in others]
-        cells = [self._cell_ids.setdefault((r.subject, r.kpi), len(self._cell_ids)) for r in others]
-        self.fit = fit_arrays(
-            np.asarray(raters, dtype=np.int64),
-            np.asarray(subjects, dtype=np.int64),
-            np.asarray(cells, dtype=np.int64),
+        self._setup(
+            [r.rater for r in others],
+            [r.subject for r in others],
+            [r.kpi for r in others],
             np.asarray([r.score for r in others], dtype=np.float64),
+            None,
+            None,
+        )
+
+    @classmethod
+    def from_sums(cls, cells: RatingSums) -> Calibration:
+        """Fitted over ratings summed by rater, person and KPI (no self-ratings among them)."""
+        calibration = cls.__new__(cls)
+        calibration._setup(cells.raters, cells.subjects, cells.kpis, cells.sums, cells.counts, cells.squares)
+        return calibration
+
+    def _setup(
+        self,
+        raters: Sequence[Hashable] | IntArray,
+        subjects: Sequence[Hashable] | IntArray,
+        kpis: Sequence[str],
+        sums: FloatArray,
+        counts: IntArray | None,
+        squares: FloatArray | None,
+    ) -> None:
+        rater_index, self._rater_ids = _index(raters)
+        subject_index, self._subject_ids = _index(subjects)
+        kpi_index, self._kpi_ids = _index(kpis)
+        n_kpis = max(len(self._kpi_ids), 1)
+        self.fit = fit_arrays(
+            rater_index,
+            subject_index,
+            subject_index * n_kpis + kpi_index,
+            sums,
             n_raters=len(self._rater_ids),
-            n_cells=len(self._cell_ids),
+            n_cells=len(self._subject_ids) * n_kpis,
+            counts=counts,
+            squares=squares,
         )
 
     @property
@@ -221,5 +253,29 @@ class Calibration:
         return rating.score - self.leniency_of(rating.rater)
 
     def level(self, subject: Hashable, kpi: str) -> float | None:
-        index = self._cell_ids.get((subject, kpi))
-        return float(self.fit.levels[index]) if index is not None else None
+        person, k = self._subject_ids.get(subject), self._kpi_ids.get(kpi)
+        if person is None or k is None:
+            return None
+        cell = person * max(len(self._kpi_ids), 1) + k
+        return float(self.fit.levels[cell]) if self.fit.cell_ratings[cell] else None
+
+
+@dataclass(frozen=True)
+class RatingSums:
+    """Ratings summed by rater, person and KPI: parallel sequences, one entry per triple."""
+
+    raters: Sequence[Hashable] | IntArray
+    subjects: Sequence[Hashable] | IntArray
+    kpis: Sequence[str]
+    counts: IntArray
+    sums: FloatArray
+    squares: FloatArray
+
+
+def _index(values: Sequence[Hashable] | IntArray) -> tuple[IntArray, dict[Hashable, int]]:
+    """Each value's position among the distinct values, and the positions by value."""
+    if isinstance(values, np.ndarray):  # integer ids: vectorised
+        distinct, inverse = np.unique(values, return_inverse=True)
+        return inverse.astype(np.int64), {v.item(): i for i, v in enumerate(distinct)}
+    ids: dict[Hashable, int] = {}
+    return np.fromiter((ids.setdefault(v, len(ids)) for v in values), dtype=np.int64, count=len(values)), ids

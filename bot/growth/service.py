@@ -14,15 +14,16 @@ are shown to them alone (a manager's reading says they exist, not what they are)
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any, Protocol
 
+import numpy as np
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from bot.analytics.calibration import Calibration, RaterKind, Rating
+from bot.analytics.calibration import Calibration, FloatArray, IntArray, RaterKind, Rating, RatingSums
 from bot.analytics.readings import PersonReading, read_person
 from bot.coaching.catalog import Catalog, LearningItem
 from bot.coaching.coaches import first_step
@@ -49,7 +50,15 @@ from storage.repositories import growth as growth_repo
 from storage.repositories import org as org_repo
 from storage.repositories import people as people_repo
 from storage.repositories import projects as projects_repo
+from storage.repositories.outbox import NewMessage
 
+DIGEST_WEEKDAY = 0  # Monday (moved to the next working day when Monday is not one)
+DIGEST_AT = time(9, 0)  # in the person's own zone
+DIGEST_PAUSE_DAYS = 14
+DIGEST_AREAS = 3
+DIGEST_LEARNING = 2
+DIGEST_BATCH = 1_000  # people per batch when digests are built or enqueued
+DIGESTS_PER_MINUTE = 60  # a shared slot sends at most this many a minute (more if the hour needs it)
 WINDOW_DAYS = 182  # two quarters: long enough for a trend and a calibration, short enough to be now
 KINDS = {
     Relation.MANAGER: RaterKind.MANAGER,
@@ -138,25 +147,14 @@ class GrowthService:
         subject_id = self.subject_for(reader, subject)
         person = self._people.known(subject_id)
         now = self._clock()
-        since = now - timedelta(days=WINDOW_DAYS)
-        with self._db.transaction() as session:
-            calibration = self._calibration(session, since)
-            rows = growth_repo.visible_ratings(session, since=since, subject_ids=[id_of(person)])
-            selves = growth_repo.latest_self_scores(session, [id_of(person)]).get(id_of(person), {})
-        ratings = self._ratings(rows)
-        ratings += [
-            Rating(id_of(person), id_of(person), kpi, self._scaled(kpi, score), at, RaterKind.SELF)
-            for kpi, (score, at) in selves.items()
-            if self._known(kpi)
-        ]
         for_self = subject_id == reader
         steps: tuple[StepCard, ...] = ()
         with self._db.transaction() as session:
+            reading, self_assessed_at = self._read(session, [id_of(person)], now)[id_of(person)]
             # The things to try and how they went: the person's own, and shown to a manager
             # who has shared coaching with them (the loop their coaching started).
             if for_self or self._coaches(session, reader, id_of(person)):
                 steps = tuple(self._step_card(s) for s in growth_repo.recent_steps(session, id_of(person)))
-        reading = read_person([k.key for k in self._framework.kpis], ratings, calibration, now)
         if not for_self:  # self-ratings are the person's own: not even in the card
             hidden = tuple(replace(k, self_score=None) for k in reading.kpis)
             reading = PersonReading(hidden, reading.growth_areas, reading.strengths, (), ())
@@ -165,10 +163,38 @@ class GrowthService:
             for_self=for_self,
             reading=reading,
             framework=self._framework,
-            self_assessed_at=max((at for _, at in selves.values()), default=None),
+            self_assessed_at=self_assessed_at,
             now=now,
             steps=steps,
         )
+
+    def _read(
+        self, session: Session, person_ids: Sequence[int], now: datetime
+    ) -> dict[int, tuple[PersonReading, datetime | None]]:
+        """Each person's reading at ``now`` and when they last rated themself: a fixed number
+        of queries for any number of people (calibration is fitted once, over everyone)."""
+        since = now - timedelta(days=WINDOW_DAYS)
+        calibration = self._calibration(session, since)
+        about: dict[int, list[Rating]] = {p: [] for p in person_ids}
+        for rating in self._ratings(
+            growth_repo.visible_ratings(session, since=since, subject_ids=person_ids)
+        ):
+            about[int(rating.subject)].append(rating)  # type: ignore[call-overload]
+        selves = growth_repo.latest_self_scores(session, person_ids)
+        kpis = [k.key for k in self._framework.kpis]
+        read: dict[int, tuple[PersonReading, datetime | None]] = {}
+        for person_id in person_ids:
+            mine = selves.get(person_id, {})
+            ratings = about[person_id] + [
+                Rating(person_id, person_id, kpi, self._scaled(kpi, score), at, RaterKind.SELF)
+                for kpi, (score, at) in mine.items()
+                if self._known(kpi)
+            ]
+            read[person_id] = (
+                read_person(kpis, ratings, calibration, now),
+                max((at for _, at in mine.values()), default=None),
+            )
+        return read
 
     @staticmethod
     def _coaches(session: Session, reader: str, subject_id: int) -> bool:
@@ -200,10 +226,44 @@ class GrowthService:
         with self._lock:
             if self._fitted is not None and self._fitted[0] == mark:
                 return self._fitted[1]
-        calibration = Calibration(self._ratings(growth_repo.visible_ratings(session, since=since)))
+        calibration = Calibration.from_sums(self._sums(session, since))
         with self._lock:
             self._fitted = (mark, calibration)
         return calibration
+
+    def _sums(self, session: Session, since: datetime) -> RatingSums:
+        """Everyone's visible ratings summed by rater, person and KPI by the database, on the 1-5
+        scale, as arrays (a row per rater, person and KPI; none per rating)."""
+        scales = {
+            k.key: (k.on_five_point_scale(1) - k.on_five_point_scale(0), k.on_five_point_scale(0))
+            for k in self._framework.kpis
+        }  # each KPI's scale is linear: a * score + b
+        raters: list[IntArray] = []
+        subjects: list[IntArray] = []
+        kpis: list[str] = []
+        columns: list[FloatArray] = []
+        for chunk in growth_repo.rating_sums(session, since=since):
+            rows = [r for r in chunk if r[2] in scales]
+            if not rows:
+                continue
+            table = np.asarray([(r[0], r[1], r[3], r[4], r[5]) for r in rows], dtype=np.float64)
+            scale = np.asarray([scales[r[2]] for r in rows], dtype=np.float64)
+            a, b, n, total, squares = scale[:, 0], scale[:, 1], table[:, 2], table[:, 3], table[:, 4]
+            raters.append(table[:, 0].astype(np.int64))
+            subjects.append(table[:, 1].astype(np.int64))
+            kpis += [r[2] for r in rows]
+            columns.append(
+                np.stack([n, a * total + b * n, a * a * squares + 2 * a * b * total + b * b * n], axis=1)
+            )
+        joined = np.concatenate(columns) if columns else np.zeros((0, 3))
+        return RatingSums(
+            raters=np.concatenate(raters) if raters else np.zeros(0, dtype=np.int64),
+            subjects=np.concatenate(subjects) if subjects else np.zeros(0, dtype=np.int64),
+            kpis=kpis,
+            counts=joined[:, 0].astype(np.int64),
+            sums=joined[:, 1],
+            squares=joined[:, 2],
+        )
 
     def _ratings(self, rows: Sequence[growth_repo.RatingRow]) -> list[Rating]:
         return [
@@ -298,74 +358,120 @@ class GrowthService:
     def digest(self, slack_user_id: str, *, now: datetime | None = None) -> DigestCard:
         """The digest ``slack_user_id`` gets this week (``/growth digest``, the CLI preview)."""
         person = self._people.known(slack_user_id)
-        return self._digest_card(person.slack_user_id, now or self._clock())
+        with self._db.transaction() as session:
+            return self._digest_cards(session, [person], now or self._clock())[0]
 
-    def _digest_card(self, slack_user_id: str, now: datetime) -> DigestCard:
-        growth = self.card(slack_user_id)
-        person_id = growth.subject.person_id
+    def digests(self, now: datetime, *, batch: int = DIGEST_BATCH) -> Iterator[DigestCard]:
+        """Everyone's digest of the week of ``now``, without sending any: built ``batch``
+        people at a time with a fixed number of queries per batch (none per person, none per
+        KPI), calibration fitted once; memory bounded by the batch."""
         with self._db.transaction() as session:
-            new = growth_repo.newly_visible(session, person_id, since=now - timedelta(days=7))
-            waiting = growth_repo.requests_waiting(session, person_id)
-            new_requests = growth_repo.requests_waiting(session, person_id, since=now - timedelta(days=7))
-        labels = {k.key: k.label for k in self._framework.kpis}
-        areas = growth.reading.growth_areas[:DIGEST_AREAS]
-        thing = (
-            (areas[0].kpi, labels[areas[0].kpi], first_step(self._framework.kpi(areas[0].kpi)))
-            if areas
-            else None
-        )
-        learning: tuple[LearningItem, ...] = ()
-        if self._catalog is not None and areas:
-            seen: dict[str, LearningItem] = {}
-            for area in areas:
-                for item in self._catalog.for_kpi(area.kpi):
-                    seen.setdefault(item.id, item)
-            learning = tuple(seen.values())[:DIGEST_LEARNING]
-        tz = self._people.known(slack_user_id).tz
-        week = digest_week(digest_slot(now, tz, self._working), tz)
-        with self._db.transaction() as session:
-            previous = growth_repo.latest_step(session, person_id, before_week=week)
-            last = self._step_card(previous) if previous is not None else None
-        if last is not None and last.week != digest_week(
-            local_to_utc(local_date(now, tz) - timedelta(days=7), DIGEST_AT, tz), tz
-        ):
-            last = None  # asked about the week before only
-        return DigestCard(
-            growth=growth,
-            week=week,
-            new_feedback=new,
-            waiting=waiting,
-            new_requests=new_requests,
-            thing_to_try=thing,
-            learning=learning,
-            last_step=last if last is not None and last.outcome is None else None,
+            for candidates in growth_repo.digest_candidates(session, chunk=batch):
+                people = people_repo.by_ids(session, [c.person_id for c in candidates])
+                yield from self._digest_cards(session, [people[c.person_id] for c in candidates], now)
+                session.expunge_all()  # the batch's rows are done with
+
+    def _digest_cards(
+        self, session: Session, people: Sequence[Person], now: datetime, *, read_at: datetime | None = None
+    ) -> list[DigestCard]:
+        """The digests of ``people`` for the week of ``now``, their growth as of ``read_at``
+        (``now`` unless later): a fixed number of queries."""
+        ids = [id_of(p) for p in people]
+        read = self._read(session, ids, max(now, read_at or now))
+        new = growth_repo.newly_visible(session, ids, since=now - timedelta(days=7))
+        waiting = growth_repo.requests_waiting(session, ids, since=now - timedelta(days=7))
+        weeks = {
+            id_of(p): (
+                digest_week(self.slot(p, now), p.tz),
+                _iso_week(local_date(now, p.tz) - timedelta(days=7)),
+            )
+            for p in people
+        }
+        asked = growth_repo.steps_of_weeks(session, ids, [last for _, last in weeks.values()])
+        cards = []
+        for person in people:
+            person_id = id_of(person)
+            reading, self_assessed_at = read[person_id]
+            growth = GrowthCard(PersonRef.of(person), True, reading, self._framework, self_assessed_at, now)
+            week, last_week = weeks[person_id]
+            previous = asked.get((person_id, last_week))
+            thing, learning = self._advice(reading)
+            all_waiting, new_requests = waiting.get(person_id, (0, 0))
+            cards.append(
+                DigestCard(
+                    growth=growth,
+                    week=week,
+                    new_feedback=new.get(person_id, 0),
+                    waiting=all_waiting,
+                    new_requests=new_requests,
+                    thing_to_try=thing,
+                    learning=learning,
+                    last_step=(
+                        self._step_card(previous)
+                        if previous is not None and previous.outcome is None
+                        else None
+                    ),
+                )
+            )
+        return cards
+
+    def _advice(self, reading: PersonReading) -> tuple[tuple[str, str, str] | None, tuple[LearningItem, ...]]:
+        """One thing to try this week, for the first growth area, and learning for the areas."""
+        areas = reading.growth_areas[:DIGEST_AREAS]
+        if not areas:
+            return None, ()
+        kpi = self._framework.kpi(areas[0].kpi)
+        learning: dict[str, LearningItem] = {}
+        for area in areas if self._catalog is not None else ():
+            for item in self._catalog.for_kpi(area.kpi):  # type: ignore[union-attr]
+                learning.setdefault(item.id, item)
+        return (kpi.key, kpi.label, first_step(kpi)), tuple(learning.values())[:DIGEST_LEARNING]
+
+    def slot(self, person: Schedule, now: datetime) -> datetime:
+        """When the person's digest is due in the week of ``now``."""
+        return digest_slot(
+            now,
+            person.tz,
+            self._working,
+            weekday=person.digest_weekday if person.digest_weekday is not None else DIGEST_WEEKDAY,
+            hour=person.digest_hour if person.digest_hour is not None else DIGEST_AT.hour,
         )
 
     def enqueue_digests(self, now: datetime) -> int:
         """Put this week's digest in the outbox for everyone whose slot has come, once per
         person and week (the outbox key), unless digests are off or paused for them. The
-        outbox sends each exactly once; what it says is decided when it is sent."""
+        outbox sends each exactly once; what it says is decided when it is sent.
+
+        A slot many people share is spread: at most ``DIGESTS_PER_MINUTE`` a minute, or as many
+        as fit the hour, in an order fixed per person — Slack is not sent ten thousand
+        messages at 09:00:00. A fixed number of statements per ``DIGEST_BATCH`` people."""
         added = 0
+        due: dict[datetime, list[tuple[int, str]]] = {}
         with self._db.transaction() as session:
             queued = growth_repo.digest_keys_since(session, now - timedelta(days=8))
-            for person in growth_repo.digest_candidates(session):
-                slot = digest_slot(now, person.tz, self._working)
-                if now < slot:
-                    continue
-                if _paused(person, slot):
-                    continue
-                key = f"{id_of(person)}:{digest_week(slot, person.tz)}"
-                if f"{MessageKind.GROWTH_DIGEST.value}:{key}" in queued:
-                    continue
-                Outbox.enqueue(
-                    session,
-                    kind=MessageKind.GROWTH_DIGEST,
-                    key=key,
-                    recipient_id=id_of(person),
-                    due_at=slot,
-                    ref_id=id_of(person),
-                )
-                added += 1
+            for candidates in growth_repo.digest_candidates(session, chunk=DIGEST_BATCH):
+                for person in candidates:
+                    slot = self.slot(person, now)
+                    if now < slot or _paused(person, slot):
+                        continue
+                    key = f"{person.person_id}:{digest_week(slot, person.tz)}"
+                    if f"{MessageKind.GROWTH_DIGEST.value}:{key}" not in queued:
+                        due.setdefault(slot, []).append((person.person_id, key))
+            for slot, people in due.items():
+                people.sort(key=lambda p: _spread_order(p[0]))
+                per_minute = max(DIGESTS_PER_MINUTE, -(-len(people) // 60))
+                messages = [
+                    NewMessage(
+                        kind=MessageKind.GROWTH_DIGEST,
+                        key=key,
+                        recipient_id=person_id,
+                        due_at=slot + timedelta(minutes=rank // per_minute),
+                        ref_id=person_id,
+                    )
+                    for rank, (person_id, key) in enumerate(people)
+                ]
+                for start in range(0, len(messages), DIGEST_BATCH):
+                    added += Outbox.enqueue_many(session, messages[start : start + DIGEST_BATCH])
         return added
 
     def _render_digest(self, session: Session, message: OutboxMessage) -> Rendered | None:
@@ -378,8 +484,8 @@ class GrowthService:
             or _paused(person, message.due_at)
         ):
             return None  # turned off, paused (or gone) since it was due
-        # The week and its news are those of the slot the message was due at.
-        card = self._digest_card(person.slack_user_id, message.due_at)
+        # The week and its news are those of the moment it was due; the growth is as of now.
+        card = self._digest_cards(session, [person], message.due_at, read_at=self._clock())[0]
         if card.anything_new:
             if card.thing_to_try is not None and card.news:  # kept: next week's digest asks how it went
                 kpi, _, text = card.thing_to_try
@@ -389,8 +495,8 @@ class GrowthService:
             return Rendered(*self._views.digest_message(card))
         # Nothing new: nothing, but for a short nudge to ask for feedback, once a month, when a
         # whole month brought none.
-        quiet = (
-            growth_repo.newly_visible(session, id_of(person), since=message.due_at - timedelta(days=30)) == 0
+        quiet = not growth_repo.newly_visible(
+            session, [id_of(person)], since=message.due_at - timedelta(days=30)
         )
         if quiet and local_date(message.due_at, person.tz).day <= 7:
             return Rendered(*self._views.digest_nudge(card))
@@ -425,28 +531,48 @@ def _check_part_of(session: Session, person_id: int, project_id: int) -> None:
 
 # -- the weekly digest ------------------------------------------------------------------------
 
-DIGEST_WEEKDAY = 0  # Monday (moved to the next working day when Monday is not one)
-DIGEST_AT = time(9, 0)  # in the person's own zone
-DIGEST_PAUSE_DAYS = 14
-DIGEST_AREAS = 3
-DIGEST_LEARNING = 2
-
 
 def digest_week(slot: datetime, tz: str) -> str:
     """The ISO week a digest belongs to, in the person's zone: "2026-W49"."""
-    year, week, _ = local_date(slot, tz).isocalendar()
+    return _iso_week(local_date(slot, tz))
+
+
+def _iso_week(day: date) -> str:
+    year, week, _ = day.isocalendar()
     return f"{year}-W{week:02d}"
 
 
-def digest_slot(now: datetime, tz: str, working: WorkingDays) -> datetime:
-    """When this week's digest is due for someone in ``tz``: 09:00 their time on the week's
-    Monday, or the first working day after it within the week."""
+def digest_slot(
+    now: datetime, tz: str, working: WorkingDays, *, weekday: int = DIGEST_WEEKDAY, hour: int = DIGEST_AT.hour
+) -> datetime:
+    """When this week's digest is due for someone in ``tz``: ``hour`` o'clock their time on the
+    week's ``weekday`` (Monday: 0), or the first working day after it within the week."""
     today = local_date(now, tz)
     monday = today - timedelta(days=today.weekday())
-    day = working.on_or_after(monday + timedelta(days=DIGEST_WEEKDAY))
-    if day - monday >= timedelta(days=7):  # no working day this week: Monday after all
-        day = monday
-    return local_to_utc(day, DIGEST_AT, tz)
+    day = working.on_or_after(monday + timedelta(days=weekday))
+    if day - monday >= timedelta(days=7):  # no working day left this week: the day chosen
+        day = monday + timedelta(days=weekday)
+    return local_to_utc(day, time(hour, 0), tz)
+
+
+def _spread_order(person_id: int) -> int:
+    """A person's place when a slot is spread: fixed, and not the order people joined in."""
+    return (person_id * 2_654_435_761) % 2**32
+
+
+class Schedule(Protocol):
+    """What decides when someone's digest is due (a person, or a digest candidate)."""
+
+    @property
+    def tz(self) -> str: ...
+    @property
+    def paused_until(self) -> date | None: ...
+    @property
+    def digest_paused_until(self) -> date | None: ...
+    @property
+    def digest_weekday(self) -> int | None: ...
+    @property
+    def digest_hour(self) -> int | None: ...
 
 
 @dataclass(frozen=True)
@@ -480,7 +606,7 @@ class DigestViews(Protocol):
     def digest_nudge(self, card: DigestCard) -> tuple[str, list[Any]]: ...
 
 
-def _paused(person: Person, slot: datetime) -> bool:
+def _paused(person: Schedule, slot: datetime) -> bool:
     """Whether this week's digest is skipped: on vacation on the slot's day (skipped, not saved
     up), or digests paused past it. The slot's day, so the answer is the same all week."""
     day = local_date(slot, person.tz)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import case, delete, func
+from sqlalchemy import Row, case, delete, func
 from sqlmodel import Session, col, select
 
 from storage.models import (
@@ -39,34 +40,59 @@ class RatingRow:
     anonymous: bool
 
 
+def _visible(query: Any, since: datetime) -> Any:
+    """Only ratings readers may see (named feedback, released anonymous feedback), rated (not
+    "not observed"), that became visible at or after ``since``, about someone else."""
+    return query.join(Rating, col(Rating.feedback_id) == Feedback.id).where(
+        col(Feedback.released_at).is_not(None),
+        col(Rating.score).is_not(None),
+        since <= _VISIBLE_AT,
+        Feedback.giver_id != Feedback.subject_id,
+    )
+
+
+_VISIBLE_AT = case((col(Feedback.anonymous).is_(True), Feedback.released_at), else_=Feedback.updated_at)
+
+
 def visible_ratings(
     session: Session, *, since: datetime, subject_ids: Iterable[int] | None = None
 ) -> list[RatingRow]:
-    """Every rating readers may see (named feedback, released anonymous feedback), rated (not
-    "not observed"), that became visible at or after ``since``; about ``subject_ids`` if given.
+    """Every visible rating (see ``_visible``) since ``since``; about ``subject_ids`` if given.
     One query."""
-    at = case((col(Feedback.anonymous).is_(True), Feedback.released_at), else_=Feedback.updated_at)
-    query = (
+    query = _visible(
         select(
             Feedback.giver_id,
             Feedback.subject_id,
             Rating.kpi,
             Rating.score,
-            at.label("at"),
+            _VISIBLE_AT.label("at"),
             Feedback.relation,
             Feedback.anonymous,
-        )
-        .join(Rating, col(Rating.feedback_id) == Feedback.id)
-        .where(
-            col(Feedback.released_at).is_not(None),
-            col(Rating.score).is_not(None),
-            at >= since,
-            Feedback.giver_id != Feedback.subject_id,
-        )
+        ),
+        since,
     )
     if subject_ids is not None:
         query = query.where(col(Feedback.subject_id).in_(list(subject_ids)))
-    return [RatingRow(*row) for row in session.exec(query)]  # type: ignore[arg-type]
+    return [RatingRow(*row) for row in session.exec(query)]
+
+
+def rating_sums(session: Session, *, since: datetime, chunk: int = 50_000) -> Iterator[Sequence[Row[Any]]]:
+    """The visible ratings since ``since`` summed by rater, person and KPI, streamed in chunks
+    of rows ``(giver_id, subject_id, kpi, count, sum, sum of squares)``: what calibration
+    needs, without a row per rating crossing into Python. One query."""
+    score = col(Rating.score)
+    query = _visible(
+        select(
+            Feedback.giver_id,
+            Feedback.subject_id,
+            Rating.kpi,
+            func.count(score),
+            func.sum(score),
+            func.sum(score * score),
+        ),
+        since,
+    ).group_by(col(Feedback.giver_id), col(Feedback.subject_id), col(Rating.kpi))
+    yield from session.execute(query.execution_options(yield_per=chunk)).partitions()
 
 
 def visible_ratings_mark(session: Session) -> tuple[int, int, datetime | None, datetime | None]:
@@ -165,44 +191,68 @@ def delete_self_assessments(session: Session, person_id: int) -> int:
 # -- the weekly digest ---------------------------------------------------------------------
 
 
-def digest_candidates(session: Session) -> list[Person]:
-    """Everyone who may get a digest: digests on, an active human still in the programme."""
-    return list(
-        session.exec(
-            select(Person).where(
-                col(Person.digest_enabled).is_(True),
-                col(Person.is_bot).is_(False),
-                col(Person.deleted).is_(False),
-                col(Person.left_programme_at).is_(None),
-            )
+@dataclass(frozen=True)
+class DigestCandidate:
+    """What deciding whether someone's digest is due needs, and nothing more."""
+
+    person_id: int
+    tz: str
+    paused_until: date | None
+    digest_paused_until: date | None
+    digest_weekday: int | None
+    digest_hour: int | None
+
+
+def digest_candidates(session: Session, *, chunk: int = 2_000) -> Iterator[list[DigestCandidate]]:
+    """Everyone who may get a digest (digests on, an active human still in the programme), in
+    chunks. One query."""
+    query = select(
+        Person.id,
+        Person.tz,
+        Person.paused_until,
+        Person.digest_paused_until,
+        Person.digest_weekday,
+        Person.digest_hour,
+    ).where(
+        col(Person.digest_enabled).is_(True),
+        col(Person.is_bot).is_(False),
+        col(Person.deleted).is_(False),
+        col(Person.left_programme_at).is_(None),
+    )
+    for rows in session.execute(
+        query.order_by(col(Person.id)).execution_options(yield_per=chunk)
+    ).partitions():
+        yield [DigestCandidate(*row) for row in rows]
+
+
+def newly_visible(session: Session, subject_ids: Iterable[int], *, since: datetime) -> dict[int, int]:
+    """Per person, the feedback about them that readers could first see at or after ``since``:
+    named feedback saved since, anonymous feedback released since. One query."""
+    rows = session.exec(
+        select(Feedback.subject_id, func.count(col(Feedback.id)))
+        .where(
+            col(Feedback.subject_id).in_(list(subject_ids)),
+            col(Feedback.released_at).is_not(None),
+            since <= _VISIBLE_AT,
+            Feedback.giver_id != Feedback.subject_id,
         )
+        .group_by(col(Feedback.subject_id))
     )
+    return {subject: int(n) for subject, n in rows}
 
 
-def newly_visible(session: Session, subject_id: int, *, since: datetime) -> int:
-    """Feedback about the person that readers could first see at or after ``since``: named
-    feedback saved since, anonymous feedback released since."""
-    at = case((col(Feedback.anonymous).is_(True), Feedback.released_at), else_=Feedback.updated_at)
-    return int(
-        session.exec(
-            select(func.count(col(Feedback.id))).where(
-                Feedback.subject_id == subject_id,
-                col(Feedback.released_at).is_not(None),
-                at >= since,
-                Feedback.giver_id != Feedback.subject_id,
-            )
-        ).one()
+def requests_waiting(
+    session: Session, giver_ids: Iterable[int], *, since: datetime
+) -> dict[int, tuple[int, int]]:
+    """Per person, the open feedback requests waiting for their answer: (all, made at or after
+    ``since``). One query."""
+    recent = func.sum(case((col(FeedbackRequest.created_at) >= since, 1), else_=0))
+    rows = session.exec(
+        select(FeedbackRequest.giver_id, func.count(col(FeedbackRequest.id)), recent)
+        .where(col(FeedbackRequest.giver_id).in_(list(giver_ids)), FeedbackRequest.state == RequestState.OPEN)
+        .group_by(col(FeedbackRequest.giver_id))
     )
-
-
-def requests_waiting(session: Session, giver_id: int, *, since: datetime | None = None) -> int:
-    """Open feedback requests waiting for the person's answer (made at or after ``since``)."""
-    query = select(func.count(col(FeedbackRequest.id))).where(
-        FeedbackRequest.giver_id == giver_id, FeedbackRequest.state == RequestState.OPEN
-    )
-    if since is not None:
-        query = query.where(FeedbackRequest.created_at >= since)
-    return int(session.exec(query).one())
+    return {giver: (int(n), int(r or 0)) for giver, n, r in rows}
 
 
 def digest_keys_since(session: Session, since: datetime) -> set[str]:
@@ -230,12 +280,14 @@ def record_step(session: Session, *, person_id: int, week: str, kpi: str, text: 
     )
 
 
-def latest_step(session: Session, person_id: int, *, before_week: str | None = None) -> GrowthStep | None:
-    """The person's latest step (before ``before_week``, an ISO week such as "2026-W49")."""
-    query = select(GrowthStep).where(GrowthStep.person_id == person_id)
-    if before_week is not None:
-        query = query.where(col(GrowthStep.week) < before_week)
-    return session.exec(query.order_by(col(GrowthStep.week).desc())).first()
+def steps_of_weeks(
+    session: Session, person_ids: Iterable[int], weeks: Iterable[str]
+) -> dict[tuple[int, str], GrowthStep]:
+    """(person id, week) -> the person's step of that week, for ``weeks``. One query."""
+    query = select(GrowthStep).where(
+        col(GrowthStep.person_id).in_(list(person_ids)), col(GrowthStep.week).in_(list(set(weeks)))
+    )
+    return {(s.person_id, s.week): s for s in session.exec(query)}
 
 
 def step(session: Session, step_id: int) -> GrowthStep | None:

@@ -68,7 +68,9 @@ def named_debrief_parts(session: Session) -> tuple[int, int]:
 def released_feedback(session: Session) -> int:
     """Feedback readers may see: named at once, anonymous only once released in its batch."""
     return int(
-        session.exec(select(func.count()).select_from(Feedback).where(col(Feedback.released_at).is_not(None))).one()
+        session.exec(
+            select(func.count()).select_from(Feedback).where(col(Feedback.released_at).is_not(None))
+        ).one()
     )
 
 

@@ -11,7 +11,7 @@ from sqlalchemy import and_, func, or_, update
 from sqlmodel import Session, col, select
 
 from storage.models import MessageKind, MessageState, OutboxMessage
-from storage.upsert import insert_ignore
+from storage.upsert import insert_ignore, insert_ignore_many
 
 
 @dataclass(frozen=True)
@@ -19,6 +19,30 @@ class Claim:
     message_id: int
     token: str  # the worker's claim; every later write is conditional on it
     check_first: bool  # a post may have happened before: look for it before posting
+
+
+@dataclass(frozen=True)
+class NewMessage:
+    kind: MessageKind
+    key: str
+    recipient_id: int
+    due_at: datetime
+    ref_id: int | None = None
+
+    def row(self) -> dict[str, object]:
+        return {
+            "key": self.key,
+            "token": secrets.token_hex(16),
+            "kind": self.kind,
+            "recipient_id": self.recipient_id,
+            "ref_id": self.ref_id,
+            "state": MessageState.PENDING,
+            "uncertain": False,
+            "due_at": self.due_at,
+            "attempts": 0,
+            "last_error": "",
+            "created_at": self.due_at,
+        }
 
 
 def enqueue(
@@ -32,26 +56,16 @@ def enqueue(
 ) -> int:
     """The message with ``key``, added when new: enqueueing again changes nothing. Its id."""
     insert_ignore(
-        session,
-        OutboxMessage,
-        {
-            "key": key,
-            "token": secrets.token_hex(16),
-            "kind": kind,
-            "recipient_id": recipient_id,
-            "ref_id": ref_id,
-            "state": MessageState.PENDING,
-            "uncertain": False,
-            "due_at": due_at,
-            "attempts": 0,
-            "last_error": "",
-            "created_at": due_at,
-        },
-        conflict="key",
+        session, OutboxMessage, NewMessage(kind, key, recipient_id, due_at, ref_id).row(), conflict="key"
     )
     found = session.exec(select(OutboxMessage.id).where(OutboxMessage.key == key)).one()
     assert found is not None
     return int(found)
+
+
+def enqueue_many(session: Session, messages: Sequence[NewMessage]) -> int:
+    """Add the messages whose keys are new, in one statement; how many were added."""
+    return insert_ignore_many(session, OutboxMessage, [m.row() for m in messages], conflict="key")
 
 
 def _claimable(now: datetime, lease: timedelta) -> object:
