@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.analytics.calibration import MIN_SUBJECTS, Calibration, RaterKind, Rating
+from bot.analytics.calibration import MIN_SUBJECTS, Calibration, RaterKind, Rating, RatingSums
 from bot.analytics.readings import (
     AS_EXPECTED,
     MIN_RATERS,
@@ -293,3 +293,36 @@ def test_raters_are_counted_by_what_they_count_as_and_calibrated_by_who_they_are
     assert quality is not None and quality.evidence.raters == 2
     assert dict(quality.evidence.kinds) == {RaterKind.MANAGER: 1, RaterKind.ANONYMOUS: 1}
     assert Calibration([named, anonymous]).raters() == ["bob"]
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 10_000), people=st.integers(3, 30))
+def test_fitting_sums_the_database_makes_gives_exactly_the_fit_of_the_ratings(seed: int, people: int) -> None:
+    """Digests fit calibration from ratings summed by rater, person and KPI (``GROUP BY``): the
+    same answer as from the ratings one by one, including repeated (rater, person, KPI) triples."""
+    c = company(people=people, seed=seed, lenient=1, severe=1)
+    rng = random.Random(seed)
+    ratings = [*c.ratings, *rng.sample(c.ratings, len(c.ratings) // 3)]  # some triples twice
+    sums: dict[tuple[object, object, str], list[float]] = defaultdict(list)
+    for r in ratings:
+        sums[(r.rater, r.subject, r.kpi)].append(r.score)
+    triples = list(sums)
+    kpi_names = tuple(sorted({k for _, _, k in triples}))
+    one_by_one = Calibration(ratings)
+    summed = Calibration.from_sums(
+        RatingSums(
+            raters=[r for r, _, _ in triples],
+            subjects=[s for _, s, _ in triples],
+            kpis=np.asarray([kpi_names.index(k) for _, _, k in triples], dtype=np.int64),
+            kpi_names=kpi_names,
+            counts=np.asarray([len(sums[t]) for t in triples], dtype=np.int64),
+            sums=np.asarray([sum(sums[t]) for t in triples]),
+            squares=np.asarray([sum(v * v for v in sums[t]) for t in triples]),
+        )
+    )
+    assert summed.sigma == pytest.approx(one_by_one.sigma, abs=1e-9)
+    for rater in one_by_one.raters():
+        assert summed.leniency_of(rater) == pytest.approx(one_by_one.leniency_of(rater), abs=1e-9)
+    for subject, kpi in {(r.subject, r.kpi) for r in ratings}:
+        assert summed.level(subject, kpi) == pytest.approx(one_by_one.level(subject, kpi), abs=1e-9)
+    assert summed.level("nobody", kpi_names[0]) is None

@@ -32,6 +32,7 @@ import math
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -56,9 +57,8 @@ class RaterKind(enum.StrEnum):
     ANONYMOUS = "anonymous"  # who they are to the person is not said: it could point at them
 
 
-@dataclass(frozen=True)
-class Rating:
-    """One rating of one KPI, on the 1-5 scale."""
+class Rating(NamedTuple):
+    """One rating of one KPI, on the 1-5 scale (a tuple: a run of digests makes millions)."""
 
     rater: Hashable
     subject: Hashable
@@ -129,9 +129,7 @@ def fit_arrays(
     cell_n = np.bincount(cells, n, minlength=n_cells).astype(np.int64)
     rater_n = np.bincount(raters, n, minlength=n_raters).astype(np.int64)
     rater_subjects = _distinct_subjects(raters, subjects, n_raters)
-    keep = np.where(
-        rater_subjects >= MIN_SUBJECTS, rater_subjects / (rater_subjects + PRIOR_SUBJECTS), 0.0
-    )
+    keep = np.where(rater_subjects >= MIN_SUBJECTS, rater_subjects / (rater_subjects + PRIOR_SUBJECTS), 0.0)
     safe_cell_n = np.maximum(cell_n, 1)
     safe_rater_n = np.maximum(rater_n, 1)
     weight = rater_n * (keep > 0)  # the raters who keep a leniency, by how much they rated
@@ -173,8 +171,9 @@ def fit_arrays(
 def _distinct_subjects(raters: IntArray, subjects: IntArray, n_raters: int) -> IntArray:
     if len(raters) == 0:
         return np.zeros(n_raters, dtype=np.int64)
-    pairs = np.unique(np.stack([raters, subjects], axis=1), axis=0)
-    return np.bincount(pairs[:, 0], minlength=n_raters)
+    width = int(subjects.max()) + 1
+    pairs = np.unique(raters * width + subjects)  # each (rater, person) once
+    return np.bincount(pairs // width, minlength=n_raters)
 
 
 class Calibration:
@@ -196,13 +195,15 @@ class Calibration:
         """Fitted over ratings summed by rater, person and KPI (no self-ratings among them)."""
         calibration = cls.__new__(cls)
         calibration._setup(cells.raters, cells.subjects, cells.kpis, cells.sums, cells.counts, cells.squares)
+        if isinstance(cells.kpis, np.ndarray):  # codes: known by their names from here on
+            calibration._kpi_ids = {cells.kpi_names[c]: i for c, i in calibration._kpi_ids.items()}
         return calibration
 
     def _setup(
         self,
         raters: Sequence[Hashable] | IntArray,
         subjects: Sequence[Hashable] | IntArray,
-        kpis: Sequence[str],
+        kpis: Sequence[str] | IntArray,
         sums: FloatArray,
         counts: IntArray | None,
         squares: FloatArray | None,
@@ -266,10 +267,11 @@ class RatingSums:
 
     raters: Sequence[Hashable] | IntArray
     subjects: Sequence[Hashable] | IntArray
-    kpis: Sequence[str]
+    kpis: Sequence[str] | IntArray  # the names, or codes: positions in ``kpi_names``
     counts: IntArray
     sums: FloatArray
     squares: FloatArray
+    kpi_names: tuple[str, ...] = ()
 
 
 def _index(values: Sequence[Hashable] | IntArray) -> tuple[IntArray, dict[Hashable, int]]:

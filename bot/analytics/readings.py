@@ -159,7 +159,11 @@ def read_person(
 ) -> PersonReading:
     """The reading of one person from ``ratings`` about them (their self-ratings included),
     with ``calibration`` fitted over everyone's ratings. ``kpis`` sets the order."""
-    readings = tuple(_read_kpi(kpi, [r for r in ratings if r.kpi == kpi], calibration, now) for kpi in kpis)
+    by_kpi: dict[str, list[Rating]] = {kpi: [] for kpi in kpis}
+    for rating in ratings:
+        if rating.kpi in by_kpi and rating.at <= now:
+            by_kpi[rating.kpi].append(rating)
+    readings = tuple(_read_kpi(kpi, by_kpi[kpi], calibration, now) for kpi in kpis)
     read = [k for k in readings if k.enough]
     areas: list[GrowthArea] = []
     for reading in read:
@@ -196,8 +200,8 @@ def read_person(
 
 
 def _read_kpi(kpi: str, ratings: Sequence[Rating], calibration: Calibration, now: datetime) -> KpiReading:
-    others = [r for r in ratings if r.kind is not RaterKind.SELF and r.at <= now]
-    selves = sorted((r for r in ratings if r.kind is RaterKind.SELF and r.at <= now), key=lambda r: r.at)
+    others = [r for r in ratings if r.kind is not RaterKind.SELF]
+    selves = sorted((r for r in ratings if r.kind is RaterKind.SELF), key=lambda r: r.at)
     by_kind: dict[RaterKind, set[Hashable]] = {}
     for r in others:
         by_kind.setdefault(r.kind, set()).add(r.counter)
@@ -210,7 +214,8 @@ def _read_kpi(kpi: str, ratings: Sequence[Rating], calibration: Calibration, now
     self_score = selves[-1].score if selves else None
     if raters < MIN_RATERS:
         return KpiReading(kpi, None, None, None, evidence, Trend(None, None, ()), self_score)
-    adjusted = [(r.at, calibration.adjusted(r)) for r in others]
+    leniency = calibration.leniency_of
+    adjusted = [(r.at, r.score - leniency(r.rater)) for r in others]
     calibrated = _clamp(fmean(a for _, a in adjusted))
     return KpiReading(
         kpi=kpi,
@@ -224,19 +229,21 @@ def _read_kpi(kpi: str, ratings: Sequence[Rating], calibration: Calibration, now
 
 
 def _trend(adjusted: Sequence[tuple[datetime, float]], now: datetime) -> Trend:
-    window = timedelta(weeks=RECENT_WEEKS)
-    recent = [a for at, a in adjusted if now - window < at <= now]
-    earlier = [a for at, a in adjusted if now - 2 * window < at <= now - window]
-    weekly: list[float | None] = []
-    for week in range(SPARK_WEEKS - 1, -1, -1):
-        start, end = now - timedelta(weeks=week + 1), now - timedelta(weeks=week)
-        scores = [a for at, a in adjusted if start < at <= end]
-        weekly.append(_clamp(fmean(scores)) if scores else None)
+    """Weeks counted back from ``now``: week 0 is the last seven days (``now`` itself in it)."""
+    weeks: dict[int, list[float]] = {}
+    for at, value in adjusted:
+        weeks.setdefault((now - at) // WEEK, []).append(value)  # a rating a week old is in week 1
+    recent = [a for w in range(RECENT_WEEKS) for a in weeks.get(w, ())]
+    earlier = [a for w in range(RECENT_WEEKS, 2 * RECENT_WEEKS) for a in weeks.get(w, ())]
+    weekly = tuple(_clamp(fmean(weeks[w])) if w in weeks else None for w in range(SPARK_WEEKS - 1, -1, -1))
     return Trend(
         recent=_clamp(fmean(recent)) if len(recent) >= MIN_TREND_RATINGS else None,
         earlier=_clamp(fmean(earlier)) if len(earlier) >= MIN_TREND_RATINGS else None,
-        weekly=tuple(weekly),
+        weekly=weekly,
     )
+
+
+WEEK = timedelta(weeks=1)
 
 
 def _clamp(value: float) -> float:

@@ -13,17 +13,18 @@ are shown to them alone (a manager's reading says they exist, not what they are)
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Protocol
 
 import numpy as np
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from bot.analytics.calibration import Calibration, FloatArray, IntArray, RaterKind, Rating, RatingSums
+from bot.analytics.calibration import Calibration, IntArray, RaterKind, Rating, RatingSums
 from bot.analytics.readings import PersonReading, read_person
 from bot.coaching.catalog import Catalog, LearningItem
 from bot.coaching.coaches import first_step
@@ -57,7 +58,7 @@ DIGEST_AT = time(9, 0)  # in the person's own zone
 DIGEST_PAUSE_DAYS = 14
 DIGEST_AREAS = 3
 DIGEST_LEARNING = 2
-DIGEST_BATCH = 1_000  # people per batch when digests are built or enqueued
+DIGEST_BATCH = 500  # people per batch when digests are built or enqueued
 DIGESTS_PER_MINUTE = 60  # a shared slot sends at most this many a minute (more if the hour needs it)
 WINDOW_DAYS = 182  # two quarters: long enough for a trend and a calibration, short enough to be now
 KINDS = {
@@ -234,53 +235,56 @@ class GrowthService:
     def _sums(self, session: Session, since: datetime) -> RatingSums:
         """Everyone's visible ratings summed by rater, person and KPI by the database, on the 1-5
         scale, as arrays (a row per rater, person and KPI; none per rating)."""
-        scales = {
-            k.key: (k.on_five_point_scale(1) - k.on_five_point_scale(0), k.on_five_point_scale(0))
-            for k in self._framework.kpis
-        }  # each KPI's scale is linear: a * score + b
-        raters: list[IntArray] = []
-        subjects: list[IntArray] = []
-        kpis: list[str] = []
-        columns: list[FloatArray] = []
+        scales = self._scales
+        codes = {kpi: code for code, kpi in enumerate(scales)}
+        a = np.asarray([scales[k][0] for k in codes], dtype=np.float64)
+        b = np.asarray([scales[k][1] for k in codes], dtype=np.float64)
+        parts: list[IntArray] = []
         for chunk in growth_repo.rating_sums(session, since=since):
-            rows = [r for r in chunk if r[2] in scales]
-            if not rows:
-                continue
-            table = np.asarray([(r[0], r[1], r[3], r[4], r[5]) for r in rows], dtype=np.float64)
-            scale = np.asarray([scales[r[2]] for r in rows], dtype=np.float64)
-            a, b, n, total, squares = scale[:, 0], scale[:, 1], table[:, 2], table[:, 3], table[:, 4]
-            raters.append(table[:, 0].astype(np.int64))
-            subjects.append(table[:, 1].astype(np.int64))
-            kpis += [r[2] for r in rows]
-            columns.append(
-                np.stack([n, a * total + b * n, a * a * squares + 2 * a * b * total + b * b * n], axis=1)
-            )
-        joined = np.concatenate(columns) if columns else np.zeros((0, 3))
+            known = (r for r in chunk if r[2] in codes)  # a KPI the framework no longer has: left out
+            flat = (v for r in known for v in (r[0], r[1], codes[r[2]], r[3], r[4], r[5]))
+            parts.append(np.fromiter(flat, dtype=np.int32).reshape(-1, 6))  # ids, counts, sums: all small
+        table = np.concatenate(parts) if parts else np.zeros((0, 6), dtype=np.int32)
+        del parts
+        kpi, n = table[:, 2], table[:, 3].astype(np.int64)
+        total, squares = table[:, 4].astype(np.float64), table[:, 5].astype(np.float64)
+        ka, kb = a[kpi], b[kpi]  # on the 1-5 scale: a * score + b
         return RatingSums(
-            raters=np.concatenate(raters) if raters else np.zeros(0, dtype=np.int64),
-            subjects=np.concatenate(subjects) if subjects else np.zeros(0, dtype=np.int64),
-            kpis=kpis,
-            counts=joined[:, 0].astype(np.int64),
-            sums=joined[:, 1],
-            squares=joined[:, 2],
+            raters=table[:, 0].astype(np.int64),
+            subjects=table[:, 1].astype(np.int64),
+            kpis=kpi,
+            kpi_names=tuple(codes),
+            counts=n,
+            sums=ka * total + kb * n,
+            squares=ka * ka * squares + 2 * ka * kb * total + kb * kb * n,
         )
 
     def _ratings(self, rows: Sequence[growth_repo.RatingRow]) -> list[Rating]:
+        scales = self._scales
+        kinds = {r.value: k for r, k in KINDS.items()}
         return [
             Rating(
                 r.giver_id,
                 r.subject_id,
                 r.kpi,
-                self._scaled(r.kpi, r.score),
-                r.at,
-                RaterKind.ANONYMOUS if r.anonymous else KINDS.get(r.relation, RaterKind.PEER),
+                scales[r.kpi][0] * r.score + scales[r.kpi][1],
+                datetime.fromtimestamp(r.at, UTC),
+                RaterKind.ANONYMOUS if r.anonymous else kinds.get(r.relation, RaterKind.PEER),
                 # Counted once per release batch, apart from their named ratings: a count can
                 # then never show that a named rater also answered anonymously.
                 counted_as=("anonymous", r.at, r.giver_id) if r.anonymous else None,
             )
             for r in rows
-            if self._known(r.kpi)
+            if r.kpi in scales
         ]
+
+    @functools.cached_property
+    def _scales(self) -> dict[str, tuple[float, float]]:
+        """Each KPI's answers on the 1-5 scale readings compare: a * score + b."""
+        return {
+            k.key: (k.on_five_point_scale(1) - k.on_five_point_scale(0), k.on_five_point_scale(0))
+            for k in self._framework.kpis
+        }
 
     def _known(self, kpi: str) -> bool:
         return any(k.key == kpi for k in self._framework.kpis)
