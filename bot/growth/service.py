@@ -27,7 +27,8 @@ from sqlmodel import Session
 from bot.analytics.calibration import Calibration, IntArray, RaterKind, Rating, RatingSums
 from bot.analytics.readings import PersonReading, read_person
 from bot.coaching.catalog import Catalog, LearningItem
-from bot.coaching.coaches import first_step
+from bot.coaching.coaches import next_step
+from bot.coaching.evidence import tried_steps
 from bot.errors import NotAllowed
 from bot.feedback.answers import Answers, validate_answers
 from bot.feedback.reading import FeedbackReading
@@ -58,6 +59,7 @@ DIGEST_AT = time(9, 0)  # in the person's own zone
 DIGEST_PAUSE_DAYS = 14
 DIGEST_AREAS = 3
 DIGEST_LEARNING = 2
+STEPS_REMEMBERED = 12  # weeks of things to try the next one is chosen against
 DIGEST_BATCH = 500  # people per batch when digests are built or enqueued
 DIGESTS_PER_MINUTE = 60  # a shared slot sends at most this many a minute (more if the hour needs it)
 WINDOW_DAYS = 182  # two quarters: long enough for a trend and a calibration, short enough to be now
@@ -391,15 +393,19 @@ class GrowthService:
             )
             for p in people
         }
-        asked = growth_repo.steps_of_weeks(session, ids, [last for _, last in weeks.values()])
+        earliest = min((local_date(now, p.tz) for p in people), default=now.date())
+        earlier = growth_repo.steps_since(
+            session, ids, _iso_week(earliest - timedelta(weeks=STEPS_REMEMBERED))
+        )
         cards = []
         for person in people:
             person_id = id_of(person)
             reading, self_assessed_at = read[person_id]
             growth = GrowthCard(PersonRef.of(person), True, reading, self._framework, self_assessed_at, now)
             week, last_week = weeks[person_id]
-            previous = asked.get((person_id, last_week))
-            thing, learning = self._advice(reading)
+            steps = [step for step in earlier.get(person_id, []) if step.week < week]
+            previous = next((step for step in steps if step.week == last_week), None)
+            thing, learning = self._advice(reading, steps)
             all_waiting, new_requests = waiting.get(person_id, (0, 0))
             cards.append(
                 DigestCard(
@@ -419,8 +425,12 @@ class GrowthService:
             )
         return cards
 
-    def _advice(self, reading: PersonReading) -> tuple[tuple[str, str, str] | None, tuple[LearningItem, ...]]:
-        """One thing to try this week, for the first growth area, and learning for the areas."""
+    def _advice(
+        self, reading: PersonReading, steps: Sequence[GrowthStep]
+    ) -> tuple[tuple[str, str, str] | None, tuple[LearningItem, ...]]:
+        """One thing to try this week, for the first growth area (never one the person said
+        was not for them, another after one they tried: ``steps``, newest first), and learning
+        for the areas."""
         areas = reading.growth_areas[:DIGEST_AREAS]
         if not areas:
             return None, ()
@@ -429,7 +439,8 @@ class GrowthService:
         for area in areas if self._catalog is not None else ():
             for item in self._catalog.for_kpi(area.kpi):  # type: ignore[union-attr]
                 learning.setdefault(item.id, item)
-        return (kpi.key, kpi.label, first_step(kpi)), tuple(learning.values())[:DIGEST_LEARNING]
+        step = next_step(kpi, tried_steps(self._framework, steps))
+        return (kpi.key, kpi.label, step), tuple(learning.values())[:DIGEST_LEARNING]
 
     def slot(self, person: Schedule, now: datetime) -> datetime:
         """When the person's digest is due in the week of ``now``."""
@@ -481,15 +492,18 @@ class GrowthService:
     def _render_digest(self, session: Session, message: OutboxMessage) -> Rendered | None:
         assert self._views is not None and message.ref_id is not None
         person = people_repo.get(session, message.ref_id)
+        # The moment it was first due (a retry moves ``due_at``, never ``created_at``): its week,
+        # its news and its pause are that moment's, however late it is sent.
+        slot = message.created_at
         if (
             person is None
             or not person.digest_enabled
             or person.left_programme_at is not None
-            or _paused(person, message.due_at)
+            or _paused(person, slot)
         ):
             return None  # turned off, paused (or gone) since it was due
-        # The week and its news are those of the moment it was due; the growth is as of now.
-        card = self._digest_cards(session, [person], message.due_at, read_at=self._clock())[0]
+        # The growth is as of now.
+        card = self._digest_cards(session, [person], slot, read_at=self._clock())[0]
         if card.anything_new:
             if card.thing_to_try is not None and card.news:  # kept: next week's digest asks how it went
                 kpi, _, text = card.thing_to_try
@@ -499,10 +513,8 @@ class GrowthService:
             return Rendered(*self._views.digest_message(card))
         # Nothing new: nothing, but for a short nudge to ask for feedback, once a month, when a
         # whole month brought none.
-        quiet = not growth_repo.newly_visible(
-            session, [id_of(person)], since=message.due_at - timedelta(days=30)
-        )
-        if quiet and local_date(message.due_at, person.tz).day <= 7:
+        quiet = not growth_repo.newly_visible(session, [id_of(person)], since=slot - timedelta(days=30))
+        if quiet and local_date(slot, person.tz).day <= 7:
             return Rendered(*self._views.digest_nudge(card))
         return None
 

@@ -282,14 +282,18 @@ def record_step(session: Session, *, person_id: int, week: str, kpi: str, text: 
     )
 
 
-def steps_of_weeks(
-    session: Session, person_ids: Iterable[int], weeks: Iterable[str]
-) -> dict[tuple[int, str], GrowthStep]:
-    """(person id, week) -> the person's step of that week, for ``weeks``. One query."""
-    query = select(GrowthStep).where(
-        col(GrowthStep.person_id).in_(list(person_ids)), col(GrowthStep.week).in_(list(set(weeks)))
+def steps_since(session: Session, person_ids: Iterable[int], week: str) -> dict[int, list[GrowthStep]]:
+    """Per person, their steps of ``week`` (an ISO week such as "2026-W49") and after, newest
+    first. One query."""
+    query = (
+        select(GrowthStep)
+        .where(col(GrowthStep.person_id).in_(list(person_ids)), col(GrowthStep.week) >= week)
+        .order_by(col(GrowthStep.week).desc())
     )
-    return {(s.person_id, s.week): s for s in session.exec(query)}
+    steps: dict[int, list[GrowthStep]] = {}
+    for row in session.exec(query):
+        steps.setdefault(row.person_id, []).append(row)
+    return steps
 
 
 def step(session: Session, step_id: int) -> GrowthStep | None:
