@@ -21,12 +21,17 @@ from bot.coaching.coaches import (
     build_prompt,
     check_answer,
     check_claims,
+    first_step,
+    next_step,
     offline_answer,
     parse_answer_json,
+    steps_for,
 )
 from bot.coaching.evidence import (
+    WINDOW_DAYS,
     Evidence,
     Redactor,
+    TriedStep,
     Why,
     build_evidence,
     describe_sources,
@@ -37,7 +42,7 @@ from bot.feedback.cards import KpiStat, ReceivedItem, Snapshot
 from bot.framework import load_framework
 from bot.people.directory import PersonRef
 from prompts import load_prompt
-from storage.models import FeedbackSource, Relation
+from storage.models import FeedbackSource, Relation, StepOutcome
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 FRAMEWORK = load_framework()
@@ -83,12 +88,25 @@ def snapshot(raters: int) -> Snapshot:
 BASE = {"target": 2, "quality": 4, "timeliness": 4, "inspires": 4, "decides": 4, "innovates": None}
 
 
-def evidence(items: list[ReceivedItem], raters: int = 3) -> Evidence:
-    return build_evidence(FRAMEWORK, snapshot(raters), items, NOW)
+def evidence(items: list[ReceivedItem], raters: int = 3, steps: tuple[TriedStep, ...] = ()) -> Evidence:
+    return build_evidence(FRAMEWORK, snapshot(raters), items, NOW, steps)
+
+
+def tried(kpi: str, weeks_ago: int, outcome: StepOutcome | None, text: str | None = None) -> TriedStep:
+    """A digest's thing to try ``weeks_ago`` weeks back (its text the KPI's first step unless given)."""
+    at = NOW - timedelta(weeks=weeks_ago)
+    year, week, _ = at.isocalendar()
+    return TriedStep(
+        kpi=FRAMEWORK.kpi(kpi),
+        text=text if text is not None else first_step(FRAMEWORK.kpi(kpi)),
+        week=f"{year}-W{week:02d}",
+        outcome=outcome,
+        at=at,
+    )
 
 
 def test_the_prompt_is_versioned_and_its_schema_is_strict() -> None:
-    assert PROMPT.version == "coaching-2026.11.2" and "{evidence}" in PROMPT.user_template
+    assert PROMPT.version == "coaching-2026.11.3" and "{evidence}" in PROMPT.user_template
     schema = PROMPT.schema
     assert schema["additionalProperties"] is False and set(schema["required"]) == set(schema["properties"])
     good = {
@@ -249,13 +267,16 @@ def test_answers_that_break_a_rule_are_refused(change: Any, reason: str) -> None
     assert reason in refused.value.reason
 
 
-def test_a_prompt_for_thirty_long_items_stays_under_2500_tokens() -> None:
+def test_a_prompt_for_thirty_long_items_and_three_things_to_try_stays_under_2500_tokens() -> None:
     note = "During the migration she reviewed every pull request within a day and wrote the runbook. " * 8
     items = [
         item(i, i * 3, {**BASE, "quality": 1 + i % 5}, giver=None if i % 4 == 0 else NAMES[i % 4], note=note)
         for i in range(1, 31)
     ]
-    found = evidence(items)
+    # The longest steps Brickwork suggests, as many as a prompt carries.
+    longest = sorted(((len(t), k.key, t) for k in FRAMEWORK.kpis for t in steps_for(k)), reverse=True)
+    steps = tuple(tried(key, n, StepOutcome.TRIED, text) for n, (_, key, text) in enumerate(longest[:3], 1))
+    found = evidence(items, steps=steps)
     request = build_prompt(
         PROMPT, FRAMEWORK, CATALOG, found, Redactor(["Alice Chen"], NAMES), model="m", for_self=False
     )
@@ -265,12 +286,13 @@ def test_a_prompt_for_thirty_long_items_stays_under_2500_tokens() -> None:
     tokens = math.ceil(len(sent) / 3.2) + 16
     assert tokens < 2500, tokens
     assert len(found.items) == 30 and "E30 |" in request.user
+    assert request.user.count(" | tried\n") == 3
     # The same evidence makes the same key; one more rating makes another.
     again = build_prompt(
         PROMPT,
         FRAMEWORK,
         CATALOG,
-        evidence(items),
+        evidence(items, steps=steps),
         Redactor(["Alice Chen"], NAMES),
         model="m",
         for_self=False,
@@ -421,3 +443,147 @@ def test_what_is_not_json_stays_refused() -> None:
     for content in ("Sure! Here is your coaching:", '{"a": ', "{'a': 1}"):
         with pytest.raises(json.JSONDecodeError):
             parse_answer_json(content)
+
+
+# -- things to try: the next draft sees how the last ones went --------------------------------
+
+LOW_QUALITY = [item(i, i * 5, {**HIGH, "quality": 2}) for i in range(1, 5)]
+
+
+def test_evidence_has_the_latest_three_things_to_try_and_the_prompt_says_how_they_went() -> None:
+    steps = (
+        tried("quality", 5, StepOutcome.TRIED),
+        tried("quality", 1, None),
+        tried("delegates", 2, StepOutcome.NOT_FOR_ME),
+        tried("decides", 3, StepOutcome.NOT_YET),
+        tried("motivates", WINDOW_DAYS // 7 + 2, StepOutcome.TRIED),  # before the window
+    )
+    found = evidence(LOW_QUALITY, steps=steps)
+    assert [(s.kpi.key, s.outcome_text) for s in found.steps] == [
+        ("quality", "no answer yet"),
+        ("delegates", "not for me"),
+        ("decides", "not yet"),
+    ]
+    text = render_evidence(FRAMEWORK, found, Redactor([], []))
+    section = text.split("Earlier things to try, newest first:\n", 1)[1].splitlines()
+    week = steps[2].week
+    assert (
+        section[1]
+        == f"{week} | delegates | {json.dumps(first_step(FRAMEWORK.kpi('delegates')))} | not for me"
+    )
+    assert section[0].endswith("| no answer yet") and section[2].endswith("| not yet") and len(section) == 3
+    # A step from before the window is not evidence any more, though among the newest three.
+    assert [s.kpi.key for s in evidence(LOW_QUALITY, steps=(steps[1], steps[4])).steps] == ["quality"]
+    request = build_prompt(PROMPT, FRAMEWORK, CATALOG, found, Redactor([], []), model="m", for_self=True)
+    assert "| not for me" in request.user.split("<evidence>")[1].split("</evidence>")[0]
+    assert 'never repeat one marked "not for me"' in request.system
+    # No things to try, no section; another answer, another prompt (the cache cannot answer it).
+    assert "things to try" not in render_evidence(FRAMEWORK, evidence(LOW_QUALITY), Redactor([], []))
+    answered = evidence(LOW_QUALITY, steps=(tried("quality", 1, StepOutcome.TRIED), *steps[2:]))
+    other = build_prompt(PROMPT, FRAMEWORK, CATALOG, answered, Redactor([], []), model="m", for_self=True)
+    assert other.key != request.key
+
+
+def test_offline_coach_never_repeats_a_thing_to_try_that_was_not_for_me() -> None:
+    quality = FRAMEWORK.kpi("quality")
+    plain = offline_answer(FRAMEWORK, CATALOG, evidence(LOW_QUALITY))
+    assert plain is not None and plain.growth_areas[0].first_step == first_step(quality)
+    found = evidence(LOW_QUALITY, steps=(tried("quality", 1, StepOutcome.NOT_FOR_ME),))
+    answer = offline_answer(FRAMEWORK, CATALOG, found)
+    assert answer is not None and answer.growth_areas[0].kpi == "quality"
+    step = answer.growth_areas[0].first_step
+    assert first_step(quality) not in step and step.endswith(steps_for(quality)[1])
+    assert step.startswith("Something different from last time: ")
+    check_answer(answer, FRAMEWORK, CATALOG, found)
+    # Turned down once and not answered since (the digest suggests the same step again): still
+    # not repeated; two turned down, the third; tried after all, the newest answer stands.
+    again = (tried("quality", 1, None), tried("quality", 2, StepOutcome.NOT_FOR_ME))
+    answer = offline_answer(FRAMEWORK, CATALOG, evidence(LOW_QUALITY, steps=again))
+    assert answer is not None and answer.growth_areas[0].first_step == step
+    two = (tried("quality", 1, StepOutcome.NOT_FOR_ME, steps_for(quality)[1]), again[1])
+    assert next_step(quality, two) == steps_for(quality)[2]
+    came_round = (tried("quality", 1, StepOutcome.TRIED), again[1])
+    assert next_step(quality, came_round) == steps_for(quality)[1]
+    found = evidence(LOW_QUALITY, steps=came_round)
+    answer = offline_answer(FRAMEWORK, CATALOG, found)
+    assert answer is not None and answer.growth_areas[0].first_step.startswith("Last time you tried")
+    check_answer(answer, FRAMEWORK, CATALOG, found)  # naming a step tried after all is no repeat
+
+
+def test_offline_coach_builds_on_a_thing_that_was_tried() -> None:
+    quality = FRAMEWORK.kpi("quality")
+    found = evidence(LOW_QUALITY, steps=(tried("quality", 1, StepOutcome.TRIED),))
+    answer = offline_answer(FRAMEWORK, CATALOG, found)
+    assert answer is not None
+    done = first_step(quality).rstrip(".")
+    assert answer.growth_areas[0].first_step == (
+        f"Last time you tried “{done}”; next, write down three things that went wrong in past work, "
+        "and check your next hand-over against them."
+    )
+    check_answer(answer, FRAMEWORK, CATALOG, found)
+    # Not tried yet, or no answer: still the same step. Another KPI's answer changes nothing here.
+    for outcome in (StepOutcome.NOT_YET, None):
+        found = evidence(LOW_QUALITY, steps=(tried("quality", 1, outcome),))
+        answer = offline_answer(FRAMEWORK, CATALOG, found)
+        assert answer is not None and answer.growth_areas[0].first_step == first_step(quality)
+    found = evidence(LOW_QUALITY, steps=(tried("delegates", 1, StepOutcome.NOT_FOR_ME),))
+    answer = offline_answer(FRAMEWORK, CATALOG, found)
+    assert answer is not None and answer.growth_areas[0].first_step == first_step(quality)
+
+
+def test_an_llm_answer_that_repeats_a_thing_to_try_that_was_not_for_me_is_refused() -> None:
+    step = first_step(FRAMEWORK.kpi("quality"))
+    answer = {
+        "growth_areas": [
+            {
+                "kpi": "quality",
+                "observation": "Two colleagues found gaps in finished work.",
+                "suggestion": "Ask for a review of drafts early.",
+                "first_step": f"This week: {step.lower()}",
+                "evidence": ["E1"],
+            }
+        ],
+        "strength": None,
+        "learning": [{"item": CATALOG.for_kpi("quality")[0].id, "reason": "Practise reviews on real work."}],
+    }
+    tried_it = evidence(LOW_QUALITY, steps=(tried("quality", 1, StepOutcome.TRIED),))
+    check_answer(CoachingAnswer.model_validate(answer), FRAMEWORK, CATALOG, tried_it)  # tried: fine
+    turned_down = evidence(LOW_QUALITY, steps=(tried("quality", 1, StepOutcome.NOT_FOR_ME),))
+    with pytest.raises(CoachRefused) as refused:
+        check_answer(CoachingAnswer.model_validate(answer), FRAMEWORK, CATALOG, turned_down)
+    assert "a thing to try the person said was not for them" in refused.value.reason
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    any_evidence(),
+    st.lists(
+        st.tuples(
+            st.sampled_from([k.key for k in FRAMEWORK.kpis]),
+            st.integers(min_value=0, max_value=2),
+            st.sampled_from([None, *StepOutcome]),
+        ),
+        max_size=4,
+    ),
+)
+def test_the_offline_coach_never_repeats_what_was_not_for_me_whatever_the_history(
+    found: Evidence, history: list[tuple[str, int, StepOutcome | None]]
+) -> None:
+    steps = tuple(
+        tried(kpi, weeks, outcome, steps_for(FRAMEWORK.kpi(kpi))[pick])
+        for weeks, (kpi, pick, outcome) in enumerate(history, start=1)
+    )
+    with_steps = build_evidence(FRAMEWORK, snapshot(3), [], NOW, steps)
+    found = Evidence(items=found.items, trends=found.trends, newest=found.newest, steps=with_steps.steps)
+    answer = offline_answer(FRAMEWORK, CATALOG, found)
+    if answer is None or not answer.growth_areas:
+        return
+    check_answer(answer, FRAMEWORK, CATALOG, found)
+    said: dict[str, StepOutcome] = {}  # a step's newest answer is what stands
+    for step in found.steps:
+        if step.outcome is not None:
+            said.setdefault(step.text, step.outcome)
+    for area in answer.growth_areas:
+        for text, outcome in said.items():
+            if outcome is StepOutcome.NOT_FOR_ME:
+                assert text.rstrip(".") not in area.first_step

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from bot.standin.driver import SlackDriver
 from bot.standin.llm import FakeLLM
 from bot.standin.webapi import FakeSlack
 from storage.db import Database
-from storage.models import CoachingDraft, DraftReaction, DraftState, Feedback, Person
+from storage.models import CoachingDraft, DraftReaction, DraftState, Feedback, GrowthStep, Person, StepOutcome
 from tests.harness import ALICE, BOB, CAROL, EVERYONE, MAYA, AppProcess, start_app
 from tests.test_debrief_e2e import FULL_ANSWERS, new_project, only_project, open_form, shown, today
 from tests.test_feedback_e2e import m
@@ -320,7 +321,7 @@ def test_the_llm_drafts_from_a_prompt_without_names_ids_or_obeyed_injections(
     assert call.body["response_format"]["type"] == "json_schema"
     [draft] = drafts(db)
     assert draft.coach == "llm" and draft.prompt_tokens and draft.prompt_tokens < 2500
-    assert draft.prompt_version == "coaching-2026.11.2"
+    assert draft.prompt_version == "coaching-2026.11.3"
 
     # Shared, then asked again with the same evidence: the cache answers, the LLM is not called.
     llm_driver.as_user(MAYA.id).submit(view, {})
@@ -367,6 +368,84 @@ def test_when_the_feedback_shows_no_growth_area_the_draft_says_so(
     assert llm.calls_to_completions() == []
     [draft] = drafts(db)
     assert draft.coach == "offline" and draft.fallback_reason == ""
+
+
+@pytest.fixture
+def digest_llm_app(slack: FakeSlack, llm: FakeLLM, database_url: str, tmp_path: Path) -> Iterator[AppProcess]:
+    process = start_app(
+        slack,
+        database_url,
+        tmp_path,
+        BRICKWORK_WEEKLY_DIGEST="on",
+        BRICKWORK_COACH="llm",
+        OPENAI_API_KEY="sk-test-key",
+        OPENAI_BASE_URL=llm.url,
+        OPENAI_TIMEOUT_SECONDS="5",
+        OPENAI_MAX_RETRIES="0",
+    )
+    yield process
+    process.stop()
+
+
+def test_the_next_draft_sees_how_the_last_thing_to_try_went(
+    digest_llm_app: AppProcess, slack: FakeSlack, db: Database, llm: FakeLLM
+) -> None:
+    """The digest suggests a thing to try, Alice says "Not for me" the week after: her next draft's
+    prompt says so and the coach suggests something else; her manager's draft carries it only
+    once he has shared coaching with her."""
+    app = digest_llm_app
+    driver = SlackDriver(app.events_url, app.env["SLACK_SIGNING_SECRET"], slack)
+    evidence_for_alice(driver, slack, db)  # timeliness is her growth area; Maya manages her
+    now = datetime.now(UTC)
+    app.tick(now)
+    with db.transaction() as session:
+        [step] = session.exec(select(GrowthStep)).all()
+    assert step.kpi == "timeliness"
+    app.tick(now + timedelta(days=7))  # asks how it went (and, with news, suggests it again)
+    dm = slack.last_dm(ALICE.id)
+    assert dm is not None and "Last week you planned to try" in json.dumps(dm["blocks"], ensure_ascii=False)
+    driver.as_user(ALICE.id).click(dm, "step_not_for_me")
+    slack.wait_for("response_url", where=lambda c: "Noted" in str(c.args.get("text")))
+    with db.transaction() as session:
+        answered = session.get(GrowthStep, step.id)
+        assert answered is not None and answered.outcome is StepOutcome.NOT_FOR_ME
+    line = f"| timeliness | {json.dumps(step.text)} | not for me"
+
+    # Alice's own draft: the prompt says how it went. A model that suggests the same step again
+    # is refused, and the offline coach that stands in suggests another.
+    def same_again(body: dict[str, Any]) -> dict[str, Any]:
+        answer = good_answer(body)
+        answer["growth_areas"][0]["first_step"] = step.text
+        return answer
+
+    llm.respond_with(same_again)
+    view = coach(driver, slack, ALICE, "coach")
+    user = llm.calls_to_completions()[-1].body["messages"][-1]["content"]
+    assert line in user.split("<evidence>", 1)[1].split("</evidence>", 1)[0]
+    text = text_of(view)
+    assert "offline coach" in text and "a thing to try the person said was not for them" in text
+    assert "Timeliness" in text and "Something different from last time" in text
+    assert step.text not in text
+
+    # Maya's draft leaves Alice's things to try out until Maya has shared coaching with her.
+    llm.respond_with(good_answer)
+    view = coach(driver, slack, MAYA, m(ALICE))
+    assert "AI model" in text_of(view)
+    prompt = json.dumps(llm.calls_to_completions()[-1].body["messages"], ensure_ascii=False)
+    assert "| not for me" not in prompt and json.dumps(step.text)[1:-1] not in prompt
+    assert driver.as_user(MAYA.id).submit(view, {}).status == 200
+    slack.wait_for(
+        "chat.postMessage",
+        where=lambda c: (
+            c.args["channel"] == slack.dm_channel(ALICE.id)
+            and "shared coaching" in json.dumps(c.args.get("blocks"))
+        ),
+    )
+    asked = len(llm.calls_to_completions())
+    coach(driver, slack, MAYA, m(ALICE))
+    assert len(llm.calls_to_completions()) == asked + 1  # another prompt: the cache cannot answer
+    user = llm.calls_to_completions()[-1].body["messages"][-1]["content"]
+    assert line in user.split("<evidence>", 1)[1].split("</evidence>", 1)[0]
 
 
 FAILURES = [

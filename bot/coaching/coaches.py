@@ -13,6 +13,7 @@ import json
 import logging
 import re
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +30,7 @@ from bot.coaching.evidence import (
     GrowthCase,
     KpiTrend,
     Redactor,
+    TriedStep,
     Why,
     cache_key,
     growth_cases,
@@ -40,6 +42,7 @@ from bot.coaching.evidence import (
 from bot.framework import Dimension, Framework, Kpi
 from bot.settings import ResponseFormat
 from prompts import Prompt
+from storage.models import StepOutcome
 
 if TYPE_CHECKING:  # imported when an LLM coach is built: it costs ~0.5 s at every start
     import openai
@@ -125,7 +128,7 @@ class CoachingAnswer(_Strict):
 def check_answer(answer: CoachingAnswer, framework: Framework, catalog: Catalog, evidence: Evidence) -> None:
     """Everything the schema cannot check: growth areas the data makes growth areas, evidence
     that exists and is about them, observations that agree with the figures, catalog items
-    only, no verdicts. Raises ``CoachRefused``."""
+    only, no verdicts, no thing to try the person turned down. Raises ``CoachRefused``."""
     keys = {k.key for k in framework.kpis}
     cases = {c.kpi.key: c for c in growth_cases(evidence)}
     trends = {t.kpi.key: t for t in rated(evidence)}
@@ -172,6 +175,11 @@ def check_answer(answer: CoachingAnswer, framework: Framework, catalog: Catalog,
         raise CoachRefused(f"the answer left a text shorter than {TEXT_MIN} characters")
     if any(_VERDICT.search(t) for t in texts):
         raise CoachRefused("the answer contained a rating or a verdict, which a coach never gives")
+    refused, _ = _answered(evidence.steps)
+    for area in answer.growth_areas:
+        said = _normal(f"{area.suggestion} {area.first_step}")
+        if any(step in said for step in refused):
+            raise CoachRefused("the answer suggested again a thing to try the person said was not for them")
 
 
 # -- what an observation may say about the data ------------------------------------------
@@ -244,65 +252,170 @@ def check_claims(text: str, trend: KpiTrend, evidence: Evidence) -> None:
 
 # -- the offline coach -------------------------------------------------------------------
 
-# What to try, per KPI of the default framework; other frameworks get the generic advice.
-_ADVICE: dict[str, tuple[str, str]] = {
+# What to try, per KPI of the default framework: the suggestion, then things to try this week, the
+# first of them the digest's; other frameworks get the generic advice.
+_ADVICE: dict[str, tuple[str, tuple[str, ...]]] = {
     "target": (
         "Agree what done means at the start, in writing, and check progress against it every week.",
-        "Write the goal of your current piece of work in one sentence and ask its owner "
-        "if it matches theirs.",
+        (
+            "Write the goal of your current piece of work in one sentence and ask its owner "
+            "if it matches theirs.",
+            "At the start of your next task, write down what done looks like and check it with "
+            "whoever receives the work.",
+            "Halfway through your current piece of work, compare where it stands with its goal and "
+            "say what you will cut or change.",
+        ),
     ),
     "quality": (
         "Build review into the work: ask for feedback on drafts early, and keep a checklist of what "
         "went wrong last time.",
-        "Before you hand in your next piece of work, ask one colleague to review it against "
-        "a short checklist.",
+        (
+            "Before you hand in your next piece of work, ask one colleague to review it against "
+            "a short checklist.",
+            "Write down three things that went wrong in past work, and check your next hand-over "
+            "against them.",
+            "Share an early draft of your next piece of work while it is still easy to change, and ask "
+            "what is missing.",
+        ),
     ),
     "timeliness": (
         "Estimate in ranges, say early when a date slips, and split large work into pieces that finish.",
-        "List this week's commitments with dates, and tell people now about any you already doubt.",
+        (
+            "List this week's commitments with dates, and tell people now about any you already doubt.",
+            "Split your largest open task into pieces of a day or two, and give a date for the first one.",
+            "For your next estimate, give a range rather than a date, and say what would move it.",
+        ),
     ),
     "inspires": (
         "Connect the team's work to why it matters, and notice and name good work as it happens.",
-        "In your next team meeting, say what one person did well and what it made possible.",
+        (
+            "In your next team meeting, say what one person did well and what it made possible.",
+            "Tell your team in two sentences why the current piece of work matters to the people who use it.",
+            "Thank one colleague this week in writing, naming exactly what they did and why it helped.",
+        ),
     ),
     "decides": (
         "Under pressure, name the decision, its deadline and who decides; decide with the information "
         "you have and say what would change your mind.",
-        "Next time a decision stalls, write down the options, pick one by a stated time, and share why.",
+        (
+            "Next time a decision stalls, write down the options, pick one by a stated time, and share why.",
+            "For one open decision this week, name who decides and by when, and tell everyone involved.",
+            "After your next decision under time pressure, write down what you knew, what you chose and "
+            "what would change your mind.",
+        ),
     ),
     "innovates": (
         "Make room for small experiments and share what you learn from them, including what failed.",
-        "Propose one small, time-boxed experiment to improve how your team works, and report back.",
+        (
+            "Propose one small, time-boxed experiment to improve how your team works, and report back.",
+            "Share with your team one thing you tried that did not work, and what you learned from it.",
+            "Ask your team for one habit they would change, and try the change for a week.",
+        ),
     ),
     "collaborates": (
         "Bring in the people your work affects early, and make sure quieter voices are heard.",
-        "Invite someone from another team to your next planning session, and ask the quietest person first.",
+        (
+            "Invite someone from another team to your next planning session, and ask the quietest "
+            "person first.",
+            "Before your next decision that affects another team, ask them for their view and say how "
+            "you used it.",
+            "In your next meeting, make sure each person has spoken before you give your own view.",
+        ),
     ),
     "delegates": (
         "Hand over outcomes rather than tasks, with the context and authority to decide, "
         "and agree check-ins.",
-        "Pick one task you always do yourself and hand it to a colleague this week, with the "
-        "why and a check-in.",
+        (
+            "Pick one task you always do yourself and hand it to a colleague this week, with the "
+            "why and a check-in.",
+            "Hand over one decision, not just a task, this week, and agree when you will check in.",
+            "List what only you can do this week, and offer one thing not on the list to a colleague "
+            "who wants to grow.",
+        ),
     ),
     "motivates": (
         "Learn what drives each person, and give them work and recognition that fits it.",
-        "Ask one person this week what part of their work they enjoy most, and act on it.",
+        (
+            "Ask one person this week what part of their work they enjoy most, and act on it.",
+            "When the work gets hard this week, name the progress made so far and the next small goal.",
+            "Ask one colleague what gets in the way of their work, and remove one obstacle.",
+        ),
     ),
 }
 
 
 def first_step(kpi: Kpi) -> str:
     """One concrete thing to try this week on ``kpi`` (the offline coach's first step)."""
-    return _advice(kpi)[1]
+    return steps_for(kpi)[0]
 
 
-def _advice(kpi: Kpi) -> tuple[str, str]:
-    if kpi.key in _ADVICE:
-        return _ADVICE[kpi.key]
+def steps_for(kpi: Kpi) -> tuple[str, ...]:
+    """Every thing to try on ``kpi`` the offline coach knows, ``first_step`` first: the KPI's own,
+    then the generic ones (so that there is always one the person has not turned down)."""
+    return tuple(dict.fromkeys(_advice(kpi)[1] + _generic(kpi)[1]))
+
+
+def next_step(kpi: Kpi, steps: Sequence[TriedStep]) -> str:
+    """What to try next on ``kpi`` after its earlier things to try (``steps``, newest first):
+    never one the person said was not for them; after one they tried, another one; else (not
+    tried yet, or no answer) the first."""
+    refused, tried = _answered(steps)
+    known = steps_for(kpi)
+    open_ = [t for t in known if _normal(t) not in refused]
+    fresh = [t for t in open_ if _normal(t) not in tried]
+    return (fresh or open_ or known)[0]  # more steps are known than MAX_STEPS can turn down
+
+
+def _offline_first_step(kpi: Kpi, steps: Sequence[TriedStep]) -> str:
+    """The offline coach's first step, aware of how the person last said a thing to try on
+    ``kpi`` went (the digest may have suggested it again since, unanswered)."""
+    step = next_step(kpi, steps)
+    last = next((s for s in steps if s.outcome is not None), None)
+    if last is not None and last.outcome is StepOutcome.TRIED and _normal(last.text) != _normal(step):
+        return f"Last time you tried “{_clipped(last.text)}”; next, {_lower_first(step)}"
+    if last is not None and last.outcome is StepOutcome.NOT_FOR_ME:
+        return f"Something different from last time: {step}"
+    return step
+
+
+def _answered(steps: Sequence[TriedStep]) -> tuple[set[str], set[str]]:
+    """The steps (normalised) whose latest answer was "not for me", and those it was "tried". The
+    digest can suggest the same step in several weeks: the newest answer is what stands."""
+    latest: dict[str, StepOutcome] = {}
+    for tried in steps:  # newest first
+        if tried.outcome is not None:
+            latest.setdefault(_normal(tried.text), tried.outcome)
+    refused = {t for t, o in latest.items() if o is StepOutcome.NOT_FOR_ME and t}
+    return refused, {t for t, o in latest.items() if o is StepOutcome.TRIED}
+
+
+def _normal(text: str) -> str:
+    return " ".join(text.casefold().split()).rstrip(" .!")
+
+
+def _clipped(text: str, limit: int = 160) -> str:
+    text = text.strip().rstrip(" .")
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _lower_first(text: str) -> str:
+    return text[:1].lower() + text[1:] if text[1:2].islower() else text
+
+
+def _advice(kpi: Kpi) -> tuple[str, tuple[str, ...]]:
+    return _ADVICE.get(kpi.key) or _generic(kpi)
+
+
+def _generic(kpi: Kpi) -> tuple[str, tuple[str, ...]]:
+    label = kpi.label.lower()
     return (
-        f"Ask two colleagues for one concrete example each of {kpi.label.lower()} done well, and try it.",
-        f"Pick one situation this week where {kpi.label.lower()} matters and plan what you "
-        "will do differently.",
+        f"Ask two colleagues for one concrete example each of {label} done well, and try it.",
+        (
+            f"Pick one situation this week where {label} matters and plan what you will do differently.",
+            f"Ask a colleague who is good at “{kpi.label}” how they go about it, and try one thing they do.",
+            f"At the end of this week, note one moment where “{kpi.label}” mattered and what you would do "
+            "next time.",
+        ),
     )
 
 
@@ -360,7 +473,8 @@ def _stretch(trend: KpiTrend, evidence: Evidence) -> GrowthAreaAnswer:
 def offline_answer(framework: Framework, catalog: Catalog, evidence: Evidence) -> CoachingAnswer | None:
     """Growth areas are the KPIs the data makes growth areas (``growth_cases``: below as
     expected, clearly below the others, or falling), at most three; the highest other KPI is
-    the strength. With none, a strength to stretch. None when no KPI has enough evidence."""
+    the strength. With none, a strength to stretch. None when no KPI has enough evidence.
+    A growth area's first step follows the person's earlier things to try (``next_step``)."""
     everyone = rated(evidence)
     if not everyone:
         return None
@@ -374,13 +488,13 @@ def offline_answer(framework: Framework, catalog: Catalog, evidence: Evidence) -
         return CoachingAnswer(stretch=_stretch(best, evidence), learning=learning)
     growth = []
     for case in cases:
-        suggestion, first_step = _advice(case.kpi)
+        suggestion, _ = _advice(case.kpi)
         growth.append(
             GrowthAreaAnswer(
                 kpi=case.kpi.key,
                 observation=_observation(case),
                 suggestion=suggestion,
-                first_step=first_step,
+                first_step=_offline_first_step(case.kpi, evidence.steps_for(case.kpi.key)),
                 evidence=_evidence_for(evidence, case.kpi.key),
             )
         )

@@ -1,8 +1,10 @@
 """The evidence a coach works from: one person's feedback over a window, as the reader of the
-coaching may see it, and its rendering into a prompt that carries no names and no ids.
+coaching may see it, the things to try the weekly digest suggested and how they went, and its
+rendering into a prompt that carries no names and no ids.
 
 Everything here is pure: the coaching service reads the records (through the feedback
-service, so every read is authorised and anonymity rules apply) and hands them in.
+service, so every read is authorised and anonymity rules apply; the things to try only for a
+reader who may see them) and hands them in.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from statistics import fmean
 from bot.analytics.readings import AS_EXPECTED, FALLING_BY, RECENT_WEEKS, RELATIVE_MARGIN, STRONG_AT
 from bot.feedback.cards import MIN_RATERS, ReceivedItem, Snapshot
 from bot.framework import Framework, Kpi, KpiKind
-from storage.models import FeedbackSource, Relation
+from storage.models import FeedbackSource, GrowthStep, Relation, StepOutcome
 
 WINDOW_DAYS = 182  # half a year: long enough for a trend, short enough to be about today
 MAX_ITEMS = 60
@@ -29,6 +31,8 @@ MAX_ITEMS = 60
 # person's other KPIs (RELATIVE_MARGIN), or falling (the last RECENT_WEEKS weeks FALLING_BY below).
 NOTE_CHARS = 240  # per note in a prompt
 NOTES_BUDGET = 2600  # characters of notes in one prompt (about 750 real tokens)
+MAX_STEPS = 3  # the latest things to try a draft builds on
+STEP_CHARS = 110  # per thing to try in a prompt (Brickwork's own steps are 80 to 105)
 
 # Labels of the note fields, as the person filled them in.
 NOTE_LABELS = {"strengths_note": "went well", "growth_note": "to grow", "delivery_note": "delivery"}
@@ -51,6 +55,44 @@ class EvidenceItem:
     at: datetime
     scores: dict[str, int | None]
     notes: dict[str, str]  # only the notes the reader may see, non-empty ones
+
+
+# How a thing to try went, in the words a prompt and a reader see.
+OUTCOME_WORDS = {
+    StepOutcome.TRIED: "tried",
+    StepOutcome.NOT_YET: "not yet",
+    StepOutcome.NOT_FOR_ME: "not for me",
+}
+NO_ANSWER = "no answer yet"
+
+
+@dataclass(frozen=True)
+class TriedStep:
+    """A thing to try the weekly digest suggested, and how it went as the person said. The
+    person's own: in a manager's evidence only once they share coaching (the service decides)."""
+
+    kpi: Kpi
+    text: str
+    week: str  # the ISO week of the digest, "2026-W47"
+    outcome: StepOutcome | None  # None: not answered (yet)
+    at: datetime  # when the digest suggested it
+
+    @property
+    def outcome_text(self) -> str:
+        return OUTCOME_WORDS[self.outcome] if self.outcome is not None else NO_ANSWER
+
+
+def tried_steps(framework: Framework, rows: Iterable[GrowthStep]) -> tuple[TriedStep, ...]:
+    """The stored steps as evidence; a step about a KPI the framework has since dropped is left
+    out (there is nothing to coach it against)."""
+    keys = {k.key: k for k in framework.kpis}
+    return tuple(
+        TriedStep(
+            kpi=keys[row.kpi], text=row.text.strip(), week=row.week, outcome=row.outcome, at=row.created_at
+        )
+        for row in rows
+        if row.kpi in keys and row.text.strip()
+    )
 
 
 @dataclass(frozen=True)
@@ -78,9 +120,14 @@ class Evidence:
     items: tuple[EvidenceItem, ...]
     trends: tuple[KpiTrend, ...]
     newest: datetime | None
+    steps: tuple[TriedStep, ...] = ()  # the latest things to try, newest first (MAX_STEPS)
 
     def item(self, label: str) -> EvidenceItem | None:
         return next((i for i in self.items if i.label == label), None)
+
+    def steps_for(self, kpi_key: str) -> list[TriedStep]:
+        """The things to try about this KPI, newest first."""
+        return [s for s in self.steps if s.kpi.key == kpi_key]
 
     def by_feedback_id(self) -> dict[int, EvidenceItem]:
         return {i.feedback_id: i for i in self.items}
@@ -92,9 +139,14 @@ def on_five_point_scale(kpi: Kpi, score: float) -> float:
 
 
 def build_evidence(
-    framework: Framework, snapshot: Snapshot, received: Sequence[ReceivedItem], now: datetime
+    framework: Framework,
+    snapshot: Snapshot,
+    received: Sequence[ReceivedItem],
+    now: datetime,
+    steps: Sequence[TriedStep] = (),
 ) -> Evidence:
-    """The evidence from what the reader may see: ``received`` is already authorised."""
+    """The evidence from what the reader may see: ``received`` and ``steps`` are already
+    authorised. Of the steps, the latest ``MAX_STEPS`` suggested within the window."""
     since = now - timedelta(days=WINDOW_DAYS)
     recent_from = now - timedelta(weeks=RECENT_WEEKS)
     chosen = sorted((r for r in received if r.at >= since), key=lambda r: r.at, reverse=True)[:MAX_ITEMS]
@@ -134,7 +186,13 @@ def build_evidence(
                 earlier=round(fmean(earlier), 2) if len(earlier) >= 2 else None,
             )
         )
-    return Evidence(items=items, trends=tuple(trends), newest=max((i.at for i in items), default=None))
+    latest = sorted((s for s in steps if s.at >= since), key=lambda s: (s.week, s.at), reverse=True)
+    return Evidence(
+        items=items,
+        trends=tuple(trends),
+        newest=max((i.at for i in items), default=None),
+        steps=tuple(latest[:MAX_STEPS]),
+    )
 
 
 # -- what a reader is shown: where a growth area comes from ------------------------------
@@ -300,6 +358,12 @@ def render_evidence(framework: Framework, evidence: Evidence, redact: Redactor) 
             budget -= len(clipped)
             parts.append(f"{label}: {_quoted(clipped)}")
         lines.append(" | ".join(parts))
+    if evidence.steps:
+        lines.append("Earlier things to try, newest first:")
+        lines += [
+            f"{s.week} | {s.kpi.key} | {_quoted(redact(s.text)[:STEP_CHARS])} | {s.outcome_text}"
+            for s in evidence.steps
+        ]
     return "\n".join(lines)
 
 

@@ -4,6 +4,9 @@
   the draft is theirs to edit, to keep, or to share with the report as a DM.
 - A person drafts coaching about themself (``/growth coach``): for their eyes only.
 
+Every draft builds on the person's latest things to try from the weekly digest and how they
+went; a manager's draft only once that manager has shared coaching with them.
+
 The evidence is read through the feedback service, so the reader's own access rules apply:
 what the coach sees is what the reader may see, anonymous givers never included. The LLM is
 asked only when the same prompt has not been answered before; any failure falls back to the
@@ -33,7 +36,16 @@ from bot.coaching.coaches import (
     check_answer,
     offline_answer,
 )
-from bot.coaching.evidence import WINDOW_DAYS, Evidence, Redactor, build_evidence, describe_sources
+from bot.coaching.evidence import (
+    MAX_STEPS,
+    WINDOW_DAYS,
+    Evidence,
+    Redactor,
+    TriedStep,
+    build_evidence,
+    describe_sources,
+    tried_steps,
+)
 from bot.errors import NotAllowed, NotFound
 from bot.feedback.reading import FeedbackReading
 from bot.framework import Framework, Kpi
@@ -56,6 +68,8 @@ from storage.models import (
     id_of,
 )
 from storage.repositories import coaching as coaching_repo
+from storage.repositories import growth as growth_repo
+from storage.repositories import org as org_repo
 from storage.repositories import people as people_repo
 
 log = logging.getLogger(__name__)
@@ -260,7 +274,7 @@ class CoachingService:
                     "for it; or run the command again in a minute."
                 )
         try:
-            return self._finish_draft(draft_id, requester, them, audience, now)
+            return self._finish_draft(draft_id, requester, id_of(me), them, audience, now)
         except Exception:
             # Never leave a draft "drafting": it would hold up the next one for ten minutes.
             with self._db.transaction() as session:
@@ -268,16 +282,24 @@ class CoachingService:
             raise
 
     def _finish_draft(
-        self, draft_id: int, requester: str, them: Person, audience: CoachAudience, now: datetime
+        self,
+        draft_id: int,
+        requester: str,
+        requester_id: int,
+        them: Person,
+        audience: CoachAudience,
+        now: datetime,
     ) -> DraftCard:
+        with self._db.transaction() as session:
+            names = people_repo.all_names(session)
+            steps = self._steps(session, requester_id, id_of(them), audience)
         evidence = build_evidence(
             self._framework,
             self._reading.snapshot(requester, id_of(them), since=now - timedelta(days=WINDOW_DAYS)),
             self._reading.received(requester, id_of(them), limit=200),
             now,
+            steps,
         )
-        with self._db.transaction() as session:
-            names = people_repo.all_names(session)
         drafted = self._answer(
             evidence, them.name, [n for n in names if n != them.name], for_self=audience is CoachAudience.SELF
         )
@@ -311,6 +333,19 @@ class CoachingService:
                 drafted.reason,
             )
             return self._card(session, draft, evidence.newest)
+
+    def _steps(
+        self, session: Session, reader_id: int, subject_id: int, audience: CoachAudience
+    ) -> tuple[TriedStep, ...]:
+        """The person's latest things to try and how they went, if the reader may see them: they
+        are the person's own, so in a manager's draft only once that manager has shared
+        coaching with them (as ``/growth`` shows them to a manager)."""
+        if audience is not CoachAudience.SELF and not any(
+            d.requested_by_id == reader_id
+            for d in org_repo.coaching_shared_with(session, subject_id=subject_id)
+        ):
+            return ()
+        return tried_steps(self._framework, growth_repo.recent_steps(session, subject_id, limit=MAX_STEPS))
 
     def _answer(
         self, evidence: Evidence, subject_name: str, other_names: list[str], *, for_self: bool
