@@ -54,6 +54,7 @@ def running_stack(
                 "SLACK_API_URL": slack.url,
                 "DATABASE_URL": database_url,
                 "BRICKWORK_COACH": "offline",
+                "BRICKWORK_WEEKLY_DIGEST": "true",
                 **(env or {}),
             }
         )
@@ -396,7 +397,24 @@ def run_demo(out: TextIO = sys.stdout) -> int:
         saved = alice.submit(self_form, {**mine, "Motivates": "5", "Quality": "2"})
         assert saved.status == 200, saved.text
 
-        tell.step("Alice runs /growth: calibrated levels, evidence, her blind spot and hidden strength")
+        tell.step("A week passes: at 09:00 on Monday in her zone, Alice's weekly digest arrives")
+        growth = brickwork.services.growth
+        person = brickwork.services.people.known(ALICE.id)
+        slot = growth.slot(person, now[0])
+        now[0] = slot if slot > now[0] else growth.slot(person, now[0] + timedelta(days=7))
+        print(f"    tick: {brickwork.services.ticker.tick(now[0])}", file=out)
+        tell.dm(ALICE.id, "her weekly digest")
+
+        tell.step("The week after, the digest asks how the thing to try went: Alice presses Tried it")
+        now[0] = growth.slot(person, now[0] + timedelta(days=7))
+        print(f"    tick: {brickwork.services.ticker.tick(now[0])}", file=out)
+        asking = tell.dm(ALICE.id, "her weekly digest")
+        answers = len(slack.calls_to("response_url"))
+        alice.click(asking, "step_tried")
+        answered = slack.wait_for("response_url", count=answers + 1)[-1]
+        tell.saw(ALICE.id, "an answer", message_to_text(dict(answered.args), names=tell.name))
+
+        tell.step("Alice runs /growth: calibrated levels, evidence, her blind spot, and the step she tried")
         answers = len(slack.calls_to("response_url"))
         alice.command("/growth")
         reading = slack.wait_for("response_url", count=answers + 1)[-1]

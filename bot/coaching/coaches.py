@@ -349,6 +349,14 @@ def first_step(kpi: Kpi) -> str:
     return steps_for(kpi)[0]
 
 
+def stretch_step(kpi: Kpi) -> str:
+    """One concrete thing to try on a strength: stretch it."""
+    return (
+        f"Offer to lead or mentor on {kpi.label.lower()} in one piece of work this month, and ask "
+        "for feedback on how it went."
+    )
+
+
 def steps_for(kpi: Kpi) -> tuple[str, ...]:
     """Every thing to try on ``kpi`` the offline coach knows, ``first_step`` first: the KPI's own,
     then the generic ones (so that there is always one the person has not turned down)."""
@@ -462,10 +470,7 @@ def _stretch(trend: KpiTrend, evidence: Evidence) -> GrowthAreaAnswer:
             f"Stretch this strength: take on work where {label.lower()} is the hard part, "
             "or help someone else build it."
         ),
-        first_step=(
-            f"Offer to lead or mentor on {label.lower()} in one piece of work this month, and ask "
-            "for feedback on how it went."
-        ),
+        first_step=stretch_step(trend.kpi),
         evidence=_evidence_for(evidence, trend.kpi.key, highest_first=True),
     )
 

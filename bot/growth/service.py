@@ -27,7 +27,7 @@ from sqlmodel import Session
 from bot.analytics.calibration import Calibration, IntArray, RaterKind, Rating, RatingSums
 from bot.analytics.readings import PersonReading, read_person
 from bot.coaching.catalog import Catalog, LearningItem
-from bot.coaching.coaches import next_step
+from bot.coaching.coaches import next_step, stretch_step
 from bot.coaching.evidence import tried_steps
 from bot.errors import NotAllowed
 from bot.feedback.answers import Answers, validate_answers
@@ -428,18 +428,22 @@ class GrowthService:
     def _advice(
         self, reading: PersonReading, steps: Sequence[GrowthStep]
     ) -> tuple[tuple[str, str, str] | None, tuple[LearningItem, ...]]:
-        """One thing to try this week, for the first growth area (never one the person said
-        was not for them, another after one they tried: ``steps``, newest first), and learning
-        for the areas."""
-        areas = reading.growth_areas[:DIGEST_AREAS]
-        if not areas:
+        """One thing to try this week, and learning: for the first growth area (never a step the
+        person said was not for them, another after one they tried: ``steps``, newest first),
+        or, where none stands out, to stretch the top strength."""
+        areas = [a.kpi for a in reading.growth_areas[:DIGEST_AREAS]]
+        if areas:
+            kpi = self._framework.kpi(areas[0])
+            step = next_step(kpi, tried_steps(self._framework, steps))
+        elif reading.strengths:
+            kpi = self._framework.kpi(reading.strengths[0].kpi)
+            areas, step = [kpi.key], stretch_step(kpi)
+        else:
             return None, ()
-        kpi = self._framework.kpi(areas[0].kpi)
         learning: dict[str, LearningItem] = {}
-        for area in areas if self._catalog is not None else ():
-            for item in self._catalog.for_kpi(area.kpi):  # type: ignore[union-attr]
+        for key in areas if self._catalog is not None else ():
+            for item in self._catalog.for_kpi(key):  # type: ignore[union-attr]
                 learning.setdefault(item.id, item)
-        step = next_step(kpi, tried_steps(self._framework, steps))
         return (kpi.key, kpi.label, step), tuple(learning.values())[:DIGEST_LEARNING]
 
     def slot(self, person: Schedule, now: datetime) -> datetime:
