@@ -58,8 +58,10 @@ def main() -> None:
     parser.add_argument("--large", type=int, default=10_000)
     args = parser.parse_args()
 
-    print(f"{'people':>7} {'seeds':>5} | {'cells raw':>9} {'cells cal':>9} | {'people raw':>10} "
-          f"{'people cal':>10} | {'calibrated better':>17} | planted raters found")
+    print(
+        f"{'people':>7} {'seeds':>5} | {'cells raw':>9} {'cells cal':>9} | {'people raw':>10} "
+        f"{'people cal':>10} | {'calibrated better':>17} | planted raters found"
+    )
     for size in args.people:
         rows, found, better = [], 0, 0
         for seed in range(args.seeds):
@@ -69,8 +71,10 @@ def main() -> None:
             found += planted_found(c, calibration)
             better += rows[-1][1] > rows[-1][0]
         means = [fmean(r[i] for r in rows) for i in range(4)]
-        print(f"{size:>7} {args.seeds:>5} | {means[0]:>9.3f} {means[1]:>9.3f} | {means[2]:>10.3f} "
-              f"{means[3]:>10.3f} | {better:>7} of {args.seeds:<7} | {found} of {args.seeds}")
+        print(
+            f"{size:>7} {args.seeds:>5} | {means[0]:>9.3f} {means[1]:>9.3f} | {means[2]:>10.3f} "
+            f"{means[3]:>10.3f} | {better:>7} of {args.seeds:<7} | {found} of {args.seeds}"
+        )
 
     c = company(people=args.large, seed=1, lenient=args.large // 10, severe=args.large // 10)
     ratings: list[Rating] = list(c.ratings)
@@ -80,8 +84,10 @@ def main() -> None:
     seconds = time.perf_counter() - started
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    print(f"one fit over {len(ratings):,} ratings of {args.large:,} people: {seconds:.2f} s, "
-          f"{calibration.fit.iterations} iterations, peak {peak / 2**20:.0f} MB allocated by the fit")
+    print(
+        f"one fit over {len(ratings):,} ratings of {args.large:,} people: {seconds:.2f} s, "
+        f"{calibration.fit.iterations} iterations, peak {peak / 2**20:.0f} MB allocated by the fit"
+    )
 
 
 if __name__ == "__main__":

@@ -35,8 +35,15 @@ from storage.models import CoachingDraft, Person
 
 MANAGER = FakeUser(id="U0BOSS", name="boss", real_name="Robin Manager", tz="Europe/Berlin")
 GIVERS = tuple(FakeUser(id=f"U0G{i:03d}", name=f"g{i}", real_name=f"Giver {i}") for i in range(4))
-SCALE = ("Quality", "Timeliness", "Inspires and retains people", "Decides well under pressure",
-         "Collaborates across teams, includes people", "Delegates", "Motivates")
+SCALE = (
+    "Quality",
+    "Timeliness",
+    "Inspires and retains people",
+    "Decides well under pressure",
+    "Collaborates across teams, includes people",
+    "Delegates",
+    "Motivates",
+)
 # Each report's ratings: one low KPI, two low, one a point below the rest, all high.
 SHAPES: dict[str, dict[str, str]] = {
     "delegation low": {"Delegates": "2"},
@@ -101,9 +108,10 @@ def main() -> None:
         "BRICKWORK_LOG_LEVEL": "WARNING",
     }
     people = (MANAGER, *reports.values(), *GIVERS)
-    with tempfile.TemporaryDirectory() as tmp, running_stack(
-        Path(tmp), lambda: datetime.now(UTC), env, people=people
-    ) as (app, slack, driver):
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        running_stack(Path(tmp), lambda: datetime.now(UTC), env, people=people) as (app, slack, driver),
+    ):
         app.services.people.one(MANAGER.id)
         for shape, report in reports.items():
             for n in range(args.items):

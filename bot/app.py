@@ -49,7 +49,15 @@ from prompts import load_prompt
 from storage.db import Database
 from storage.models import utcnow
 
-BACKGROUND_WORKERS = 4  # Home refreshes at once
+# Home refreshes at once. Few: a refresh is CPU work that competes for the interpreter with the
+# acks, and Slack rate-limits views.publish anyway; each person has at most one waiting
+# (``HomeService.refresh``), so the queue is bounded by the people whose Home changed.
+BACKGROUND_WORKERS = 2
+# Bolt's listener threads. A listener holds one until it returns, after its ack too (a DM, a
+# views.update); a request whose listener finds none free waits for its ack, and Bolt answers
+# 404 after 3 s. The web server's threads (8) run at most that many listeners up to their acks at
+# once; the rest is room for listeners still busy after theirs (mostly waiting on Slack).
+LISTENER_WORKERS = 32
 DRAFTING_WORKERS = 4  # coaching drafts at once; more wait their turn (their modal says drafting)
 
 
@@ -270,6 +278,7 @@ def build_app(
         request_verification_enabled=settings.slack_signing_secret is not None,
         token_verification_enabled=False,
         process_before_response=False,
+        listener_executor=ThreadPoolExecutor(LISTENER_WORKERS, thread_name_prefix="brickwork-bolt"),
     )
     handlers.register_all(bolt, services)
     return Brickwork(services=services, bolt=bolt)

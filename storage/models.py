@@ -273,7 +273,11 @@ class Feedback(SQLModel, table=True):
     Unique per (giver, subject, project): answering again replaces the answer.
     """
 
-    __table_args__ = (UniqueConstraint("giver_id", "subject_id", "project_id"),)
+    __table_args__ = (
+        UniqueConstraint("giver_id", "subject_id", "project_id"),
+        # What readers see about a person, by release: counts, sums and the newest few.
+        Index("ix_feedback_subject_released", "subject_id", "released_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     giver_id: int = Field(foreign_key="person.id", index=True)
@@ -315,6 +319,9 @@ class FeedbackRequest(SQLModel, table=True):
             sqlite_where=text("state = 'open'"),
             postgresql_where=text("state = 'open'"),
         ),
+        # The App Home counts a person's open requests, both ways, without loading them.
+        Index("ix_request_requester_created", "requester_id", "created_at"),
+        Index("ix_request_giver_state", "giver_id", "state"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -338,7 +345,11 @@ class Rating(SQLModel, table=True):
     for "not observed" (which is recorded, so it is not mistaken for a forgotten answer).
     """
 
-    __table_args__ = (UniqueConstraint("feedback_id", "kpi"),)
+    __table_args__ = (
+        UniqueConstraint("feedback_id", "kpi"),
+        # Covers the snapshot's sums: the KPI and score of each record without reading the table.
+        Index("ix_rating_feedback_kpi_score", "feedback_id", "kpi", "score"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     feedback_id: int = Field(foreign_key="feedback.id", index=True)

@@ -332,12 +332,17 @@ class DebriefService:
 
     # -- reading ----------------------------------------------------------------------
 
-    def projects_for(self, slack_user_id: str) -> list[ProjectSummary]:
+    def projects_for(self, slack_user_id: str, *, limit: int = 20) -> list[ProjectSummary]:
+        """The newest ``limit`` projects the person is in, with their progress: a handful of
+        queries however many projects and tasks there are."""
         with self._db.transaction() as session:
             me = people_repo.by_slack_id(session, slack_user_id)
             if me is None:
                 return []
-            return [self._summary(session, p) for p in projects_repo.involving(session, id_of(me))]
+            projects = projects_repo.involving(session, id_of(me), limit=limit)
+            tasks = projects_repo.task_counts(session, [id_of(p) for p in projects])
+            leads = people_repo.by_ids(session, {p.lead_id for p in projects})
+            return [_summary_of(p, leads[p.lead_id], tasks[id_of(p)]) for p in projects]
 
     # -- cancelling -------------------------------------------------------------------
 
@@ -650,26 +655,32 @@ class DebriefService:
         )
 
     def _summary(self, session: Any, project: Project) -> ProjectSummary:
-        tasks = projects_repo.tasks(session, id_of(project))
-        anonymous = project.upward_feedback is UpwardFeedback.ANONYMOUS
-        named = [t for t in tasks if not (anonymous and t.kind is TaskKind.UPWARD)]
         lead = people_repo.get(session, project.lead_id)
         assert lead is not None
-        return ProjectSummary(
-            id=id_of(project),
-            name=project.name,
-            lead=PersonRef.of(lead),
-            end_date=project.end_date,
-            state=project.state,
-            due_at=project.debrief_due_at,
-            closes_at=project.window_closes_at,
-            upward=project.upward_feedback,
-            done=sum(1 for t in named if t.done_at is not None),
-            total=len(named),
-            lead_tz=lead.tz,
-            members=sum(1 for t in tasks if t.kind is TaskKind.LEAD_REVIEW),
-            anonymous_asked=len(tasks) - len(named),
+        return _summary_of(
+            project, lead, projects_repo.task_counts(session, [id_of(project)])[id_of(project)]
         )
+
+
+def _summary_of(project: Project, lead: Person, tasks: dict[tuple[TaskKind, bool], int]) -> ProjectSummary:
+    """``tasks``: how many debrief tasks of each kind, done and not (``projects_repo.task_counts``)."""
+    hidden = project.upward_feedback is UpwardFeedback.ANONYMOUS  # its upward parts are not counted
+    named = {key: n for key, n in tasks.items() if not (hidden and key[0] is TaskKind.UPWARD)}
+    return ProjectSummary(
+        id=id_of(project),
+        name=project.name,
+        lead=PersonRef.of(lead),
+        end_date=project.end_date,
+        state=project.state,
+        due_at=project.debrief_due_at,
+        closes_at=project.window_closes_at,
+        upward=project.upward_feedback,
+        done=sum(n for (_, done), n in named.items() if done),
+        total=sum(named.values()),
+        lead_tz=lead.tz,
+        members=sum(n for (kind, _), n in tasks.items() if kind is TaskKind.LEAD_REVIEW),
+        anonymous_asked=sum(tasks.values()) - sum(named.values()),
+    )
 
 
 def _paused(person: Person, now: datetime) -> bool:

@@ -5,8 +5,8 @@ how a request reads to whoever looks at it (``shown_to_requester``), and whose H
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
@@ -139,6 +139,16 @@ class RequestsOverview:
     received: tuple[RequestCard, ...]
 
 
+@dataclass(frozen=True)
+class OpenRequests:
+    """What waits on a person and what they wait on: the newest few of each, and how many."""
+
+    waiting: tuple[RequestCard, ...]  # open requests to them
+    waiting_total: int
+    mine: tuple[RequestCard, ...]  # requests they sent that read "open" to them
+    mine_total: int
+
+
 class FeedbackViews(Protocol):
     def request_message(self, card: RequestCard) -> tuple[str, list[Any]]: ...
 
@@ -197,23 +207,42 @@ class FeedbackBase:
     ) -> RequestCard:
         """A request as its giver sees it, or (``for_requester``) as its requester may see it."""
         assert request is not None
-        people = people_repo.by_ids(session, {request.requester_id, request.giver_id, request.subject_id})
-        now = self._clock()
-        last = request.nudged_at or request.created_at
-        state = self._shown_to_requester(session, request, now, people) if for_requester else request.state
-        return RequestCard(
-            request_id=id_of(request),
-            requester=PersonRef.of(people[request.requester_id]),
-            giver=PersonRef.of(people[request.giver_id]),
-            subject=PersonRef.of(people[request.subject_id]),
-            about=request.about,
-            state=state,
-            decline_reason=request.decline_reason,
-            created_at=request.created_at,
-            nudged_at=request.nudged_at,
-            can_nudge=state is RequestState.OPEN and now - last >= NUDGE_EVERY,
-            anonymous_answer=anonymous_answer,
+        card = self._cards(session, [request], for_requester=for_requester)[0]
+        return replace(card, anonymous_answer=True) if anonymous_answer else card
+
+    def _cards(
+        self, session: Session, requests: Sequence[FeedbackRequest], *, for_requester: bool = False
+    ) -> list[RequestCard]:
+        """``_card`` for several requests, in three queries however many there are."""
+        people = people_repo.by_ids(
+            session, {pid for r in requests for pid in (r.requester_id, r.giver_id, r.subject_id)}
         )
+        answers = feedback_repo.by_requests(session, [id_of(r) for r in requests]) if for_requester else {}
+        now = self._clock()
+        cards = []
+        for request in requests:
+            involved = [people[request.requester_id], people[request.giver_id], people[request.subject_id]]
+            state = (
+                shown_to_requester(request, answers.get(id_of(request)), involved, now)
+                if for_requester
+                else request.state
+            )
+            last = request.nudged_at or request.created_at
+            cards.append(
+                RequestCard(
+                    request_id=id_of(request),
+                    requester=PersonRef.of(involved[0]),
+                    giver=PersonRef.of(involved[1]),
+                    subject=PersonRef.of(involved[2]),
+                    about=request.about,
+                    state=state,
+                    decline_reason=request.decline_reason,
+                    created_at=request.created_at,
+                    nudged_at=request.nudged_at,
+                    can_nudge=state is RequestState.OPEN and now - last >= NUDGE_EVERY,
+                )
+            )
+        return cards
 
     def _shown_to_requester(
         self,
@@ -258,6 +287,9 @@ def shown_to_requester(
     - Declined: ``DECLINED`` (the giver told them, by name).
     - Otherwise ``OPEN`` ("waiting", with Nudge) until ``OPEN_REQUEST_WINDOW`` after asking,
       then closed; closed at once if it was withdrawn or anyone in it left the programme.
+
+    ``storage.repositories.requests.maybe_open_sent`` asks the database the same question, to
+    count a person's open requests without loading them: change the two together.
 
     So an anonymous answer looks exactly like silence: the same word, the same Nudge (which
     then reaches nobody), the same refusal to ask again within the window, the same turn to

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from datetime import datetime, timedelta
-from statistics import fmean
 from typing import Any
 
 from sqlmodel import Session
@@ -16,15 +16,16 @@ from sqlmodel import Session
 from bot.errors import NotAllowed, NotFound
 from bot.feedback.cards import (
     MIN_RATERS,
+    OPEN_REQUEST_WINDOW,
     SNAPSHOT_WEEKS,
     FeedbackBase,
     KpiStat,
+    OpenRequests,
     ReceivedItem,
     RequestCard,
     RequestsOverview,
     Snapshot,
     can_read_request,
-    shown_at,
 )
 from bot.framework import Dimension, Framework
 from bot.people.access import FeedbackFacts, PersonFacts, Viewer, authorize
@@ -42,6 +43,7 @@ from storage.repositories import people as people_repo
 from storage.repositories import projects as projects_repo
 from storage.repositories import requests as requests_repo
 from storage.repositories import team as team_repo
+from storage.repositories.feedback import Tally
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +67,29 @@ class FeedbackReading(FeedbackBase):
                 r for r in requests_repo.received_by(session, id_of(me)) if can_read_request(viewer, r)
             ]
             return RequestsOverview(
-                sent=tuple(self._card(session, r, for_requester=True) for r in sent),
-                received=tuple(self._card(session, r) for r in received),
+                sent=tuple(self._cards(session, sent, for_requester=True)),
+                received=tuple(self._cards(session, received)),
+            )
+
+    def open_requests(self, slack_user_id: str, *, limit: int) -> OpenRequests:
+        """The newest ``limit`` open requests to the person and of theirs that read "open" to
+        them (``shown_to_requester``), with how many there are: counted by the database."""
+        me = self._people.known(slack_user_id)  # no Slack call: see ``overview``
+        now = self._clock()
+        with self._db.transaction() as session:
+            waiting, waiting_total = requests_repo.open_received(session, id_of(me), limit=limit)
+            mine, mine_total = requests_repo.maybe_open_sent(
+                session, id_of(me), asked_after=now - OPEN_REQUEST_WINDOW, limit=limit
+            )
+            return OpenRequests(
+                waiting=tuple(self._cards(session, waiting)),
+                waiting_total=waiting_total,
+                # ``maybe_open_sent`` asks what ``shown_to_requester`` answers; this keeps the
+                # list to the rule's own answer even if the two ever part.
+                mine=tuple(
+                    c for c in self._cards(session, mine, for_requester=True) if c.state is RequestState.OPEN
+                ),
+                mine_total=mine_total,
             )
 
     def received(
@@ -92,6 +115,7 @@ class FeedbackReading(FeedbackBase):
     def _items(self, session: Session, viewer: Viewer, records: list[Feedback]) -> list[ReceivedItem]:
         ratings = feedback_repo.ratings_for(session, [id_of(r) for r in records])
         names = people_repo.by_ids(session, {r.giver_id for r in records})
+        projects = projects_repo.by_ids(session, {r.project_id for r in records if r.project_id is not None})
         items: list[ReceivedItem] = []
         for record in records:
             access = authorize(
@@ -107,7 +131,7 @@ class FeedbackReading(FeedbackBase):
                 continue
             context = record.about
             if record.project_id is not None:
-                project = projects_repo.get(session, record.project_id)
+                project = projects.get(record.project_id)
                 context = project.name if project else context
             if not access.giver_visible:
                 context = ""  # "about" names one request: it would point at whom was asked
@@ -138,47 +162,55 @@ class FeedbackReading(FeedbackBase):
     ) -> Snapshot:
         """Per KPI: average (only with enough raters), count, raters, and a weekly sparkline;
         with ``since``, from the feedback given since then only."""
-        now = self._clock()
         me = self._people.known(viewer_slack_id)  # no Slack call: see ``overview``
+        subject = subject_id if subject_id is not None else id_of(me)
+        return self._snapshots(me, [subject], since=since)[subject]
+
+    def snapshots(self, viewer_slack_id: str, subject_ids: Sequence[int]) -> dict[int, Snapshot]:
+        """``snapshot`` of several people at once (the App Home: mine and my reports')."""
+        return self._snapshots(self._people.known(viewer_slack_id), subject_ids)
+
+    def _snapshots(
+        self, me: Person, subject_ids: Sequence[int], *, since: datetime | None = None
+    ) -> dict[int, Snapshot]:
+        # The database counts and sums, so this costs the same for ten items or ten thousand.
+        now = self._clock()
+        start = now - timedelta(weeks=SNAPSHOT_WEEKS)
+        weeks = [start + timedelta(weeks=week) for week in range(SNAPSHOT_WEEKS)]  # the last has no end
+        wanted = list(dict.fromkeys(subject_ids))
         with self._db.transaction() as session:
             viewer = self.viewer(session, me)
-            subject_pid = subject_id if subject_id is not None else id_of(me)
-            if not authorize(viewer, PersonFacts(person_id=subject_pid)).read:
+            if not all(authorize(viewer, PersonFacts(person_id=pid)).read for pid in wanted):
                 raise NotAllowed("You can see the snapshot of yourself and the people who report to you.")
-            subject = people_repo.get(session, subject_pid)
-            assert subject is not None
-            # What this viewer may see exist, by when readers got it (``bot.feedback.anonymity``): held
-            # anonymous feedback counts nowhere until its batch is released.
-            records = [
-                r
-                for r in feedback_repo.about(session, subject_pid, reader_id=viewer.person_id)
-                if r.released_at is not None
-            ]
-            if since is not None:
-                records = [r for r in records if shown_at(r) >= since]
-            ratings = feedback_repo.ratings_for(session, [id_of(r) for r in records])
-        start = now - timedelta(weeks=SNAPSHOT_WEEKS)
-        stats = []
-        for kpi in self._framework.kpis:
-            scored = [(r, ratings[id_of(r)].get(kpi.key)) for r in records]
-            scored = [(r, s) for r, s in scored if s is not None]
-            raters = len({r.giver_id for r, _ in scored})
-            weekly: list[float | None] = []
-            for week in range(SNAPSHOT_WEEKS):
-                lo, hi = start + timedelta(weeks=week), start + timedelta(weeks=week + 1)
-                last = week == SNAPSHOT_WEEKS - 1  # this week includes this very moment
-                in_week = [s for r, s in scored if lo <= shown_at(r) and (shown_at(r) < hi or last)]
-                weekly.append(fmean(in_week) if in_week else None)
-            stats.append(
-                KpiStat(
-                    kpi=kpi,
-                    average=fmean(s for _, s in scored) if raters >= MIN_RATERS else None,
-                    count=len(scored),
-                    raters=raters,
-                    weekly=tuple(weekly),
+            subjects = people_repo.by_ids(session, wanted)
+            # What this viewer may see exist, by when readers got it (``bot.feedback.anonymity``):
+            # held anonymous feedback counts nowhere until its batch is released.
+            items = feedback_repo.released_counts(session, wanted, since=since)
+            tallies = feedback_repo.released_tallies(session, wanted, since=since)
+            weekly = feedback_repo.released_by_period(session, wanted, bounds=weeks, since=since)
+        snapshots = {}
+        for pid in wanted:
+            assert pid in subjects
+            stats = []
+            for kpi in self._framework.kpis:
+                tally = tallies[pid].get(kpi.key, Tally())
+                by_week = weekly[pid].get(kpi.key, {})
+                stats.append(
+                    KpiStat(
+                        kpi=kpi,
+                        average=tally.total / tally.ratings if tally.raters >= MIN_RATERS else None,
+                        count=tally.ratings,
+                        raters=tally.raters,
+                        weekly=tuple(
+                            by_week[week].total / by_week[week].ratings if week in by_week else None
+                            for week in range(SNAPSHOT_WEEKS)
+                        ),
+                    )
                 )
+            snapshots[pid] = Snapshot(
+                person=PersonRef.of(subjects[pid]), stats=tuple(stats), items=items[pid]
             )
-        return Snapshot(person=PersonRef.of(subject), stats=tuple(stats), items=len(records))
+        return snapshots
 
     def reports(self, manager_slack_id: str) -> list[PersonRef]:
         with self._db.transaction() as session:

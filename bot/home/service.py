@@ -23,12 +23,13 @@ from bot.errors import InvalidInput, NotAllowed
 from bot.feedback.cards import ReceivedItem, RequestCard, Snapshot
 from bot.feedback.reading import FeedbackReading
 from bot.framework import Framework
+from bot.growth.service import DIGEST_AT, DIGEST_WEEKDAY
 from bot.outbox import Outbox, Rendered
 from bot.people.directory import PeopleService, PersonRef, UnknownPeople
 from bot.slack_gateway import SlackGateway
 from bot.timekeeping import local_date
 from storage.db import Database
-from storage.models import MessageKind, OutboxMessage, Person, RequestState, id_of
+from storage.models import MessageKind, OutboxMessage, Person, id_of
 from storage.repositories import people as people_repo
 from storage.repositories import team as team_repo
 
@@ -57,6 +58,8 @@ class HomeData:
     me: PersonRef
     paused_until: date | None
     digest_enabled: bool
+    digest_weekday: int  # when the weekly digest comes: 0 (Monday) to 6, in the person's zone
+    digest_hour: int
     snapshot: Snapshot
     waiting: tuple[RequestCard, ...]
     waiting_total: int
@@ -104,37 +107,43 @@ class HomeService:
         self._views, self._clock, self._background = views, clock, background
         self._locks: dict[str, threading.Lock] = {}  # one publish at a time per person
         self._locks_guard = threading.Lock()
+        self._queued: set[str] = set()  # people whose refresh waits in the pool, not started
+        self._refresh_guard = threading.Lock()
         outbox.register(MessageKind.MANAGER_CLAIM, self._render_claim)
 
     def data(self, slack_user_id: str) -> HomeData:
-        me = self._people.one(slack_user_id)
-        overview = self._reading.overview(slack_user_id)
-        waiting = [c for c in overview.received if c.state is RequestState.OPEN]
-        my_open = [c for c in overview.sent if c.state is RequestState.OPEN]
+        return self._data(self._people.one(slack_user_id))
+
+    def _data(self, me: Person) -> HomeData:
+        """What the Home shows, in a fixed number of queries: counts, sums and the few rows
+        shown come from the database, so it costs about the same for ten feedback items as
+        for ten thousand."""
+        slack_user_id = me.slack_user_id
+        requests = self._reading.open_requests(slack_user_id, limit=HOME_LIMIT)
         with self._db.transaction() as session:
-            reports = team_repo.reports(session, id_of(me))
+            reports = team_repo.reports(session, id_of(me), limit=MAX_REPORTS_SHOWN)
             pending = team_repo.pending_reports(session, id_of(me))
+            confirmed_ids, pending_ids = team_repo.team_slack_ids(session, id_of(me))
             claimer = people_repo.get(session, me.pending_manager_id) if me.pending_manager_id else None
-        rows = tuple(
-            ReportRow(person=PersonRef.of(p), snapshot=self._reading.snapshot(slack_user_id, id_of(p)))
-            for p in reports[:MAX_REPORTS_SHOWN]
-        )
+        snapshots = self._reading.snapshots(slack_user_id, [id_of(me), *(id_of(p) for p in reports)])
         return HomeData(
             me=PersonRef.of(me),
             paused_until=me.paused_until,
             digest_enabled=me.digest_enabled,
-            snapshot=self._reading.snapshot(slack_user_id),
-            waiting=tuple(waiting[:HOME_LIMIT]),
-            waiting_total=len(waiting),
-            my_open=tuple(my_open[:HOME_LIMIT]),
-            my_open_total=len(my_open),
+            digest_weekday=DIGEST_WEEKDAY if me.digest_weekday is None else me.digest_weekday,
+            digest_hour=DIGEST_AT.hour if me.digest_hour is None else me.digest_hour,
+            snapshot=snapshots[id_of(me)],
+            waiting=requests.waiting,
+            waiting_total=requests.waiting_total,
+            my_open=requests.mine,
+            my_open_total=requests.mine_total,
             latest=tuple(self._reading.received(slack_user_id, limit=3)),
-            reports=rows,
-            reports_total=len(reports),
-            team_ids=tuple(p.slack_user_id for p in [*reports, *pending]),
+            reports=tuple(ReportRow(person=PersonRef.of(p), snapshot=snapshots[id_of(p)]) for p in reports),
+            reports_total=len(confirmed_ids),
+            team_ids=(*confirmed_ids, *pending_ids),
             pending=tuple(PersonRef.of(p) for p in pending),
             claimed_by=PersonRef.of(claimer) if claimer else None,
-            projects=tuple(self._debriefs.projects_for(slack_user_id)[:HOME_LIMIT]),
+            projects=tuple(self._debriefs.projects_for(slack_user_id, limit=HOME_LIMIT)),
         )
 
     # -- publishing -------------------------------------------------------------------
@@ -148,7 +157,7 @@ class HomeService:
         with self._publishing_lock(slack_user_id):
             person = self._people.one(slack_user_id)
             today = local_date(self._clock(), person.tz)
-            view = self._views.home_view(self.data(slack_user_id), self._reading.framework, today)
+            view = self._views.home_view(self._data(person), self._reading.framework, today)
             self._gateway.publish_home(slack_user_id, view)
 
     def _publishing_lock(self, slack_user_id: str) -> threading.Lock:
@@ -156,28 +165,42 @@ class HomeService:
             return self._locks.setdefault(slack_user_id, threading.Lock())
 
     def refresh(self, slack_user_ids: Iterable[str]) -> None:
-        """Republish the Home of each person an event changed: once each, best-effort (a
-        failure is logged, never raised), in the background pool, so that it never delays
-        Slack's ack of the request that caused it. Only people Brickwork knows, and neither
-        bots nor deactivated accounts, get one: views.publish is rate limited."""
-        wanted = [uid for uid in dict.fromkeys(slack_user_ids) if uid]
-        if wanted:
-            self._background.submit(self._republish, wanted)
+        """Republish the Home of each person an event changed: best-effort (a failure is
+        logged, never raised), in the background pool, so that it never delays Slack's ack of
+        the request that caused it. Only people Brickwork knows, and neither bots nor
+        deactivated accounts, get one: views.publish is rate limited.
 
-    def _republish(self, slack_user_ids: list[str]) -> None:
+        Coalesced per person: a person whose refresh is queued and has not started gets no
+        second one (the queued one reads the database after this change committed). One that
+        has started may have read before it, so it gets one more after it: the last state wins.
+        So a burst of changes to one person (a debrief, a run of answers) costs a render or two,
+        not one per change, and the pool's queue holds each person once at most."""
+        with self._refresh_guard:
+            wanted = [uid for uid in dict.fromkeys(slack_user_ids) if uid and uid not in self._queued]
+            self._queued.update(wanted)
+        for slack_user_id in wanted:
+            try:
+                self._background.submit(self._republish, slack_user_id)
+            except RuntimeError:  # the pool is shut down: the process is stopping
+                with self._refresh_guard:
+                    self._queued.discard(slack_user_id)
+
+    def _republish(self, slack_user_id: str) -> None:
+        with self._refresh_guard:
+            self._queued.discard(slack_user_id)  # from here on, a change needs a refresh of its own
         try:
             with self._db.transaction() as session:
-                known = [people_repo.by_slack_id(session, uid) for uid in slack_user_ids]
-                targets = [p.slack_user_id for p in known if p is not None and not (p.is_bot or p.deleted)]
+                person = people_repo.by_slack_id(session, slack_user_id)
+            if person is None or person.is_bot or person.deleted:
+                return
         except Exception as error:  # best-effort: the event that caused it has happened
             log.warning("could not look up whose App Home to republish: %s", type(error).__name__)
             return
-        for slack_user_id in targets:
-            try:
-                self.publish(slack_user_id)
-            except Exception as error:  # no user id in the line: it could hint at who answered
-                reason = str(error.response.get("error", "")) if isinstance(error, SlackApiError) else ""
-                log.warning("could not republish an App Home: %s %s", type(error).__name__, reason)
+        try:
+            self.publish(slack_user_id)
+        except Exception as error:  # no user id in the line: it could hint at who answered
+            reason = str(error.response.get("error", "")) if isinstance(error, SlackApiError) else ""
+            log.warning("could not republish an App Home: %s %s", type(error).__name__, reason)
 
     # -- my team ----------------------------------------------------------------------
 

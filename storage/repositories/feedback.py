@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, func, or_, update
+from sqlalchemy import case, func, update
 from sqlmodel import Session, col, select
 
 from storage.models import Feedback, Rating
@@ -50,23 +51,32 @@ def about(session: Session, subject_id: int, *, reader_id: int, limit: int | Non
     feedback at once, anonymous in batches: ``bot.feedback.anonymity``) and what the reader gave
     themself. Newest release first; items released at the same instant (a batch) in an order
     that has nothing to do with when each was given, and a ``limit`` that would cut a batch
-    cuts it by that order too, so neither the order nor the cut says who answered last."""
-    visible = and_(
-        Feedback.subject_id == subject_id,
-        or_(col(Feedback.released_at).is_not(None), Feedback.giver_id == reader_id),
+    cuts it by that order too, so neither the order nor the cut says who answered last.
+
+    With a ``limit``, only the rows that can be among the first ``limit`` are loaded: the
+    reader's own held ones, and the released ones from the ``limit``-th newest release on
+    (the whole batch at that release, so the cut is made by the order above)."""
+    subject = Feedback.subject_id == subject_id
+    released = col(Feedback.released_at).is_not(None)
+    own_held = select(Feedback).where(
+        subject, col(Feedback.released_at).is_(None), Feedback.giver_id == reader_id
     )
-    query = select(Feedback).where(visible)
+    query = select(Feedback).where(subject, released)
+    rows = list(session.exec(own_held))
     if limit:
+        if len(rows) >= limit:
+            return sorted(rows, key=_unordered_within_a_release)[:limit]
         cutoff = session.exec(
             select(Feedback.released_at)
-            .where(visible)
-            .order_by(col(Feedback.released_at).desc().nulls_first())
-            .offset(limit - 1)
+            .where(subject, released)
+            .order_by(col(Feedback.released_at).desc())
+            .offset(limit - len(rows) - 1)
             .limit(1)
         ).first()
         if cutoff is not None:
-            query = query.where(or_(col(Feedback.released_at).is_(None), col(Feedback.released_at) >= cutoff))
-    rows = sorted(session.exec(query), key=_unordered_within_a_release)
+            query = query.where(col(Feedback.released_at) >= cutoff)
+    rows += session.exec(query)
+    rows.sort(key=_unordered_within_a_release)
     return rows[:limit] if limit else rows
 
 
@@ -110,6 +120,93 @@ def givers_released_at(session: Session, subject_id: int, at: datetime) -> int:
     )
 
 
+@dataclass(frozen=True)
+class Tally:
+    """Ratings of one KPI: how many (a "not observed" is none), their sum, and from how many
+    different people."""
+
+    ratings: int = 0
+    total: int = 0
+    raters: int = 0
+
+
+def released_counts(
+    session: Session, subject_ids: Collection[int], *, since: datetime | None = None
+) -> dict[int, int]:
+    """How many released feedback records there are about each person (since ``since``)."""
+    query = (
+        select(Feedback.subject_id, func.count())
+        .where(col(Feedback.subject_id).in_(list(subject_ids)), col(Feedback.released_at).is_not(None))
+        .group_by(col(Feedback.subject_id))
+    )
+    if since is not None:
+        query = query.where(col(Feedback.released_at) >= since)
+    found = dict.fromkeys(subject_ids, 0)
+    found.update({int(subject): int(n) for subject, n in session.exec(query)})
+    return found
+
+
+def released_tallies(
+    session: Session, subject_ids: Collection[int], *, since: datetime | None = None
+) -> dict[int, dict[str, Tally]]:
+    """Per person and KPI, the ratings in the released feedback about them (since ``since``),
+    counted by the database: held anonymous feedback counts nowhere (``bot.feedback.anonymity``)."""
+    query = (
+        select(
+            Feedback.subject_id,
+            Rating.kpi,
+            func.count(),
+            func.sum(Rating.score),
+            func.count(func.distinct(Feedback.giver_id)),
+        )
+        .join(Rating, col(Rating.feedback_id) == col(Feedback.id))
+        .where(
+            col(Feedback.subject_id).in_(list(subject_ids)),
+            col(Feedback.released_at).is_not(None),
+            col(Rating.score).is_not(None),
+        )
+        .group_by(col(Feedback.subject_id), col(Rating.kpi))
+    )
+    if since is not None:
+        query = query.where(col(Feedback.released_at) >= since)
+    found: dict[int, dict[str, Tally]] = {subject: {} for subject in subject_ids}
+    for subject, kpi, ratings, total, raters in session.exec(query):
+        found[int(subject)][kpi] = Tally(ratings=int(ratings), total=int(total or 0), raters=int(raters))
+    return found
+
+
+def released_by_period(
+    session: Session,
+    subject_ids: Collection[int],
+    *,
+    bounds: Sequence[datetime],
+    since: datetime | None = None,
+) -> dict[int, dict[str, dict[int, Tally]]]:
+    """Per person, KPI and period, the ratings in the feedback released in that period (and
+    since ``since``): period ``i`` runs from ``bounds[i]`` to ``bounds[i + 1]``, the last one
+    from ``bounds[-1]`` on (``raters`` is not counted here)."""
+    released_at = col(Feedback.released_at)
+    period = case(
+        *((released_at < upper, index) for index, upper in enumerate(bounds[1:])), else_=len(bounds) - 1
+    ).label("period")
+    query = (
+        select(Feedback.subject_id, Rating.kpi, period, func.count(), func.sum(Rating.score))
+        .join(Rating, col(Rating.feedback_id) == col(Feedback.id))
+        .where(
+            col(Feedback.subject_id).in_(list(subject_ids)),
+            released_at >= (bounds[0] if since is None else max(bounds[0], since)),
+            col(Rating.score).is_not(None),
+        )
+        .group_by(col(Feedback.subject_id), col(Rating.kpi), period)
+    )
+    found: dict[int, dict[str, dict[int, Tally]]] = {subject: {} for subject in subject_ids}
+    for subject, kpi, index, ratings, total in session.exec(query):
+        found[int(subject)].setdefault(kpi, {})[int(index)] = Tally(
+            ratings=int(ratings), total=int(total or 0)
+        )
+    return found
+
+
 def given_by(session: Session, giver_id: int) -> list[Feedback]:
     return list(
         session.exec(select(Feedback).where(Feedback.giver_id == giver_id).order_by(col(Feedback.id)))
@@ -123,6 +220,14 @@ def ratings_for(session: Session, feedback_ids: Sequence[int]) -> dict[int, dict
     for row in session.exec(select(Rating).where(col(Rating.feedback_id).in_(list(feedback_ids)))):
         found[row.feedback_id][row.kpi] = row.score
     return found
+
+
+def by_requests(session: Session, request_ids: Collection[int]) -> dict[int, Feedback]:
+    """The answer to each of these requests that has one."""
+    if not request_ids:
+        return {}
+    rows = session.exec(select(Feedback).where(col(Feedback.request_id).in_(list(request_ids))))
+    return {row.request_id: row for row in rows if row.request_id is not None}
 
 
 def by_request(session: Session, request_id: int) -> Feedback | None:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import or_
+from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
 
-from storage.models import DebriefTask, Project, ProjectMember, ProjectState
+from storage.models import DebriefTask, Project, ProjectMember, ProjectState, TaskKind
 
 
 def add_project(session: Session, project: Project, member_ids: Sequence[int]) -> Project:
@@ -58,6 +58,31 @@ def involving(session: Session, person_id: int, *, limit: int = 20) -> list[Proj
         .limit(limit)
     )
     return list(session.exec(query))
+
+
+def by_ids(session: Session, project_ids: Iterable[int]) -> dict[int, Project]:
+    ids = set(project_ids)
+    if not ids:
+        return {}
+    return {
+        p.id: p for p in session.exec(select(Project).where(col(Project.id).in_(ids))) if p.id is not None
+    }
+
+
+def task_counts(session: Session, project_ids: Sequence[int]) -> dict[int, dict[tuple[TaskKind, bool], int]]:
+    """Per project, how many debrief tasks there are of each kind, done and not done."""
+    found: dict[int, dict[tuple[TaskKind, bool], int]] = {pid: {} for pid in project_ids}
+    if not project_ids:
+        return found
+    done = col(DebriefTask.done_at).is_not(None)
+    rows = session.exec(
+        select(DebriefTask.project_id, DebriefTask.kind, done, func.count())
+        .where(col(DebriefTask.project_id).in_(list(project_ids)))
+        .group_by(col(DebriefTask.project_id), col(DebriefTask.kind), done)
+    )
+    for project_id, kind, is_done, n in rows:
+        found[int(project_id)][(TaskKind(kind), bool(is_done))] = int(n)
+    return found
 
 
 def set_state(session: Session, project: Project, state: ProjectState, *, at: datetime | None = None) -> None:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, update
+from sqlalchemy import ColumnElement, and_, func, not_, or_, update
 from sqlmodel import Session, col, select
 
-from storage.models import FeedbackRequest, RequestState
+from storage.models import Feedback, FeedbackRequest, Person, RequestState
 
 
 def add(session: Session, request: FeedbackRequest) -> FeedbackRequest:
@@ -66,6 +66,59 @@ def received_by(session: Session, person_id: int, *, limit: int = 50) -> list[Fe
             .limit(limit)
         )
     )
+
+
+def open_received(session: Session, person_id: int, *, limit: int) -> tuple[list[FeedbackRequest], int]:
+    """The newest ``limit`` open requests to the person, and how many are open in all."""
+    waiting = and_(FeedbackRequest.giver_id == person_id, FeedbackRequest.state == RequestState.OPEN)
+    return _page(session, waiting, limit)
+
+
+def maybe_open_sent(
+    session: Session, person_id: int, *, asked_after: datetime, limit: int
+) -> tuple[list[FeedbackRequest], int]:
+    """The newest ``limit`` requests the person sent that may still read "open" to them, and
+    how many there are: exactly the ones ``bot.feedback.cards.shown_to_requester`` shows as
+    ``OPEN`` when ``asked_after`` is the start of the open window. Open, or answered
+    anonymously (which reads as silence), asked after ``asked_after``, and nobody in it has
+    left the programme."""
+    named_answer = (
+        select(Feedback.id)
+        .where(col(Feedback.request_id) == col(FeedbackRequest.id), col(Feedback.anonymous).is_(False))
+        .exists()
+    )
+    someone_left = (
+        select(Person.id)
+        .where(
+            col(Person.id).in_(
+                [FeedbackRequest.requester_id, FeedbackRequest.giver_id, FeedbackRequest.subject_id]
+            ),
+            col(Person.left_programme_at).is_not(None),
+        )
+        .exists()
+    )
+    shown_open = and_(
+        FeedbackRequest.requester_id == person_id,
+        col(FeedbackRequest.created_at) > asked_after,
+        col(FeedbackRequest.state).in_([RequestState.OPEN, RequestState.ANSWERED]),
+        not_(and_(FeedbackRequest.state == RequestState.ANSWERED, named_answer)),
+        not_(someone_left),
+    )
+    return _page(session, shown_open, limit)
+
+
+def _page(session: Session, where: ColumnElement[bool], limit: int) -> tuple[list[FeedbackRequest], int]:
+    newest = list(
+        session.exec(
+            select(FeedbackRequest)
+            .where(where)
+            .order_by(col(FeedbackRequest.created_at).desc(), col(FeedbackRequest.id).desc())
+            .limit(limit)
+        )
+    )
+    if len(newest) < limit:  # that was all of them
+        return newest, len(newest)
+    return newest, int(session.exec(select(func.count()).select_from(FeedbackRequest).where(where)).one())
 
 
 def claim_nudge(

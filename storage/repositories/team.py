@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
 from storage.models import Person, Relation
@@ -16,16 +17,34 @@ def report_ids(session: Session, manager_id: int) -> frozenset[int]:
     )
 
 
-def reports(session: Session, manager_id: int) -> list[Person]:
-    return list(
-        session.exec(select(Person).where(Person.manager_id == manager_id).order_by(col(Person.name)))
+def reports(session: Session, manager_id: int, *, limit: int | None = None) -> list[Person]:
+    """Confirmed direct reports by name (the first ``limit``)."""
+    query = select(Person).where(Person.manager_id == manager_id).order_by(col(Person.name), col(Person.id))
+    return list(session.exec(query.limit(limit) if limit is not None else query))
+
+
+def team_slack_ids(session: Session, manager_id: int) -> tuple[list[str], list[str]]:
+    """The Slack ids of the confirmed reports, and of the people claimed and not confirmed yet,
+    each by name as ``reports`` and ``pending_reports`` list them."""
+    rows = session.exec(
+        select(Person.slack_user_id, Person.manager_id, Person.pending_manager_id)
+        .where(or_(Person.manager_id == manager_id, Person.pending_manager_id == manager_id))
+        .order_by(col(Person.name), col(Person.id))
+    ).all()
+    return (
+        [uid for uid, manager, _ in rows if manager == manager_id],
+        [uid for uid, _, pending in rows if pending == manager_id],
     )
 
 
-def pending_reports(session: Session, manager_id: int) -> list[Person]:
-    return list(
-        session.exec(select(Person).where(Person.pending_manager_id == manager_id).order_by(col(Person.name)))
+def pending_reports(session: Session, manager_id: int, *, limit: int | None = None) -> list[Person]:
+    """People the manager claimed who have not confirmed yet, by name (the first ``limit``)."""
+    query = (
+        select(Person)
+        .where(Person.pending_manager_id == manager_id)
+        .order_by(col(Person.name), col(Person.id))
     )
+    return list(session.exec(query.limit(limit) if limit is not None else query))
 
 
 def relation(session: Session, giver_id: int, subject_id: int) -> Relation:
