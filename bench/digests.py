@@ -7,7 +7,8 @@ temporary SQLite database (or the PostgreSQL database ``--database-url`` names: 
 dropped and made again), then prints, per size:
 
 - seconds to build every digest (the growth readings, calibration fitted once, the digest
-  card and its Block Kit message) without sending any, and to enqueue them (who is due);
+  card and its Block Kit message) without sending any, to enqueue them (who is due), and to
+  build those due for a tick's sending (``prepare_digests``, as the scheduler does);
 - SQL statements issued for each, and per 1,000 people;
 - the peak RSS of the process while building;
 - the floor: one aggregate SQL query over the same ratings (the mean per person and KPI),
@@ -246,13 +247,18 @@ def measure(url: str, people: int, items: int) -> None:
             started = time.perf_counter()
             queued = growth.enqueue_digests(NOW)
             enqueue_seconds = time.perf_counter() - started
+        with counted(engine) as prepare_statements:  # what a tick builds before sending them
+            started = time.perf_counter()
+            prepared = growth.prepare_digests(NOW + timedelta(minutes=61))
+            prepare_seconds = time.perf_counter() - started
         print(
             f"{people:>7} people, {ratings:>9,} ratings (seeded in {seeded:.0f} s): "
             f"{built:,} digests built in {seconds:.2f} s, {statements[0]} statements "
             f"({statements[0] * 1000 / people:.1f} per 1,000 people); floor (one aggregate query) "
             f"{floor:.2f} s, ratio {seconds / floor:.1f}x; peak RSS {peak_rss_mb():.0f} MB "
             f"(before building {rss_before:.0f} MB); enqueued {queued:,} in {enqueue_seconds:.2f} s, "
-            f"{enqueue_statements[0]} statements"
+            f"{enqueue_statements[0]} statements; built for sending {prepared:,} in {prepare_seconds:.2f} s, "
+            f"{prepare_statements[0]} statements"
         )
     finally:
         app.close()

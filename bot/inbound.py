@@ -44,7 +44,7 @@ FORM = "application/x-www-form-urlencoded"
 JSON = "application/json"
 # Events Brickwork subscribes to (manifest.yml); any other is acknowledged and ignored. Of the
 # ``message`` events (message.im) only a person's file share in a DM with the bot is handled.
-EVENTS = frozenset({"app_home_opened", "message"})
+EVENTS = frozenset({"app_home_opened", "message", "user_change"})
 FILE_SHARE = "file_share"
 
 
@@ -216,6 +216,19 @@ class _AppHomeOpened(_Checked):
     event_ts: Short | None = None
 
 
+class _UserRef(_Checked):
+    id: UserId
+
+
+class _UserChange(_Checked):
+    """A profile changed (``user_change``): whose, and nothing else — what changed is read from
+    ``users.info``, never from the event."""
+
+    type: Literal["user_change"]
+    user: _UserRef
+    event_ts: Short | None = None
+
+
 FileId = Annotated[str, StringConstraints(pattern=r"^F[A-Z0-9]{2,30}$")]
 
 
@@ -288,6 +301,7 @@ _INTERACTION: TypeAdapter[Any] = TypeAdapter(Interaction)
 _ENVELOPE: TypeAdapter[Any] = TypeAdapter(Envelope)
 _APP_HOME_OPENED: TypeAdapter[_AppHomeOpened] = TypeAdapter(_AppHomeOpened)
 _FILE_SHARED: TypeAdapter[_FileShared] = TypeAdapter(_FileShared)
+_USER_CHANGE: TypeAdapter[_UserChange] = TypeAdapter(_UserChange)
 
 
 def _handled_message(event: Mapping[str, Any]) -> bool:
@@ -320,7 +334,9 @@ def parse_signed(headers: Mapping[str, str], body: bytes, *, origins: Iterable[s
                     envelope.event.type == "message" and not _handled_message(raw_event)
                 ):
                     return Verified(body={}, kind=envelope.event.type, ignored=True)
-                adapter = _FILE_SHARED if envelope.event.type == "message" else _APP_HOME_OPENED
+                adapter = {"message": _FILE_SHARED, "user_change": _USER_CHANGE}.get(
+                    envelope.event.type, _APP_HOME_OPENED
+                )
                 event = adapter.validate_python(raw_event)
                 checked = envelope.model_dump(exclude_unset=True)
                 checked["event"] = event.model_dump(exclude_unset=True)

@@ -56,6 +56,8 @@ DEFAULT_LEASE = timedelta(seconds=50)  # a claim older than the lease belongs to
 SETTLE = timedelta(seconds=30)  # after an unknown outcome, give Slack this long before looking
 MAX_ATTEMPTS = 8  # definite refusals that might pass (a revoked token…) stop after this many
 MAX_PAUSE_SECONDS = 30.0  # a Retry-After up to this long is waited out inside the tick
+LIVE_PAUSE_SECONDS = 5.0  # … and this long by a DM sent right after an action (someone is waiting)
+LIVE_TRIES = 3
 PAUSE_BUDGET_SECONDS = 120.0  # past this much waiting in one tick, the rest waits for the next
 BACKOFF = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=15), timedelta(hours=1))
 
@@ -236,21 +238,28 @@ class Outbox:
     def deliver(self, message_ids: Sequence[int]) -> list[Delivery]:
         """Send these messages now, each once (after an ack, for the person who is waiting).
 
-        A 429 is not waited out here: the message stays due and the tick sends it."""
+        A short 429 (``Retry-After`` up to ``LIVE_PAUSE_SECONDS``) is waited out here, up to
+        ``LIVE_TRIES`` times; after a longer one the message stays due and the tick sends it."""
         outcomes: list[Delivery] = []
         for message_id in dict.fromkeys(message_ids):
-            with self._db.transaction() as session:
-                claim = outbox_repo.claim(
-                    session,
-                    now=self._clock(),
-                    lease=self._lease,
-                    worker=self._worker_id(),
-                    message_ids=[message_id],
-                )
-            if claim is None:
-                outcomes.append(self._state_of(message_id))
-                continue
-            outcomes.append(self._send(claim, self._clock, live=True, may_pause=False)[0])
+            for attempt in range(1, LIVE_TRIES + 1):
+                with self._db.transaction() as session:
+                    claim = outbox_repo.claim(
+                        session,
+                        now=self._clock(),
+                        lease=self._lease,
+                        worker=self._worker_id(),
+                        message_ids=[message_id],
+                    )
+                if claim is None:
+                    outcomes.append(self._state_of(message_id))
+                    break
+                waits = LIVE_PAUSE_SECONDS if attempt < LIVE_TRIES else 0.0
+                delivery, pause = self._send(claim, self._clock, live=True, pause_limit=waits)
+                if not pause:
+                    outcomes.append(delivery)
+                    break
+                self._sleep(pause)  # Slack's Retry-After, then the same message again
         return outcomes
 
     def deliver_due(self, now: datetime, *, limit: int | None = None) -> OutboxReport:
@@ -267,7 +276,8 @@ class Outbox:
                 claim = outbox_repo.claim(session, now=at(), lease=self._lease, worker=self._worker_id())
             if claim is None:
                 break
-            delivery, pause = self._send(claim, at, live=False, may_pause=paused < PAUSE_BUDGET_SECONDS)
+            waits = MAX_PAUSE_SECONDS if paused < PAUSE_BUDGET_SECONDS else 0.0
+            delivery, pause = self._send(claim, at, live=False, pause_limit=waits)
             report.add(delivery)
             if pause:
                 self._sleep(pause)  # Slack's Retry-After, waited out before the next claim
@@ -287,7 +297,7 @@ class Outbox:
         return Delivery(message_id, message.state, message.last_error)
 
     def _send(
-        self, claim: outbox_repo.Claim, at: Callable[[], datetime], *, live: bool, may_pause: bool
+        self, claim: outbox_repo.Claim, at: Callable[[], datetime], *, live: bool, pause_limit: float
     ) -> tuple[Delivery, float]:
         """One attempt under ``claim``; the outcome, and how long to pause before the next."""
         taken = Delivery(claim.message_id, MessageState.SENDING, "taken over")
@@ -309,7 +319,7 @@ class Outbox:
                 if retry.forget_channel:
                     outbox_repo.set_channel(session, claim, None)
                     people_repo.set_dm_channel(session, message.recipient_id, None)
-                pause = retry.pause if may_pause and 0 < retry.pause <= MAX_PAUSE_SECONDS else 0.0
+                pause = retry.pause if 0 < retry.pause <= pause_limit else 0.0
                 due = now if pause else now + retry.after
                 outbox_repo.retry(session, claim, due_at=due, uncertain=retry.uncertain, error=retry.reason)
             return Delivery(claim.message_id, MessageState.PENDING, retry.reason), pause

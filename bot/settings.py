@@ -124,8 +124,8 @@ class Settings(BaseSettings):
     brickwork_debrief_window_days: int = Field(default=7, ge=1, le=60)
     # Prompts, reminders and window ends fall on these days (bot.timekeeping.WorkingDays).
     brickwork_working_days: str = "mon-fri"
-    # The weekly growth digest (bot.growth): off until it is complete (the README says what is left).
-    brickwork_weekly_digest: bool = False
+    # The weekly growth digest (bot.growth): on unless turned off; each person chooses on the App Home.
+    brickwork_weekly_digest: bool = True
     brickwork_tick_seconds: int = Field(default=60, ge=5, le=3600)
     # Each Web API call gives up after this long; the outbox's claim lease follows from it
     # (bot.outbox.lease_for: four times this plus ten seconds).

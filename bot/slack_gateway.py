@@ -26,6 +26,7 @@ Every call goes through ``SlackGateway`` so the whole app shares one policy:
 
 from __future__ import annotations
 
+import copy
 import http.client
 import logging
 import math
@@ -167,6 +168,15 @@ def make_web_client(
         if retries
         else [],
     )
+
+
+def _answers_429(client: WebClient) -> WebClient:
+    """``client``, but a 429 is the caller's to wait out: no retry on rate limits."""
+    posting = copy.copy(client)
+    posting.retry_handlers = [
+        h for h in client.retry_handlers if not isinstance(h, RateLimitErrorRetryHandler)
+    ]
+    return posting
 
 
 def response_url_origins(api_url: str) -> frozenset[str]:
@@ -548,6 +558,7 @@ class SlackGateway:
         file_origins: frozenset[str] | None = None,
     ) -> None:
         self.client = client
+        self._posting = _answers_429(client)
         self._response_origins = response_origins or response_url_origins(client.base_url)
         self._file_origins = file_origins or file_url_origins(client.base_url)
         self.status = SlackStatus(client)  # auth.test: who we are, and whether Slack answers
@@ -584,7 +595,9 @@ class SlackGateway:
         the views, and ``parse``/``link_names`` stay off.
         """
         metadata = None if key is None else {"event_type": METADATA_EVENT, "event_payload": {"key": key}}
-        response = self.client.chat_postMessage(
+        # A keyed post is the outbox's: a 429 comes back to it, which waits out Retry-After
+        # exactly (slack_sdk would sleep it with up to a second's jitter, inside the claim).
+        response = (self.client if key is None else self._posting).chat_postMessage(
             channel=channel, text=text, blocks=_blocks(blocks), metadata=metadata
         )
         return PostedMessage(channel=response["channel"], ts=response["ts"])

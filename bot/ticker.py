@@ -64,6 +64,7 @@ class Ticker:
         released = self._release.release_due(now)
         if self._growth is not None:
             self._growth.enqueue_digests(now)
+            self._growth.prepare_digests(now)
         messages = self._outbox.deliver_due(now)
         self._modals.forget_old(now)
         report = TickReport(claimed=claimed, done=done, failed=failed, released=released, messages=messages)

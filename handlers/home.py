@@ -49,6 +49,15 @@ class HomeListeners:
         if event.get("tab") in (None, "home"):
             self.opened_event(event["user"])
 
+    def profile_changed(self, event: dict[str, Any]) -> None:
+        """``user_change``: the event says whose profile changed; what changed is read from
+        ``users.info`` (the event's own fields are not taken for it), so a digest follows a
+        move to another zone."""
+        user = event.get("user")
+        user_id = user.get("id") if isinstance(user, dict) else None
+        if isinstance(user_id, str) and is_slack_user_id(user_id):
+            self.s.people.refresh(user_id)
+
     def my_team(self, ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
         ack()
         user = body["user"]["id"]
@@ -97,6 +106,17 @@ class HomeListeners:
     def digest(self, ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
         ack()
         self.s.home.set_digest(body["user"]["id"], action["action_id"] == ActionId.DIGEST_ON)
+        self.publish(body["user"]["id"])
+
+    def digest_time(self, ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+        ack()
+        chosen = _picked_number(action, 6 if action["action_id"] == ActionId.DIGEST_DAY else 23)
+        if chosen is None:
+            pass  # nothing picked (not a select at all): nothing to change
+        elif action["action_id"] == ActionId.DIGEST_DAY:
+            self.s.growth.choose_digest_time(body["user"]["id"], weekday=chosen)
+        else:
+            self.s.growth.choose_digest_time(body["user"]["id"], hour=chosen)
         self.publish(body["user"]["id"])
 
     def request_for_report(self, ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
@@ -167,11 +187,24 @@ def _picked_date(action: dict[str, Any]) -> date | None:
     raise FormRefused()
 
 
+def _picked_number(action: dict[str, Any], highest: int) -> int | None:
+    """A select's choice of a number from 0 to ``highest``; None when nothing was picked; a
+    refusal for anything else."""
+    option = action.get("selected_option")
+    if option is None:
+        return None
+    value = option.get("value") if isinstance(option, dict) else None
+    if isinstance(value, str) and value.isascii() and value.isdigit() and int(value) <= highest:
+        return int(value)
+    raise FormRefused()
+
+
 def register(app: App, services: Services) -> None:
     listeners = HomeListeners(services)
     guard = guarded(services)  # a refusal right after ack() must not cost Slack the ack
 
     app.event("app_home_opened")(guard(listeners.opened))
+    app.event("user_change")(guard(listeners.profile_changed))
     app.action(ActionId.MY_TEAM.value)(guard(listeners.my_team))
     app.action(ActionId.CONFIRM_MANAGER.value)(guard(listeners.answer_claim))
     app.action(ActionId.REJECT_MANAGER.value)(guard(listeners.answer_claim))
@@ -179,6 +212,8 @@ def register(app: App, services: Services) -> None:
     app.action(ActionId.RESUME.value)(guard(listeners.resume))
     app.action(ActionId.DIGEST_ON.value)(guard(listeners.digest))
     app.action(ActionId.DIGEST_OFF.value)(guard(listeners.digest))
+    app.action(ActionId.DIGEST_DAY.value)(guard(listeners.digest_time))
+    app.action(ActionId.DIGEST_HOUR.value)(guard(listeners.digest_time))
     app.action(ActionId.REQUEST_FOR_REPORT.value)(guard(listeners.request_for_report))
     app.action(ActionId.VIEW_REPORT_FEEDBACK.value)(guard(listeners.view_report_feedback))
     app.view_submission(CallbackId.REQUEST_FOR_REPORT.value)(guard(listeners.request_for_report_submitted))

@@ -52,6 +52,8 @@ class ActionId(enum.StrEnum):
     RESUME = "resume"
     DIGEST_ON = "digest_on"
     DIGEST_OFF = "digest_off"
+    DIGEST_DAY = "digest_day"  # App Home select; value: 0 (Monday) to 6 (Sunday)
+    DIGEST_HOUR = "digest_hour"  # App Home select; value: the hour, 0 to 23
     REQUEST_FOR_REPORT = "request_for_report"  # value: the report's person id
     DRAFT_COACHING = "draft_coaching"  # App Home, per report; value: the report's person id
     REDRAFT = "redraft"  # in a stale draft; value: the draft id

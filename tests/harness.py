@@ -89,6 +89,8 @@ def start_app(slack: FakeSlack, database_url: str, workdir: Path, **extra_env: s
         "SLACK_API_URL": slack.url,
         "DATABASE_URL": database_url,
         "BRICKWORK_LOG_LEVEL": "DEBUG",
+        # Digests are on by default; a test that is not about them counts DMs without them.
+        "BRICKWORK_WEEKLY_DIGEST": "off",
         **extra_env,
     }
     log_path = workdir / "server.log"

@@ -326,3 +326,39 @@ def test_fitting_sums_the_database_makes_gives_exactly_the_fit_of_the_ratings(se
     for subject, kpi in {(r.subject, r.kpi) for r in ratings}:
         assert summed.level(subject, kpi) == pytest.approx(one_by_one.level(subject, kpi), abs=1e-9)
     assert summed.level("nobody", kpi_names[0]) is None
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 10_000))
+def test_ratings_summed_by_rater_kpi_and_week_read_exactly_as_the_ratings_one_by_one(seed: int) -> None:
+    """/growth and the digests read ratings the database summed per rater, KPI and week (each a
+    mean with a weight): the reading is that of the ratings one by one, dated in their weeks."""
+    c = company(people=12, seed=seed, lenient=1, severe=1)
+    rng = random.Random(seed)
+    subject = c.people[0]
+    about = [r for r in c.ratings if r.subject == subject]
+    dated = [r._replace(at=NOW - timedelta(weeks=rng.randrange(20), days=rng.randrange(7))) for r in about]
+    dated += [r._replace(at=r.at - timedelta(hours=1)) for r in rng.sample(dated, len(dated) // 2)]
+    groups: dict[tuple[object, str, int], list[Rating]] = defaultdict(list)
+    for r in dated:
+        groups[(r.rater, r.kpi, (NOW - r.at) // timedelta(weeks=1))].append(r)
+    summed = [
+        rs[0]._replace(
+            score=fmean(r.score for r in rs),
+            at=NOW - timedelta(weeks=week) - timedelta(days=3.5),
+            weight=len(rs),
+        )
+        for (_, _, week), rs in groups.items()
+    ]
+    calibration = Calibration(c.ratings)
+    one_by_one = read_person(KPIS, dated, calibration, NOW)
+    by_week = read_person(KPIS, summed, calibration, NOW)
+    assert len(summed) < len(dated)
+    for a, b in zip(one_by_one.kpis, by_week.kpis, strict=True):
+        assert a.evidence == b.evidence
+        for x, y in ((a.raw, b.raw), (a.calibrated, b.calibrated), (a.se, b.se)):
+            assert (x is None and y is None) or x == pytest.approx(y, abs=1e-9)
+        assert a.trend.weekly == pytest.approx(b.trend.weekly, abs=1e-9)
+        assert (a.trend.recent, a.trend.earlier) == pytest.approx((b.trend.recent, b.trend.earlier), abs=1e-9)
+    assert [g.kpi for g in one_by_one.growth_areas] == [g.kpi for g in by_week.growth_areas]
+    assert [s.kpi for s in one_by_one.strengths] == [s.kpi for s in by_week.strengths]

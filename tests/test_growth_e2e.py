@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from dataclasses import replace
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,12 +16,13 @@ from sqlmodel import select
 from bot.growth.service import digest_slot
 from bot.standin.driver import SlackDriver
 from bot.standin.webapi import FakeSlack
-from bot.timekeeping import MONDAY_TO_FRIDAY, local_date
+from bot.timekeeping import MONDAY_TO_FRIDAY, local_date, local_to_utc
 from storage.db import Database
 from storage.models import Feedback, GrowthStep, Person, Project, SelfAssessment, SelfRating, StepOutcome
 from tests.cli import brickwork
 from tests.harness import ALICE, BOB, CAROL, MAYA, AppProcess, start_app
 from tests.test_coach_e2e import NOTES, coach, give, make_manager
+from tests.test_concurrency import eventually
 from tests.test_debrief_e2e import FULL_ANSWERS, new_project, only_project, shown
 from tests.test_feedback_e2e import m
 from tests.test_home_e2e import home
@@ -315,3 +317,92 @@ def test_the_weekly_digest_comes_once_says_what_is_new_and_can_be_paused_or_stop
     give(driver, slack, MAYA, ALICE, timeliness="2", note=NOTES[CAROL.id])
     app.tick(now + timedelta(days=14))
     assert len(digests(slack, ALICE)) == 2
+
+
+def test_each_person_chooses_the_digest_day_and_hour_on_the_app_home_and_forged_choices_change_nothing(
+    digest_app: AppProcess, slack: FakeSlack, db: Database
+) -> None:
+    app = digest_app
+    driver = SlackDriver(app.events_url, app.env["SLACK_SIGNING_SECRET"], slack)
+    give(driver, slack, BOB, ALICE, timeliness="2", note=NOTES[BOB.id])
+    give(driver, slack, CAROL, ALICE, timeliness="1", note=NOTES[CAROL.id])
+    view = home(driver, slack, ALICE)
+    assert "Mondays at 09:00 your time" in json.dumps(view["blocks"])
+
+    def published(text: str) -> dict[str, Any]:
+        slack.wait_for(
+            "views.publish", where=lambda c: text in json.dumps(c.args.get("view"), ensure_ascii=False)
+        )
+        shown = slack.home(ALICE.id)
+        assert shown is not None
+        return shown
+
+    assert driver.as_user(ALICE.id).select(view, "digest_day", "Wednesday").status == 200
+    view = published("Wednesdays at 09:00 your time")
+    assert driver.as_user(ALICE.id).select(view, "digest_hour", "07:00").status == 200
+    view = published("Wednesdays at 07:00 your time")
+    # Forged choices (the option values are the sender's to write): refused, nothing changed.
+    forged_choices = (("digest_day", "7"), ("digest_hour", "24"), ("digest_day", "-1"), ("digest_hour", "٣"))
+    for action_id, forged in forged_choices:
+        crafted = {**view, "blocks": [forged_select(action_id, forged)]}
+        assert driver.as_user(ALICE.id).select(crafted, action_id, forged).status == 200
+    with db.transaction() as session:
+        alice = session.exec(select(Person).where(Person.slack_user_id == ALICE.id)).one()
+    assert (alice.digest_weekday, alice.digest_hour) == (2, 7)
+    # Due on Wednesday at 07:00 in her zone, not on Monday at 09:00.
+    today = local_date(datetime.now(UTC), ALICE.tz)
+    monday = today - timedelta(days=today.weekday()) + timedelta(days=7)  # next week: all ahead
+    app.tick(local_to_utc(monday, time(9), ALICE.tz))
+    assert digests(slack, ALICE) == []
+    wednesday_7 = local_to_utc(monday + timedelta(days=2), time(7), ALICE.tz)
+    app.tick(wednesday_7 - timedelta(seconds=1))
+    assert digests(slack, ALICE) == []
+    app.tick(wednesday_7)
+    assert len(digests(slack, ALICE)) == 1
+
+
+def forged_select(action_id: str, value: str) -> dict[str, Any]:
+    """An actions block holding one select whose only option carries ``value``."""
+    option = {"text": {"type": "plain_text", "text": value}, "value": value}
+    return {
+        "type": "actions",
+        "block_id": "crafted",
+        "elements": [{"type": "static_select", "action_id": action_id, "options": [option]}],
+    }
+
+
+def test_a_move_to_another_zone_moves_the_digest_read_from_users_info_not_from_the_event(
+    digest_app: AppProcess, slack: FakeSlack, db: Database
+) -> None:
+    app = digest_app
+    driver = SlackDriver(app.events_url, app.env["SLACK_SIGNING_SECRET"], slack)
+    give(driver, slack, BOB, ALICE, timeliness="2", note=NOTES[BOB.id])
+    give(driver, slack, CAROL, ALICE, timeliness="1", note=NOTES[CAROL.id])
+    slack.add_user(replace(ALICE, tz="Asia/Tokyo"))  # Alice moves; Slack tells the app
+    infos = len(slack.calls_to("users.info"))
+    forged = {"id": ALICE.id, "tz": "Pacific/Kiritimati", "real_name": "Mallory"}  # not read
+    assert driver.as_user(ALICE.id).event({"type": "user_change", "user": forged}).status == 200
+    slack.wait_for("users.info", count=infos + 1)
+    for malformed in ("U0ALICE", {"id": "not an id"}, {"name": "alice"}, None):  # refused, nothing read
+        answer = driver.as_user(ALICE.id).event({"type": "user_change", "user": malformed})
+        assert answer.status == 400, (malformed, answer.status)
+    # (someone Brickwork does not know yet is not made from a profile change)
+    assert driver.as_user(ALICE.id).event({"type": "user_change", "user": {"id": "U0STRANGER"}}).status == 200
+
+    def stored() -> tuple[str, str]:
+        with db.transaction() as session:
+            alice = session.exec(select(Person).where(Person.slack_user_id == ALICE.id)).one()
+            return alice.tz, alice.name
+
+    eventually("her new zone", lambda: stored()[0] == "Asia/Tokyo")  # the upsert follows the call
+    assert stored() == ("Asia/Tokyo", "Alice Chen")
+    with db.transaction() as session:
+        assert session.exec(select(Person).where(Person.slack_user_id == "U0STRANGER")).first() is None
+    # Her digest now comes at 09:00 in Tokyo: not at 09:00 in New York.
+    today = local_date(datetime.now(UTC), "Asia/Tokyo")
+    monday = today - timedelta(days=today.weekday()) + timedelta(days=7)
+    tokyo_9 = local_to_utc(monday, time(9), "Asia/Tokyo")
+    app.tick(tokyo_9 - timedelta(seconds=1))
+    assert digests(slack, ALICE) == []
+    app.tick(tokyo_9)
+    assert len(digests(slack, ALICE)) == 1

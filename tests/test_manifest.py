@@ -37,7 +37,11 @@ def test_manifest_declares_what_the_app_registers() -> None:
     assert m["settings"]["socket_mode_enabled"] is True
     assert m["settings"]["interactivity"]["is_enabled"] is True
     # message.im: an admin shares the org-chart CSV in the bot's DM, so that tab takes messages.
-    assert m["settings"]["event_subscriptions"]["bot_events"] == ["app_home_opened", "message.im"]
+    assert m["settings"]["event_subscriptions"]["bot_events"] == [
+        "app_home_opened",
+        "user_change",
+        "message.im",
+    ]
     assert m["features"]["app_home"]["home_tab_enabled"] is True
     assert m["features"]["app_home"]["messages_tab_read_only_enabled"] is False
 

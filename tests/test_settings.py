@@ -19,6 +19,7 @@ def test_defaults() -> None:
     assert settings.brickwork_coach is CoachMode.AUTO
     assert settings.brickwork_debrief_window_days == 7
     assert not settings.coach_uses_llm
+    assert settings.brickwork_weekly_digest  # on unless turned off
 
 
 @pytest.mark.parametrize(

@@ -318,6 +318,8 @@ def test_a_home_past_its_limits_keeps_settings_and_a_picker_slack_accepts() -> N
         me=me,
         paused_until=None,
         digest_enabled=True,
+        digest_weekday=6,
+        digest_hour=23,
         snapshot=snapshot,
         waiting=cards,
         waiting_total=len(cards),

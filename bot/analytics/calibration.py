@@ -70,6 +70,9 @@ class Rating(NamedTuple):
     # that could point at them. An anonymous rating counts once per release batch, never merged
     # with the same person's named ratings (``bot.growth``); calibration always uses ``rater``.
     counted_as: Hashable | None = None
+    # How many ratings this one stands for: ``score`` is then their mean (ratings the database
+    # summed by rater, KPI and week).
+    weight: int = 1
 
     @property
     def counter(self) -> Hashable:
@@ -181,13 +184,15 @@ class Calibration:
 
     def __init__(self, ratings: Iterable[Rating]) -> None:
         others = [r for r in ratings if r.kind is not RaterKind.SELF]
+        weights = np.asarray([r.weight for r in others], dtype=np.int64)
+        scores = np.asarray([r.score for r in others], dtype=np.float64)
         self._setup(
             [r.rater for r in others],
             [r.subject for r in others],
             [r.kpi for r in others],
-            np.asarray([r.score for r in others], dtype=np.float64),
-            None,
-            None,
+            scores * weights,
+            weights,
+            scores * scores * weights,  # a weighted rating's ratings taken as all at its mean
         )
 
     @classmethod

@@ -183,19 +183,20 @@ def read_person(
             why.append(Why.LOWER)  # (a KPI at STRONG_AT or above is high, however high the rest)
         if why:
             areas.append(GrowthArea(reading, tuple(why), others))
-    areas.sort(key=lambda a: (Why.FALLING not in a.why, a.reading.calibrated or 0.0, a.kpi))
+    # Ordered on levels rounded: the same ratings summed another way must not reorder a tie.
+    areas.sort(key=lambda a: (Why.FALLING not in a.why, _level(a.reading.calibrated), a.kpi))
     in_areas = {a.kpi for a in areas}
     strengths = sorted(
         (k for k in read if k.kpi not in in_areas and (k.calibrated or 0.0) >= STRONG_AT),
-        key=lambda k: (-(k.calibrated or 0.0), k.kpi),
+        key=lambda k: (-_level(k.calibrated), k.kpi),
     )
     gaps = [
         Gap(k, k.self_score, k.calibrated)
         for k in read
         if k.self_score is not None and k.calibrated is not None
     ]
-    blind = sorted((g for g in gaps if g.size >= GAP), key=lambda g: (-g.size, g.kpi))
-    hidden = sorted((g for g in gaps if -g.size >= GAP), key=lambda g: (g.size, g.kpi))
+    blind = sorted((g for g in gaps if g.size >= GAP), key=lambda g: (-_level(g.size), g.kpi))
+    hidden = sorted((g for g in gaps if -g.size >= GAP), key=lambda g: (_level(g.size), g.kpi))
     return PersonReading(readings, tuple(areas), tuple(strengths), tuple(blind), tuple(hidden))
 
 
@@ -206,8 +207,9 @@ def _read_kpi(kpi: str, ratings: Sequence[Rating], calibration: Calibration, now
     for r in others:
         by_kind.setdefault(r.kind, set()).add(r.counter)
     raters = len({r.counter for r in others})
+    count = sum(r.weight for r in others)
     evidence = Evidence(
-        ratings=len(others),
+        ratings=count,
         raters=raters,
         kinds=tuple(sorted(((k, len(v)) for k, v in by_kind.items()), key=lambda kv: (-kv[1], kv[0]))),
     )
@@ -215,35 +217,48 @@ def _read_kpi(kpi: str, ratings: Sequence[Rating], calibration: Calibration, now
     if raters < MIN_RATERS:
         return KpiReading(kpi, None, None, None, evidence, Trend(None, None, ()), self_score)
     leniency = calibration.leniency_of
-    adjusted = [(r.at, r.score - leniency(r.rater)) for r in others]
-    calibrated = _clamp(fmean(a for _, a in adjusted))
+    adjusted = [(r.at, r.score - leniency(r.rater), r.weight) for r in others]
+    calibrated = _clamp(sum(a * w for _, a, w in adjusted) / count)
     return KpiReading(
         kpi=kpi,
-        raw=fmean(r.score for r in others),
+        raw=sum(r.score * r.weight for r in others) / count,
         calibrated=calibrated,
-        se=calibration.sigma / math.sqrt(len(others)),
+        se=calibration.sigma / math.sqrt(count),
         evidence=evidence,
         trend=_trend(adjusted, now),
         self_score=self_score,
     )
 
 
-def _trend(adjusted: Sequence[tuple[datetime, float]], now: datetime) -> Trend:
+def _trend(adjusted: Sequence[tuple[datetime, float, int]], now: datetime) -> Trend:
     """Weeks counted back from ``now``: week 0 is the last seven days (``now`` itself in it)."""
-    weeks: dict[int, list[float]] = {}
-    for at, value in adjusted:
-        weeks.setdefault((now - at) // WEEK, []).append(value)  # a rating a week old is in week 1
+    weeks: dict[int, list[tuple[float, int]]] = {}
+    for at, value, weight in adjusted:  # a rating a week old is in week 1
+        weeks.setdefault((now - at) // WEEK, []).append((value, weight))
     recent = [a for w in range(RECENT_WEEKS) for a in weeks.get(w, ())]
     earlier = [a for w in range(RECENT_WEEKS, 2 * RECENT_WEEKS) for a in weeks.get(w, ())]
-    weekly = tuple(_clamp(fmean(weeks[w])) if w in weeks else None for w in range(SPARK_WEEKS - 1, -1, -1))
+    weekly = tuple(_clamp(_mean(weeks[w])) if w in weeks else None for w in range(SPARK_WEEKS - 1, -1, -1))
     return Trend(
-        recent=_clamp(fmean(recent)) if len(recent) >= MIN_TREND_RATINGS else None,
-        earlier=_clamp(fmean(earlier)) if len(earlier) >= MIN_TREND_RATINGS else None,
+        recent=_clamp(_mean(recent)) if sum(w for _, w in recent) >= MIN_TREND_RATINGS else None,
+        earlier=_clamp(_mean(earlier)) if sum(w for _, w in earlier) >= MIN_TREND_RATINGS else None,
         weekly=weekly,
     )
 
 
+def _mean(values: Sequence[tuple[float, int]]) -> float:
+    """The mean of values given with how many ratings each stands for."""
+    total = weight = 0.0
+    for value, n in values:
+        total += value * n
+        weight += n
+    return total / weight
+
+
 WEEK = timedelta(weeks=1)
+
+
+def _level(value: float | None) -> float:
+    return round(value or 0.0, 9)
 
 
 def _clamp(value: float) -> float:

@@ -17,7 +17,7 @@ import functools
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any, Protocol
 
 import numpy as np
@@ -29,7 +29,7 @@ from bot.analytics.readings import PersonReading, read_person
 from bot.coaching.catalog import Catalog, LearningItem
 from bot.coaching.coaches import next_step, stretch_step
 from bot.coaching.evidence import tried_steps
-from bot.errors import NotAllowed
+from bot.errors import InvalidInput, NotAllowed
 from bot.feedback.answers import Answers, validate_answers
 from bot.feedback.reading import FeedbackReading
 from bot.framework import Framework
@@ -50,9 +50,9 @@ from storage.models import (
 )
 from storage.repositories import growth as growth_repo
 from storage.repositories import org as org_repo
+from storage.repositories import outbox as outbox_repo
 from storage.repositories import people as people_repo
 from storage.repositories import projects as projects_repo
-from storage.repositories.outbox import NewMessage
 
 DIGEST_WEEKDAY = 0  # Monday (moved to the next working day when Monday is not one)
 DIGEST_AT = time(9, 0)  # in the person's own zone
@@ -61,7 +61,9 @@ DIGEST_AREAS = 3
 DIGEST_LEARNING = 2
 STEPS_REMEMBERED = 12  # weeks of things to try the next one is chosen against
 DIGEST_BATCH = 500  # people per batch when digests are built or enqueued
+PREPARE_LIMIT = 5_000  # digests built ahead of one tick's sending (the spread sends fewer a minute)
 DIGESTS_PER_MINUTE = 60  # a shared slot sends at most this many a minute (more if the hour needs it)
+WEEK = timedelta(weeks=1)
 WINDOW_DAYS = 182  # two quarters: long enough for a trend and a calibration, short enough to be now
 KINDS = {
     Relation.MANAGER: RaterKind.MANAGER,
@@ -125,6 +127,7 @@ class GrowthService:
         self._working = working_days
         self._lock = threading.Lock()
         self._fitted: tuple[object, Calibration] | None = None
+        self._prepared: dict[int, DigestCard] = {}  # outbox message id -> its digest, built in a batch
         if outbox is not None:
             outbox.register(MessageKind.GROWTH_DIGEST, self._render_digest)
 
@@ -179,9 +182,8 @@ class GrowthService:
         since = now - timedelta(days=WINDOW_DAYS)
         calibration = self._calibration(session, since)
         about: dict[int, list[Rating]] = {p: [] for p in person_ids}
-        for rating in self._ratings(
-            growth_repo.visible_ratings(session, since=since, subject_ids=person_ids)
-        ):
+        rows = growth_repo.visible_rating_weeks(session, since=since, now=now, subject_ids=person_ids)
+        for rating in self._ratings(rows, now):
             about[int(rating.subject)].append(rating)  # type: ignore[call-overload]
         selves = growth_repo.latest_self_scores(session, person_ids)
         kpis = [k.key for k in self._framework.kpis]
@@ -261,24 +263,32 @@ class GrowthService:
             squares=ka * ka * squares + 2 * ka * kb * total + kb * kb * n,
         )
 
-    def _ratings(self, rows: Sequence[growth_repo.RatingRow]) -> list[Rating]:
+    def _ratings(self, rows: Sequence[growth_repo.RatingWeek], now: datetime) -> list[Rating]:
+        """The summed rows as ratings: each the mean of its week, dated in the middle of it."""
         scales = self._scales
         kinds = {r.value: k for r, k in KINDS.items()}
-        return [
-            Rating(
-                r.giver_id,
-                r.subject_id,
-                r.kpi,
-                scales[r.kpi][0] * r.score + scales[r.kpi][1],
-                datetime.fromtimestamp(r.at, UTC),
-                RaterKind.ANONYMOUS if r.anonymous else kinds.get(r.relation, RaterKind.PEER),
-                # Counted once per release batch, apart from their named ratings: a count can
-                # then never show that a named rater also answered anonymously.
-                counted_as=("anonymous", r.at, r.giver_id) if r.anonymous else None,
+        middles = {}  # the middle of each week back from ``now``
+        ratings = []
+        for r in rows:
+            if r.kpi not in scales:
+                continue
+            a, b = scales[r.kpi]
+            at = middles.get(r.week) or middles.setdefault(r.week, now - WEEK * r.week - WEEK / 2)
+            ratings.append(
+                Rating(
+                    r.giver_id,
+                    r.subject_id,
+                    r.kpi,
+                    a * r.total / r.count + b,
+                    at,
+                    RaterKind.ANONYMOUS if r.anonymous else kinds.get(r.relation, RaterKind.PEER),
+                    # Counted once per release batch, apart from their named ratings: a count can
+                    # then never show that a named rater also answered anonymously.
+                    counted_as=("anonymous", r.batch, r.giver_id) if r.anonymous else None,
+                    weight=r.count,
+                )
             )
-            for r in rows
-            if r.kpi in scales
-        ]
+        return ratings
 
     @functools.cached_property
     def _scales(self) -> dict[str, tuple[float, float]]:
@@ -480,18 +490,45 @@ class GrowthService:
                 people.sort(key=lambda p: _spread_order(p[0]))
                 per_minute = max(DIGESTS_PER_MINUTE, -(-len(people) // 60))
                 messages = [
-                    NewMessage(
+                    outbox_repo.NewMessage(
                         kind=MessageKind.GROWTH_DIGEST,
                         key=key,
                         recipient_id=person_id,
                         due_at=slot + timedelta(minutes=rank // per_minute),
                         ref_id=person_id,
+                        created_at=slot,  # the week's moment, whenever it is sent
                     )
                     for rank, (person_id, key) in enumerate(people)
                 ]
                 for start in range(0, len(messages), DIGEST_BATCH):
                     added += Outbox.enqueue_many(session, messages[start : start + DIGEST_BATCH])
         return added
+
+    def prepare_digests(self, now: datetime) -> int:
+        """Build, in batches, the digests the outbox is about to send at ``now`` (a fixed number
+        of queries per batch, not several per digest); each is still checked, and its step kept,
+        in the transaction that sends it. How many were built."""
+        with self._db.transaction() as session:
+            due = outbox_repo.due_of_kind(session, MessageKind.GROWTH_DIGEST, now=now, limit=PREPARE_LIMIT)
+            prepared: dict[int, DigestCard] = {}
+            for start in range(0, len(due), DIGEST_BATCH):
+                batch = due[start : start + DIGEST_BATCH]
+                people = people_repo.by_ids(session, {m.ref_id for m in batch if m.ref_id is not None})
+                by_slot: dict[datetime, list[OutboxMessage]] = {}
+                for message in batch:
+                    if message.ref_id in people:
+                        by_slot.setdefault(message.created_at, []).append(message)
+                for slot, messages in by_slot.items():
+                    cards = self._digest_cards(
+                        session,
+                        [people[m.ref_id] for m in messages],
+                        slot,
+                        read_at=now,  # type: ignore[index]
+                    )
+                    prepared |= {id_of(m): card for m, card in zip(messages, cards, strict=True)}
+        with self._lock:
+            self._prepared = prepared
+        return len(prepared)
 
     def _render_digest(self, session: Session, message: OutboxMessage) -> Rendered | None:
         assert self._views is not None and message.ref_id is not None
@@ -506,8 +543,11 @@ class GrowthService:
             or _paused(person, slot)
         ):
             return None  # turned off, paused (or gone) since it was due
-        # The growth is as of now.
-        card = self._digest_cards(session, [person], slot, read_at=self._clock())[0]
+        # Built with its batch just before (``prepare_digests``), or now; the growth is as of now.
+        with self._lock:
+            card = self._prepared.pop(id_of(message), None)
+        if card is None or card.growth.subject.person_id != id_of(person):
+            card = self._digest_cards(session, [person], slot, read_at=self._clock())[0]
         if card.anything_new:
             if card.thing_to_try is not None and card.news:  # kept: next week's digest asks how it went
                 kpi, _, text = card.thing_to_try
@@ -521,6 +561,25 @@ class GrowthService:
         if quiet and local_date(slot, person.tz).day <= 7:
             return Rendered(*self._views.digest_nudge(card))
         return None
+
+    def choose_digest_time(
+        self, slack_user_id: str, *, weekday: int | None = None, hour: int | None = None
+    ) -> None:
+        """The day (0 Monday … 6 Sunday) and hour of the person's digest, in their own zone (a day
+        that is not a working day moves to the next working day, as Monday does)."""
+        if weekday is not None and not 0 <= weekday <= 6:
+            raise InvalidInput({"digest_day": "Pick a day of the week."})
+        if hour is not None and not 0 <= hour <= 23:
+            raise InvalidInput({"digest_hour": "Pick an hour from 0 to 23."})
+        with self._db.transaction() as session:
+            person = people_repo.by_slack_id(session, slack_user_id)
+            if person is None:
+                raise NotAllowed("Brickwork has nothing stored about you.")
+            if weekday is not None:
+                person.digest_weekday = weekday
+            if hour is not None:
+                person.digest_hour = hour
+            session.add(person)
 
     def stop_digests(self, slack_user_id: str) -> None:
         with self._db.transaction() as session:

@@ -59,7 +59,9 @@ class PeopleService:
     def __init__(self, db: Database, gateway: SlackGateway, clock: Callable[[], datetime]) -> None:
         self._db, self._gateway, self._clock = db, gateway, clock
 
-    def ensure(self, slack_user_ids: Iterable[str]) -> dict[str, Person]:
+    def ensure(
+        self, slack_user_ids: Iterable[str], *, max_age: timedelta = REFRESH_AFTER
+    ) -> dict[str, Person]:
         """The Person for each Slack user id, fetching from Slack only what is new or stale.
 
         Slack calls run in parallel (users.info is a tier-4 method) and outside any
@@ -69,7 +71,7 @@ class PeopleService:
         now = self._clock()
         with self._db.transaction() as session:
             known = {uid: people_repo.by_slack_id(session, uid) for uid in wanted}
-        stale = [uid for uid, p in known.items() if p is None or now - p.refreshed_at > REFRESH_AFTER]
+        stale = [uid for uid, p in known.items() if p is None or now - p.refreshed_at >= max_age]
         if not stale:
             return {uid: p for uid, p in known.items() if p is not None}
         with ThreadPoolExecutor(max_workers=min(8, len(stale))) as pool:
@@ -102,6 +104,12 @@ class PeopleService:
             if error_code(error) in NOBODY:
                 return None
             raise
+
+    def refresh(self, slack_user_id: str) -> None:
+        """Read someone Brickwork knows again from ``users.info`` (Slack said their profile
+        changed: a new name, a move to another time zone); nobody new is made."""
+        if self.stored(slack_user_id):
+            self.ensure([slack_user_id], max_age=timedelta(0))
 
     def one(self, slack_user_id: str) -> Person:
         return self.ensure([slack_user_id])[slack_user_id]

@@ -14,8 +14,10 @@ from slack_sdk.models.blocks import (
     HeaderBlock,
     InputBlock,
     MarkdownTextObject,
+    Option,
     PlainTextInputElement,
     SectionBlock,
+    StaticSelectElement,
     UserMultiSelectElement,
 )
 from slack_sdk.models.views import View
@@ -30,6 +32,9 @@ from handlers.ids import ActionId, BlockId, CallbackId, numbered
 from handlers.views import debrief as debrief_views
 from handlers.views import feedback as feedback_views
 from storage.models import ABOUT_MAX
+
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+DIGEST_HOURS = range(24)
 
 HOME_BLOCK_LIMIT = 100
 
@@ -173,9 +178,28 @@ def home_view(data: HomeData, framework: Framework, today: date) -> View:
                     text="Turn digest off" if data.digest_enabled else "Turn digest on",
                     action_id=ActionId.DIGEST_OFF if data.digest_enabled else ActionId.DIGEST_ON,
                 ),
+                StaticSelectElement(
+                    action_id=ActionId.DIGEST_DAY,
+                    placeholder="Digest day",
+                    options=[Option(value=str(n), label=day) for n, day in enumerate(WEEKDAYS)],
+                    initial_option=Option(
+                        value=str(data.digest_weekday), label=WEEKDAYS[data.digest_weekday]
+                    ),
+                ),
+                StaticSelectElement(
+                    action_id=ActionId.DIGEST_HOUR,
+                    placeholder="Digest hour",
+                    options=[Option(value=str(h), label=f"{h:02d}:00") for h in DIGEST_HOURS],
+                    initial_option=Option(value=str(data.digest_hour), label=f"{data.digest_hour:02d}:00"),
+                ),
             ],
         )
     )
+    if data.digest_enabled:
+        digest += (
+            f" · {WEEKDAYS[data.digest_weekday]}s at {data.digest_hour:02d}:00 your time"
+            " (the next working day when that day is not one)"
+        )
     blocks.append(_context(digest))
 
     if len(blocks) > HOME_BLOCK_LIMIT:  # summarise rather than fail: Slack refuses 101 blocks

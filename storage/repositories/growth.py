@@ -7,7 +7,19 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import Boolean, Float, Row, String, case, delete, func, type_coerce
+from sqlalchemy import (
+    Boolean,
+    Float,
+    Integer,
+    Row,
+    String,
+    case,
+    cast,
+    delete,
+    func,
+    literal_column,
+    type_coerce,
+)
 from sqlmodel import Session, col, select
 
 from storage.models import (
@@ -25,18 +37,21 @@ from storage.models import (
 from storage.upsert import insert_ignore
 
 
-class RatingRow(NamedTuple):
-    """One visible rating, as the analytics read it. ``at`` is when it became visible, in
-    seconds since the epoch: for an anonymous rating the moment its batch was released, never
-    when it was given."""
+class RatingWeek(NamedTuple):
+    """One rater's visible ratings of one person's KPI in one week, summed by the database.
+    ``week`` counts back from the moment read at (0: the last seven days); an anonymous rating's
+    week is that of its batch's release, never of when it was given, and ``batch`` (the release,
+    in seconds since the epoch) keeps each batch apart; None for named ratings."""
 
     giver_id: int
     subject_id: int
     kpi: str
-    score: int
-    at: float
     relation: str
     anonymous: bool
+    batch: float | None
+    week: int
+    count: int
+    total: int
 
 
 def _visible(query: Any, since: datetime) -> Any:
@@ -53,22 +68,49 @@ def _visible(query: Any, since: datetime) -> Any:
 _VISIBLE_AT = case((col(Feedback.anonymous).is_(True), Feedback.released_at), else_=Feedback.updated_at)
 
 
-def visible_ratings(session: Session, *, since: datetime, subject_ids: Iterable[int]) -> list[RatingRow]:
-    """Every visible rating (see ``_visible``) about ``subject_ids`` since ``since``. One query,
-    its columns read as plain values (this is the hot path of a run of digests)."""
-    query = _visible(
-        select(
-            Feedback.giver_id,
-            Feedback.subject_id,
-            Rating.kpi,
-            Rating.score,
-            type_coerce(_epoch(session, _VISIBLE_AT), Float),
-            type_coerce(Feedback.relation, String),
-            type_coerce(Feedback.anonymous, Boolean),
-        ),
-        since,
-    ).where(col(Feedback.subject_id).in_(list(subject_ids)))
-    return [RatingRow._make(row) for row in session.execute(query)]
+def visible_rating_weeks(
+    session: Session, *, since: datetime, now: datetime, subject_ids: Iterable[int]
+) -> list[RatingWeek]:
+    """The visible ratings (see ``_visible``) about ``subject_ids`` from ``since`` to ``now``,
+    summed per rater, KPI and week: as many rows for 10,000 items as for the raters and weeks
+    they came from. One query, read as plain values."""
+    at = _epoch(session, _VISIBLE_AT)
+    week = _whole(session, (now.timestamp() - at) / 604_800.0)
+    batch = case((col(Feedback.anonymous).is_(True), at), else_=None)
+    query = (
+        _visible(
+            select(
+                Feedback.giver_id,
+                Feedback.subject_id,
+                Rating.kpi,
+                type_coerce(Feedback.relation, String),
+                type_coerce(Feedback.anonymous, Boolean),
+                type_coerce(batch, Float).label("rating_batch"),
+                week.label("rating_week"),
+                func.count(col(Rating.score)),
+                func.sum(col(Rating.score)),
+            ),
+            since,
+        )
+        .where(col(Feedback.subject_id).in_(list(subject_ids)), now >= _VISIBLE_AT)
+        .group_by(
+            col(Feedback.giver_id),
+            col(Feedback.subject_id),
+            col(Rating.kpi),
+            col(Feedback.relation),
+            col(Feedback.anonymous),
+            literal_column("rating_batch"),  # by name: the same expression, bound once
+            literal_column("rating_week"),
+        )
+    )
+    return [RatingWeek._make(row) for row in session.execute(query)]
+
+
+def _whole(session: Session, value: Any) -> Any:
+    """The whole part of a value that is never negative, computed by the database."""
+    if session.get_bind().dialect.name == "postgresql":
+        return cast(func.floor(value), Integer)
+    return cast(value, Integer)  # SQLite truncates toward zero
 
 
 def _epoch(session: Session, moment: Any) -> Any:

@@ -28,6 +28,7 @@ class NewMessage:
     recipient_id: int
     due_at: datetime
     ref_id: int | None = None
+    created_at: datetime | None = None  # when it became due in the first place (default: due_at)
 
     def row(self) -> dict[str, object]:
         return {
@@ -41,7 +42,7 @@ class NewMessage:
             "due_at": self.due_at,
             "attempts": 0,
             "last_error": "",
-            "created_at": self.due_at,
+            "created_at": self.created_at or self.due_at,
         }
 
 
@@ -226,6 +227,21 @@ def cancel_pending(session: Session, kinds: Iterable[MessageKind], ref_id: int) 
         .values(state=MessageState.CANCELLED)
         .execution_options(synchronize_session=False)
     )
+
+
+def due_of_kind(session: Session, kind: MessageKind, *, now: datetime, limit: int) -> list[OutboxMessage]:
+    """Messages of ``kind`` waiting to be sent at ``now`` (not yet claimed), oldest first."""
+    query = (
+        select(OutboxMessage)
+        .where(
+            OutboxMessage.kind == kind,
+            col(OutboxMessage.state) == MessageState.PENDING,
+            col(OutboxMessage.due_at) <= now,
+        )
+        .order_by(col(OutboxMessage.due_at), col(OutboxMessage.id))
+        .limit(limit)
+    )
+    return list(session.exec(query))
 
 
 def counts(session: Session) -> dict[MessageState, int]:
