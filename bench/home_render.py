@@ -11,6 +11,9 @@ the database is a fresh SQLite file, or a fresh schema on the PostgreSQL server 
   every hundred;
 - a manager with 50 confirmed reports, each with 100 items.
 
+For each, beside the Home, ``/growth`` (``GrowthService.card`` and its message) the same way:
+read again (a person's reading is remembered until the ratings about them, their self-rating or
+the calibration change) and the first read after a change.
 For each: SQL statements per render (a ``before_cursor_execute`` listener on the engine), the
 p50 of ``HomeService.data`` (the reads) and of ``HomeService.publish`` (reads, the pure view,
 and ``views.publish`` to the stand-in), against the floor of one aggregate query over the same
@@ -42,6 +45,7 @@ from sqlmodel import col
 from bot.app import build_app
 from bot.settings import load_settings, normalise_database_url
 from bot.standin.webapi import FakeSlack, FakeUser
+from handlers.views import growth as growth_views
 from storage import migrate
 from storage.models import (
     DebriefTask,
@@ -343,10 +347,34 @@ def main() -> None:
             publish_ms = [timed(lambda: home.publish(slack_id)) for _ in range(args.rounds)]  # noqa: B023
             per_render = statements[0] / args.rounds
             data_ms = [timed(lambda: home.data(slack_id)) for _ in range(args.rounds)]  # noqa: B023
+            growth = services.growth  # ``/growth``: the reading and its message, a pure view
+            statements[0] = 0
+            growth_ms = [
+                timed(lambda: growth_views.growth_message(growth.card(slack_id)))  # noqa: B023
+                for _ in range(args.rounds)
+            ]
+            growth_statements = statements[0] / args.rounds
+
+            def cold() -> object:  # the first read after a change: nothing remembered
+                growth._readings.clear()  # noqa: B023 (the bench reaches in: no change to make)
+                return growth_views.growth_message(growth.card(slack_id))  # noqa: B023
+
+            growth_cold_ms = [timed(cold) for _ in range(args.rounds)]
             run_floor = floor(floor_ids)
             run_floor()
             floor_ms = [timed(run_floor) for _ in range(args.rounds)]
-            rows.append((name, per_render, p50(data_ms), p50(publish_ms), p50(floor_ms)))
+            rows.append(
+                (
+                    name,
+                    per_render,
+                    p50(data_ms),
+                    p50(publish_ms),
+                    p50(floor_ms),
+                    growth_statements,
+                    p50(growth_ms),
+                    p50(growth_cold_ms),
+                )
+            )
         event.remove(engine, "before_cursor_execute", count)
         published = len(slack.calls_to("views.publish"))
         invalid = len(slack.invalid_calls())
@@ -357,15 +385,18 @@ def main() -> None:
         f"App Home render on {where}, {args.rounds} rounds each (p50, ms); feedback spread over "
         f"{args.spread_weeks} weeks; seeded in {seeded:.1f} s; {published} views.publish, {invalid} invalid"
     )
-    base = next(r for r in rows if r[0].startswith("person, 100 "))[3]
+    base = next(r for r in rows if r[0].startswith("person, 100 "))
     print(
         f"{'case':28} {'stmts':>6} {'data':>8} {'publish':>8} {'floor':>7} {'publish/floor':>14} "
-        f"{'vs 100 items':>13}"
+        f"{'vs 100 items':>13} | {'/growth stmts':>13} {'/growth':>8} {'vs 100 items':>13} "
+        f"{'after a change':>15} {'vs 100 items':>13}"
     )
-    for name, per_render, data_p50, publish_p50, floor_p50 in rows:
+    for name, per_render, data_p50, publish_p50, floor_p50, growth_statements, growth_p50, cold_p50 in rows:
         print(
             f"{name:28} {per_render:6.1f} {data_p50:8.1f} {publish_p50:8.1f} {floor_p50:7.2f} "
-            f"{publish_p50 / floor_p50:13.1f}x {publish_p50 / base:12.2f}x"
+            f"{publish_p50 / floor_p50:13.1f}x {publish_p50 / base[3]:12.2f}x | "
+            f"{growth_statements:13.1f} {growth_p50:8.1f} {growth_p50 / base[6]:12.2f}x "
+            f"{cold_p50:15.1f} {cold_p50 / base[7]:12.2f}x"
         )
 
 

@@ -184,6 +184,17 @@ def build_app(
         db=db, people=people, requests=requests, framework=framework, clock=clock, on_change=home_changed
     )
     reading = FeedbackReading(db=db, people=people, framework=framework, clock=clock, admins=settings.admins)
+    growth = GrowthService(
+        db=db,
+        people=people,
+        reading=reading,
+        framework=framework,
+        clock=clock,
+        catalog=catalog,
+        outbox=outbox,
+        views=growth_views,
+        working_days=settings.working_days,
+    )
     home = HomeService(
         db=db,
         gateway=gateway,
@@ -195,6 +206,7 @@ def build_app(
         views=home_views,
         clock=clock,
         background=background,
+        growth=growth,
     )
     llm = None
     if settings.coach_uses_llm:
@@ -229,17 +241,6 @@ def build_app(
         audit=AuditTrail(db, clock),
         clock=clock,
         admins=settings.admins,
-    )
-    growth = GrowthService(
-        db=db,
-        people=people,
-        reading=reading,
-        framework=framework,
-        clock=clock,
-        catalog=catalog,
-        outbox=outbox,
-        views=growth_views,
-        working_days=settings.working_days,
     )
     services = Services(
         settings=settings,

@@ -89,7 +89,14 @@ def test_growth_reads_the_feedback_calibrated_and_a_self_rating_shows_blind_spot
     # Never counted in what others think: not a feedback record, not in /feedback mine or the Home.
     assert all(giver != subject for _, giver, subject in feedback_rows(db))
     assert shown(driver.as_user(ALICE.id).command("/feedback", "mine")) == mine_before
-    assert home_texts(home(driver, slack, ALICE)) == home_before
+    home_after = home_texts(home(driver, slack, ALICE))
+    # Only the Home's growth summary changes: her self-rating shows her a blind spot there.
+    growth_line = next(i for i, text in enumerate(home_after) if "Your growth" in text)
+    assert "Blind spot: Timeliness" in home_after[growth_line]
+    assert "Blind spot" not in home_before[growth_line]
+    assert home_after[:growth_line] + home_after[growth_line + 1 :] == (
+        home_before[:growth_line] + home_before[growth_line + 1 :]
+    )
 
     _, text = growth(driver, slack, ALICE)
     assert "*Blind spots*" in text and "you rate yourself 5; others, calibrated, 1.5" in text

@@ -289,7 +289,7 @@ def test_a_home_costs_the_same_statements_for_a_little_feedback_as_for_a_lot(
 
     grow(items=3, requests=16, projects=1, reports=1)  # enough to fill each list the Home shows
     little = cost(MAYA.id), cost(ALICE.id)
-    assert little[0] <= 30
+    assert little[0] <= 34  # (the growth summary's three reads included)
     grow(items=60, requests=24, projects=8, reports=20)  # more reports than the Home shows
     assert (cost(MAYA.id), cost(ALICE.id)) == little
     published = json.dumps(slack.home(MAYA.id), ensure_ascii=False)

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import functools
 import threading
+import time as time_module
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
@@ -64,6 +66,9 @@ DIGEST_BATCH = 500  # people per batch when digests are built or enqueued
 PREPARE_LIMIT = 5_000  # digests built ahead of one tick's sending (the spread sends fewer a minute)
 DIGESTS_PER_MINUTE = 60  # a shared slot sends at most this many a minute (more if the hour needs it)
 WEEK = timedelta(weeks=1)
+QUICK_FIT_SECONDS = 1.0  # a calibration that fits faster is fitted again at every change
+REFIT_AFTER = timedelta(minutes=10)  # … a slower one at most this often
+READINGS_KEPT = 2_000
 WINDOW_DAYS = 182  # two quarters: long enough for a trend and a calibration, short enough to be now
 KINDS = {
     Relation.MANAGER: RaterKind.MANAGER,
@@ -103,6 +108,15 @@ class SelfForm:
     project_id: int | None
 
 
+@dataclass(frozen=True)
+class _Fitted:
+    mark: object  # what the ratings were when fitted
+    calibration: Calibration
+    at: float  # time.monotonic() when the fit started
+    slow: bool
+    number: int  # the fits so far: what a reading read with this one remembers
+
+
 class GrowthService:
     def __init__(
         self,
@@ -126,7 +140,10 @@ class GrowthService:
         self._views = views
         self._working = working_days
         self._lock = threading.Lock()
-        self._fitted: tuple[object, Calibration] | None = None
+        self._fitted: _Fitted | None = None
+        # person id -> (what it was read from, the reading): the Home and /growth read again
+        # only after a change (the most recently used ``READINGS_KEPT``)
+        self._readings: OrderedDict[int, tuple[object, tuple[PersonReading, datetime | None]]] = OrderedDict()
         self._prepared: dict[int, DigestCard] = {}  # outbox message id -> its digest, built in a batch
         if outbox is not None:
             outbox.register(MessageKind.GROWTH_DIGEST, self._render_digest)
@@ -174,18 +191,35 @@ class GrowthService:
             steps=steps,
         )
 
+    def reading(self, slack_user_id: str) -> PersonReading:
+        """The person's own reading now (the App Home's summary of ``card``)."""
+        person = self._people.known(slack_user_id)
+        with self._db.transaction() as session:
+            return self._read(session, [id_of(person)], self._clock())[id_of(person)][0]
+
     def _read(
         self, session: Session, person_ids: Sequence[int], now: datetime
     ) -> dict[int, tuple[PersonReading, datetime | None]]:
         """Each person's reading at ``now`` and when they last rated themself: a fixed number
         of queries for any number of people (calibration is fitted once, over everyone)."""
         since = now - timedelta(days=WINDOW_DAYS)
-        calibration = self._calibration(session, since)
+        fitted = self._calibration(session, since)
+        calibration = fitted.calibration
+        selves = growth_repo.latest_self_scores(session, person_ids)
+        key: tuple[object, ...] | None = None
+        if len(person_ids) == 1:  # one person (the Home, /growth): read again only after a change
+            [person_id] = person_ids
+            mark = growth_repo.visible_marks(session, person_ids).get(person_id)
+            hour = now.replace(minute=0, second=0, microsecond=0)  # weeks are counted from ``now``
+            key = (fitted.number, mark, tuple(sorted(selves.get(person_id, {}).items())), hour)
+            with self._lock:
+                cached = self._readings.get(person_id)
+            if cached is not None and cached[0] == key:
+                return {person_id: cached[1]}
         about: dict[int, list[Rating]] = {p: [] for p in person_ids}
         rows = growth_repo.visible_rating_weeks(session, since=since, now=now, subject_ids=person_ids)
         for rating in self._ratings(rows, now):
             about[int(rating.subject)].append(rating)  # type: ignore[call-overload]
-        selves = growth_repo.latest_self_scores(session, person_ids)
         kpis = [k.key for k in self._framework.kpis]
         read: dict[int, tuple[PersonReading, datetime | None]] = {}
         for person_id in person_ids:
@@ -199,6 +233,12 @@ class GrowthService:
                 read_person(kpis, ratings, calibration, now),
                 max((at for _, at in mine.values()), default=None),
             )
+        if key is not None:
+            with self._lock:
+                self._readings[person_ids[0]] = (key, read[person_ids[0]])
+                self._readings.move_to_end(person_ids[0])
+                while len(self._readings) > READINGS_KEPT:
+                    self._readings.popitem(last=False)
         return read
 
     @staticmethod
@@ -225,16 +265,24 @@ class GrowthService:
             session.flush()
             return self._step_card(step)
 
-    def _calibration(self, session: Session, since: datetime) -> Calibration:
-        """Fitted over everyone's visible ratings; fitted again only when they changed."""
+    def _calibration(self, session: Session, since: datetime) -> _Fitted:
+        """Fitted over everyone's visible ratings; fitted again when they changed — at once
+        while a fit is quick, at most every ``REFIT_AFTER`` once it is not (a large company:
+        leniencies move slowly, and the ratings themselves are always read fresh)."""
+        started = time_module.monotonic()
+        with self._lock:
+            fitted = self._fitted
+        if fitted is not None and fitted.slow and started - fitted.at < REFIT_AFTER.total_seconds():
+            return fitted
         mark = (growth_repo.visible_ratings_mark(session), since.date())
-        with self._lock:
-            if self._fitted is not None and self._fitted[0] == mark:
-                return self._fitted[1]
+        if fitted is not None and fitted.mark == mark:
+            return fitted
         calibration = Calibration.from_sums(self._sums(session, since))
+        took = time_module.monotonic() - started
         with self._lock:
-            self._fitted = (mark, calibration)
-        return calibration
+            number = self._fitted.number + 1 if self._fitted is not None else 1
+            self._fitted = _Fitted(mark, calibration, started, took > QUICK_FIT_SECONDS, number)
+            return self._fitted
 
     def _sums(self, session: Session, since: datetime) -> RatingSums:
         """Everyone's visible ratings summed by rater, person and KPI by the database, on the 1-5

@@ -18,12 +18,13 @@ from typing import TYPE_CHECKING, Any, Protocol
 from slack_sdk.errors import SlackApiError
 from sqlmodel import Session
 
+from bot.analytics.readings import PersonReading
 from bot.debriefs.service import DebriefService, ProjectSummary
 from bot.errors import InvalidInput, NotAllowed
 from bot.feedback.cards import ReceivedItem, RequestCard, Snapshot
 from bot.feedback.reading import FeedbackReading
 from bot.framework import Framework
-from bot.growth.service import DIGEST_AT, DIGEST_WEEKDAY
+from bot.growth.service import DIGEST_AT, DIGEST_WEEKDAY, GrowthService
 from bot.outbox import Outbox, Rendered
 from bot.people.directory import PeopleService, PersonRef, UnknownPeople
 from bot.slack_gateway import SlackGateway
@@ -72,6 +73,7 @@ class HomeData:
     pending: tuple[PersonRef, ...]  # people who have not confirmed yet
     claimed_by: PersonRef | None  # someone says they are my manager
     projects: tuple[ProjectSummary, ...]
+    growth: PersonReading | None = None  # my growth, calibrated (``/growth`` says everything)
 
 
 @dataclass(frozen=True)
@@ -101,10 +103,12 @@ class HomeService:
         views: HomeViews,
         clock: Callable[[], datetime],
         background: Executor,
+        growth: GrowthService | None = None,
     ) -> None:
         self._db, self._gateway, self._people, self._outbox = db, gateway, people, outbox
         self._reading, self._debriefs, self._org = reading, debriefs, org
         self._views, self._clock, self._background = views, clock, background
+        self._growth = growth
         self._locks: dict[str, threading.Lock] = {}  # one publish at a time per person
         self._locks_guard = threading.Lock()
         self._queued: set[str] = set()  # people whose refresh waits in the pool, not started
@@ -144,6 +148,7 @@ class HomeService:
             pending=tuple(PersonRef.of(p) for p in pending),
             claimed_by=PersonRef.of(claimer) if claimer else None,
             projects=tuple(self._debriefs.projects_for(slack_user_id, limit=HOME_LIMIT)),
+            growth=self._growth.reading(slack_user_id) if self._growth is not None else None,
         )
 
     # -- publishing -------------------------------------------------------------------

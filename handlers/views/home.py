@@ -22,6 +22,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
+from bot.analytics.readings import PersonReading
 from bot.feedback.cards import MAX_GIVERS, ReceivedItem, RequestOutcome
 from bot.framework import Framework
 from bot.home.service import TEAM_PICKER_MAX, HomeData
@@ -47,6 +48,25 @@ def _context(text: str) -> ContextBlock:
     return ContextBlock(elements=[MarkdownTextObject(text=text)])
 
 
+def growth_summary(reading: PersonReading, framework: Framework) -> str:
+    """What stands out in my growth, in a line or two; ``/growth`` has the levels and evidence."""
+    if not reading.enough:
+        return "Not enough feedback yet to read: `/growth` says what is missing."
+    labels = {k.key: k.label for k in framework.kpis}
+    parts = [
+        "Growth areas: "
+        + (", ".join(_e(labels[a.kpi]) for a in reading.growth_areas[:3]) or "none stands out"),
+    ]
+    if reading.strengths:
+        parts.append("Strength: " + _e(labels[reading.strengths[0].kpi]))
+    if reading.blind_spots:
+        parts.append("Blind spot: " + _e(labels[reading.blind_spots[0].kpi]))
+    return (
+        " · ".join(parts)
+        + "\n`/growth` shows the levels (calibrated for how each rater rates), trends and evidence."
+    )
+
+
 def home_view(data: HomeData, framework: Framework, today: date) -> View:
     blocks: list[Block] = [HeaderBlock(text="Brickwork")]
 
@@ -60,6 +80,8 @@ def home_view(data: HomeData, framework: Framework, today: date) -> View:
             "the rater than about you."
         ),
     ]
+    if data.growth is not None:
+        blocks.append(SectionBlock(text="*Your growth*\n" + growth_summary(data.growth, framework)))
 
     blocks += [DividerBlock(), SectionBlock(text=f"*Waiting for your feedback* ({data.waiting_total})")]
     for card in data.waiting:

@@ -153,6 +153,23 @@ def visible_ratings_mark(session: Session) -> tuple[int, int, datetime | None, d
     return int(row[0]), int(row[1]), row[2], row[3]
 
 
+def visible_marks(session: Session, subject_ids: Iterable[int]) -> dict[int, tuple[int, int, Any, Any]]:
+    """Per person, what changes whenever the visible ratings about them do (as
+    ``visible_ratings_mark``, for them alone). One query, on the (subject, release) index."""
+    rows = session.exec(
+        select(
+            Feedback.subject_id,
+            func.count(col(Feedback.id)),
+            func.coalesce(func.sum(Feedback.id), 0),
+            func.max(Feedback.updated_at),
+            func.max(Feedback.released_at),
+        )
+        .where(col(Feedback.subject_id).in_(list(subject_ids)), col(Feedback.released_at).is_not(None))
+        .group_by(col(Feedback.subject_id))
+    )
+    return {int(s): (int(n), int(total), updated, released) for s, n, total, updated, released in rows}
+
+
 # -- self-assessments ----------------------------------------------------------------------
 
 
