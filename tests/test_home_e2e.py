@@ -28,12 +28,20 @@ from tests.test_feedback_e2e import give, m, open_modal_by_click, request
 from tests.test_operator_failures import wait_for_log
 
 
-def home(driver: SlackDriver, slack: FakeSlack, user: Any) -> dict[str, Any]:
+def home(driver: SlackDriver, slack: FakeSlack, user: Any, showing: str | None = None) -> dict[str, Any]:
+    """The user's Home once they open it (``showing``: once a publish of it shows that text — a
+    refresh set off earlier may land first, with what it read before the latest change)."""
     # Count only this user's publishes: another person's action may republish their own Home.
     mine = lambda c: c.args.get("user_id") == user.id  # noqa: E731
     before = len([c for c in slack.calls_to("views.publish") if mine(c)])
     driver.as_user(user.id).open_home()
-    slack.wait_for("views.publish", count=before + 1, where=mine)
+    if showing is None:
+        slack.wait_for("views.publish", count=before + 1, where=mine)
+    else:
+        slack.wait_for(
+            "views.publish",
+            where=lambda c: mine(c) and showing in json.dumps(c.args["view"], ensure_ascii=False),
+        )
     view = slack.home(user.id)
     assert view is not None
     return view
@@ -88,7 +96,8 @@ def test_home_shows_the_snapshot_and_is_valid(app: AppProcess, driver: SlackDriv
     text = json.dumps(view["blocks"], ensure_ascii=False)
     assert "Your snapshot" in text and "Quality: not enough evidence yet (1 from 1 person)" in text
     give(driver, slack, BOB, MAYA, anonymous=False)
-    text = json.dumps(home(driver, slack, MAYA)["blocks"], ensure_ascii=False)
+    shown = home(driver, slack, MAYA, showing="Quality: 4.0 · 2 ratings from 2 people")
+    text = json.dumps(shown["blocks"], ensure_ascii=False)
     assert "Quality: 4.0 · 2 ratings from 2 people" in text
     assert "Latest feedback you received" in text and "Alice Chen" in text
     assert len(view["blocks"]) <= 100 and slack.invalid_calls() == []

@@ -39,6 +39,7 @@ from sqlalchemy.engine import make_url
 from sqlmodel import SQLModel, select
 
 from bot.demo import button_beside
+from bot.home.service import REFRESH_DONE, REFRESH_QUEUED
 from bot.inbound import Refused, verify_signature
 from bot.settings import normalise_database_url
 from bot.standin.driver import Actor, SlackDriver, build_state_values
@@ -58,6 +59,7 @@ from storage.models import (
 )
 from tests.harness import ALICE, BOB, CAROL, EVERYONE, GONE, MAYA, ROBOT, AppProcess, start_app
 from tests.test_coach_e2e import coach, give, make_manager
+from tests.test_concurrency import eventually
 from tests.test_debrief_e2e import FULL_ANSWERS, everyone_prompted
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
@@ -276,11 +278,27 @@ def mark(world: World) -> Mark:
 
 def settle(world: World) -> None:
     """A harmless request, answered after the ack: once its answer is in, whatever an earlier
-    request set off after its own ack has had its turn."""
+    request set off after its own ack has had its turn — and then every App Home refresh it
+    queued (run in a background pool) is over, as the app's DEBUG log says."""
     answered = lambda c: SETTLED in str(c.args.get("text"))  # noqa: E731
     before = len([c for c in world.slack.calls_to("response_url") if answered(c)])
     world.actor(BOB).command("/debrief", f"cancel no-such-project-{uuid.uuid4().hex[:6]}")
     world.slack.wait_for("response_url", count=before + 1, where=answered)
+    refreshes = _REFRESHES.setdefault(id(world), [0, 0, 0])  # log offset, queued, done
+
+    def drained() -> bool:
+        size = world.app.log_size()
+        new = world.app.log_since(refreshes[0])[: size - refreshes[0]]
+        complete = new[: new.rfind("\n") + 1]  # a line still being written waits its turn
+        refreshes[0] += len(complete.encode())
+        refreshes[1] += complete.count(REFRESH_QUEUED)
+        refreshes[2] += complete.count(REFRESH_DONE)
+        return refreshes[2] >= refreshes[1]
+
+    eventually("the App Home refreshes queued so far", drained)
+
+
+_REFRESHES: dict[int, list[int]] = {}
 
 
 def calls_since(world: World, since: Mark) -> list[Call]:

@@ -39,6 +39,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# DEBUG lines as a refresh is queued and once it is over (an operator sees the backlog; a test
+# waits for it to drain).
+REFRESH_QUEUED = "App Home refresh queued"
+REFRESH_DONE = "App Home refresh done"
 MAX_PAUSE_DAYS = 90
 HOME_LIMIT = 5  # items per list on the Home tab; the rest is one command away
 MAX_REPORTS_SHOWN = 12
@@ -186,11 +190,18 @@ class HomeService:
         for slack_user_id in wanted:
             try:
                 self._background.submit(self._republish, slack_user_id)
+                log.debug(REFRESH_QUEUED)  # (whose, never: it could hint at who answered)
             except RuntimeError:  # the pool is shut down: the process is stopping
                 with self._refresh_guard:
                     self._queued.discard(slack_user_id)
 
     def _republish(self, slack_user_id: str) -> None:
+        try:
+            self._refresh(slack_user_id)
+        finally:
+            log.debug(REFRESH_DONE)
+
+    def _refresh(self, slack_user_id: str) -> None:
         with self._refresh_guard:
             self._queued.discard(slack_user_id)  # from here on, a change needs a refresh of its own
         try:
