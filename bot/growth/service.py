@@ -63,7 +63,7 @@ DIGEST_AREAS = 3
 DIGEST_LEARNING = 2
 STEPS_REMEMBERED = 12  # weeks of things to try the next one is chosen against
 DIGEST_BATCH = 500  # people per batch when digests are built or enqueued
-PREPARE_LIMIT = 5_000  # digests built ahead of one tick's sending (the spread sends fewer a minute)
+PREPARE_LIMIT = 1_000  # digests built ahead of one tick's sending (the spread sends fewer a minute)
 DIGESTS_PER_MINUTE = 60  # a shared slot sends at most this many a minute (more if the hour needs it)
 WEEK = timedelta(weeks=1)
 QUICK_FIT_SECONDS = 1.0  # a calibration that fits faster is fitted again at every change
