@@ -33,5 +33,6 @@ def insert_ignore_many(
     module: Any = postgresql if dialect == "postgresql" else sqlite
     columns = [conflict] if isinstance(conflict, str) else list(conflict)
     statement = module.insert(table).values(list(rows)).on_conflict_do_nothing(index_elements=columns)
-    result = session.execute(statement)
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    # Counted from RETURNING: a driver may split a long VALUES list and report no row count.
+    inserted = session.execute(statement.returning(*table.__table__.primary_key.columns))  # type: ignore[attr-defined]
+    return len(inserted.all())
