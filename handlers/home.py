@@ -194,7 +194,13 @@ def _picked_number(action: dict[str, Any], highest: int) -> int | None:
     if option is None:
         return None
     value = option.get("value") if isinstance(option, dict) else None
-    if isinstance(value, str) and value.isascii() and value.isdigit() and int(value) <= highest:
+    if (
+        isinstance(value, str)
+        and len(value) <= 2
+        and value.isascii()
+        and value.isdigit()
+        and int(value) <= highest
+    ):
         return int(value)
     raise FormRefused()
 

@@ -353,6 +353,9 @@ def test_each_person_chooses_the_digest_day_and_hour_on_the_app_home_and_forged_
     for action_id, forged in forged_choices:
         crafted = {**view, "blocks": [forged_select(action_id, forged)]}
         assert driver.as_user(ALICE.id).select(crafted, action_id, forged).status == 200
+    too_long = "0" * 4999 + "7"  # refused at the door, before anything reads it
+    crafted = {**view, "blocks": [forged_select("digest_hour", too_long)]}
+    assert driver.as_user(ALICE.id).select(crafted, "digest_hour", too_long).status == 400
     with db.transaction() as session:
         alice = session.exec(select(Person).where(Person.slack_user_id == ALICE.id)).one()
     assert (alice.digest_weekday, alice.digest_hour) == (2, 7)
