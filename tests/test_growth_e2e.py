@@ -210,6 +210,14 @@ def digests(slack: FakeSlack, user: Any) -> list[Any]:
     ]
 
 
+def news_for_alice(app: AppProcess, slack: FakeSlack) -> SlackDriver:
+    """A driver for ``app``, and two pieces of named feedback about Alice: her digest's news."""
+    driver = SlackDriver(app.events_url, app.env["SLACK_SIGNING_SECRET"], slack)
+    give(driver, slack, BOB, ALICE, timeliness="2", note=NOTES[BOB.id])
+    give(driver, slack, CAROL, ALICE, timeliness="1", note=NOTES[CAROL.id])
+    return driver
+
+
 def nudge_week(now: datetime, tz: str) -> bool:
     """Whether this week's slot falls in the first seven days of a month (a nudge instead)."""
     slot = digest_slot(now, tz, MONDAY_TO_FRIDAY)
@@ -238,9 +246,7 @@ def test_the_weekly_digest_comes_once_says_what_is_new_and_can_be_paused_or_stop
     digest_app: AppProcess, slack: FakeSlack, db: Database
 ) -> None:
     app = digest_app
-    driver = SlackDriver(app.events_url, app.env["SLACK_SIGNING_SECRET"], slack)
-    give(driver, slack, BOB, ALICE, timeliness="2", note=NOTES[BOB.id])
-    give(driver, slack, CAROL, ALICE, timeliness="1", note=NOTES[CAROL.id])
+    driver = news_for_alice(app, slack)
     shown(driver.as_user(MAYA.id).command("/feedback", "mine"))  # Maya: known, nothing new
     now = datetime.now(UTC)
     app.tick(now)
@@ -330,9 +336,7 @@ def test_each_person_chooses_the_digest_day_and_hour_on_the_app_home_and_forged_
     digest_app: AppProcess, slack: FakeSlack, db: Database
 ) -> None:
     app = digest_app
-    driver = SlackDriver(app.events_url, app.env["SLACK_SIGNING_SECRET"], slack)
-    give(driver, slack, BOB, ALICE, timeliness="2", note=NOTES[BOB.id])
-    give(driver, slack, CAROL, ALICE, timeliness="1", note=NOTES[CAROL.id])
+    driver = news_for_alice(app, slack)
     view = home(driver, slack, ALICE)
     assert "Mondays at 09:00 your time" in json.dumps(view["blocks"])
 
@@ -385,9 +389,7 @@ def test_a_move_to_another_zone_moves_the_digest_read_from_users_info_not_from_t
     digest_app: AppProcess, slack: FakeSlack, db: Database
 ) -> None:
     app = digest_app
-    driver = SlackDriver(app.events_url, app.env["SLACK_SIGNING_SECRET"], slack)
-    give(driver, slack, BOB, ALICE, timeliness="2", note=NOTES[BOB.id])
-    give(driver, slack, CAROL, ALICE, timeliness="1", note=NOTES[CAROL.id])
+    driver = news_for_alice(app, slack)
     slack.add_user(replace(ALICE, tz="Asia/Tokyo"))  # Alice moves; Slack tells the app
     infos = len(slack.calls_to("users.info"))
     forged = {"id": ALICE.id, "tz": "Pacific/Kiritimati", "real_name": "Mallory"}  # not read

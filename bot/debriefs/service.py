@@ -303,9 +303,7 @@ class DebriefService:
                                 kind=TaskKind.UPWARD,
                             ),
                         )
-                jobs_repo.schedule(
-                    session, kind=JobKind.DEBRIEF_PROMPT, project_id=pid, due_at=first_prompt
-                )
+                jobs_repo.schedule(session, kind=JobKind.DEBRIEF_PROMPT, project_id=pid, due_at=first_prompt)
                 jobs_repo.schedule(
                     session, kind=JobKind.DEBRIEF_REMINDER, project_id=pid, due_at=first_reminder
                 )

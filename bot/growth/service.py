@@ -506,13 +506,8 @@ class GrowthService:
 
     def slot(self, person: Schedule, now: datetime) -> datetime:
         """When the person's digest is due in the week of ``now``."""
-        return digest_slot(
-            now,
-            person.tz,
-            self._working,
-            weekday=person.digest_weekday if person.digest_weekday is not None else DIGEST_WEEKDAY,
-            hour=person.digest_hour if person.digest_hour is not None else DIGEST_AT.hour,
-        )
+        weekday, hour = digest_time(person)
+        return digest_slot(now, person.tz, self._working, weekday=weekday, hour=hour)
 
     def enqueue_digests(self, now: datetime) -> int:
         """Put this week's digest in the outbox for everyone whose slot has come, once per
@@ -680,6 +675,12 @@ def digest_slot(
     if day - monday >= timedelta(days=7):  # no working day left this week: the day chosen
         day = monday + timedelta(days=weekday)
     return local_to_utc(day, time(hour, 0), tz)
+
+
+def digest_time(person: Schedule) -> tuple[int, int]:
+    """The day (0 Monday … 6 Sunday) and hour of the person's digest: theirs, or the default."""
+    weekday = DIGEST_WEEKDAY if person.digest_weekday is None else person.digest_weekday
+    return weekday, DIGEST_AT.hour if person.digest_hour is None else person.digest_hour
 
 
 def _spread_order(person_id: int) -> int:

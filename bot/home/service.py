@@ -24,7 +24,7 @@ from bot.errors import InvalidInput, NotAllowed
 from bot.feedback.cards import ReceivedItem, RequestCard, Snapshot
 from bot.feedback.reading import FeedbackReading
 from bot.framework import Framework
-from bot.growth.service import DIGEST_AT, DIGEST_WEEKDAY, GrowthService
+from bot.growth.service import GrowthService, digest_time
 from bot.outbox import Outbox, Rendered
 from bot.people.directory import PeopleService, PersonRef, UnknownPeople
 from bot.slack_gateway import SlackGateway
@@ -134,12 +134,13 @@ class HomeService:
             confirmed_ids, pending_ids = team_repo.team_slack_ids(session, id_of(me))
             claimer = people_repo.get(session, me.pending_manager_id) if me.pending_manager_id else None
         snapshots = self._reading.snapshots(slack_user_id, [id_of(me), *(id_of(p) for p in reports)])
+        digest_weekday, digest_hour = digest_time(me)
         return HomeData(
             me=PersonRef.of(me),
             paused_until=me.paused_until,
             digest_enabled=me.digest_enabled,
-            digest_weekday=DIGEST_WEEKDAY if me.digest_weekday is None else me.digest_weekday,
-            digest_hour=DIGEST_AT.hour if me.digest_hour is None else me.digest_hour,
+            digest_weekday=digest_weekday,
+            digest_hour=digest_hour,
             snapshot=snapshots[id_of(me)],
             waiting=requests.waiting,
             waiting_total=requests.waiting_total,

@@ -54,14 +54,20 @@ class RatingWeek(NamedTuple):
     total: int
 
 
-def _visible(query: Any, since: datetime) -> Any:
-    """Only ratings readers may see (named feedback, released anonymous feedback), rated (not
-    "not observed"), that became visible at or after ``since``, about someone else."""
-    return query.join(Rating, col(Rating.feedback_id) == Feedback.id).where(
+def _visible_feedback(since: datetime) -> tuple[Any, ...]:
+    """Feedback readers may see (named feedback, released anonymous feedback) about someone
+    else, that became visible at or after ``since``."""
+    return (
         col(Feedback.released_at).is_not(None),
-        col(Rating.score).is_not(None),
         since <= _VISIBLE_AT,
         Feedback.giver_id != Feedback.subject_id,
+    )
+
+
+def _visible(query: Any, since: datetime) -> Any:
+    """Only ratings of visible feedback (``_visible_feedback``), rated (not "not observed")."""
+    return query.join(Rating, col(Rating.feedback_id) == Feedback.id).where(
+        col(Rating.score).is_not(None), *_visible_feedback(since)
     )
 
 
@@ -139,17 +145,18 @@ def rating_sums(session: Session, *, since: datetime, chunk: int = 20_000) -> It
     yield from session.execute(query.execution_options(yield_per=chunk)).partitions()
 
 
+_MARK = (  # what moves whenever visible ratings do: one released, saved, deleted
+    func.count(col(Feedback.id)),
+    func.coalesce(func.sum(Feedback.id), 0),
+    func.max(Feedback.updated_at),
+    func.max(Feedback.released_at),
+)
+
+
 def visible_ratings_mark(session: Session) -> tuple[int, int, datetime | None, datetime | None]:
-    """What changes whenever the visible ratings do (one released, saved, deleted: the count or
-    the sum of ids moves), a cheap check before fitting again."""
-    row = session.exec(
-        select(
-            func.count(col(Feedback.id)),
-            func.coalesce(func.sum(Feedback.id), 0),
-            func.max(Feedback.updated_at),
-            func.max(Feedback.released_at),
-        ).where(col(Feedback.released_at).is_not(None))
-    ).one()
+    """What changes whenever the visible ratings do (the count or the sum of ids moves), a
+    cheap check before fitting again."""
+    row = session.exec(select(*_MARK).where(col(Feedback.released_at).is_not(None))).one()
     return int(row[0]), int(row[1]), row[2], row[3]
 
 
@@ -157,13 +164,7 @@ def visible_marks(session: Session, subject_ids: Iterable[int]) -> dict[int, tup
     """Per person, what changes whenever the visible ratings about them do (as
     ``visible_ratings_mark``, for them alone). One query, on the (subject, release) index."""
     rows = session.exec(
-        select(
-            Feedback.subject_id,
-            func.count(col(Feedback.id)),
-            func.coalesce(func.sum(Feedback.id), 0),
-            func.max(Feedback.updated_at),
-            func.max(Feedback.released_at),
-        )
+        select(Feedback.subject_id, *_MARK)
         .where(col(Feedback.subject_id).in_(list(subject_ids)), col(Feedback.released_at).is_not(None))
         .group_by(col(Feedback.subject_id))
     )
@@ -291,12 +292,7 @@ def newly_visible(session: Session, subject_ids: Iterable[int], *, since: dateti
     named feedback saved since, anonymous feedback released since. One query."""
     rows = session.exec(
         select(Feedback.subject_id, func.count(col(Feedback.id)))
-        .where(
-            col(Feedback.subject_id).in_(list(subject_ids)),
-            col(Feedback.released_at).is_not(None),
-            since <= _VISIBLE_AT,
-            Feedback.giver_id != Feedback.subject_id,
-        )
+        .where(col(Feedback.subject_id).in_(list(subject_ids)), *_visible_feedback(since))
         .group_by(col(Feedback.subject_id))
     )
     return {subject: int(n) for subject, n in rows}
