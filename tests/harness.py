@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import queue
 import secrets
@@ -13,7 +14,9 @@ import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
+from bot.standin.driver import SlackDriver
 from bot.standin.webapi import FakeSlack, FakeUser
 from tests import warm
 from tests.cli import brickwork
@@ -114,3 +117,28 @@ def start_app(slack: FakeSlack, database_url: str, workdir: Path, **extra_env: s
         process.kill()
         raise AssertionError(f"unexpected first line {line!r}:\n{log_path.read_text()}")
     return AppProcess(env=env, workdir=workdir, process=process, url=line.split()[-1], log_path=log_path)
+
+
+def current_home(
+    driver: SlackDriver, slack: FakeSlack, user: Any, showing: str | None = None
+) -> dict[str, Any]:
+    """The user's App Home as the database has it now, once they open it.
+
+    A refresh that read the database before the test's latest change can still be publishing
+    (one publish at a time per person, each reading under the same lock), so the first publish
+    seen may be that one. So the Home is opened twice: every publish after the first one seen
+    read the database later, and the one after the second opening is current. ``showing``
+    instead: the first publish that shows that text."""
+    mine = lambda c: c.args.get("user_id") == user.id  # noqa: E731 (another person's Home may republish)
+    if showing is not None:
+        driver.as_user(user.id).open_home()
+        shows = lambda c: mine(c) and showing in json.dumps(c.args["view"], ensure_ascii=False)  # noqa: E731
+        slack.wait_for("views.publish", where=shows)
+    else:
+        for _ in range(2):
+            before = len([c for c in slack.calls_to("views.publish") if mine(c)])
+            driver.as_user(user.id).open_home()
+            slack.wait_for("views.publish", count=before + 1, where=mine)
+    view = slack.home(user.id)
+    assert view is not None
+    return view

@@ -27,7 +27,7 @@ from storage.db import Database
 from storage.models import Feedback, FeedbackSource, MessageKind, OutboxMessage, Person
 from storage.repositories import feedback as feedback_repo
 from storage.repositories import people as people_repo
-from tests.harness import ALICE, BOB, CAROL, MAYA, AppProcess
+from tests.harness import ALICE, BOB, CAROL, MAYA, AppProcess, current_home
 from tests.test_debrief_e2e import FULL_ANSWERS, button_beside, everyone_prompted, open_form
 from tests.test_feedback_e2e import give, m, open_modal_by_click, request
 
@@ -50,11 +50,7 @@ def surfaces(driver: SlackDriver, slack: FakeSlack, user: FakeUser) -> dict[str,
     )
     for command, text in (("/feedback", "mine"), ("/feedback", "requests"), ("/debrief", "list")):
         seen[f"{command} {text}"] = message_to_text(actor.command(command, text).json() or {})
-    mine = lambda c: c.args.get("user_id") == user.id  # noqa: E731
-    publishes = len([c for c in slack.calls_to("views.publish") if mine(c)])
-    actor.open_home()
-    slack.wait_for("views.publish", count=publishes + 1, where=mine)
-    seen["App Home"] = view_to_text(slack.home(user.id) or {})
+    seen["App Home"] = view_to_text(current_home(driver, slack, user))
     uploads = len(slack.calls_to("files.completeUploadExternal"))
     actor.command("/feedback", "export")
     slack.wait_for("files.completeUploadExternal", count=uploads + 1)

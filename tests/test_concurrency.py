@@ -34,7 +34,7 @@ from storage.models import (
     RequestState,
 )
 from storage.repositories import modals as modals_repo
-from tests.harness import ALICE, BOB, MAYA, AppProcess
+from tests.harness import ALICE, BOB, MAYA, AppProcess, current_home
 from tests.test_coach_e2e import coach, evidence_for_alice
 from tests.test_debrief_e2e import FULL_ANSWERS, today
 from tests.test_feedback_e2e import m, open_modal_by_click
@@ -303,13 +303,7 @@ def test_the_same_request_twice_at_once_asks_once(
 
 
 def home(driver: SlackDriver, slack: FakeSlack, user: Any) -> dict[str, Any]:
-    mine = lambda c: c.args.get("user_id") == user.id  # noqa: E731
-    before = len([c for c in slack.calls_to("views.publish") if mine(c)])
-    driver.as_user(user.id).open_home()
-    slack.wait_for("views.publish", count=before + 1, where=mine)
-    view = slack.home(user.id)
-    assert view is not None
-    return view
+    return current_home(driver, slack, user)
 
 
 def with_buttons(view: dict[str, Any], *action_ids: str) -> dict[str, Any]:

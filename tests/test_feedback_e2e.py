@@ -30,7 +30,7 @@ from storage.models import (
     Person,
     RequestState,
 )
-from tests.harness import ALICE, BOB, CAROL, GONE, MAYA, ROBOT, AppProcess, start_app
+from tests.harness import ALICE, BOB, CAROL, GONE, MAYA, ROBOT, AppProcess, current_home, start_app
 from tests.slackcheck import mrkdwn_texts
 from tests.test_debrief_e2e import FULL_ANSWERS, shown
 
@@ -359,19 +359,8 @@ def sent_rows(driver: SlackDriver, requester: Any, *givers: Any) -> list[tuple[s
 def home_rows(
     driver: SlackDriver, slack: FakeSlack, user: Any, *givers: Any
 ) -> list[tuple[str, bool] | None]:
-    """Each giver's row under "Your open requests" on the App Home, as the database has it now.
-
-    The Home is opened twice. A refresh that read the database before the test changed it can
-    still be publishing (one at a time per person, under a lock): the first publish seen may be
-    that one. Every publish after it read the database later, so the one after the second
-    opening is current."""
-    mine = lambda c: c.args.get("user_id") == user.id  # noqa: E731
-    for _ in range(2):
-        before = len([c for c in slack.calls_to("views.publish") if mine(c)])
-        driver.as_user(user.id).open_home()
-        slack.wait_for("views.publish", count=before + 1, where=mine)
-    view = slack.home(user.id)
-    assert view is not None
+    """Each giver's row under "Your open requests" on the App Home, as the database has it now."""
+    view = current_home(driver, slack, user)
     return listed_rows(view["blocks"], BlockId.OPEN_REQUEST_PREFIX, *givers)
 
 

@@ -22,29 +22,14 @@ from handlers.ids import BlockId
 from storage.db import Database
 from storage.models import FeedbackRequest, Person
 from storage.repositories import people as people_repo
-from tests.harness import ALICE, BOB, CAROL, MAYA, AppProcess
+from tests.harness import ALICE, BOB, CAROL, MAYA, AppProcess, current_home
 from tests.test_debrief_e2e import FULL_ANSWERS, shown
 from tests.test_feedback_e2e import give, m, open_modal_by_click, request
 from tests.test_operator_failures import wait_for_log
 
 
 def home(driver: SlackDriver, slack: FakeSlack, user: Any, showing: str | None = None) -> dict[str, Any]:
-    """The user's Home once they open it (``showing``: once a publish of it shows that text — a
-    refresh set off earlier may land first, with what it read before the latest change)."""
-    # Count only this user's publishes: another person's action may republish their own Home.
-    mine = lambda c: c.args.get("user_id") == user.id  # noqa: E731
-    before = len([c for c in slack.calls_to("views.publish") if mine(c)])
-    driver.as_user(user.id).open_home()
-    if showing is None:
-        slack.wait_for("views.publish", count=before + 1, where=mine)
-    else:
-        slack.wait_for(
-            "views.publish",
-            where=lambda c: mine(c) and showing in json.dumps(c.args["view"], ensure_ascii=False),
-        )
-    view = slack.home(user.id)
-    assert view is not None
-    return view
+    return current_home(driver, slack, user, showing)
 
 
 def publishes(slack: FakeSlack, user: Any) -> int:
