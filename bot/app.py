@@ -39,6 +39,8 @@ from bot.server import WSGIApp, make_wsgi_app
 from bot.services import Inbox, Services
 from bot.settings import Settings
 from bot.slack_gateway import SlackGateway, file_url_origins, make_web_client, response_url_origins
+from bot.talent.rules import load_talent_rules
+from bot.talent.service import TalentService
 from bot.ticker import Ticker
 from handlers.views import coach as coach_views
 from handlers.views import debrief as debrief_views
@@ -136,6 +138,7 @@ def build_app(
     """Everything, from settings. ``client`` replaces the Slack Web API client (tests, demo)."""
     framework = load_framework(settings.brickwork_framework_file)
     catalog = load_catalog(settings.brickwork_learning_file, framework)
+    talent_rules = load_talent_rules(settings.brickwork_talent_file, framework)
     db = Database(settings.database_url)
     web = client or make_web_client(
         settings.slack_bot_token, settings.slack_api_url, timeout=settings.brickwork_slack_timeout_seconds
@@ -233,14 +236,19 @@ def build_app(
         views=coach_views,
         clock=clock,
     )
+    audit = AuditTrail(db, clock)
     admin = AdminService(
+        db=db, gateway=gateway, people=people, org=org, audit=audit, clock=clock, admins=settings.admins
+    )
+    talent = TalentService(
         db=db,
-        gateway=gateway,
+        growth=growth,
         people=people,
-        org=org,
-        audit=AuditTrail(db, clock),
+        admin=admin,
+        audit=audit,
+        framework=framework,
+        rules=talent_rules,
         clock=clock,
-        admins=settings.admins,
     )
     services = Services(
         settings=settings,
@@ -260,6 +268,7 @@ def build_app(
         coaching=coaching,
         growth=growth,
         admin=admin,
+        talent=talent,
         background=background,
         drafting=drafting,
         inbox=Inbox(db, clock),

@@ -27,6 +27,7 @@ from bot.coaching.catalog import CatalogError
 from bot.errors import BrickworkError
 from bot.framework import FrameworkError
 from bot.settings import Need, Settings, SettingsError, load_settings
+from bot.talent.rules import TalentRulesError
 from bot.text import is_slack_user_id
 
 if TYPE_CHECKING:  # the CLI imports the app lazily so `--help` and settings errors stay fast
@@ -209,6 +210,8 @@ def _operator_line(error: Exception, settings: Settings | None) -> str | None:
         return f"BRICKWORK_FRAMEWORK_FILE: {error}"
     if isinstance(error, CatalogError):
         return f"BRICKWORK_LEARNING_FILE: {error}"
+    if isinstance(error, TalentRulesError):
+        return f"BRICKWORK_TALENT_FILE: {error}"
     if isinstance(error, SettingsError | BrickworkError):
         return str(error)
     if settings is None:

@@ -23,6 +23,7 @@ from bot.people.directory import PeopleService
 from bot.people.org_chart import OrgService
 from bot.settings import Settings
 from bot.slack_gateway import SlackGateway
+from bot.talent.service import TalentService
 from bot.ticker import Ticker
 from storage.db import Database
 from storage.repositories import events as events_repo
@@ -58,6 +59,7 @@ class Services:
     coaching: CoachingService
     growth: GrowthService
     admin: AdminService
+    talent: TalentService
     background: Executor  # quick work after an ack (App Home refreshes)
     drafting: Executor  # coaching drafts after an ack (an LLM may take minutes)
     inbox: Inbox

@@ -67,6 +67,7 @@ EXPECTED: dict[str, str] = {
     "BRICKWORK_COACH": "one of auto, llm, offline",
     "BRICKWORK_FRAMEWORK_FILE": "the path of a competency framework TOML file",
     "BRICKWORK_LEARNING_FILE": "the path of a learning catalog TOML file",
+    "BRICKWORK_TALENT_FILE": "the path of a talent review rules TOML file",
     "BRICKWORK_DEBRIEF_WINDOW_DAYS": "a whole number of days from 1 to 60",
     "BRICKWORK_WORKING_DAYS": "days of the week such as mon-fri, sun-thu or mon,tue,wed,thu",
     "BRICKWORK_WEEKLY_DIGEST": "on or off",
@@ -121,6 +122,7 @@ class Settings(BaseSettings):
     brickwork_coach: CoachMode = CoachMode.AUTO
     brickwork_framework_file: Path | None = None
     brickwork_learning_file: Path | None = None
+    brickwork_talent_file: Path | None = None
     brickwork_debrief_window_days: int = Field(default=7, ge=1, le=60)
     # Prompts, reminders and window ends fall on these days (bot.timekeeping.WorkingDays).
     brickwork_working_days: str = "mon-fri"
@@ -158,6 +160,7 @@ class Settings(BaseSettings):
         "openai_base_url",
         "brickwork_framework_file",
         "brickwork_learning_file",
+        "brickwork_talent_file",
         mode="before",
     )
     @classmethod
@@ -212,7 +215,7 @@ class Settings(BaseSettings):
     def _coach(cls, value: Any) -> Any:
         return value.strip().lower() if isinstance(value, str) else value
 
-    @field_validator("brickwork_framework_file", "brickwork_learning_file")
+    @field_validator("brickwork_framework_file", "brickwork_learning_file", "brickwork_talent_file")
     @classmethod
     def _existing_file(cls, value: Path | None) -> Path | None:
         if value is not None and not value.is_file():

@@ -553,6 +553,8 @@ class AuditAction(enum.StrEnum):
     FORGET_PERSON = "forget_person"  # /brickwork forget @person, after its confirmation
     VIEW_HEALTH = "view_health"  # /brickwork health
     VIEW_AUDIT = "view_audit"  # /brickwork audit
+    EXPORT_TALENT_REVIEW = "export_talent_review"  # /growth review, brickwork export talent-review
+    VIEW_SUCCESSION = "view_succession"  # /growth succession <role>
 
 
 class AuditOutcome(enum.StrEnum):

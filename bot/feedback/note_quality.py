@@ -167,6 +167,12 @@ def note_hint(text: str) -> str | None:
     return None
 
 
+def personality_word(text: str) -> str | None:
+    """The first personality word or phrase in a note ("abrasive", "watch your tone"), or None:
+    what the talent review's bias report counts."""
+    return _personality_word(_clauses(text)) if text.strip() else None
+
+
 def _normalise(text: str) -> str:
     text = unicodedata.normalize("NFKC", text).casefold()
     return text.replace("\u2019", "'").replace("\u2018", "'").replace("_", " ")

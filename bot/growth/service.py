@@ -176,8 +176,8 @@ class GrowthService:
             reading, self_assessed_at = self._read(session, [id_of(person)], now)[id_of(person)]
             # The things to try and how they went: the person's own, and shown to a manager
             # who has shared coaching with them (the loop their coaching started).
-            if for_self or self._coaches(session, reader, id_of(person)):
-                steps = tuple(self._step_card(s) for s in growth_repo.recent_steps(session, id_of(person)))
+            if for_self or self.coaches(session, reader, id_of(person)):
+                steps = tuple(self.step_card(s) for s in growth_repo.recent_steps(session, id_of(person)))
         if not for_self:  # self-ratings are the person's own: not even in the card
             hidden = tuple(replace(k, self_score=None) for k in reading.kpis)
             reading = PersonReading(hidden, reading.growth_areas, reading.strengths, (), ())
@@ -216,23 +216,12 @@ class GrowthService:
                 cached = self._readings.get(person_id)
             if cached is not None and cached[0] == key:
                 return {person_id: cached[1]}
-        about: dict[int, list[Rating]] = {p: [] for p in person_ids}
-        rows = growth_repo.visible_rating_weeks(session, since=since, now=now, subject_ids=person_ids)
-        for rating in self._ratings(rows, now):
-            about[int(rating.subject)].append(rating)  # type: ignore[call-overload]
-        kpis = [k.key for k in self._framework.kpis]
-        read: dict[int, tuple[PersonReading, datetime | None]] = {}
-        for person_id in person_ids:
-            mine = selves.get(person_id, {})
-            ratings = about[person_id] + [
-                Rating(person_id, person_id, kpi, self._scaled(kpi, score), at, RaterKind.SELF)
-                for kpi, (score, at) in mine.items()
-                if self._known(kpi)
-            ]
-            read[person_id] = (
-                read_person(kpis, ratings, calibration, now),
-                max((at for _, at in mine.values()), default=None),
-            )
+        read = {
+            person_id: (reading, max((at for _, at in selves.get(person_id, {}).values()), default=None))
+            for person_id, (reading, _) in self._read_ratings(
+                session, person_ids, now, calibration, selves
+            ).items()
+        }
         if key is not None:
             with self._lock:
                 self._readings[person_ids[0]] = (key, read[person_ids[0]])
@@ -241,14 +230,53 @@ class GrowthService:
                     self._readings.popitem(last=False)
         return read
 
+    def _read_ratings(
+        self,
+        session: Session,
+        person_ids: Sequence[int],
+        now: datetime,
+        calibration: Calibration,
+        selves: dict[int, dict[str, tuple[int, datetime]]],
+    ) -> dict[int, tuple[PersonReading, list[Rating]]]:
+        """Each person's reading, and the ratings it was read from (their own among them)."""
+        about: dict[int, list[Rating]] = {p: [] for p in person_ids}
+        since = now - timedelta(days=WINDOW_DAYS)
+        rows = growth_repo.visible_rating_weeks(session, since=since, now=now, subject_ids=person_ids)
+        for rating in self._ratings(rows, now):
+            about[int(rating.subject)].append(rating)  # type: ignore[call-overload]
+        kpis = [k.key for k in self._framework.kpis]
+        read: dict[int, tuple[PersonReading, list[Rating]]] = {}
+        for person_id in person_ids:
+            ratings = about[person_id] + [
+                Rating(person_id, person_id, kpi, self._scaled(kpi, score), at, RaterKind.SELF)
+                for kpi, (score, at) in selves.get(person_id, {}).items()
+                if self._known(kpi)
+            ]
+            read[person_id] = (read_person(kpis, ratings, calibration, now), ratings)
+        return read
+
+    def evidence(
+        self, session: Session, person_ids: Sequence[int], now: datetime
+    ) -> tuple[Calibration, dict[int, tuple[PersonReading, list[Rating]]]]:
+        """For the talent review: the calibration, and each person's reading with the ratings it
+        rests on — a fixed number of queries for any number of people."""
+        calibration = self._calibration(session, now - timedelta(days=WINDOW_DAYS)).calibration
+        selves = growth_repo.latest_self_scores(session, person_ids)
+        return calibration, self._read_ratings(session, person_ids, now, calibration, selves)
+
+    def named_calibration(self, session: Session, now: datetime) -> Calibration:
+        """Fitted over named ratings alone: whose habits a report may show by name (an anonymous
+        rating must not move its giver's figures)."""
+        return Calibration.from_sums(self._sums(session, now - timedelta(days=WINDOW_DAYS), named_only=True))
+
     @staticmethod
-    def _coaches(session: Session, reader: str, subject_id: int) -> bool:
+    def coaches(session: Session, reader: str, subject_id: int) -> bool:
         """Whether ``reader`` has shared coaching with the person."""
         me = people_repo.by_slack_id(session, reader)
         shared = org_repo.coaching_shared_with(session, subject_id=subject_id)
         return me is not None and any(d.requested_by_id == me.id for d in shared)
 
-    def _step_card(self, step: GrowthStep) -> StepCard:
+    def step_card(self, step: GrowthStep) -> StepCard:
         label = self._framework.kpi(step.kpi).label if self._known(step.kpi) else step.kpi
         return StepCard(id_of(step), step.week, label, step.text, step.outcome)
 
@@ -263,7 +291,7 @@ class GrowthService:
             step.outcome, step.outcome_at = outcome, self._clock()
             session.add(step)
             session.flush()
-            return self._step_card(step)
+            return self.step_card(step)
 
     def _calibration(self, session: Session, since: datetime) -> _Fitted:
         """Fitted over everyone's visible ratings; fitted again when they changed — at once
@@ -284,7 +312,7 @@ class GrowthService:
             self._fitted = _Fitted(mark, calibration, started, took > QUICK_FIT_SECONDS, number)
             return self._fitted
 
-    def _sums(self, session: Session, since: datetime) -> RatingSums:
+    def _sums(self, session: Session, since: datetime, *, named_only: bool = False) -> RatingSums:
         """Everyone's visible ratings summed by rater, person and KPI by the database, on the 1-5
         scale, as arrays (a row per rater, person and KPI; none per rating)."""
         scales = self._scales
@@ -292,7 +320,7 @@ class GrowthService:
         a = np.asarray([scales[k][0] for k in codes], dtype=np.float64)
         b = np.asarray([scales[k][1] for k in codes], dtype=np.float64)
         parts: list[IntArray] = []
-        for chunk in growth_repo.rating_sums(session, since=since):
+        for chunk in growth_repo.rating_sums(session, since=since, named_only=named_only):
             known = (r for r in chunk if r[2] in codes)  # a KPI the framework no longer has: left out
             flat = (v for r in known for v in (r[0], r[1], codes[r[2]], r[3], r[4], r[5]))
             parts.append(np.fromiter(flat, dtype=np.int32).reshape(-1, 6))  # ids, counts, sums: all small
@@ -475,7 +503,7 @@ class GrowthService:
                     thing_to_try=thing,
                     learning=learning,
                     last_step=(
-                        self._step_card(previous)
+                        self.step_card(previous)
                         if previous is not None and previous.outcome is None
                         else None
                     ),

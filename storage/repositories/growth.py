@@ -126,10 +126,13 @@ def _epoch(session: Session, moment: Any) -> Any:
     return (func.julianday(moment) - 2440587.5) * 86400.0
 
 
-def rating_sums(session: Session, *, since: datetime, chunk: int = 20_000) -> Iterator[Sequence[Row[Any]]]:
-    """The visible ratings since ``since`` summed by rater, person and KPI, streamed in chunks
-    of rows ``(giver_id, subject_id, kpi, count, sum, sum of squares)``: what calibration
-    needs, without a row per rating crossing into Python. One query."""
+def rating_sums(
+    session: Session, *, since: datetime, named_only: bool = False, chunk: int = 20_000
+) -> Iterator[Sequence[Row[Any]]]:
+    """The visible ratings since ``since`` (``named_only``: of named feedback alone) summed by
+    rater, person and KPI, streamed in chunks of rows ``(giver_id, subject_id, kpi, count, sum,
+    sum of squares)``: what calibration needs, without a row per rating crossing into Python.
+    One query."""
     score = col(Rating.score)
     query = _visible(
         select(
@@ -142,6 +145,8 @@ def rating_sums(session: Session, *, since: datetime, chunk: int = 20_000) -> It
         ),
         since,
     ).group_by(col(Feedback.giver_id), col(Feedback.subject_id), col(Rating.kpi))
+    if named_only:
+        query = query.where(col(Feedback.anonymous).is_(False))
     yield from session.execute(query.execution_options(yield_per=chunk)).partitions()
 
 
@@ -363,3 +368,36 @@ def recent_steps(session: Session, person_id: int, *, limit: int = 2) -> list[Gr
     """The person's latest steps, newest first."""
     query = select(GrowthStep).where(GrowthStep.person_id == person_id)
     return list(session.exec(query.order_by(col(GrowthStep.week).desc()).limit(limit)))
+
+
+# -- the talent review ---------------------------------------------------------------------------
+
+
+def feedback_sources(
+    session: Session, subject_ids: Iterable[int], *, since: datetime
+) -> dict[int, list[int | None]]:
+    """Per person, the projects their visible feedback since ``since`` came from (None: feedback
+    outside projects), each once. One query."""
+    rows = session.exec(
+        select(Feedback.subject_id, Feedback.project_id)
+        .where(col(Feedback.subject_id).in_(list(subject_ids)), *_visible_feedback(since))
+        .distinct()
+    )
+    sources: dict[int, list[int | None]] = {}
+    for subject, project in rows:
+        sources.setdefault(subject, []).append(project)
+    return sources
+
+
+def visible_notes(
+    session: Session, subject_ids: Iterable[int], *, since: datetime
+) -> Iterator[tuple[int, str]]:
+    """The notes of the visible feedback about ``subject_ids`` since ``since``: (subject, note),
+    one per non-empty note, streamed. No giver: only what the notes say, and about whom."""
+    query = select(
+        Feedback.subject_id, Feedback.delivery_note, Feedback.strengths_note, Feedback.growth_note
+    ).where(col(Feedback.subject_id).in_(list(subject_ids)), *_visible_feedback(since))
+    for subject, *notes in session.execute(query.execution_options(yield_per=5_000)):
+        for note in notes:
+            if note:
+                yield subject, note

@@ -95,3 +95,12 @@ def set_dm_channel(session: Session, person_id: int, channel_id: str | None) -> 
 def all_names(session: Session) -> list[str]:
     """Everyone's name, to take people out of text before it reaches an LLM."""
     return [name for name in session.exec(select(Person.name)) if name]
+
+
+def reviewable(session: Session, *, manager_id: int | None = None) -> list[Person]:
+    """The people a talent review covers: everyone active (no bot, nobody deleted), or the
+    confirmed reports of ``manager_id``; by name."""
+    query = select(Person).where(col(Person.is_bot).is_(False), col(Person.deleted).is_(False))
+    if manager_id is not None:
+        query = query.where(Person.manager_id == manager_id)
+    return list(session.exec(query.order_by(col(Person.name), col(Person.id))))

@@ -1,0 +1,172 @@
+"""The delivery x leadership map as a picture, rendered server-side to PNG with matplotlib.
+
+Matplotlib's object API on the Agg canvas (no pyplot, so no global state shared between
+threads), imported when a map is drawn, never at start. Names are placed by adjustText so they
+do not overlap each other or the markers; past ``LABELS_MAX`` people the map shows markers only
+(the CSV names everyone). Colours are Okabe and Ito's, which read under every common colour
+blindness, and each category has its own marker shape too.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from bot.talent.readiness import BANDS, CELL_NAMES, Category
+from bot.talent.rules import TalentRules
+
+LABELS_MAX = 60
+WIDTH_INCHES, HEIGHT_INCHES, DPI = 11.0, 8.0, 100
+PLOT_RECT = (0.07, 0.08, 0.62, 0.84)  # left, bottom, width, height of the plot, as figure fractions
+STYLE = {  # colour (Okabe-Ito), marker, filled
+    Category.READY_NOW: ("#009E73", "o", True),
+    Category.READY_WITH_DEVELOPMENT: ("#0072B2", "s", True),
+    Category.DEVELOP_IN_ROLE: ("#E69F00", "D", True),
+    Category.NOT_ENOUGH_EVIDENCE: ("#7F7F7F", "o", False),
+}
+
+
+@dataclass(frozen=True)
+class MapPoint:
+    name: str
+    delivery: float
+    leadership: float
+    delivery_interval: tuple[float, float]
+    leadership_interval: tuple[float, float]
+    category: Category
+
+
+@dataclass(frozen=True)
+class MapImage:
+    png: bytes
+    width: int
+    height: int
+    plot_box: tuple[float, float, float, float]  # left, top, right, bottom, in pixels from the top left
+    labels: int  # names drawn
+    label_overlaps: int  # pairs of names whose boxes overlap once placed
+
+    def pixel(self, delivery: float, leadership: float) -> tuple[int, int]:
+        """Where a level pair is drawn, in pixels from the top left (the axes run 1 to 5)."""
+        left, top, right, bottom = self.plot_box
+        x = left + (delivery - 1) / 4 * (right - left)
+        y = bottom - (leadership - 1) / 4 * (bottom - top)
+        return round(x), round(y)
+
+
+def render_map(points: Sequence[MapPoint], rules: TalentRules, *, title: str) -> MapImage:
+    from adjustText import adjust_text
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
+
+    figure = Figure(figsize=(WIDTH_INCHES, HEIGHT_INCHES), dpi=DPI)
+    canvas = FigureCanvasAgg(figure)
+    axes = figure.add_axes(PLOT_RECT)
+    axes.set_xlim(1, 5)
+    axes.set_ylim(1, 5)
+    axes.set_xlabel("Delivery: calibrated level (1-5; 3 is as expected)")
+    axes.set_ylabel("Leadership: calibrated level (1-5; 3 is as expected)")
+    axes.set_title(title, fontsize=11, loc="left")
+    low, high = rules.cuts
+    edges = (1.0, low, high, 5.0)
+    for cut in (low, high):
+        axes.axvline(cut, color="#BBBBBB", linewidth=1, zorder=1)
+        axes.axhline(cut, color="#BBBBBB", linewidth=1, zorder=1)
+    cell_names = [
+        axes.text(
+            (edges[d] + edges[d + 1]) / 2,
+            edges[lead + 1] - 0.06,
+            name,
+            ha="center",
+            va="top",
+            fontsize=8,
+            color="#9A9A9A",
+            zorder=1,
+        )
+        for (d, lead), name in CELL_NAMES.items()
+    ]
+    texts = []
+    xs, ys = [], []
+    for p in points:
+        colour, marker, filled = STYLE[p.category]
+        axes.errorbar(
+            p.delivery,
+            p.leadership,
+            xerr=[[p.delivery - p.delivery_interval[0]], [p.delivery_interval[1] - p.delivery]],
+            yerr=[[p.leadership - p.leadership_interval[0]], [p.leadership_interval[1] - p.leadership]],
+            fmt="none",
+            ecolor=colour,
+            alpha=0.35,
+            linewidth=1,
+            zorder=2,
+        )
+        axes.scatter(
+            [p.delivery],
+            [p.leadership],
+            s=70,
+            marker=marker,
+            c=[colour] if filled else "white",
+            edgecolors=colour,
+            linewidths=1.5,
+            zorder=3,
+        )
+        xs.append(p.delivery)
+        ys.append(p.leadership)
+    if len(points) <= LABELS_MAX:
+        texts = [axes.text(p.delivery, p.leadership, p.name, fontsize=8, zorder=4) for p in points]
+    counts = {c: sum(1 for p in points if p.category is c) for c in Category}
+    handles = [
+        Line2D(
+            [],
+            [],
+            linestyle="none",
+            marker=STYLE[c][1],
+            markersize=8,
+            markerfacecolor=STYLE[c][0] if STYLE[c][2] else "white",
+            markeredgecolor=STYLE[c][0],
+            label=f"{c.value} ({counts[c]})",
+        )
+        for c in Category
+    ]
+    handles.append(Line2D([], [], color="#777777", alpha=0.5, label=f"{rules.confidence:.0%} interval"))
+    figure.legend(
+        handles=handles, loc="upper left", bbox_to_anchor=(0.71, 0.92), frameon=False, title="Readiness"
+    )
+    figure.text(
+        0.71,
+        0.12,
+        f"Cells cut at {low:.1f} and {high:.1f}:\n"
+        f"{BANDS[0]} below {low:.1f}, {BANDS[2]} from {high:.1f}.\n"
+        "A person whose bars cross a line\ncould sit in either cell.",
+        fontsize=8,
+        color="#555555",
+    )
+    canvas.draw()
+    if texts:
+        adjust_text(
+            texts,
+            x=xs,
+            y=ys,
+            ax=axes,
+            objects=cell_names,
+            expand=(1.15, 1.35),
+            iter_lim=2_000,
+            arrowprops={"arrowstyle": "-", "color": "#666666", "linewidth": 0.5},
+        )
+        canvas.draw()
+    renderer = canvas.get_renderer()
+    boxes = [t.get_window_extent(renderer) for t in texts]
+    overlaps = sum(1 for i, a in enumerate(boxes) for b in boxes[i + 1 :] if a.overlaps(b))
+    buffer = io.BytesIO()
+    canvas.print_png(buffer)
+    width, height = canvas.get_width_height()
+    box = axes.get_window_extent(renderer)
+    return MapImage(
+        png=buffer.getvalue(),
+        width=width,
+        height=height,
+        plot_box=(float(box.x0), float(height - box.y1), float(box.x1), float(height - box.y0)),
+        labels=len(texts),
+        label_overlaps=overlaps,
+    )
