@@ -162,6 +162,28 @@ def _parser() -> argparse.ArgumentParser:
     )
     preview.add_argument("user_id", metavar="USER_ID", help="their Slack user id, such as U012AB3CD")
     preview.add_argument("--now", default=None, help="ISO-8601 time (default: the current time)")
+    export = command(
+        "export",
+        "export data for HR",
+        f"Export data for HR. Needs {NEEDS_DATABASE}.",
+    )
+    export_commands = export.add_subparsers(dest="export_command", metavar="WHAT", required=True)
+    talent = command(
+        "talent-review",
+        "write the talent review: one CSV row per person, and the map as a PNG",
+        "Write the talent review as CSV (one row per person: manager, readiness and its reason, "
+        "the map's cell, per-KPI levels raw and calibrated with their evidence; no giver of "
+        "anything) and, with --png, the delivery x leadership map. Files are written readable by "
+        "their owner alone, and every export is recorded in the audit trail. The rules are "
+        f"BRICKWORK_TALENT_FILE's (default: the shipped talent.toml). Needs {NEEDS_DATABASE}.",
+        export_commands,
+    )
+    talent.add_argument(
+        "--csv", dest="csv_path", metavar="FILE", type=Path, required=True, help="the CSV to write"
+    )
+    talent.add_argument(
+        "--png", dest="png_path", metavar="FILE", type=Path, default=None, help="the map to draw"
+    )
     return parser
 
 
@@ -261,6 +283,8 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return _people(settings, args)
     if args.command == "digest":
         return _digest_preview(settings, args)
+    if args.command == "export":
+        return _export_talent_review(settings, args)
     if args.command == "serve":
         settings.require(Need.BOT_TOKEN | Need.SIGNING_SECRET)
         return _serve(settings, args)
@@ -287,6 +311,47 @@ def _digest_preview(settings: Settings, args: argparse.Namespace) -> int:
     if not card.anything_new:
         print("(nothing new this week: this digest would not be sent)")
     return 0
+
+
+def _export_talent_review(settings: Settings, args: argparse.Namespace) -> int:
+    import getpass
+
+    from bot.talent.chart import render_map
+    from bot.talent.report import category_counts, csv_text, map_points, map_text
+
+    for option, path in (("--csv", args.csv_path), ("--png", args.png_path)):
+        if path is not None and not path.parent.is_dir():
+            raise BrickworkError(f"{option} {path}: no such folder; name a file in a folder that exists")
+    services = _built(settings, migrate_first=False).services
+    operator = f"cli:{getpass.getuser()}"[:32]
+    review = services.talent.export(operator, destination=str(args.csv_path.name)[:64])
+    _write_private(args.csv_path, csv_text(review).encode())
+    print(f"wrote {args.csv_path}: {len(review.subjects)} people")
+    counts = category_counts(review)
+    print(", ".join(f"{category.value}: {n}" for category, n in counts.items()))
+    if args.png_path is not None:
+        image = render_map(map_points(review), review.rules, title=f"Talent review, {review.at:%d %B %Y}")
+        _write_private(args.png_path, image.png)
+        print(f"wrote {args.png_path}: the map, {image.width}x{image.height}")
+    print(map_text(review, names=False))
+    return 0
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` readable by its owner alone, whole or not at all."""
+    import os
+    import tempfile
+
+    temporary = None
+    try:
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # mode 0600
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+        os.replace(temporary, path)
+    except OSError as error:
+        if temporary is not None and os.path.exists(temporary):
+            os.unlink(temporary)
+        raise BrickworkError(f"{path}: cannot write it ({error.strerror or error})") from None
 
 
 def _people(settings: Settings, args: argparse.Namespace) -> int:

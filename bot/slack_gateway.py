@@ -676,7 +676,7 @@ class SlackGateway:
         self.client.views_update(view_id=view_id, view=_view(view), hash=view_hash)
 
     def upload_file(
-        self, channel: str, *, filename: str, content: str, title: str, initial_comment: str
+        self, channel: str, *, filename: str, content: str | bytes, title: str, initial_comment: str
     ) -> None:
         """Share a file in a channel (a DM for exports): files_upload_v2's three-step upload."""
         self.client.files_upload_v2(

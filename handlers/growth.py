@@ -10,6 +10,8 @@ from slack_bolt import Ack, App
 from bot.errors import BrickworkError, InvalidInput
 from bot.people.directory import PersonRef
 from bot.services import Services
+from bot.talent.chart import render_map
+from bot.talent.report import csv_text, map_points
 from bot.text import escape_mrkdwn
 from handlers.coach import CoachListeners
 from handlers.debrief import answer_errors, answers_form, parse_answers
@@ -18,11 +20,15 @@ from handlers.feedback import MENTION
 from handlers.forms import SelfMeta, db_id, parse_metadata, read_form
 from handlers.ids import ActionId, CallbackId, Command
 from handlers.views import growth as views
+from handlers.views import talent as talent_views
 from handlers.views.common import notice_modal
 from handlers.views.home import request_for_report_modal
 from storage.models import StepOutcome
 
-USAGE = "Usage: `/growth`, `/growth @someone` (who reports to you), `/growth self`, `/growth coach`."
+USAGE = (
+    "Usage: `/growth`, `/growth @someone` (who reports to you), `/growth self`, `/growth coach`, "
+    "`/growth team`, `/growth review`, `/growth succession <role>`."
+)
 
 
 STEP_OUTCOMES = {
@@ -53,8 +59,25 @@ class GrowthListeners:
             card = self.s.growth.digest(user)
             text, blocks = views.digest_message(card)
             self.s.gateway.respond(command["response_url"], text, blocks)
+        elif word == "team" and len(words) == 1:
+            ack()  # reading the team's calibrated evidence can take longer than the ack
+            team = self.s.talent.team(user)
+            text, blocks = talent_views.team_message(team)
+            self.s.gateway.respond(command["response_url"], text, blocks)
+        elif word == "review" and len(words) == 1:
+            ack()
+            self.hr_review(user, command["response_url"])
+        elif word == "succession":
+            role = " ".join(words[1:])
+            if not role:
+                ack(text=f"Name a role: `/growth succession <role>`. {self._roles()}")
+                return
+            ack()
+            succession = self.s.talent.succession(user, role)
+            text, blocks = talent_views.succession_message(succession, self.s.framework)
+            self.s.gateway.respond(command["response_url"], text, blocks)
         elif word == "help":
-            ack(text=views.GROWTH_HELP)
+            ack(text=f"{views.GROWTH_HELP}\n{talent_views.TALENT_HELP}")
         elif not words or (len(words) == 1 and MENTION.fullmatch(words[0])):
             match = MENTION.fullmatch(words[0]) if words else None
             # Reading everyone's ratings for the calibration can take longer than the ack.
@@ -68,6 +91,45 @@ class GrowthListeners:
             ack(text=f"I couldn't tell who `{shown}` is: pick one person from Slack's autocomplete.\n{USAGE}")
         else:
             ack(text=f"I don't know `{escape_mrkdwn(' '.join(words)[:30])}`.\n\n{views.GROWTH_HELP}")
+
+    def _roles(self) -> str:
+        roles = ", ".join(f"`{escape_mrkdwn(r.name)}`" for r in self.s.talent.rules.roles)
+        return f"Roles in the talent rules: {roles}." if roles else "The talent rules name no role yet."
+
+    def hr_review(self, user: str, response_url: str) -> None:
+        """The review for everyone, as a CSV and the map, in a DM to the admin who asked."""
+        review = self.s.talent.hr_review(user, via="/growth review")
+        self.s.gateway.respond(response_url, "Building the talent review: it arrives in a DM from Brickwork.")
+        image = render_map(map_points(review), review.rules, title=f"Talent review, {review.at:%d %B %Y}")
+        channel = self.s.people.dm_channel(self.s.people.one(user))
+        stamp = f"{review.at:%Y-%m-%d}"
+        text, blocks = talent_views.review_message(review)
+        self.s.gateway.post_message(channel, text, blocks)
+        self.s.gateway.upload_file(
+            channel,
+            filename=f"talent-review-{stamp}.csv",
+            content=csv_text(review),
+            title="Talent review: one row per person",
+            initial_comment="The talent review as a spreadsheet. No giver of anything is named in it.",
+        )
+        self.s.gateway.upload_file(
+            channel,
+            filename=f"talent-map-{stamp}.png",
+            content=image.png,
+            title="Delivery × leadership map",
+            initial_comment="The map: each person by calibrated levels, with their intervals.",
+        )
+
+    def show_names(self, ack: Ack, body: dict[str, Any]) -> None:
+        """ "Show names" under ``/growth team``: the clicker's own team, read again (the button's
+        value is never trusted)."""
+        ack()
+        user = body["user"]["id"]
+        team = self.s.talent.team(user)
+        text, blocks = talent_views.names_message(team.review)
+        url = body.get("response_url")
+        if isinstance(url, str):
+            self.s.gateway.respond(url, text, blocks)
 
     def rate_myself_on_project(self, ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
         ack()
@@ -140,4 +202,5 @@ def register(app: App, services: Services, coach: CoachListeners) -> None:
         app.action(action_id.value)(guard(listeners.answer_step))
     app.action(ActionId.DIGEST_PAUSE.value)(guard(listeners.pause_digests))
     app.action(ActionId.DIGEST_STOP.value)(guard(listeners.stop_digests))
+    app.action(ActionId.TALENT_NAMES.value)(guard(listeners.show_names))
     app.view_submission(CallbackId.SELF_ASSESSMENT.value)(guard(listeners.self_submitted))

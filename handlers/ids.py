@@ -47,6 +47,7 @@ class ActionId(enum.StrEnum):
     STEP_NOT_FOR_ME = "step_not_for_me"  # value: the step id
     DIGEST_PAUSE = "digest_pause"  # in the weekly digest: no digest for two weeks
     DIGEST_STOP = "digest_stop"  # in the weekly digest: no more digests
+    TALENT_NAMES = "talent_names"  # /growth team: who sits in each cell (the clicker's own team)
     REJECT_MANAGER = "reject_manager"  # value: the manager's person id
     PAUSE_UNTIL = "pause_until"  # datepicker
     RESUME = "resume"
@@ -101,6 +102,8 @@ class BlockId(enum.StrEnum):
     OPEN_REQUEST_PREFIX = "open_"
     CLAIM_PREFIX = "claim_"
     REPORT_PREFIX = "report_"
+    TALENT_MAP = "talent_map"
+    TALENT_MEMBER_PREFIX = "talent_member_"  # + the report's person id
 
 
 KPI_BLOCK_PREFIX = "kpi_"

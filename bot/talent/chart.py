@@ -1,9 +1,12 @@
 """The delivery x leadership map as a picture, rendered server-side to PNG with matplotlib.
 
 Matplotlib's object API on the Agg canvas (no pyplot, so no global state shared between
-threads), imported when a map is drawn, never at start. Names are placed by adjustText so they
-do not overlap each other or the markers; past ``LABELS_MAX`` people the map shows markers only
-(the CSV names everyone). Colours are Okabe and Ito's, which read under every common colour
+threads), imported when a map is drawn, never at start. Names are placed greedily beside their
+markers — the nearest spot, in eight directions and growing distances, that overlaps no name
+already placed, no marker, no cell name and stays inside the plot, with a leader line when it is
+not right beside its marker (adjustText, tried first, took 5 s for nine crowded names and still
+left one overlap); past ``LABELS_MAX`` people the map shows markers only (the CSV names
+everyone). Colours are Okabe and Ito's, which read under every common colour
 blindness, and each category has its own marker shape too.
 """
 
@@ -12,8 +15,15 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from bot.talent.readiness import BANDS, CELL_NAMES, Category
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.backends.backend_agg import RendererAgg
+    from matplotlib.text import Text
+    from matplotlib.transforms import Bbox
 from bot.talent.rules import TalentRules
 
 LABELS_MAX = 60
@@ -55,7 +65,6 @@ class MapImage:
 
 
 def render_map(points: Sequence[MapPoint], rules: TalentRules, *, title: str) -> MapImage:
-    from adjustText import adjust_text
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
@@ -114,7 +123,7 @@ def render_map(points: Sequence[MapPoint], rules: TalentRules, *, title: str) ->
         xs.append(p.delivery)
         ys.append(p.leadership)
     if len(points) <= LABELS_MAX:
-        texts = [axes.text(p.delivery, p.leadership, p.name, fontsize=8, zorder=4) for p in points]
+        texts = [axes.text(0, 0, p.name, fontsize=8, zorder=4, ha="left", va="bottom") for p in points]
     counts = {c: sum(1 for p in points if p.category is c) for c in Category}
     handles = [
         Line2D(
@@ -143,20 +152,8 @@ def render_map(points: Sequence[MapPoint], rules: TalentRules, *, title: str) ->
         color="#555555",
     )
     canvas.draw()
-    if texts:
-        adjust_text(
-            texts,
-            x=xs,
-            y=ys,
-            ax=axes,
-            objects=cell_names,
-            expand=(1.15, 1.35),
-            iter_lim=2_000,
-            arrowprops={"arrowstyle": "-", "color": "#666666", "linewidth": 0.5},
-        )
-        canvas.draw()
     renderer = canvas.get_renderer()
-    boxes = [t.get_window_extent(renderer) for t in texts]
+    boxes = _place_labels(axes, renderer, texts, list(zip(xs, ys, strict=True)), cell_names)
     overlaps = sum(1 for i, a in enumerate(boxes) for b in boxes[i + 1 :] if a.overlaps(b))
     buffer = io.BytesIO()
     canvas.print_png(buffer)
@@ -170,3 +167,64 @@ def render_map(points: Sequence[MapPoint], rules: TalentRules, *, title: str) ->
         labels=len(texts),
         label_overlaps=overlaps,
     )
+
+
+DIRECTIONS = ((1, 0), (-1, 0), (0, 1), (0, -1), (1, 1), (-1, 1), (1, -1), (-1, -1))
+DISTANCES = (6, 14, 26, 40, 60, 85, 115)  # pixels from the marker's centre
+MARKER_HALF = 7  # pixels: a marker's half width
+
+
+def _place_labels(
+    axes: Axes, renderer: RendererAgg, texts: list[Text], at: list[tuple[float, float]], fixed: list[Text]
+) -> list[Bbox]:
+    """Move each name to its spot (see the module's docstring); the boxes they ended in."""
+    from matplotlib.transforms import Bbox
+
+    to_pixels, to_data = axes.transData.transform, axes.transData.inverted().transform
+    frame = axes.get_window_extent(renderer)
+    centres = [to_pixels(point) for point in at]
+    markers = [
+        Bbox.from_extents(x - MARKER_HALF, y - MARKER_HALF, x + MARKER_HALF, y + MARKER_HALF)
+        for x, y in centres
+    ]
+    taken = [t.get_window_extent(renderer) for t in fixed] + markers
+    placed: list[Bbox] = []
+    order = sorted(range(len(texts)), key=lambda i: (-at[i][1], at[i][0]))
+    for i in order:
+        text, (x, y) = texts[i], centres[i]
+        width, height = text.get_window_extent(renderer).size
+        best: tuple[float, Bbox, float] | None = None
+        for distance in DISTANCES:
+            for dx, dy in DIRECTIONS:
+                left = x + dx * distance - (width if dx < 0 else width / 2 if dx == 0 else 0)
+                bottom = y + dy * distance - (height if dy < 0 else height / 2 if dy == 0 else 0)
+                box = Bbox.from_bounds(left, bottom, width, height)
+                if not frame.contains(box.x0, box.y0) or not frame.contains(box.x1, box.y1):
+                    continue
+                clash = sum(
+                    _overlap(box, other)
+                    for other in placed + [m for j, m in enumerate(taken) if j != len(fixed) + i]
+                )
+                if best is None or clash < best[0]:
+                    best = (clash, box, distance)
+                if clash == 0:
+                    break
+            if best is not None and best[0] == 0:
+                break
+        if best is None:  # nowhere inside: beside the marker, as it comes
+            best = (0.0, Bbox.from_bounds(x + DISTANCES[0], y, width, height), DISTANCES[0])
+        _, box, distance = best
+        text.set_position(to_data((box.x0, box.y0)))
+        if distance > DISTANCES[1]:
+            nearest = (min(max(x, box.x0), box.x1), min(max(y, box.y0), box.y1))
+            axes.plot(
+                *zip(to_data((x, y)), to_data(nearest), strict=True), color="#888888", linewidth=0.5, zorder=2
+            )
+        placed.append(box)
+    return placed
+
+
+def _overlap(a: Bbox, b: Bbox) -> float:
+    width = min(a.x1, b.x1) - max(a.x0, b.x0)
+    height = min(a.y1, b.y1) - max(a.y0, b.y0)
+    return width * height if width > 0 and height > 0 else 0.0

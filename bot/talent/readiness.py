@@ -181,9 +181,15 @@ def readiness(
         return Readiness(Category.READY_NOW, f"{facts}. {_capital(rule)}.")
     short = f"short of ready now ({', '.join(missing)} needed)"
     if leadership.level >= later.leadership and delivery.level >= later.delivery:
-        rule = f"{short}; ready with development needs leadership {later.leadership:.1f} and delivery {later.delivery:.1f}: met"
+        rule = (
+            f"{short}; ready with development needs leadership {later.leadership:.1f} "
+            f"and delivery {later.delivery:.1f}: met"
+        )
         return Readiness(Category.READY_WITH_DEVELOPMENT, f"{facts}. {_capital(rule)}.")
-    rule = f"{short}; below ready with development (leadership {later.leadership:.1f}, delivery {later.delivery:.1f})"
+    rule = (
+        f"{short}; below ready with development "
+        f"(leadership {later.leadership:.1f}, delivery {later.delivery:.1f})"
+    )
     return Readiness(Category.DEVELOP_IN_ROLE, f"{facts}. {_capital(rule)}.")
 
 

@@ -138,7 +138,8 @@ def _roles(entries: Any, leadership: set[str], where: str, strict: bool) -> tupl
             continue
         if unknown:
             raise TalentRulesError(
-                f"{at}: {unknown[0]!r} is not a leadership KPI of the framework ({', '.join(sorted(leadership))})"
+                f"{at}: {unknown[0]!r} is not a leadership KPI of the framework "
+                f"({', '.join(sorted(leadership))})"
             )
         if any(r.name.lower() == name.lower() for r in roles):
             raise TalentRulesError(f"{at}: another role is already called {name!r}")

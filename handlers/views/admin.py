@@ -97,7 +97,7 @@ def health_message(health: Health) -> tuple[str, list[Block]]:
             elements=[
                 MarkdownTextObject(
                     text=f"As of {_moment(health.as_of)}. Counts below {SMALL_COUNT} read "
-                    f"\"fewer than {SMALL_COUNT}\", so no figure points at a person. "
+                    f'"fewer than {SMALL_COUNT}", so no figure points at a person. '
                     "This view is recorded in the audit log."
                 )
             ]

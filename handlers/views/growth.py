@@ -170,7 +170,7 @@ def growth_message(card: GrowthCard) -> tuple[str, list[Block]]:
         stands_out.append(f"_{_e(card.subject.name)} has rated themself; self-ratings are theirs alone._")
     if card.steps:
         lines = [
-            f"• {step.week} ({_e(step.kpi_label)}): {_e(step.text)} — _{_said(step, card.for_self)}_"
+            f"• {step.week} ({_e(step.kpi_label)}): {_e(step.text)} — _{step_said(step, card.for_self)}_"
             for step in card.steps
         ]
         whose = "Your" if card.for_self else "Their"
@@ -330,7 +330,7 @@ def step_answered(step: StepCard) -> str:
     return f"Noted: {said}. `/growth` shows it beside what you planned to try."
 
 
-def _said(step: StepCard, for_self: bool) -> str:
+def step_said(step: StepCard, for_self: bool) -> str:
     if step.outcome is None:
         return "no answer yet"
     if for_self:
