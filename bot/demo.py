@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
+from bot.analytics.synthetic import talent_company
 from bot.app import Brickwork, build_app
 from bot.debriefs.schedule import debrief_schedule
 from bot.feedback.anonymity import release_slot
@@ -25,8 +26,12 @@ from bot.settings import load_settings
 from bot.standin.driver import Actor, SlackDriver
 from bot.standin.render import message_to_text, view_to_text
 from bot.standin.webapi import FakeSlack, FakeUser
+from bot.talent.chart import render_map
+from bot.talent.report import map_points, map_text
+from bot.talent.sample import write_talent_company
 from bot.timekeeping import local_date
 from storage import migrate
+from storage.models import id_of
 
 MAYA = FakeUser(id="U0MAYA", name="maya", real_name="Maya Okafor", tz="Europe/Berlin")
 ALICE = FakeUser(id="U0ALICE", name="alice", real_name="Alice Chen", tz="America/New_York")
@@ -164,6 +169,22 @@ def _answer_debrief(
     response = actor.submit(form, answers)
     assert response.status == 200, response.text
     slack.wait_for("chat.update", count=updates + 1)
+
+
+def _talent_map(brickwork: Brickwork, out: TextIO) -> Path:
+    """A synthetic company (a few months of feedback) joins the demo's database; the team that
+    confirmed Maya as their manager is drawn. The picture is written where the demo runs."""
+    services = brickwork.services
+    company = talent_company(teams=2, size=8, now=services.clock())
+    maya = services.people.known(MAYA.id)
+    write_talent_company(services.db, company, existing={"T100": id_of(maya)})  # Maya leads team 1
+    review = services.talent.review(manager_id=id_of(maya))
+    print(map_text(review), file=out)
+    path = Path.cwd() / "brickwork-demo-map.png"
+    path.write_bytes(
+        render_map(map_points(review), review.rules, title="Maya's team: delivery × leadership").png
+    )
+    return path
 
 
 def run_demo(out: TextIO = sys.stdout) -> int:
@@ -419,6 +440,14 @@ def run_demo(out: TextIO = sys.stdout) -> int:
         alice.command("/growth")
         reading = slack.wait_for("response_url", count=answers + 1)[-1]
         tell.saw(ALICE.id, "an ephemeral answer", message_to_text(dict(reading.args), names=tell.name))
+
+        tell.step("Maya's team in the talent review: /growth team, then the map as text and as a picture")
+        picture = _talent_map(brickwork, out)
+        answers = len(slack.calls_to("response_url"))
+        maya.command("/growth", "team")
+        team = slack.wait_for("response_url", count=answers + 1)[-1]
+        tell.saw(MAYA.id, "an ephemeral answer", message_to_text(dict(team.args), names=tell.name))
+        print(f"\n    The map as a picture: {picture}", file=out)
 
         invalid = slack.invalid_calls()
         print(

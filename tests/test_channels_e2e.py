@@ -76,7 +76,7 @@ def scene(request: pytest.FixtureRequest, shared_slack: FakeSlack) -> Scene:
 
 
 def refused(slack: FakeSlack, scene: Scene) -> list[str]:
-    return [c.summary() for c in slack.calls[scene.first_call:] if not c.ok or c.invalid]
+    return [c.summary() for c in slack.calls[scene.first_call :] if not c.ok or c.invalid]
 
 
 def mention(user: FakeUser) -> str:
@@ -94,7 +94,10 @@ def ephemeral_in(slack: FakeSlack, user: FakeUser, channel: str, count: int) -> 
 
 
 def test_feedback_asked_given_and_answered_from_any_conversation(
-    shared_app: AppProcess, shared_driver: SlackDriver, shared_slack: FakeSlack, scene: Scene,
+    shared_app: AppProcess,
+    shared_driver: SlackDriver,
+    shared_slack: FakeSlack,
+    scene: Scene,
 ) -> None:
     slack, asker, giver = shared_slack, scene.asker, scene.giver
 
@@ -143,9 +146,12 @@ def test_feedback_asked_given_and_answered_from_any_conversation(
 
     # An export asked for in the conversation arrives as a file in the asker's DM, not there.
     shared_driver.as_user(asker.id).command("/feedback", "export", channel_id=scene.channel)
-    slack.wait_for("files.completeUploadExternal", where=lambda c: c.ok and any(
-        f["channel"] == slack.dm_channel(asker.id) for f in slack.files(asker.id)
-    ))
+    slack.wait_for(
+        "files.completeUploadExternal",
+        where=lambda c: (
+            c.ok and any(f["channel"] == slack.dm_channel(asker.id) for f in slack.files(asker.id))
+        ),
+    )
     assert [f["name"] for f in slack.files(asker.id)] == ["brickwork-export.json"]
     if scene.channel != slack.dm_channel(asker.id):
         assert slack.files(scene.channel) == []
@@ -154,7 +160,10 @@ def test_feedback_asked_given_and_answered_from_any_conversation(
 
 
 def test_debrief_and_coach_commands_answer_in_any_conversation(
-    shared_app: AppProcess, shared_driver: SlackDriver, shared_slack: FakeSlack, scene: Scene,
+    shared_app: AppProcess,
+    shared_driver: SlackDriver,
+    shared_slack: FakeSlack,
+    scene: Scene,
 ) -> None:
     slack, asker = shared_slack, scene.asker
     actor = shared_driver.as_user(asker.id)

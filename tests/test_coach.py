@@ -308,7 +308,13 @@ def test_a_prompt_for_thirty_long_items_and_three_things_to_try_stays_under_2500
 # -- growth areas the data makes growth areas ---------------------------------------------
 
 HIGH = {
-    "target": 2, "quality": 5, "timeliness": 4, "inspires": 5, "decides": 4, "delegates": 5, "motivates": 4
+    "target": 2,
+    "quality": 5,
+    "timeliness": 4,
+    "inspires": 5,
+    "decides": 4,
+    "delegates": 5,
+    "motivates": 4,
 }
 
 
@@ -422,9 +428,12 @@ def test_the_schema_of_each_request_lists_only_what_exists() -> None:
         with pytest.raises(jsonschema.ValidationError):
             jsonschema.validate(broken, schema)
     # The same evidence, another schema: a changed catalog or growth area changes the key too.
-    assert request.key != build_prompt(
-        PROMPT, FRAMEWORK, CATALOG, evidence(items[:3]), Redactor([], []), model="m", for_self=False
-    ).key
+    assert (
+        request.key
+        != build_prompt(
+            PROMPT, FRAMEWORK, CATALOG, evidence(items[:3]), Redactor([], []), model="m", for_self=False
+        ).key
+    )
 
 
 @pytest.mark.parametrize(

@@ -609,8 +609,13 @@ def test_a_prompt_too_long_for_the_model_says_how_to_fix_it(
     with FakeLLM(flavour="llama-cpp-python", context_window=2048) as small:
         small.respond_with(good_answer)
         process = start_app(
-            slack, database_url, tmp_path, OPENAI_API_KEY="sk-local", OPENAI_BASE_URL=small.url,
-            OPENAI_RESPONSE_FORMAT="json_object_schema", OPENAI_MAX_TOKENS="1500",
+            slack,
+            database_url,
+            tmp_path,
+            OPENAI_API_KEY="sk-local",
+            OPENAI_BASE_URL=small.url,
+            OPENAI_RESPONSE_FORMAT="json_object_schema",
+            OPENAI_MAX_TOKENS="1500",
         )
         try:
             driver = SlackDriver(process.events_url, process.env["SLACK_SIGNING_SECRET"], slack)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from matplotlib.image import imread
+
 from tests.cli import brickwork
 
 
@@ -21,8 +23,14 @@ def test_the_demo_runs_the_whole_product_offline(tmp_path: Path) -> None:
         "=== Alice runs /growth",
         "*Blind spots*",
         "*Motivates*: you rate yourself 5; others, calibrated, 4.0",
+        "=== Maya's team in the talent review",
+        "Leadership ↑ · delivery →",
+        "Your team's leadership pipeline",
+        f"The map as a picture: {tmp_path / 'brickwork-demo-map.png'}",
     ):
         assert step in out, step
     assert out.rstrip().endswith("0 rejected by the stand-in's checks.")
     assert "Traceback" not in result.stderr
-    assert list(tmp_path.iterdir()) == []  # it leaves nothing behind
+    # It leaves nothing behind but the picture it says it drew.
+    assert list(tmp_path.iterdir()) == [tmp_path / "brickwork-demo-map.png"]
+    assert imread(tmp_path / "brickwork-demo-map.png").shape[:2] == (800, 1100)

@@ -21,8 +21,7 @@ PACKAGES = ("bot", "handlers", "storage", "prompts")
 
 # Top to bottom. A module may import from its own layer or any layer below it.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("composition", ("bot.app", "bot.cli", "bot.demo", "bot.__main__", "bot.scheduler",
-                     "bot.server")),
+    ("composition", ("bot.app", "bot.cli", "bot.demo", "bot.__main__", "bot.scheduler", "bot.server")),
     ("handlers", ("handlers",)),
     ("services", ("bot.services", "bot.ticker")),
     ("home", ("bot.home",)),
@@ -33,9 +32,22 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("feedback", ("bot.feedback",)),
     ("people", ("bot.people",)),
     ("analytics", ("bot.analytics",)),
-    ("infrastructure", ("bot.slack_gateway", "bot.outbox", "bot.modals", "bot.inbound",
-                        "bot.settings", "bot.logs", "bot.framework", "bot.timekeeping",
-                        "bot.text", "bot.errors", "bot.data")),
+    (
+        "infrastructure",
+        (
+            "bot.slack_gateway",
+            "bot.outbox",
+            "bot.modals",
+            "bot.inbound",
+            "bot.settings",
+            "bot.logs",
+            "bot.framework",
+            "bot.timekeeping",
+            "bot.text",
+            "bot.errors",
+            "bot.data",
+        ),
+    ),
     ("storage", ("storage", "prompts")),
 ]
 PACKAGE_ROOTS = ("bot",)  # ``bot/__init__`` only documents; it imports nothing
@@ -121,13 +133,14 @@ def violations() -> list[str]:
                 for line, name in imports_of(path, module):
                     target = resolve(name, known)
                     if not _within(target, STANDIN):
-                        found.append(f"{path.relative_to(ROOT)}:{line}: the stand-in "
-                                     f"imports {target}; it must stand apart")
+                        found.append(
+                            f"{path.relative_to(ROOT)}:{line}: the stand-in "
+                            f"imports {target}; it must stand apart"
+                        )
             continue
         rank = layer_of(module)
         if rank is None:
-            found.append(f"{path.relative_to(ROOT)}: belongs to no layer; "
-                         "place it in tests/test_layout.py")
+            found.append(f"{path.relative_to(ROOT)}: belongs to no layer; place it in tests/test_layout.py")
             continue
         for line, name in imports_of(path, module):
             target = resolve(name, known)
@@ -142,12 +155,19 @@ def violations() -> list[str]:
                     found.append(f"{where}: imports {target}, which belongs to no layer")
                 continue
             if target_rank < rank:
-                found.append(f"{where}: {module} ({LAYERS[rank][0]}) imports {target} "
-                             f"({LAYERS[target_rank][0]}), which stands above it")
-            if (_within(module, "handlers.views") and _within(target, "handlers")
-                    and not any(_within(target, allowed) for allowed in VIEW_MAY_USE)):
-                found.append(f"{where}: the view {module} imports {target}; views are "
-                             "pure functions of what they are given")
+                found.append(
+                    f"{where}: {module} ({LAYERS[rank][0]}) imports {target} "
+                    f"({LAYERS[target_rank][0]}), which stands above it"
+                )
+            if (
+                _within(module, "handlers.views")
+                and _within(target, "handlers")
+                and not any(_within(target, allowed) for allowed in VIEW_MAY_USE)
+            ):
+                found.append(
+                    f"{where}: the view {module} imports {target}; views are "
+                    "pure functions of what they are given"
+                )
             if _within(module, "handlers.views") and (
                 target in VIEW_MAY_NOT_REACH or _within(target, "storage.repositories")
             ):
@@ -195,12 +215,17 @@ def test_no_environment_below_the_settings() -> None:
     ],
 )
 def test_the_checker_catches_what_it_forbids(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, module: str, imported: str, expected: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    module: str,
+    imported: str,
+    expected: str,
 ) -> None:
     """Plant a forbidden import in a copy of the tree and see the checker name it."""
     for package in PACKAGES:
-        shutil.copytree(ROOT / package, tmp_path / package,
-                        ignore=shutil.ignore_patterns("__pycache__", "data"))
+        shutil.copytree(
+            ROOT / package, tmp_path / package, ignore=shutil.ignore_patterns("__pycache__", "data")
+        )
     target = tmp_path / Path(*module.split("."))
     path = target / "__init__.py" if target.is_dir() else target.with_suffix(".py")
     path.write_text(path.read_text(encoding="utf-8") + f"\nimport {imported}\n", encoding="utf-8")

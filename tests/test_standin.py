@@ -758,7 +758,11 @@ def test_a_file_a_person_shares_is_read_with_files_info_and_url_private(
     assert api_error(missing)["error"] == "missing_scope" and api_error(missing)["needed"] == "files:read"
     slack.scopes = APP_SCOPES
     assert [c.error for c in slack.calls_to("url_private")] == [
-        None, None, "not_authed", "not_authed", "missing_scope"
+        None,
+        None,
+        "not_authed",
+        "not_authed",
+        "missing_scope",
     ]
 
     # A file shared where the bot is not a member is not there for it: not in files.info, not by URL.

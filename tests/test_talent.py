@@ -21,7 +21,7 @@ from bot.analytics.readings import Direction
 from bot.analytics.synthetic import talent_company
 from bot.framework import load_framework
 from bot.talent.chart import STYLE, MapPoint, render_map
-from bot.talent.readiness import Category, DimensionLevel, band, placement, readiness
+from bot.talent.readiness import Category, DimensionLevel, Sources, band, placement, readiness
 from bot.talent.rules import TalentRulesError, load_talent_rules, parse_talent_rules
 from bot.talent.sample import slack_id, write_talent_company
 from storage.db import Database
@@ -118,16 +118,18 @@ def test_an_operators_rules_file_changes_the_thresholds_and_a_broken_one_stops_t
 
 
 def test_categories_follow_the_written_rule_and_say_it() -> None:
-    strong = readiness(level("delivery", 4.0, 5), level("leadership", 4.1, 7), 4, RULES)
+    strong = readiness(level("delivery", 4.0, 5), level("leadership", 4.1, 7), Sources(4, False), RULES)
     assert strong.category is Category.READY_NOW
     assert strong.reason.startswith(
-        "leadership 4.1 ± 0.4 from 7 raters over 4 sources, at 3.8 or above on 6 of 6"
+        "leadership 4.1 ± 0.4 from 7 raters over 4 projects, at 3.8 or above on 6 of 6"
     )
     assert "all met" in strong.reason
-    narrow = readiness(level("delivery", 4.0, 5), level("leadership", 4.1, 7, above=4), 4, RULES)
+    narrow = readiness(
+        level("delivery", 4.0, 5), level("leadership", 4.1, 7, above=4), Sources(3, True), RULES
+    )
     assert narrow.category is Category.READY_WITH_DEVELOPMENT  # 4 of 6 KPIs is under 80 %
     assert "80% of leadership KPIs at 3.8" in narrow.reason
-    low = readiness(level("delivery", 2.5, 5), level("leadership", 3.0, 7, above=0), 4, RULES)
+    low = readiness(level("delivery", 2.5, 5), level("leadership", 3.0, 7, above=0), Sources(4, False), RULES)
     assert low.category is Category.DEVELOP_IN_ROLE and "below ready with development" in low.reason
 
 
@@ -137,16 +139,32 @@ def test_categories_follow_the_written_rule_and_say_it() -> None:
         (
             level("delivery", 4.5, 5),
             level("leadership", 4.8, 1),
-            3,
+            Sources(3, False),
             "leadership rests on 1 rater (a category needs 3)",
         ),
-        (level("delivery", 4.5, 2), level("leadership", 4.8, 5), 3, "delivery rests on 2 raters"),
-        (level("delivery", 4.5, 5), level("leadership", 4.8, 5), 1, "the feedback comes from one source"),
-        (level("delivery", None, 0), level("leadership", 4.8, 5), 3, "delivery rests on 0 raters"),
+        (
+            level("delivery", 4.5, 2),
+            level("leadership", 4.8, 5),
+            Sources(3, False),
+            "delivery rests on 2 raters",
+        ),
+        (level("delivery", 4.5, 5), level("leadership", 4.8, 5), Sources(1, False), "comes from one project"),
+        (
+            level("delivery", 4.5, 5),
+            level("leadership", 4.8, 5),
+            Sources(0, True),
+            "from outside projects only",
+        ),
+        (
+            level("delivery", None, 0),
+            level("leadership", 4.8, 5),
+            Sources(3, True),
+            "delivery rests on 0 raters",
+        ),
     ],
 )
 def test_no_category_on_thin_evidence(
-    delivery: DimensionLevel, leadership: DimensionLevel, sources: int, says: str
+    delivery: DimensionLevel, leadership: DimensionLevel, sources: Sources, says: str
 ) -> None:
     result = readiness(delivery, leadership, sources, RULES)
     assert result.category is Category.NOT_ENOUGH_EVIDENCE and says in result.reason
@@ -162,10 +180,10 @@ ORDER = [Category.DEVELOP_IN_ROLE, Category.READY_WITH_DEVELOPMENT, Category.REA
     more=st.floats(0, 2),
     above=st.integers(0, 6),
     raters=st.integers(0, 12),
-    sources=st.integers(0, 6),
+    sources=st.builds(Sources, st.integers(0, 6), st.booleans()),
 )
 def test_more_leadership_never_lowers_a_category_and_thin_evidence_never_gets_one(
-    d: float, lead: float, more: float, above: int, raters: int, sources: int
+    d: float, lead: float, more: float, above: int, raters: int, sources: Sources
 ) -> None:
     before = readiness(
         level("delivery", d, raters), level("leadership", lead, raters, above=above), sources, RULES
@@ -176,7 +194,7 @@ def test_more_leadership_never_lowers_a_category_and_thin_evidence_never_gets_on
         sources,
         RULES,
     )
-    if raters < RULES.min_raters or sources < RULES.min_sources:
+    if raters < RULES.min_raters or sources.count < RULES.min_sources:
         assert before.category is after.category is Category.NOT_ENOUGH_EVIDENCE
     else:
         assert ORDER.index(after.category) >= ORDER.index(before.category)
@@ -269,7 +287,10 @@ def test_the_planted_truths_come_back_from_the_export(
         assert "rests on one rater" in by_id[slack_id(code)]["flags"]
         assert "rests on 1 rater" in by_id[slack_id(code)]["reason"]
     for code in company.one_project:
-        assert by_id[slack_id(code)]["reason"] == "the feedback comes from one source (a category needs 2)"
+        assert by_id[slack_id(code)]["reason"] == (
+            "the feedback comes from one project "
+            "(a category needs 2 sources: projects, or feedback outside them)"
+        )
     # The columns HR asked for, and no giver among them.
     header = list(rows[0])
     assert header[:6] == ["person", "slack_id", "manager", "manager_slack_id", "readiness", "reason"]

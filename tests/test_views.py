@@ -81,7 +81,7 @@ def test_buttons_only_while_open() -> None:
     open_blocks = json.dumps(as_dicts(views.prompt_message(card(3))[1]))
     # One per person, and "Rate yourself on this project".
     assert open_blocks.count('"button"') == 4 and '"value": "7:2"' in open_blocks
-    assert 'rate_myself_on_project' in open_blocks and '"value": "7"' in open_blocks
+    assert "rate_myself_on_project" in open_blocks and '"value": "7"' in open_blocks
     for state in (ProjectState.CLOSED, ProjectState.CANCELLED):
         assert '"button"' not in json.dumps(as_dicts(views.prompt_message(card(3, state))[1]))
 

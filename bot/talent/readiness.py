@@ -146,7 +146,7 @@ def dimension_level(
 
 
 def readiness(
-    delivery: DimensionLevel, leadership: DimensionLevel, sources: int, rules: TalentRules
+    delivery: DimensionLevel, leadership: DimensionLevel, sources: Sources, rules: TalentRules
 ) -> Readiness:
     """The category and, in words, the evidence and the rule behind it."""
     z = rules.z
@@ -155,13 +155,16 @@ def readiness(
         for d in (leadership, delivery)
         if d.raters < rules.min_raters or d.level is None
     ]
-    if sources < rules.min_sources:
-        lacking.append(f"the feedback comes from {_sources(sources)} (a category needs {rules.min_sources})")
+    if sources.count < rules.min_sources:
+        lacking.append(
+            f"the feedback comes from {sources.shown() if sources.count else 'nowhere yet'} "
+            f"(a category needs {rules.min_sources} sources: projects, or feedback outside them)"
+        )
     if lacking:
         return Readiness(Category.NOT_ENOUGH_EVIDENCE, "; ".join(lacking))
     assert leadership.level is not None and delivery.level is not None
     facts = (
-        f"{leadership.shown(z)} over {_sources(sources)}, at {rules.ready_now.kpi_level:.1f} or above on "
+        f"{leadership.shown(z)} over {sources.shown()}, at {rules.ready_now.kpi_level:.1f} or above on "
         f"{leadership.kpis_above} of {leadership.kpis_read} leadership KPIs read; {delivery.shown(z)}"
     )
     now, later = rules.ready_now, rules.ready_with_development
@@ -212,17 +215,31 @@ def band(level: float, rules: TalentRules) -> int:
     return 0 if level < low else 1 if level < high else 2
 
 
-def sources_of(project_ids: Sequence[int | None]) -> int:
-    """Each project counts once, and all feedback outside projects counts once more."""
-    return len({p for p in project_ids if p is not None}) + (1 if any(p is None for p in project_ids) else 0)
+@dataclass(frozen=True)
+class Sources:
+    """Where a person's feedback came from: how many projects, and whether any came outside
+    projects (requests, unasked feedback), which counts as one source more."""
+
+    projects: int
+    outside: bool
+
+    @property
+    def count(self) -> int:
+        return self.projects + (1 if self.outside else 0)
+
+    def shown(self) -> str:
+        projects = "one project" if self.projects == 1 else f"{self.projects} projects"
+        if not self.outside:
+            return projects
+        return f"{projects} and outside projects" if self.projects else "outside projects only"
+
+
+def sources_of(project_ids: Sequence[int | None]) -> Sources:
+    return Sources(len({p for p in project_ids if p is not None}), any(p is None for p in project_ids))
 
 
 def _raters(n: int) -> str:
     return f"{n} rater" if n == 1 else f"{n} raters"
-
-
-def _sources(n: int) -> str:
-    return "one source" if n == 1 else f"{n} sources"
 
 
 def _capital(text: str) -> str:

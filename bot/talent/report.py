@@ -36,7 +36,8 @@ def csv_text(review: TalentReview) -> str:
             for d in ("delivery", "leadership")
             for part in ("level", "low", "high", "raters", "ratings")
         ],
-        "sources",
+        "projects",
+        "outside_projects",
         "flags",
         *[f"{k}_{part}" for k in kpis for part in ("raw", "calibrated", "ratings", "raters")],
     ]
@@ -58,7 +59,7 @@ def csv_text(review: TalentReview) -> str:
             interval = d.interval(z)
             row += [_n(d.level), _n(interval[0] if interval else None), _n(interval[1] if interval else None)]
             row += [d.raters, d.ratings]
-        row += [s.sources, "; ".join(s.flags)]
+        row += [s.sources.projects, "yes" if s.sources.outside else "no", "; ".join(s.flags)]
         for key in kpis:
             k = s.reading.kpi(key)
             row += (

@@ -5,6 +5,7 @@ tests' planted truths and ``bench/``."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, timedelta
 
 from bot.analytics.calibration import RaterKind
@@ -42,16 +43,26 @@ def slack_id(code: str) -> str:
     return f"US{code}"
 
 
-def write_talent_company(db: Database, company: TalentCompany) -> dict[str, int]:
-    """The company's rows, in one transaction; its people's ids by code."""
+def write_talent_company(
+    db: Database, company: TalentCompany, *, existing: Mapping[str, int] | None = None
+) -> dict[str, int]:
+    """The company's rows, in one transaction; its people's ids by code. ``existing``: codes that
+    are people already stored (their id), such as the demo's manager, who then manages that team."""
+    existing = existing or {}
     with db.transaction() as session:
         people = {
             code: Person(
                 slack_user_id=slack_id(code), name=display_name(code, i), tz="UTC", refreshed_at=company.now
             )
             for i, code in enumerate(company.people)
+            if code not in existing
         }
         session.add_all(people.values())
+        for code, person_id in existing.items():
+            stored = session.get(Person, person_id)
+            if stored is None:
+                raise ValueError(f"no person {person_id} to stand for {code}")
+            people[code] = stored
         session.flush()
         for code, manager in company.manager_of.items():
             if manager is not None:

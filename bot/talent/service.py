@@ -29,6 +29,7 @@ from bot.talent.readiness import (
     DimensionLevel,
     Placement,
     Readiness,
+    Sources,
     dimension_level,
     placement,
     readiness,
@@ -52,7 +53,7 @@ class Subject:
     reading: PersonReading
     delivery: DimensionLevel
     leadership: DimensionLevel
-    sources: int
+    sources: Sources
     readiness: Readiness
     placement: Placement | None
 
@@ -60,8 +61,8 @@ class Subject:
     def flags(self) -> tuple[str, ...]:
         """Where a reading rests on one rater or one source."""
         flags = [f"{d.name} rests on one rater" for d in (self.delivery, self.leadership) if d.raters == 1]
-        if self.sources == 1:
-            flags.append("all from one source")
+        if self.sources.count == 1:
+            flags.append(f"all from {self.sources.shown()}")
         return tuple(flags)
 
 

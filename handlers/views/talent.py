@@ -45,10 +45,10 @@ def grid_text(review: TalentReview) -> str:
     counts = review.counts()
     rows = []
     for lead in (2, 1, 0):
-        cells = "  ".join(f"{counts.get((d, lead), 0):>3}" for d in (0, 1, 2))
-        rows.append(f"{BANDS[lead]:>6} leadership  {cells}")
-    rows.append(" " * 20 + "  ".join(f"{b[:3]:>3}" for b in BANDS) + "  ← delivery")
-    return "```" + "\n".join(rows) + "```"
+        cells = "".join(f"{counts.get((d, lead), 0):>7}" for d in (0, 1, 2))
+        rows.append(f"{BANDS[lead]:>6} leadership{cells}")
+    rows.append(" " * 17 + "".join(f"{b:>7}" for b in BANDS) + "  ← delivery")
+    return "```\n" + "\n".join(rows) + "\n```"
 
 
 def team_message(team: TeamReview) -> tuple[str, list[Block]]:
