@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from slack_sdk import WebClient
-from sqlalchemy import event, func, insert, text
+from sqlalchemy import event, func, insert, text, update
 from sqlmodel import SQLModel, select
 
 from bot.app import build_app
@@ -46,6 +46,8 @@ from storage.models import (
     FeedbackRequest,
     FeedbackSource,
     Person,
+    Project,
+    ProjectState,
     Rating,
     Relation,
     RequestState,
@@ -69,8 +71,13 @@ SCALE = (
 LEADERSHIP = {"inspires", "decides", "innovates", "collaborates", "delegates", "motivates"}
 
 
-def seed(url: str, people: int, items: int, seed_value: int = 7) -> int:
-    """The company, written with a few bulk inserts; the number of ratings."""
+PROJECTS_PER_TEAM = 8
+
+
+def seed(url: str, people: int, items: int, seed_value: int = 7, *, org: bool = False) -> int:
+    """The company, written with a few bulk inserts; the number of ratings. ``org``: also each
+    team's first person as everyone else's confirmed manager, and feedback from the team's
+    projects (``PROJECTS_PER_TEAM`` each) instead of outside projects."""
     rng = random.Random(seed_value)
     engine = build_database(url)
     true_level = [[rng.gauss(3.4, 0.6) for _ in SCALE] for _ in range(people)]
@@ -94,6 +101,33 @@ def seed(url: str, people: int, items: int, seed_value: int = 7) -> int:
                 for i in range(people)
             ],
         )
+        if org:
+            connection.execute(
+                update(Person)
+                .where(Person.id != 1 + (Person.id - 1) // TEAM * TEAM)  # type: ignore[operator]
+                .values(manager_id=1 + (Person.id - 1) // TEAM * TEAM)  # type: ignore[operator]
+            )
+            connection.execute(
+                insert(Project),
+                [
+                    {
+                        "id": team // TEAM * PROJECTS_PER_TEAM + n + 1,
+                        "name": f"Project {team // TEAM}-{n}",
+                        "lead_id": team + 1,
+                        "created_by_id": team + 1,
+                        "end_date": (NOW - timedelta(days=20 * n + 5)).date(),
+                        "state": ProjectState.CLOSED,
+                        "debrief_due_at": NOW - timedelta(days=20 * n + 5),
+                        "reminder_due_at": NOW - timedelta(days=20 * n + 5),
+                        "window_closes_at": NOW - timedelta(days=20 * n - 9),
+                        "source_view_id": f"bench-{team}-{n}",
+                        "created_at": NOW - timedelta(days=20 * n + 30),
+                        "upward_feedback": "none",
+                    }
+                    for team in range(0, people, TEAM)
+                    for n in range(PROJECTS_PER_TEAM)
+                ],
+            )
         feedback_id = 0
         for start in range(0, people, 500):
             feedback: list[dict[str, Any]] = []
@@ -112,6 +146,10 @@ def seed(url: str, people: int, items: int, seed_value: int = 7) -> int:
                             "id": feedback_id,
                             "giver_id": giver + 1,
                             "subject_id": subject + 1,
+                            # Each rater's items come from different projects of the team.
+                            "project_id": team // TEAM * PROJECTS_PER_TEAM + (n // len(raters)) % PROJECTS_PER_TEAM + 1
+                            if org
+                            else None,
                             "source": FeedbackSource.GIVEN,
                             "relation": Relation.MANAGER if giver == team else Relation.PEER,
                             "anonymous": anonymous,

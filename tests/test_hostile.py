@@ -1185,6 +1185,9 @@ def test_a_button_that_carries_no_value_ignores_a_forged_one(world: World, actio
             expected = "new_project" if action_id is ActionId.NEW_PROJECT else "request_for_report"
             assert made[0].args["view"]["callback_id"] == expected
             await_recorded(world.db, made[0].response["view"]["id"])
+        elif action_id is ActionId.TALENT_NAMES:  # her own team only: she manages nobody
+            assert answer.status == 200 and [c.method for c in made] == ["views.open"], value
+            assert "Nobody has confirmed you as their manager yet" in notice_text(made[0].args["view"])
         elif action_id in (ActionId.DIGEST_PAUSE, ActionId.DIGEST_STOP):  # her own digests only
             assert answer.status == 200, value
             assert {c.method for c in made} <= {"response_url", "views.publish"}, value

@@ -56,6 +56,8 @@ ACTION_WORDS = {
     AuditAction.FORGET_PERSON: "forget a person",
     AuditAction.VIEW_HEALTH: "health view",
     AuditAction.VIEW_AUDIT: "audit view",
+    AuditAction.EXPORT_TALENT_REVIEW: "talent review export",
+    AuditAction.VIEW_SUCCESSION: "succession view",
 }
 OUTCOME_WORDS = {AuditOutcome.DONE: "done", AuditOutcome.REFUSED: "refused", AuditOutcome.FAILED: "failed"}
 
