@@ -74,6 +74,11 @@ LEADERSHIP = {"inspires", "decides", "innovates", "collaborates", "delegates", "
 PROJECTS_PER_TEAM = 8
 
 
+def project_of(team: int, item: int, raters: int) -> int:
+    """The project of a subject's ``item``: each of a rater's items from another of the team's."""
+    return team // TEAM * PROJECTS_PER_TEAM + (item // raters) % PROJECTS_PER_TEAM + 1
+
+
 def seed(url: str, people: int, items: int, seed_value: int = 7, *, org: bool = False) -> int:
     """The company, written with a few bulk inserts; the number of ratings. ``org``: also each
     team's first person as everyone else's confirmed manager, and feedback from the team's
@@ -147,7 +152,9 @@ def seed(url: str, people: int, items: int, seed_value: int = 7, *, org: bool = 
                             "giver_id": giver + 1,
                             "subject_id": subject + 1,
                             # Each rater's items come from different projects of the team.
-                            "project_id": team // TEAM * PROJECTS_PER_TEAM + (n // len(raters)) % PROJECTS_PER_TEAM + 1
+                            "project_id": team // TEAM * PROJECTS_PER_TEAM
+                            + (n // len(raters)) % PROJECTS_PER_TEAM
+                            + 1
                             if org
                             else None,
                             "source": FeedbackSource.GIVEN,

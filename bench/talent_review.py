@@ -36,13 +36,13 @@ from sqlmodel import func, select
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from digests import NOW, counted, peak_rss_mb, seed  # noqa: E402  (the same company)
+from digests import NOW, counted, peak_rss_mb, seed
 
-from bot.app import build_app  # noqa: E402
-from bot.settings import load_settings  # noqa: E402
-from bot.talent.chart import render_map  # noqa: E402
-from bot.talent.report import category_counts, csv_text, map_points  # noqa: E402
-from storage.models import Feedback, Rating  # noqa: E402
+from bot.app import build_app
+from bot.settings import load_settings
+from bot.talent.chart import render_map
+from bot.talent.report import category_counts, csv_text, map_points
+from storage.models import Feedback, Rating
 
 
 def measure(url: str, people: int, items: int) -> None:
@@ -51,7 +51,9 @@ def measure(url: str, people: int, items: int) -> None:
         ratings = pool.submit(seed, url, people, items, org=True).result()  # its memory is not ours
     seeded = time.perf_counter() - started
     settings = load_settings({}, database_url=url, slack_bot_token="xoxb-bench", slack_signing_secret="bench")
-    app = build_app(settings, WebClient(token="xoxb-bench", base_url="http://127.0.0.1:9/"), clock=lambda: NOW)
+    app = build_app(
+        settings, WebClient(token="xoxb-bench", base_url="http://127.0.0.1:9/"), clock=lambda: NOW
+    )
     try:
         with app.services.db.transaction() as session:  # the floor: one aggregate query
             started = time.perf_counter()
@@ -76,11 +78,11 @@ def measure(url: str, people: int, items: int) -> None:
         counts = ", ".join(f"{c.value} {n:,}" for c, n in category_counts(review).items())
         assert review.bias is not None
         print(
-            f"{people:>7} people, {ratings:>9,} ratings (seeded in {seeded:.0f} s): review built in {built:.2f} s "
-            f"({statements[0]} statements), CSV {len(table) / 1e6:.1f} MB in {written:.2f} s, map "
-            f"{len(image.png) / 1e3:.0f} kB in {drawn:.2f} s; total {built + written + drawn:.2f} s; floor (one "
-            f"aggregate query) {floor:.2f} s, ratio {(built + written + drawn) / floor:.1f}x; peak RSS "
-            f"{peak_rss_mb():.0f} MB (before building {rss_before:.0f} MB)\n"
+            f"{people:>7} people, {ratings:>9,} ratings (seeded in {seeded:.0f} s): review built in "
+            f"{built:.2f} s ({statements[0]} statements), CSV {len(table) / 1e6:.1f} MB in {written:.2f} s, "
+            f"map {len(image.png) / 1e3:.0f} kB in {drawn:.2f} s; total {built + written + drawn:.2f} s; "
+            f"floor (one aggregate query) {floor:.2f} s, ratio {(built + written + drawn) / floor:.1f}x; "
+            f"peak RSS {peak_rss_mb():.0f} MB (before building {rss_before:.0f} MB)\n"
             f"        categories: {counts}; rater habits sure: "
             f"{sum(1 for _, h in review.bias.habits if h.sure):,} of {len(review.bias.habits):,} measured"
         )
@@ -92,7 +94,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--people", type=int, nargs="*", default=[10_000])
     parser.add_argument("--items", type=int, default=20)
-    parser.add_argument("--database-url", default=None, help="PostgreSQL (its tables are dropped); default SQLite")
+    parser.add_argument(
+        "--database-url", default=None, help="PostgreSQL (its tables are dropped); default SQLite"
+    )
     args = parser.parse_args()
     for people in args.people:
         if args.database_url:

@@ -24,6 +24,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("composition", ("bot.app", "bot.cli", "bot.demo", "bot.__main__", "bot.scheduler", "bot.server")),
     ("handlers", ("handlers",)),
     ("services", ("bot.services", "bot.ticker")),
+    ("talent", ("bot.talent",)),
     ("home", ("bot.home",)),
     ("growth", ("bot.growth",)),
     ("coaching", ("bot.coaching",)),

@@ -17,7 +17,6 @@ from hypothesis import strategies as st
 from matplotlib.image import imread
 from sqlmodel import select
 
-from bot.analytics.readings import Direction
 from bot.analytics.synthetic import talent_company
 from bot.framework import load_framework
 from bot.talent.chart import STYLE, MapPoint, render_map
@@ -36,9 +35,7 @@ DEFAULT = tomllib.loads((Path(__file__).parents[1] / "bot" / "data" / "talent.to
 def level(
     name: str, value: float | None, raters: int, *, se: float = 0.2, read: int = 6, above: int = 6
 ) -> DimensionLevel:
-    return DimensionLevel(
-        name, value, se if value is not None else None, raters, raters * 9, 6, read, above, Direction.FLAT
-    )
+    return DimensionLevel(name, value, se if value is not None else None, raters, raters * 9, 6, read, above)
 
 
 # -- the rules file ---------------------------------------------------------------------------------

@@ -145,7 +145,7 @@ def test_hr_gets_the_csv_and_the_map_in_a_dm_and_others_are_refused_and_recorded
     assert not shared_slack.files(ALICE.id)
     files_before = len(shared_slack.files(MAYA.id))
     answer(driver, shared_slack, MAYA, "review")
-    shared_slack.wait_for("files.completeUploadExternal", where=lambda c: True, count=2)
+    shared_slack.wait_for("files.completeUploadExternal", count=2, timeout=30)  # (the review is drawn)
     files = shared_slack.files(MAYA.id)[files_before:]
     assert sorted(f["name"].rsplit("-", 3)[0] for f in files) == ["talent-map", "talent-review"]
     table = next(f for f in files if f["name"].endswith(".csv"))

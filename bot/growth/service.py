@@ -248,7 +248,7 @@ class GrowthService:
         read: dict[int, tuple[PersonReading, list[Rating]]] = {}
         for person_id in person_ids:
             ratings = about[person_id] + [
-                Rating(person_id, person_id, kpi, self._scaled(kpi, score), at, RaterKind.SELF)
+                Rating(person_id, person_id, kpi, self.on_scale(kpi, score), at, RaterKind.SELF)
                 for kpi, (score, at) in selves.get(person_id, {}).items()
                 if self._known(kpi)
             ]
@@ -260,9 +260,13 @@ class GrowthService:
     ) -> tuple[Calibration, dict[int, tuple[PersonReading, list[Rating]]]]:
         """For the talent review: the calibration, and each person's reading with the ratings it
         rests on — a fixed number of queries for any number of people."""
-        calibration = self._calibration(session, now - timedelta(days=WINDOW_DAYS)).calibration
+        calibration = self.calibration(session, now)
         selves = growth_repo.latest_self_scores(session, person_ids)
         return calibration, self._read_ratings(session, person_ids, now, calibration, selves)
+
+    def calibration(self, session: Session, now: datetime) -> Calibration:
+        """The calibration readings use now (fitted over everyone's visible ratings)."""
+        return self._calibration(session, now - timedelta(days=WINDOW_DAYS)).calibration
 
     def named_calibration(self, session: Session, now: datetime) -> Calibration:
         """Fitted over named ratings alone: whose habits a report may show by name (an anonymous
@@ -315,7 +319,7 @@ class GrowthService:
     def _sums(self, session: Session, since: datetime, *, named_only: bool = False) -> RatingSums:
         """Everyone's visible ratings summed by rater, person and KPI by the database, on the 1-5
         scale, as arrays (a row per rater, person and KPI; none per rating)."""
-        scales = self._scales
+        scales = self.scales
         codes = {kpi: code for code, kpi in enumerate(scales)}
         a = np.asarray([scales[k][0] for k in codes], dtype=np.float64)
         b = np.asarray([scales[k][1] for k in codes], dtype=np.float64)
@@ -341,7 +345,7 @@ class GrowthService:
 
     def _ratings(self, rows: Sequence[growth_repo.RatingWeek], now: datetime) -> list[Rating]:
         """The summed rows as ratings: each the mean of its week, dated in the middle of it."""
-        scales = self._scales
+        scales = self.scales
         kinds = {r.value: k for r, k in KINDS.items()}
         middles = {}  # the middle of each week back from ``now``
         ratings = []
@@ -367,7 +371,7 @@ class GrowthService:
         return ratings
 
     @functools.cached_property
-    def _scales(self) -> dict[str, tuple[float, float]]:
+    def scales(self) -> dict[str, tuple[float, float]]:
         """Each KPI's answers on the 1-5 scale readings compare: a * score + b."""
         return {
             k.key: (k.on_five_point_scale(1) - k.on_five_point_scale(0), k.on_five_point_scale(0))
@@ -377,7 +381,7 @@ class GrowthService:
     def _known(self, kpi: str) -> bool:
         return any(k.key == kpi for k in self._framework.kpis)
 
-    def _scaled(self, kpi: str, score: int) -> float:
+    def on_scale(self, kpi: str, score: int) -> float:
         return float(self._framework.kpi(kpi).on_five_point_scale(score))
 
     # -- self-assessments --------------------------------------------------------------------

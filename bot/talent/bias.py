@@ -1,5 +1,6 @@
-"""Bias made visible, as facts beside the map: rater habits, rater kinds per team, readings that
-rest on one rater or one source, and the share of personality words in notes per group.
+"""Bias made visible, as facts beside the map: rater habits and the share of personality words
+in notes per group (rater kinds per team are ``bot.talent.evidence``'s, flags on thin readings
+the service's).
 
 Pure functions. Nothing here accuses anyone: a rater who rates high is a fact about the ratings,
 with how sure it is; a team whose reports rate their manager above the peers do is a pattern to
@@ -11,13 +12,12 @@ anonymous rater once per release batch, as "anonymous".
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable, Iterable, Mapping
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
 
-from bot.analytics.calibration import MIN_SUBJECTS, Calibration, Leniency, RaterKind, Rating
+from bot.analytics.calibration import MIN_SUBJECTS, Calibration, Leniency
 
 MIN_GROUP_NOTES = 5  # fewer notes in a group and its share is not worth a percentage
-KIND_ORDER = (RaterKind.MANAGER, RaterKind.PEER, RaterKind.REPORT, RaterKind.SELF, RaterKind.ANONYMOUS)
 
 
 @dataclass(frozen=True)
@@ -54,58 +54,6 @@ def rater_habits(calibration: Calibration) -> list[RaterHabit]:
             habits.append(RaterHabit(rater, leniency, calibration.sigma / math.sqrt(leniency.subjects)))
     habits.sort(key=lambda h: (not h.sure, -abs(h.leniency.measured) / h.se, str(h.rater)))
     return habits
-
-
-@dataclass(frozen=True)
-class KindMean:
-    kind: RaterKind
-    mean: float  # raw: the kinds' differences are what the report shows
-    raters: int
-    ratings: int
-
-
-@dataclass(frozen=True)
-class TeamKinds:
-    team: Hashable  # the manager
-    people: int
-    kinds: tuple[KindMean, ...]  # in ``KIND_ORDER``, only kinds that rated
-
-    @property
-    def spread(self) -> float:
-        """The largest difference between two kinds' means (self included)."""
-        means = [k.mean for k in self.kinds]
-        return max(means) - min(means) if len(means) >= 2 else 0.0
-
-
-def kinds_by_team(ratings: Iterable[Rating], team_of: Mapping[Hashable, Hashable]) -> list[TeamKinds]:
-    """Per team (people who confirmed the same manager), the mean raw rating by rater kind,
-    teams with the widest spread first."""
-    sums: dict[Hashable, dict[RaterKind, list[float]]] = {}
-    raters: dict[Hashable, dict[RaterKind, set[Hashable]]] = {}
-    people: dict[Hashable, set[Hashable]] = {}
-    for r in ratings:
-        team = team_of.get(r.subject)
-        if team is None:
-            continue
-        total = sums.setdefault(team, {}).setdefault(r.kind, [0.0, 0.0])
-        total[0] += r.score * r.weight
-        total[1] += r.weight
-        raters.setdefault(team, {}).setdefault(r.kind, set()).add(r.counter)
-        people.setdefault(team, set()).add(r.subject)
-    teams = [
-        TeamKinds(
-            team,
-            len(people[team]),
-            tuple(
-                KindMean(kind, kinds[kind][0] / kinds[kind][1], len(raters[team][kind]), int(kinds[kind][1]))
-                for kind in KIND_ORDER
-                if kind in kinds
-            ),
-        )
-        for team, kinds in sums.items()
-    ]
-    teams.sort(key=lambda t: (-round(t.spread, 9), str(t.team)))
-    return teams
 
 
 @dataclass(frozen=True)

@@ -90,39 +90,69 @@ def render_map(points: Sequence[MapPoint], rules: TalentRules, *, title: str) ->
             ha="center",
             va="top",
             fontsize=8,
-            color="#9A9A9A",
-            zorder=1,
+            color="#777777",
+            zorder=5,
+            bbox={"facecolor": "white", "alpha": 0.7, "edgecolor": "none", "pad": 1},
         )
         for (d, lead), name in CELL_NAMES.items()
     ]
     texts = []
-    xs, ys = [], []
-    for p in points:
-        colour, marker, filled = STYLE[p.category]
+    xs, ys = [p.delivery for p in points], [p.leadership for p in points]
+    for category in Category:  # one call per category, not per person: 10,000 people draw in a second
+        mine = [p for p in points if p.category is category]
+        if not mine:
+            continue
+        colour, marker, filled = STYLE[category]
+        x, y = [p.delivery for p in mine], [p.leadership for p in mine]
         axes.errorbar(
-            p.delivery,
-            p.leadership,
-            xerr=[[p.delivery - p.delivery_interval[0]], [p.delivery_interval[1] - p.delivery]],
-            yerr=[[p.leadership - p.leadership_interval[0]], [p.leadership_interval[1] - p.leadership]],
+            x,
+            y,
+            xerr=[
+                [p.delivery - p.delivery_interval[0] for p in mine],
+                [p.delivery_interval[1] - p.delivery for p in mine],
+            ],
+            yerr=[
+                [p.leadership - p.leadership_interval[0] for p in mine],
+                [p.leadership_interval[1] - p.leadership for p in mine],
+            ],
             fmt="none",
             ecolor=colour,
-            alpha=0.35,
+            alpha=0.35 if len(points) <= LABELS_MAX else 0.05,
             linewidth=1,
             zorder=2,
         )
         axes.scatter(
-            [p.delivery],
-            [p.leadership],
-            s=70,
+            x,
+            y,
+            s=70 if len(points) <= LABELS_MAX else 12,
             marker=marker,
-            c=[colour] if filled else "white",
+            c=colour if filled else "white",
             edgecolors=colour,
-            linewidths=1.5,
+            linewidths=1.5 if len(points) <= LABELS_MAX else 0.5,
             zorder=3,
         )
-        xs.append(p.delivery)
-        ys.append(p.leadership)
-    if len(points) <= LABELS_MAX:
+    if len(points) > LABELS_MAX:  # too many names to read: each cell says how many it holds
+        low_cut, high_cut = rules.cuts
+        for (d, lead), _ in CELL_NAMES.items():
+            inside = sum(
+                1
+                for p in points
+                if (p.delivery >= low_cut) + (p.delivery >= high_cut) == d
+                and (p.leadership >= low_cut) + (p.leadership >= high_cut) == lead
+            )
+            axes.text(
+                (edges[d] + edges[d + 1]) / 2,
+                (edges[lead] + edges[lead + 1]) / 2,
+                f"{inside:,}",
+                ha="center",
+                va="center",
+                fontsize=15,
+                fontweight="bold",
+                color="#222222",
+                zorder=5,
+                bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "none", "boxstyle": "round"},
+            )
+    else:
         texts = [axes.text(0, 0, p.name, fontsize=8, zorder=4, ha="left", va="bottom") for p in points]
     counts = {c: sum(1 for p in points if p.category is c) for c in Category}
     handles = [

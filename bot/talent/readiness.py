@@ -1,7 +1,7 @@
 """Leadership readiness and the delivery x leadership map, read from demonstrated behaviour.
 
-Pure functions over the growth analytics' output (``bot.analytics``): a person's ratings by
-others, calibrated for their raters' habits, and the rules of ``bot.talent.rules``. Nothing here
+Pure functions over a person's figures (``bot.talent.evidence``: their ratings by others,
+calibrated for their raters' habits) and the rules of ``bot.talent.rules``. Nothing here
 decides about a person: each reading states its evidence, its uncertainty and the rule that
 produced its category, in words, for the people who decide.
 
@@ -15,13 +15,9 @@ as the analytics count them: an anonymous rater once per release batch, never by
 from __future__ import annotations
 
 import enum
-import math
-from collections.abc import Hashable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from statistics import fmean, stdev
 
-from bot.analytics.calibration import Calibration, RaterKind, Rating
-from bot.analytics.readings import FALLING_BY, Direction, PersonReading
 from bot.talent.rules import TalentRules
 
 
@@ -57,7 +53,6 @@ class DimensionLevel:
     kpis_total: int  # in the framework
     kpis_read: int  # with enough evidence of their own
     kpis_above: int  # read at the ready-now KPI level or above
-    trend: Direction | None  # the mean change of the KPIs read, recent weeks against earlier
 
     def interval(self, z: float) -> tuple[float, float] | None:
         if self.level is None or self.se is None:
@@ -105,44 +100,6 @@ class Placement:
             if low != high:
                 reach.append(f"{axis} {BANDS[low]} to {BANDS[high]}")
         return f"{where} (its interval spans {', '.join(reach)})"
-
-
-def dimension_level(
-    name: str,
-    kpis: Sequence[str],
-    ratings: Sequence[Rating],
-    calibration: Calibration,
-    reading: PersonReading,
-    rules: TalentRules,
-) -> DimensionLevel:
-    """One dimension of one person from ``ratings`` about them (self-ratings are left out)."""
-    wanted = set(kpis)
-    by_rater: dict[Hashable, list[tuple[float, int]]] = {}
-    count = 0
-    for r in ratings:
-        if r.kind is RaterKind.SELF or r.kpi not in wanted:
-            continue
-        by_rater.setdefault(r.counter, []).append((r.score - calibration.leniency_of(r.rater), r.weight))
-        count += r.weight
-    means = [sum(v * w for v, w in values) / sum(w for _, w in values) for values in by_rater.values()]
-    read = [k for k in (reading.kpi(key) for key in kpis) if k is not None and k.calibrated is not None]
-    above = sum(1 for k in read if (k.calibrated or 0.0) >= rules.ready_now.kpi_level)
-    changes = [k.trend.change for k in read if k.trend.change is not None]
-    trend = None
-    if changes:
-        change = fmean(changes)
-        trend = (
-            Direction.DOWN
-            if change <= -FALLING_BY
-            else Direction.UP
-            if change >= FALLING_BY
-            else Direction.FLAT
-        )
-    level = se = None
-    if len(means) >= 2:
-        level = min(5.0, max(1.0, fmean(means)))
-        se = max(stdev(means), rules.min_spread) / math.sqrt(len(means))
-    return DimensionLevel(name, level, se, len(means), count, len(kpis), len(read), above, trend)
 
 
 def readiness(

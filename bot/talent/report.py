@@ -13,8 +13,8 @@ import csv
 import io
 
 from bot.talent.chart import MapPoint
-from bot.talent.readiness import BANDS, CELL_NAMES, Category, DimensionLevel
-from bot.talent.service import Subject, TalentReview
+from bot.talent.readiness import BANDS, CELL_NAMES, Category
+from bot.talent.service import TalentReview
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -61,10 +61,8 @@ def csv_text(review: TalentReview) -> str:
             row += [d.raters, d.ratings]
         row += [s.sources.projects, "yes" if s.sources.outside else "no", "; ".join(s.flags)]
         for key in kpis:
-            k = s.reading.kpi(key)
-            row += (
-                [_n(k.raw), _n(k.calibrated), k.evidence.ratings, k.evidence.raters] if k else ["", "", 0, 0]
-            )
+            k = s.kpis.get(key)
+            row += [_n(k.raw), _n(k.calibrated), k.ratings, k.raters] if k else ["", "", 0, 0]
         writer.writerow([_cell(v) for v in row])
     return out.getvalue()
 
@@ -132,10 +130,6 @@ def bias_lines(review: TalentReview, *, limit: int = 10) -> list[str]:
     return lines
 
 
-def subject_line(s: Subject, z: float) -> str:
-    return f"{s.readiness.category.value}: {s.readiness.reason}"
-
-
 def _n(value: float | None) -> str:
     return "" if value is None else f"{value:.2f}"
 
@@ -144,8 +138,3 @@ def _cell(value: object) -> object:
     if isinstance(value, str) and value.startswith(FORMULA_START):
         return "'" + value
     return value
-
-
-def dimension_cells(d: DimensionLevel, z: float) -> str:
-    interval = d.interval(z)
-    return d.shown(z) if interval is None else f"{d.shown(z)} ({interval[0]:.1f}-{interval[1]:.1f})"

@@ -12,25 +12,26 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import numpy as np
 from sqlmodel import Session
 
 from bot.admin.audit import AuditTrail
 from bot.admin.service import AdminService
-from bot.analytics.calibration import Rating
-from bot.analytics.readings import PersonReading
+from bot.analytics.calibration import Calibration, FloatArray
+from bot.analytics.readings import GrowthArea
 from bot.errors import NotFound
 from bot.feedback.note_quality import personality_word
-from bot.framework import Framework
+from bot.framework import Dimension, Framework, Kpi
 from bot.growth.service import WINDOW_DAYS, GrowthService, StepCard
 from bot.people.directory import PeopleService, PersonRef
-from bot.talent.bias import RaterHabit, TeamKinds, WordShare, kinds_by_team, personality_shares, rater_habits
+from bot.talent.bias import RaterHabit, WordShare, personality_shares, rater_habits
+from bot.talent.evidence import Cells, KpiFigures, PersonFigures, TeamKinds, kinds_by_team, person_figures
 from bot.talent.readiness import (
     Category,
     DimensionLevel,
     Placement,
     Readiness,
     Sources,
-    dimension_level,
     placement,
     readiness,
     sources_of,
@@ -41,8 +42,6 @@ from storage.models import AuditAction, AuditOutcome, Person, id_of
 from storage.repositories import growth as growth_repo
 from storage.repositories import people as people_repo
 
-BATCH = 500
-
 
 @dataclass(frozen=True)
 class Subject:
@@ -50,7 +49,7 @@ class Subject:
 
     person: PersonRef
     manager: PersonRef | None
-    reading: PersonReading
+    kpis: dict[str, KpiFigures]
     delivery: DimensionLevel
     leadership: DimensionLevel
     sources: Sources
@@ -92,6 +91,7 @@ class TalentReview:
 @dataclass(frozen=True)
 class TeamMember:
     subject: Subject
+    top_area: GrowthArea | None
     step: StepCard | None  # the last thing to try, and how it went
     waiting: int  # feedback requests waiting for their answer
 
@@ -140,52 +140,109 @@ class TalentService:
 
     def review(self, *, manager_id: int | None = None, with_bias: bool = False) -> TalentReview:
         """Everyone active, or ``manager_id``'s confirmed reports; ``with_bias``: and the bias
-        report (for HR)."""
+        report (for HR). A fixed number of queries, whatever the number of people."""
         now = self._clock()
         since = now - timedelta(days=WINDOW_DAYS)
-        delivery = [k.key for k in self._framework.delivery]
-        leadership = [k.key for k in self._framework.leadership]
-        subjects: list[Subject] = []
-        ratings_seen: list[Rating] = []
+        kpis = self._framework.kpis
         with self._db.transaction() as session:
             people = people_repo.reviewable(session, manager_id=manager_id)
             managers = people_repo.by_ids(session, {p.manager_id for p in people if p.manager_id is not None})
-            for start in range(0, len(people), BATCH):
-                batch = people[start : start + BATCH]
-                ids = [id_of(p) for p in batch]
-                calibration, read = self._growth.evidence(session, ids, now)
-                sources = growth_repo.feedback_sources(session, ids, since=since)
-                for person in batch:
-                    reading, ratings = read[id_of(person)]
-                    d = dimension_level("delivery", delivery, ratings, calibration, reading, self._rules)
-                    lead = dimension_level(
-                        "leadership", leadership, ratings, calibration, reading, self._rules
+            scope = [id_of(p) for p in people] if manager_id is not None else None
+            calibration = self._growth.calibration(session, now)
+            cells = self._cells(session, since, now, scope, calibration)
+            figures = person_figures(
+                cells.cells,
+                cells.leniency,
+                [k.key for k in kpis],
+                [k.dimension is Dimension.LEADERSHIP for k in kpis],
+                self._rules,
+            )
+            sources = growth_repo.feedback_sources(session, scope, since=since)
+            none = _nothing(kpis, self._rules)
+            subjects = []
+            for person in people:
+                mine = figures.get(id_of(person), none)
+                n = sources_of(sources.get(id_of(person), []))
+                manager = managers.get(person.manager_id) if person.manager_id is not None else None
+                subjects.append(
+                    Subject(
+                        person=PersonRef.of(person),
+                        manager=PersonRef.of(manager) if manager is not None else None,
+                        kpis=mine.kpis,
+                        delivery=mine.delivery,
+                        leadership=mine.leadership,
+                        sources=n,
+                        readiness=readiness(mine.delivery, mine.leadership, n, self._rules),
+                        placement=placement(mine.delivery, mine.leadership, self._rules),
                     )
-                    n = sources_of(sources.get(id_of(person), []))
-                    manager = managers.get(person.manager_id) if person.manager_id is not None else None
-                    subjects.append(
-                        Subject(
-                            person=PersonRef.of(person),
-                            manager=PersonRef.of(manager) if manager is not None else None,
-                            reading=reading,
-                            delivery=d,
-                            leadership=lead,
-                            sources=n,
-                            readiness=readiness(d, lead, n, self._rules),
-                            placement=placement(d, lead, self._rules),
-                        )
-                    )
-                    if with_bias:
-                        ratings_seen.extend(ratings)
-            bias = self._bias(session, people, managers, ratings_seen, now) if with_bias else None
+                )
+            bias = self._bias(session, people, managers, cells.cells, now) if with_bias else None
         return TalentReview(now, self._rules, self._framework, tuple(subjects), bias)
+
+    def _cells(
+        self,
+        session: Session,
+        since: datetime,
+        now: datetime,
+        scope: list[int] | None,
+        calibration: Calibration,
+    ) -> _Cells:
+        """The rows of ``rater_cells`` as arrays, with each rater's leniency."""
+        scales = self._growth.scales
+        codes = {k: i for i, k in enumerate(scales)}
+        kinds = {"manager": 0, "peer": 1, "report": 2}
+        columns: list[list[float]] = [[], [], [], [], [], [], []]
+        counters: dict[tuple[int, float], int] = {}
+        for chunk in growth_repo.rater_cells(session, since=since, now=now, subject_ids=scope):
+            for giver, subject, kpi, relation, anonymous, batch, count, total in chunk:
+                code = codes.get(kpi)
+                if code is None:
+                    continue  # a KPI the framework no longer has
+                a, b = scales[kpi]
+                # An anonymous rater counts once per batch, never merged with their named ratings.
+                counter = counters.setdefault((giver, batch), -len(counters) - 1) if anonymous else giver
+                for column, value in zip(
+                    columns,
+                    (
+                        subject,
+                        giver,
+                        counter,
+                        code,
+                        3 if anonymous else kinds.get(relation, 1),
+                        count,
+                        a * total + b * count,
+                    ),
+                    strict=True,
+                ):
+                    column.append(value)
+        subjects, raters, counter_ids, kpi_codes, kind_codes, counts = (
+            np.asarray(c, dtype=np.int64) for c in columns[:6]
+        )
+        if len(counter_ids):  # anonymous counters after every rater id
+            counter_ids = np.where(counter_ids < 0, int(raters.max()) - counter_ids, counter_ids)
+        width = int(raters.max()) + 1 if len(raters) else 1
+        leniency = np.zeros(width)
+        for rater in np.unique(raters).tolist():
+            leniency[rater] = calibration.leniency_of(rater)
+        return _Cells(
+            Cells(
+                subjects,
+                raters,
+                counter_ids,
+                kpi_codes,
+                kind_codes,
+                counts,
+                np.asarray(columns[6], dtype=np.float64),
+            ),
+            leniency,
+        )
 
     def _bias(
         self,
         session: Session,
         people: Sequence[Person],
         managers: dict[int, Person],
-        ratings: list[Rating],
+        cells: Cells,
         now: datetime,
     ) -> BiasReport:
         since = now - timedelta(days=WINDOW_DAYS)
@@ -193,25 +250,35 @@ class TalentService:
         named = self._growth.named_calibration(session, now)
         habits = rater_habits(named)
         raters = people_repo.by_ids(session, [int(h.rater) for h in habits])  # type: ignore[call-overload]
-        notes = []
-        ids = [id_of(p) for p in people]
-        for start in range(0, len(ids), BATCH):
-            for subject, note in growth_repo.visible_notes(session, ids[start : start + BATCH], since=since):
-                notes.append((team_of.get(subject), personality_word(note)))
+        selves = {
+            person: [
+                self._growth.on_scale(kpi, score)
+                for kpi, (score, _) in scores.items()
+                if kpi in self._growth.scales
+            ]
+            for person, scores in growth_repo.latest_self_scores(session, list(team_of)).items()
+        }
+        notes = [
+            (team_of.get(subject), personality_word(note))
+            for subject, note in growth_repo.visible_notes(session, None, since=since)
+        ]
         ref = {pid: PersonRef.of(p) for pid, p in managers.items()}
+        teams = kinds_by_team(cells, team_of, selves)
         return BiasReport(
             habits=tuple((PersonRef.of(raters[int(h.rater)]), h) for h in habits if int(h.rater) in raters),  # type: ignore[call-overload]
-            teams=tuple((ref[int(t.team)], t) for t in kinds_by_team(ratings, team_of) if int(t.team) in ref),  # type: ignore[call-overload]
+            teams=tuple((ref[int(t.team)], t) for t in teams if int(t.team) in ref),  # type: ignore[call-overload]
             words=tuple(
-                (ref.get(int(w.group)) if w.group is not None else None, w) for w in personality_shares(notes)
-            ),  # type: ignore[call-overload]
+                (ref.get(int(w.group)) if w.group is not None else None, w)  # type: ignore[call-overload]
+                for w in personality_shares(notes)
+                if w.group is None or int(w.group) in ref  # type: ignore[call-overload]
+            ),
         )
 
     # -- who reads what ----------------------------------------------------------------------
 
     def team(self, manager_slack_id: str) -> TeamReview:
-        """``/growth team``: the manager's confirmed reports (nobody else), with their last thing
-        to try and the requests waiting for them."""
+        """``/growth team``: the manager's confirmed reports (nobody else), with their top growth
+        area, their last thing to try (once coaching is shared) and the requests waiting for them."""
         me = self._people.known(manager_slack_id)
         review = self.review(manager_id=id_of(me))
         if not review.subjects:
@@ -221,21 +288,24 @@ class TalentService:
             )
         ids = [s.person.person_id for s in review.subjects]
         with self._db.transaction() as session:
+            _, read = self._growth.evidence(session, ids, review.at)
             waiting = growth_repo.requests_waiting(session, ids, since=review.at)
             steps = {pid: growth_repo.recent_steps(session, pid, limit=1) for pid in ids}
             shared = {pid for pid in ids if self._growth.coaches(session, manager_slack_id, pid)}
-        members = tuple(
-            TeamMember(
-                subject=s,
-                # The thing to try is the person's own; their manager sees it once coaching is shared.
-                step=self._growth.step_card(steps[s.person.person_id][0])
-                if steps[s.person.person_id] and s.person.person_id in shared
-                else None,
-                waiting=waiting.get(s.person.person_id, (0, 0))[0],
+        members = []
+        for s in review.subjects:
+            pid = s.person.person_id
+            areas = read[pid][0].growth_areas
+            members.append(
+                TeamMember(
+                    subject=s,
+                    top_area=areas[0] if areas else None,
+                    # The thing to try is the person's own; their manager sees it once coaching is shared.
+                    step=self._growth.step_card(steps[pid][0]) if steps[pid] and pid in shared else None,
+                    waiting=waiting.get(pid, (0, 0))[0],
+                )
             )
-            for s in review.subjects
-        )
-        return TeamReview(PersonRef.of(me), review, members)
+        return TeamReview(PersonRef.of(me), review, tuple(members))
 
     def hr_review(self, actor: str, *, via: str) -> TalentReview:
         """Everyone, with the bias report: admins only, refused and done alike audited."""
@@ -280,7 +350,7 @@ class TalentService:
         candidates = []
         for subject in review.subjects:
             if subject.readiness.category in (Category.READY_NOW, Category.READY_WITH_DEVELOPMENT):
-                levels = {k: _level(subject.reading, k) for k in role.kpis}
+                levels = {k: subject.kpis[k].calibrated if k in subject.kpis else None for k in role.kpis}
                 gaps = tuple((k, v) for k, v in levels.items() if v is None or v < role.level)
                 candidates.append((Candidate(subject, gaps), sum(v or 0.0 for v in levels.values())))
         ready_now_first = {Category.READY_NOW: 0, Category.READY_WITH_DEVELOPMENT: 1}
@@ -302,6 +372,17 @@ class TalentService:
         return Succession(role, tuple(c for c, _ in candidates), len(review.subjects))
 
 
-def _level(reading: PersonReading, kpi: str) -> float | None:
-    read = reading.kpi(kpi)
-    return read.calibrated if read is not None else None
+@dataclass(frozen=True)
+class _Cells:
+    cells: Cells
+    leniency: FloatArray  # per rater id
+
+
+def _nothing(kpis: Sequence[Kpi], rules: TalentRules) -> PersonFigures:
+    """The figures of someone nobody has rated."""
+    empty = {k.key: KpiFigures(None, None, 0, 0) for k in kpis}
+    sides = [
+        DimensionLevel(name, None, None, 0, 0, sum(1 for k in kpis if k.dimension is dimension), 0, 0)
+        for name, dimension in (("delivery", Dimension.DELIVERY), ("leadership", Dimension.LEADERSHIP))
+    ]
+    return PersonFigures(empty, sides[0], sides[1])

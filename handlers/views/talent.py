@@ -91,8 +91,8 @@ def _member_blocks(member: TeamMember, review: TalentReview) -> list[Block]:
     lines = [f"*{_e(s.person.name)}* · {s.readiness.category.value}", _e(s.readiness.reason)]
     if s.placement is not None:
         lines.append(f"On the map: {s.placement.shown()}")
-    if s.reading.growth_areas:
-        area = s.reading.growth_areas[0]
+    if member.top_area is not None:
+        area = member.top_area
         why = ", ".join(WHY_WORDS[w] for w in area.why).replace("your", "their")
         lines.append(f"Top growth area: *{_e(labels.get(area.kpi, area.kpi))}* ({why})")
     if member.step is not None:

@@ -374,30 +374,71 @@ def recent_steps(session: Session, person_id: int, *, limit: int = 2) -> list[Gr
 
 
 def feedback_sources(
-    session: Session, subject_ids: Iterable[int], *, since: datetime
+    session: Session, subject_ids: Iterable[int] | None, *, since: datetime
 ) -> dict[int, list[int | None]]:
-    """Per person, the projects their visible feedback since ``since`` came from (None: feedback
-    outside projects), each once. One query."""
-    rows = session.exec(
-        select(Feedback.subject_id, Feedback.project_id)
-        .where(col(Feedback.subject_id).in_(list(subject_ids)), *_visible_feedback(since))
-        .distinct()
-    )
+    """Per person (of ``subject_ids``, or everyone), the projects their visible feedback since
+    ``since`` came from (None: feedback outside projects), each once. One query."""
+    query = select(Feedback.subject_id, Feedback.project_id).where(*_visible_feedback(since)).distinct()
+    if subject_ids is not None:
+        query = query.where(col(Feedback.subject_id).in_(list(subject_ids)))
     sources: dict[int, list[int | None]] = {}
-    for subject, project in rows:
+    for subject, project in session.exec(query):
         sources.setdefault(subject, []).append(project)
     return sources
 
 
 def visible_notes(
-    session: Session, subject_ids: Iterable[int], *, since: datetime
+    session: Session, subject_ids: Iterable[int] | None, *, since: datetime
 ) -> Iterator[tuple[int, str]]:
-    """The notes of the visible feedback about ``subject_ids`` since ``since``: (subject, note),
-    one per non-empty note, streamed. No giver: only what the notes say, and about whom."""
-    query = select(
-        Feedback.subject_id, Feedback.delivery_note, Feedback.strengths_note, Feedback.growth_note
-    ).where(col(Feedback.subject_id).in_(list(subject_ids)), *_visible_feedback(since))
+    """The notes of the visible feedback about ``subject_ids`` (or everyone) since ``since``:
+    (subject, note), one per non-empty note, streamed. No giver: only what the notes say, and
+    about whom."""
+    query = select(Feedback.subject_id, Feedback.delivery_note, Feedback.strengths_note, Feedback.growth_note)
+    query = query.where(*_visible_feedback(since))
+    if subject_ids is not None:
+        query = query.where(col(Feedback.subject_id).in_(list(subject_ids)))
     for subject, *notes in session.execute(query.execution_options(yield_per=5_000)):
         for note in notes:
             if note:
                 yield subject, note
+
+
+def rater_cells(
+    session: Session,
+    *,
+    since: datetime,
+    now: datetime,
+    subject_ids: Iterable[int] | None = None,
+    chunk: int = 20_000,
+) -> Iterator[Sequence[Row[Any]]]:
+    """The visible ratings (see ``_visible``) from ``since`` to ``now`` — of ``subject_ids``, or of
+    everyone — summed per giver, person, KPI, relation and release batch, streamed in chunks of
+    rows ``(giver_id, subject_id, kpi, relation, anonymous, batch, count, sum)``: ``batch`` is an
+    anonymous rating's release in seconds since the epoch (its batch), None for named ones. What
+    the talent review reads, without a row per rating or per week crossing into Python."""
+    at = _epoch(session, _VISIBLE_AT)
+    batch = case((col(Feedback.anonymous).is_(True), at), else_=None)
+    query = _visible(
+        select(
+            Feedback.giver_id,
+            Feedback.subject_id,
+            Rating.kpi,
+            type_coerce(Feedback.relation, String),
+            type_coerce(Feedback.anonymous, Boolean),
+            type_coerce(batch, Float).label("rating_batch"),
+            func.count(col(Rating.score)),
+            func.sum(col(Rating.score)),
+        ),
+        since,
+    ).where(now >= _VISIBLE_AT)
+    if subject_ids is not None:
+        query = query.where(col(Feedback.subject_id).in_(list(subject_ids)))
+    query = query.group_by(
+        col(Feedback.giver_id),
+        col(Feedback.subject_id),
+        col(Rating.kpi),
+        col(Feedback.relation),
+        col(Feedback.anonymous),
+        literal_column("rating_batch"),
+    )
+    yield from session.execute(query.execution_options(yield_per=chunk)).partitions()

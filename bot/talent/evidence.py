@@ -1,0 +1,205 @@
+"""What the talent review reads about everyone at once, as arrays: per person and KPI the raw and
+calibrated level with its evidence, per person and dimension the level with its interval, and
+per team the ratings by rater kind.
+
+Vectorised with numpy over ratings the database summed per rater, person, KPI, relation and
+release batch (``storage.repositories.growth.rater_cells``): no Python object per rating, so
+10,000 people take seconds. The figures are those of the growth analytics
+(``bot.analytics.readings``) — a KPI is read once ``MIN_RATERS`` different raters rated it, each
+rating less its rater's leniency — and raters are counted as they count them: an anonymous
+rater once per release batch, never merged with their named ratings.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from bot.analytics.calibration import FloatArray, IntArray, RaterKind
+from bot.analytics.readings import MIN_RATERS
+from bot.talent.readiness import DimensionLevel
+from bot.talent.rules import TalentRules
+
+KIND_CODES = (RaterKind.MANAGER, RaterKind.PEER, RaterKind.REPORT, RaterKind.ANONYMOUS)
+DIMENSIONS = ("delivery", "leadership")
+
+
+@dataclass(frozen=True)
+class Cells:
+    """Ratings summed per rater, person, KPI and (for anonymous ones) release batch: parallel
+    arrays, one entry per sum."""
+
+    subjects: IntArray
+    raters: IntArray  # who rated, for their leniency
+    counters: IntArray  # who they count as: the rater, or (anonymous) the rater in that batch
+    kpis: IntArray  # positions in the framework's KPIs
+    kinds: IntArray  # positions in ``KIND_CODES``
+    counts: IntArray
+    totals: FloatArray  # the scores summed, on the 1-5 scale
+
+
+@dataclass(frozen=True)
+class KpiFigures:
+    raw: float | None  # None below MIN_RATERS
+    calibrated: float | None
+    ratings: int
+    raters: int
+
+
+@dataclass(frozen=True)
+class PersonFigures:
+    kpis: dict[str, KpiFigures]
+    delivery: DimensionLevel
+    leadership: DimensionLevel
+
+
+def person_figures(
+    cells: Cells,
+    leniency: FloatArray,  # per rater id (indexed by ``cells.raters``)
+    kpi_keys: Sequence[str],
+    leadership: Sequence[bool],  # per KPI: whether it is a leadership KPI
+    rules: TalentRules,
+) -> dict[int, PersonFigures]:
+    """Every person the cells are about."""
+    n_kpis = len(kpi_keys)
+    people, person = np.unique(cells.subjects, return_inverse=True)
+    n_people = len(people)
+    adjusted = cells.totals - cells.counts * leniency[cells.raters]
+    cell = person * n_kpis + cells.kpis
+    size = n_people * n_kpis
+    count = np.bincount(cell, cells.counts, minlength=size)
+    total = np.bincount(cell, cells.totals, minlength=size)
+    fair = np.bincount(cell, adjusted, minlength=size)
+    raters = _distinct(cell, cells.counters, size)
+    read = raters >= MIN_RATERS
+    safe = np.maximum(count, 1)
+    raw, calibrated = total / safe, np.clip(fair / safe, 1.0, 5.0)
+    is_lead = np.asarray(leadership, dtype=np.int64)
+    # Per person and dimension: each rater's calibrated average, then their mean and spread.
+    side = person * 2 + is_lead[cells.kpis]
+    width = int(cells.counters.max()) + 1 if len(cells.counters) else 1
+    groups, group = np.unique(side * width + cells.counters, return_inverse=True)
+    group_count = np.bincount(group, cells.counts)
+    group_mean = np.bincount(group, adjusted) / np.maximum(group_count, 1)
+    owner = groups // width  # person * 2 + dimension
+    k = np.bincount(owner, minlength=n_people * 2)
+    s1 = np.bincount(owner, group_mean, minlength=n_people * 2)
+    s2 = np.bincount(owner, group_mean**2, minlength=n_people * 2)
+    dimension_ratings = np.bincount(owner, group_count, minlength=n_people * 2)
+    level = s1 / np.maximum(k, 1)
+    spread = np.sqrt(np.maximum(s2 - k * level**2, 0.0) / np.maximum(k - 1, 1))
+    kpi_side = np.arange(size) // n_kpis * 2 + np.tile(is_lead, n_people)
+    kpis_read = np.bincount(kpi_side, read, minlength=n_people * 2)
+    kpis_above = np.bincount(
+        kpi_side, read & (calibrated >= rules.ready_now.kpi_level), minlength=n_people * 2
+    )
+    totals = [sum(1 for lead in leadership if lead == d) for d in (False, True)]
+    figures: dict[int, PersonFigures] = {}
+    for p, person_id in enumerate(people.tolist()):
+        kpis = {}
+        for i, key in enumerate(kpi_keys):
+            c = p * n_kpis + i
+            enough = bool(read[c])
+            kpis[key] = KpiFigures(
+                raw=float(raw[c]) if enough else None,
+                calibrated=float(calibrated[c]) if enough else None,
+                ratings=int(count[c]),
+                raters=int(raters[c]),
+            )
+        sides = []
+        for d in (0, 1):
+            j = p * 2 + d
+            n = int(k[j])
+            sides.append(
+                DimensionLevel(
+                    name=DIMENSIONS[d],
+                    level=min(5.0, max(1.0, float(level[j]))) if n >= 2 else None,
+                    se=max(float(spread[j]), rules.min_spread) / math.sqrt(n) if n >= 2 else None,
+                    raters=n,
+                    ratings=int(dimension_ratings[j]),
+                    kpis_total=totals[d],
+                    kpis_read=int(kpis_read[j]),
+                    kpis_above=int(kpis_above[j]),
+                )
+            )
+        figures[int(person_id)] = PersonFigures(kpis, sides[0], sides[1])
+    return figures
+
+
+@dataclass(frozen=True)
+class KindMean:
+    kind: RaterKind
+    mean: float  # raw: the kinds' differences are what the report shows
+    raters: int
+    ratings: int
+
+
+@dataclass(frozen=True)
+class TeamKinds:
+    team: Hashable  # the manager's id
+    people: int
+    kinds: tuple[KindMean, ...]  # managers, peers, reports, self, anonymous: those that rated
+
+    @property
+    def spread(self) -> float:
+        """The largest difference between two kinds' means (self included)."""
+        means = [k.mean for k in self.kinds]
+        return max(means) - min(means) if len(means) >= 2 else 0.0
+
+
+MIN_SELF_PEOPLE = 3  # a team's self-ratings are shown as a mean of at least this many people's
+
+
+def kinds_by_team(
+    cells: Cells,
+    team_of: dict[int, int],
+    selves: dict[int, list[float]],  # person -> their latest self-ratings, on the 1-5 scale
+) -> list[TeamKinds]:
+    """Per team (people who confirmed the same manager), the mean raw rating by rater kind, the
+    teams whose kinds differ most first. Self-ratings are a person's own: a team's appear only
+    as the mean of at least ``MIN_SELF_PEOPLE`` people's."""
+    team_ids = sorted(set(team_of.values()))
+    index = {t: i for i, t in enumerate(team_ids)}
+    teams = np.asarray(
+        [index.get(team_of.get(int(s), -1), -1) for s in cells.subjects.tolist()], dtype=np.int64
+    )
+    mine = teams >= 0
+    n_kinds = len(KIND_CODES)
+    key = teams[mine] * n_kinds + cells.kinds[mine]
+    size = len(team_ids) * n_kinds
+    count = np.bincount(key, cells.counts[mine], minlength=size)
+    total = np.bincount(key, cells.totals[mine], minlength=size)
+    raters = _distinct(key, cells.counters[mine], size)
+    people = _distinct(teams[mine], cells.subjects[mine], len(team_ids))
+    result = []
+    for t, team in enumerate(team_ids):
+        kinds = [
+            KindMean(
+                kind,
+                float(total[t * n_kinds + i] / count[t * n_kinds + i]),
+                int(raters[t * n_kinds + i]),
+                int(count[t * n_kinds + i]),
+            )
+            for i, kind in enumerate(KIND_CODES)
+            if count[t * n_kinds + i]
+        ]
+        own = [scores for person, scores in selves.items() if team_of.get(person) == team and scores]
+        if len(own) >= MIN_SELF_PEOPLE:
+            flat = [s for scores in own for s in scores]
+            kinds.insert(3, KindMean(RaterKind.SELF, sum(flat) / len(flat), len(own), len(flat)))
+        if kinds:
+            result.append(TeamKinds(team, int(people[t]), tuple(kinds)))
+    result.sort(key=lambda t: (-round(t.spread, 9), str(t.team)))
+    return result
+
+
+def _distinct(groups: IntArray, members: IntArray, size: int) -> IntArray:
+    """Per group, how many distinct members it has."""
+    if len(groups) == 0:
+        return np.zeros(size, dtype=np.int64)
+    width = int(members.max()) + 1
+    pairs = np.unique(groups.astype(np.int64) * width + members)
+    return np.bincount(pairs // width, minlength=size)
