@@ -15,14 +15,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from matplotlib.image import imread
+from slack_sdk import WebClient
 from sqlmodel import select
 
 from bot.analytics.synthetic import talent_company
+from bot.app import Brickwork, build_app
 from bot.framework import load_framework
+from bot.settings import load_settings
 from bot.talent.chart import STYLE, MapPoint, render_map
 from bot.talent.readiness import Category, DimensionLevel, Sources, band, placement, readiness
 from bot.talent.rules import TalentRulesError, load_talent_rules, parse_talent_rules
 from bot.talent.sample import slack_id, write_talent_company
+from bot.talent.service import TalentReview
 from storage.db import Database
 from storage.models import AuditAction, AuditEntry, AuditOutcome, Feedback, Person
 from tests.cli import brickwork
@@ -320,7 +324,8 @@ def test_the_bias_report_leads_with_the_planted_raters_and_never_names_an_anonym
             session.add(replace_anonymous(item))
         names = {p.id: p.name for p in session.exec(select(Person))}
     review = review_of(url)
-    habits = review.bias.habits  # type: ignore[union-attr]
+    assert review.bias is not None
+    habits = review.bias.habits
     planted = {names[ids[p]] for p in company.lenient | company.severe}
     assert {person.name for person, _ in habits[:4]} == planted
     assert all(h.sure for _, h in habits[:4])
@@ -329,10 +334,37 @@ def test_the_bias_report_leads_with_the_planted_raters_and_never_names_an_anonym
         assert (habit.leniency.measured > 0.6) if lenient else (habit.leniency.measured < -0.6)
     assert names[ids[quiet]] not in {person.name for person, _ in habits}
     # Teams by rater kind, and the team whose notes lean on personality words comes first.
-    words = review.bias.words  # type: ignore[union-attr]
+    words = review.bias.words
     assert words[0][0] is not None and words[0][0].name == names[ids[company.personal_team]]
     assert (words[0][1].share or 0) > 0.3 > (words[1][1].share or 0)
-    assert review.bias.teams  # type: ignore[union-attr]
+    assert review.bias.teams
+
+
+def test_the_review_reads_the_same_figures_as_the_growth_analytics(company_db: tuple[str, Database]) -> None:
+    """The review's arrays and ``/growth``'s readings are two ways to one answer: per person and
+    KPI, the same raw and calibrated levels and the same evidence (anonymous raters counted once
+    per batch)."""
+    url, db = company_db
+    write_talent_company(db, talent_company(now=datetime.now(UTC)))
+    built = app_for(url)
+    try:
+        review = built.services.talent.review()
+        ids = [s.person.person_id for s in review.subjects]
+        with built.services.db.transaction() as session:
+            _, read = built.services.growth.evidence(session, ids, review.at)
+    finally:
+        built.close()
+    compared = 0
+    for subject in review.subjects:
+        reading = read[subject.person.person_id][0]
+        for key, figures in subject.kpis.items():
+            kpi = reading.kpi(key)
+            assert kpi is not None
+            assert (figures.ratings, figures.raters) == (kpi.evidence.ratings, kpi.evidence.raters), key
+            for mine, theirs in ((figures.raw, kpi.raw), (figures.calibrated, kpi.calibrated)):
+                assert (mine is None) == (theirs is None) and abs((mine or 0) - (theirs or 0)) < 1e-4, key
+            compared += figures.calibrated is not None
+    assert compared > 300
 
 
 def replace_anonymous(item: Feedback) -> Feedback:
@@ -340,16 +372,16 @@ def replace_anonymous(item: Feedback) -> Feedback:
     return item
 
 
-def review_of(url: str) -> object:
-    from slack_sdk import WebClient
-
-    from bot.app import build_app
-    from bot.settings import load_settings
-
-    built = build_app(
+def app_for(url: str) -> Brickwork:
+    """The app built in this process on ``url`` (Slack unreachable: nothing here calls it)."""
+    return build_app(
         load_settings({"DATABASE_URL": url, "SLACK_BOT_TOKEN": "xoxb-test-0000"}),
         client=WebClient(base_url="http://127.0.0.1:9/"),
     )
+
+
+def review_of(url: str) -> TalentReview:
+    built = app_for(url)
     try:
         return built.services.talent.review(with_bias=True)
     finally:

@@ -268,11 +268,6 @@ class GrowthService:
         """The calibration readings use now (fitted over everyone's visible ratings)."""
         return self._calibration(session, now - timedelta(days=WINDOW_DAYS)).calibration
 
-    def named_calibration(self, session: Session, now: datetime) -> Calibration:
-        """Fitted over named ratings alone: whose habits a report may show by name (an anonymous
-        rating must not move its giver's figures)."""
-        return Calibration.from_sums(self._sums(session, now - timedelta(days=WINDOW_DAYS), named_only=True))
-
     @staticmethod
     def coaches(session: Session, reader: str, subject_id: int) -> bool:
         """Whether ``reader`` has shared coaching with the person."""
@@ -316,7 +311,7 @@ class GrowthService:
             self._fitted = _Fitted(mark, calibration, started, took > QUICK_FIT_SECONDS, number)
             return self._fitted
 
-    def _sums(self, session: Session, since: datetime, *, named_only: bool = False) -> RatingSums:
+    def _sums(self, session: Session, since: datetime) -> RatingSums:
         """Everyone's visible ratings summed by rater, person and KPI by the database, on the 1-5
         scale, as arrays (a row per rater, person and KPI; none per rating)."""
         scales = self.scales
@@ -324,7 +319,7 @@ class GrowthService:
         a = np.asarray([scales[k][0] for k in codes], dtype=np.float64)
         b = np.asarray([scales[k][1] for k in codes], dtype=np.float64)
         parts: list[IntArray] = []
-        for chunk in growth_repo.rating_sums(session, since=since, named_only=named_only):
+        for chunk in growth_repo.rating_sums(session, since=since):
             known = (r for r in chunk if r[2] in codes)  # a KPI the framework no longer has: left out
             flat = (v for r in known for v in (r[0], r[1], codes[r[2]], r[3], r[4], r[5]))
             parts.append(np.fromiter(flat, dtype=np.int32).reshape(-1, 6))  # ids, counts, sums: all small

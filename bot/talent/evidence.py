@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bot.analytics.calibration import FloatArray, IntArray, RaterKind
+from bot.analytics.calibration import FloatArray, IntArray, RaterKind, RatingSums
 from bot.analytics.readings import MIN_RATERS
 from bot.talent.readiness import DimensionLevel
 from bot.talent.rules import TalentRules
@@ -39,6 +39,30 @@ class Cells:
     kinds: IntArray  # positions in ``KIND_CODES``
     counts: IntArray
     totals: FloatArray  # the scores summed, on the 1-5 scale
+    squares: FloatArray  # their squares summed
+
+
+def rating_sums(cells: Cells, kpi_names: tuple[str, ...], *, named_only: bool) -> RatingSums:
+    """The cells summed per rater, person and KPI, as calibration is fitted over them
+    (``named_only``: named ratings alone, for habits a report shows by name)."""
+    keep = (
+        cells.kinds != KIND_CODES.index(RaterKind.ANONYMOUS)
+        if named_only
+        else np.ones(len(cells.kinds), bool)
+    )
+    raters, subjects, kpis = cells.raters[keep], cells.subjects[keep], cells.kpis[keep]
+    n_kpis = len(kpi_names)
+    width = int(subjects.max()) + 1 if len(subjects) else 1
+    keys, row = np.unique((raters * width + subjects) * n_kpis + kpis, return_inverse=True)
+    return RatingSums(
+        raters=keys // n_kpis // width,
+        subjects=keys // n_kpis % width,
+        kpis=keys % n_kpis,
+        counts=np.bincount(row, cells.counts[keep]).astype(np.int64),
+        sums=np.bincount(row, cells.totals[keep]),
+        squares=np.bincount(row, cells.squares[keep]),
+        kpi_names=kpi_names,
+    )
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,15 @@ from bot.framework import Dimension, Framework, Kpi
 from bot.growth.service import WINDOW_DAYS, GrowthService, StepCard
 from bot.people.directory import PeopleService, PersonRef
 from bot.talent.bias import RaterHabit, WordShare, personality_shares, rater_habits
-from bot.talent.evidence import Cells, KpiFigures, PersonFigures, TeamKinds, kinds_by_team, person_figures
+from bot.talent.evidence import (
+    Cells,
+    KpiFigures,
+    PersonFigures,
+    TeamKinds,
+    kinds_by_team,
+    person_figures,
+    rating_sums,
+)
 from bot.talent.readiness import (
     Category,
     DimensionLevel,
@@ -148,8 +156,7 @@ class TalentService:
             people = people_repo.reviewable(session, manager_id=manager_id)
             managers = people_repo.by_ids(session, {p.manager_id for p in people if p.manager_id is not None})
             scope = [id_of(p) for p in people] if manager_id is not None else None
-            calibration = self._growth.calibration(session, now)
-            cells = self._cells(session, since, now, scope, calibration)
+            cells = self._cells(session, since, now, scope)
             figures = person_figures(
                 cells.cells,
                 cells.leniency,
@@ -176,79 +183,74 @@ class TalentService:
                         placement=placement(mine.delivery, mine.leadership, self._rules),
                     )
                 )
-            bias = self._bias(session, people, managers, cells.cells, now) if with_bias else None
+            bias = self._bias(session, people, managers, cells, now) if with_bias else None
         return TalentReview(now, self._rules, self._framework, tuple(subjects), bias)
 
-    def _cells(
-        self,
-        session: Session,
-        since: datetime,
-        now: datetime,
-        scope: list[int] | None,
-        calibration: Calibration,
-    ) -> _Cells:
-        """The rows of ``rater_cells`` as arrays, with each rater's leniency."""
+    def _cells(self, session: Session, since: datetime, now: datetime, scope: list[int] | None) -> _Cells:
+        """The rows of ``rater_cells`` as arrays on the 1-5 scale, each rater's leniency fitted over
+        them, and the fit over named ratings alone (rater habits): one pass over the ratings."""
         scales = self._growth.scales
-        codes = {k: i for i, k in enumerate(scales)}
+        names = tuple(scales)
+        codes = {k: i for i, k in enumerate(names)}
         kinds = {"manager": 0, "peer": 1, "report": 2}
-        columns: list[list[float]] = [[], [], [], [], [], [], []]
-        counters: dict[tuple[int, float], int] = {}
+        parts = []
         for chunk in growth_repo.rater_cells(session, since=since, now=now, subject_ids=scope):
-            for giver, subject, kpi, relation, anonymous, batch, count, total in chunk:
-                code = codes.get(kpi)
-                if code is None:
-                    continue  # a KPI the framework no longer has
-                a, b = scales[kpi]
-                # An anonymous rater counts once per batch, never merged with their named ratings.
-                counter = counters.setdefault((giver, batch), -len(counters) - 1) if anonymous else giver
-                for column, value in zip(
-                    columns,
-                    (
-                        subject,
-                        giver,
-                        counter,
-                        code,
-                        3 if anonymous else kinds.get(relation, 1),
-                        count,
-                        a * total + b * count,
-                    ),
-                    strict=True,
-                ):
-                    column.append(value)
-        subjects, raters, counter_ids, kpi_codes, kind_codes, counts = (
-            np.asarray(c, dtype=np.int64) for c in columns[:6]
+            rows = np.asarray(chunk, dtype=object).reshape(-1, 9)
+            kpi = np.fromiter((codes.get(k, -1) for k in rows[:, 2]), np.int64, len(rows))
+            kind = np.fromiter((kinds.get(r, 1) for r in rows[:, 3]), np.int64, len(rows))
+            anonymous = rows[:, 4].astype(bool)
+            batch = np.where(anonymous, rows[:, 5], 0.0).astype(np.float64)
+            numbers = rows[:, [0, 1, 6, 7, 8]].astype(np.float64)
+            known = kpi >= 0  # a KPI the framework no longer has is left out
+            parts.append((numbers[known], kpi[known], np.where(anonymous, 3, kind)[known], batch[known]))
+        if parts:
+            numbers = np.concatenate([p[0] for p in parts])
+            kpi, kind, batch = (np.concatenate([p[i] for p in parts]) for i in (1, 2, 3))
+        else:
+            numbers, kpi, kind, batch = (
+                np.zeros((0, 5)),
+                *(np.zeros(0, np.int64) for _ in range(2)),
+                np.zeros(0),
+            )
+        raters, subjects = numbers[:, 0].astype(np.int64), numbers[:, 1].astype(np.int64)
+        counts, total, squares = numbers[:, 2].astype(np.int64), numbers[:, 3], numbers[:, 4]
+        a = np.asarray([scales[k][0] for k in names])[kpi]
+        b = np.asarray([scales[k][1] for k in names])[kpi]
+        # An anonymous rater counts once per batch, never merged with their named ratings.
+        anonymous = kind == 3
+        counters = raters.copy()
+        if anonymous.any():
+            _, batch_of = np.unique(
+                np.stack([raters[anonymous], batch[anonymous]]), axis=1, return_inverse=True
+            )
+            counters[anonymous] = int(raters.max()) + 1 + batch_of.ravel()
+        cells = Cells(
+            subjects=subjects,
+            raters=raters,
+            counters=counters,
+            kpis=kpi,
+            kinds=kind,
+            counts=counts,
+            totals=a * total + b * counts,
+            squares=a * a * squares + 2 * a * b * total + b * b * counts,
         )
-        if len(counter_ids):  # anonymous counters after every rater id
-            counter_ids = np.where(counter_ids < 0, int(raters.max()) - counter_ids, counter_ids)
-        width = int(raters.max()) + 1 if len(raters) else 1
-        leniency = np.zeros(width)
+        everyone = Calibration.from_sums(rating_sums(cells, names, named_only=False))
+        leniency = np.zeros(int(raters.max()) + 1 if len(raters) else 1)
         for rater in np.unique(raters).tolist():
-            leniency[rater] = calibration.leniency_of(rater)
-        return _Cells(
-            Cells(
-                subjects,
-                raters,
-                counter_ids,
-                kpi_codes,
-                kind_codes,
-                counts,
-                np.asarray(columns[6], dtype=np.float64),
-            ),
-            leniency,
-        )
+            leniency[rater] = everyone.leniency_of(rater)
+        return _Cells(cells, leniency, Calibration.from_sums(rating_sums(cells, names, named_only=True)))
 
     def _bias(
         self,
         session: Session,
         people: Sequence[Person],
         managers: dict[int, Person],
-        cells: Cells,
+        cells: _Cells,
         now: datetime,
     ) -> BiasReport:
         since = now - timedelta(days=WINDOW_DAYS)
         team_of = {id_of(p): p.manager_id for p in people if p.manager_id is not None}
-        named = self._growth.named_calibration(session, now)
-        habits = rater_habits(named)
+        habits = rater_habits(cells.named)
         raters = people_repo.by_ids(session, [int(h.rater) for h in habits])  # type: ignore[call-overload]
         selves = {
             person: [
@@ -263,7 +265,7 @@ class TalentService:
             for subject, note in growth_repo.visible_notes(session, None, since=since)
         ]
         ref = {pid: PersonRef.of(p) for pid, p in managers.items()}
-        teams = kinds_by_team(cells, team_of, selves)
+        teams = kinds_by_team(cells.cells, team_of, selves)
         return BiasReport(
             habits=tuple((PersonRef.of(raters[int(h.rater)]), h) for h in habits if int(h.rater) in raters),  # type: ignore[call-overload]
             teams=tuple((ref[int(t.team)], t) for t in teams if int(t.team) in ref),  # type: ignore[call-overload]
@@ -375,7 +377,8 @@ class TalentService:
 @dataclass(frozen=True)
 class _Cells:
     cells: Cells
-    leniency: FloatArray  # per rater id
+    leniency: FloatArray  # per rater id, fitted over everyone's ratings
+    named: Calibration  # fitted over named ratings alone
 
 
 def _nothing(kpis: Sequence[Kpi], rules: TalentRules) -> PersonFigures:

@@ -126,13 +126,10 @@ def _epoch(session: Session, moment: Any) -> Any:
     return (func.julianday(moment) - 2440587.5) * 86400.0
 
 
-def rating_sums(
-    session: Session, *, since: datetime, named_only: bool = False, chunk: int = 20_000
-) -> Iterator[Sequence[Row[Any]]]:
-    """The visible ratings since ``since`` (``named_only``: of named feedback alone) summed by
-    rater, person and KPI, streamed in chunks of rows ``(giver_id, subject_id, kpi, count, sum,
-    sum of squares)``: what calibration needs, without a row per rating crossing into Python.
-    One query."""
+def rating_sums(session: Session, *, since: datetime, chunk: int = 20_000) -> Iterator[Sequence[Row[Any]]]:
+    """The visible ratings since ``since`` summed by rater, person and KPI, streamed in chunks
+    of rows ``(giver_id, subject_id, kpi, count, sum, sum of squares)``: what calibration
+    needs, without a row per rating crossing into Python. One query."""
     score = col(Rating.score)
     query = _visible(
         select(
@@ -145,8 +142,6 @@ def rating_sums(
         ),
         since,
     ).group_by(col(Feedback.giver_id), col(Feedback.subject_id), col(Rating.kpi))
-    if named_only:
-        query = query.where(col(Feedback.anonymous).is_(False))
     yield from session.execute(query.execution_options(yield_per=chunk)).partitions()
 
 
@@ -413,7 +408,8 @@ def rater_cells(
 ) -> Iterator[Sequence[Row[Any]]]:
     """The visible ratings (see ``_visible``) from ``since`` to ``now`` — of ``subject_ids``, or of
     everyone — summed per giver, person, KPI, relation and release batch, streamed in chunks of
-    rows ``(giver_id, subject_id, kpi, relation, anonymous, batch, count, sum)``: ``batch`` is an
+    rows ``(giver_id, subject_id, kpi, relation, anonymous, batch, count, sum, sum of squares)``:
+    ``batch`` is an
     anonymous rating's release in seconds since the epoch (its batch), None for named ones. What
     the talent review reads, without a row per rating or per week crossing into Python."""
     at = _epoch(session, _VISIBLE_AT)
@@ -428,6 +424,7 @@ def rater_cells(
             type_coerce(batch, Float).label("rating_batch"),
             func.count(col(Rating.score)),
             func.sum(col(Rating.score)),
+            func.sum(col(Rating.score) * col(Rating.score)),
         ),
         since,
     ).where(now >= _VISIBLE_AT)
