@@ -187,9 +187,11 @@ def kinds_by_team(
     as the mean of at least ``MIN_SELF_PEOPLE`` people's."""
     team_ids = sorted(set(team_of.values()))
     index = {t: i for i, t in enumerate(team_ids)}
-    teams = np.asarray(
-        [index.get(team_of.get(int(s), -1), -1) for s in cells.subjects.tolist()], dtype=np.int64
+    people_ids, person = np.unique(cells.subjects, return_inverse=True)
+    team_of_person = np.asarray(
+        [index.get(team_of.get(p, -1), -1) for p in people_ids.tolist()], dtype=np.int64
     )
+    teams = team_of_person[person.reshape(-1)] if len(people_ids) else np.zeros(0, np.int64)
     mine = teams >= 0
     n_kinds = len(KIND_CODES)
     key = teams[mine] * n_kinds + cells.kinds[mine]
@@ -198,6 +200,10 @@ def kinds_by_team(
     total = np.bincount(key, cells.totals[mine], minlength=size)
     raters = _distinct(key, cells.counters[mine], size)
     people = _distinct(teams[mine], cells.subjects[mine], len(team_ids))
+    own_by_team: dict[int, list[list[float]]] = {}
+    for person_id, scores in selves.items():
+        if scores and person_id in team_of:
+            own_by_team.setdefault(team_of[person_id], []).append(scores)
     result = []
     for t, team in enumerate(team_ids):
         kinds = [
@@ -210,7 +216,7 @@ def kinds_by_team(
             for i, kind in enumerate(KIND_CODES)
             if count[t * n_kinds + i]
         ]
-        own = [scores for person, scores in selves.items() if team_of.get(person) == team and scores]
+        own = own_by_team.get(team, [])
         if len(own) >= MIN_SELF_PEOPLE:
             flat = [s for scores in own for s in scores]
             kinds.insert(3, KindMean(RaterKind.SELF, sum(flat) / len(flat), len(own), len(flat)))

@@ -195,12 +195,17 @@ class TalentService:
         kinds = {"manager": 0, "peer": 1, "report": 2}
         parts = []
         for chunk in growth_repo.rater_cells(session, since=since, now=now, subject_ids=scope):
-            rows = np.asarray(chunk, dtype=object).reshape(-1, 9)
-            kpi = np.fromiter((codes.get(k, -1) for k in rows[:, 2]), np.int64, len(rows))
-            kind = np.fromiter((kinds.get(r, 1) for r in rows[:, 3]), np.int64, len(rows))
-            anonymous = rows[:, 4].astype(bool)
-            batch = np.where(anonymous, rows[:, 5], 0.0).astype(np.float64)
-            numbers = rows[:, [0, 1, 6, 7, 8]].astype(np.float64)
+            # Column by column, as plain tuples: numpy reading SQLAlchemy's rows one by one is slow.
+            giver, subject, kpi_name, relation, anonymous_, batch_, count, total, square = zip(
+                *chunk, strict=True
+            )
+            kpi = np.fromiter((codes.get(k, -1) for k in kpi_name), np.int64, len(kpi_name))
+            kind = np.fromiter((kinds.get(r, 1) for r in relation), np.int64, len(relation))
+            anonymous = np.asarray(anonymous_, dtype=bool)
+            batch = np.fromiter((b or 0.0 for b in batch_), np.float64, len(batch_))
+            numbers = np.column_stack(
+                [np.asarray(c, dtype=np.float64) for c in (giver, subject, count, total, square)]
+            )
             known = kpi >= 0  # a KPI the framework no longer has is left out
             parts.append((numbers[known], kpi[known], np.where(anonymous, 3, kind)[known], batch[known]))
         if parts:
