@@ -44,18 +44,20 @@ class Cells:
 
 def rating_sums(cells: Cells, kpi_names: tuple[str, ...], *, named_only: bool) -> RatingSums:
     """The cells summed per rater, person and KPI, as calibration is fitted over them
-    (``named_only``: named ratings alone, for habits a report shows by name)."""
-    keep = (
-        cells.kinds != KIND_CODES.index(RaterKind.ANONYMOUS)
-        if named_only
-        else np.ones(len(cells.kinds), bool)
-    )
-    raters, subjects, kpis = cells.raters[keep], cells.subjects[keep], cells.kpis[keep]
+    (``named_only``: named ratings alone, for habits a report shows by name). Built in one key
+    array, without a copy per column."""
+    keep = cells.kinds != KIND_CODES.index(RaterKind.ANONYMOUS) if named_only else slice(None)
     n_kpis = len(kpi_names)
-    width = int(subjects.max()) + 1 if len(subjects) else 1
-    keys, row = np.unique((raters * width + subjects) * n_kpis + kpis, return_inverse=True)
+    width = int(cells.subjects.max()) + 1 if len(cells.subjects) else 1
+    key = cells.raters[keep].astype(np.int64)
+    key *= width
+    key += cells.subjects[keep]
+    key *= n_kpis
+    key += cells.kpis[keep]
+    keys, row = np.unique(key, return_inverse=True)
+    del key
     return RatingSums(
-        raters=keys // n_kpis // width,
+        raters=keys // (n_kpis * width),
         subjects=keys // n_kpis % width,
         kpis=keys % n_kpis,
         counts=np.bincount(row, cells.counts[keep]).astype(np.int64),

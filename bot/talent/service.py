@@ -193,34 +193,45 @@ class TalentService:
         names = tuple(scales)
         codes = {k: i for i, k in enumerate(names)}
         kinds = {"manager": 0, "peer": 1, "report": 2}
-        parts = []
+        columns: list[list[np.ndarray]] = [[] for _ in range(8)]
         for chunk in growth_repo.rater_cells(session, since=since, now=now, subject_ids=scope):
             # Column by column, as plain tuples: numpy reading SQLAlchemy's rows one by one is slow.
             giver, subject, kpi_name, relation, anonymous_, batch_, count, total, square = zip(
                 *chunk, strict=True
             )
-            kpi = np.fromiter((codes.get(k, -1) for k in kpi_name), np.int64, len(kpi_name))
-            kind = np.fromiter((kinds.get(r, 1) for r in relation), np.int64, len(relation))
-            anonymous = np.asarray(anonymous_, dtype=bool)
-            batch = np.fromiter((b or 0.0 for b in batch_), np.float64, len(batch_))
-            numbers = np.column_stack(
-                [np.asarray(c, dtype=np.float64) for c in (giver, subject, count, total, square)]
-            )
+            kpi = np.fromiter((codes.get(k, -1) for k in kpi_name), np.int32, len(kpi_name))
+            kind = np.fromiter((kinds.get(r, 1) for r in relation), np.int32, len(relation))
+            kind[np.asarray(anonymous_, dtype=bool)] = 3
             known = kpi >= 0  # a KPI the framework no longer has is left out
-            parts.append((numbers[known], kpi[known], np.where(anonymous, 3, kind)[known], batch[known]))
-        if parts:
-            numbers = np.concatenate([p[0] for p in parts])
-            kpi, kind, batch = (np.concatenate([p[i] for p in parts]) for i in (1, 2, 3))
-        else:
-            numbers, kpi, kind, batch = (
-                np.zeros((0, 5)),
-                *(np.zeros(0, np.int64) for _ in range(2)),
-                np.zeros(0),
-            )
-        raters, subjects = numbers[:, 0].astype(np.int64), numbers[:, 1].astype(np.int64)
-        counts, total, squares = numbers[:, 2].astype(np.int64), numbers[:, 3], numbers[:, 4]
+            for column, values in zip(
+                columns,
+                (
+                    np.asarray(giver, dtype=np.int32)[known],  # ids and counts: int32 halves the memory
+                    np.asarray(subject, dtype=np.int32)[known],
+                    kpi[known],
+                    kind[known],
+                    np.fromiter((b or 0.0 for b in batch_), np.float64, len(batch_))[known],
+                    np.asarray(count, dtype=np.int32)[known],
+                    np.asarray(total, dtype=np.float64)[known],
+                    np.asarray(square, dtype=np.float64)[known],
+                ),
+                strict=True,
+            ):
+                column.append(values)
+        dtypes = (np.int32, np.int32, np.int32, np.int32, np.float64, np.int32, np.float64, np.float64)
+        raters, subjects, kpi, kind, batch, counts, total, squares = (
+            np.concatenate(c) if c else np.zeros(0, dtype=t) for c, t in zip(columns, dtypes, strict=True)
+        )
+        del columns
+        # On the 1-5 scale, in place: a * score + b, so squares a^2 sq + 2ab total + b^2 n.
         a = np.asarray([scales[k][0] for k in names])[kpi]
         b = np.asarray([scales[k][1] for k in names])[kpi]
+        squares *= a * a
+        squares += 2 * a * b * total
+        squares += b * b * counts
+        total *= a
+        total += b * counts
+        del a, b
         # An anonymous rater counts once per batch, never merged with their named ratings.
         anonymous = kind == 3
         counters = raters.copy()
@@ -236,8 +247,8 @@ class TalentService:
             kpis=kpi,
             kinds=kind,
             counts=counts,
-            totals=a * total + b * counts,
-            squares=a * a * squares + 2 * a * b * total + b * b * counts,
+            totals=total,
+            squares=squares,
         )
         everyone = Calibration.from_sums(rating_sums(cells, names, named_only=False))
         leniency = np.zeros(int(raters.max()) + 1 if len(raters) else 1)
