@@ -292,6 +292,12 @@ def test_the_planted_truths_come_back_from_the_export(
             "the feedback comes from one project "
             "(a category needs 2 sources: projects, or feedback outside them)"
         )
+    # Trends: the planted riser is up on both dimensions. Raters by kind: one rater is one.
+    rising = by_id[slack_id(company.rising)]
+    assert (rising["delivery_trend"], rising["leadership_trend"]) == ("up", "up")
+    for code in company.single_rater:
+        row = by_id[slack_id(code)]
+        assert sum(int(row[f"raters_{k}"]) for k in ("manager", "peer", "report", "anonymous")) == 1
     # The columns HR asked for, and no giver among them.
     header = list(rows[0])
     assert header[:6] == ["person", "slack_id", "manager", "manager_slack_id", "readiness", "reason"]

@@ -159,6 +159,7 @@ class TalentCompany:
     expected: dict[str, str]  # planted people -> the category their truth must get
     single_rater: frozenset[str]
     one_project: frozenset[str]
+    rising: str
     personal_team: str  # the manager whose team's notes lean on personality words
     now: datetime
 
@@ -193,6 +194,7 @@ def talent_company(*, teams: int = 5, size: int = 8, seed: int = 11, now: dateti
             planted_people[reports.pop()] = category
     single = frozenset(reports.pop() for _ in range(2))
     one_project = frozenset(reports.pop() for _ in range(2))
+    rising = reports.pop()  # rated a point and a half higher in the last 8 weeks than the 8 before
     others = [p for p in people if p not in single and p not in one_project]
     biased = rng.sample([p for p in others if p not in planted_people], 4)
     lenient, severe = frozenset(biased[:2]), frozenset(biased[2:])
@@ -220,6 +222,8 @@ def talent_company(*, teams: int = 5, size: int = 8, seed: int = 11, now: dateti
             if k in LEADERSHIP and rng.random() < 0.1:
                 continue  # not observed
             value = kpi_truth[(subject, k)] + habit[rater] + rng.gauss(0, 0.45)
+            if subject == rising:
+                value += 0.75 if now - at < timedelta(weeks=8) else -0.75
             if k in OUTCOMES:
                 scores[k] = 0 if value < 2.5 else 1 if value < 3.8 else 2
             else:
@@ -257,7 +261,8 @@ def talent_company(*, teams: int = 5, size: int = 8, seed: int = 11, now: dateti
         for i, rater in enumerate(raters):
             for occasion in range(1 if subject in one_project else 2):  # (once per project)
                 project = mine[(i + occasion) % len(mine)]
-                rate(rater, subject, project, now - timedelta(days=rng.uniform(3, 140)))
+                days = rng.uniform(3, 110 if subject == rising else 140)
+                rate(rater, subject, project, now - timedelta(days=days))
     given = _released_in_batches(given)
     expected = {p: c for p, c in planted_people.items()}
     expected.update({p: "not enough evidence" for p in single | one_project})
@@ -272,6 +277,7 @@ def talent_company(*, teams: int = 5, size: int = 8, seed: int = 11, now: dateti
         expected=expected,
         single_rater=single,
         one_project=one_project,
+        rising=rising,
         personal_team=personal_team,
         now=now,
     )

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from bot.analytics.calibration import FloatArray, IntArray, RaterKind, RatingSums
-from bot.analytics.readings import MIN_RATERS
+from bot.analytics.readings import FALLING_BY, MIN_RATERS, MIN_TREND_RATINGS, Direction
 from bot.talent.readiness import DimensionLevel
 from bot.talent.rules import TalentRules
 
@@ -80,6 +80,51 @@ class PersonFigures:
     kpis: dict[str, KpiFigures]
     delivery: DimensionLevel
     leadership: DimensionLevel
+    kinds: tuple[tuple[RaterKind, int], ...] = ()  # distinct raters by kind, in ``KIND_CODES`` order
+
+
+@dataclass(frozen=True)
+class Periods:
+    """Ratings summed per rater, person, dimension and period (0: the recent weeks, 1: those
+    before), on the 1-5 scale: parallel arrays (``rater_periods``)."""
+
+    subjects: IntArray
+    raters: IntArray
+    leadership: IntArray  # 1 for a leadership dimension
+    periods: IntArray
+    counts: IntArray
+    totals: FloatArray
+
+
+def trends(periods: Periods, leniency: FloatArray) -> dict[int, tuple[Direction | None, Direction | None]]:
+    """Per person, each dimension's trend (delivery, leadership): the calibrated mean of the
+    recent weeks against the weeks before, named once each has ``MIN_TREND_RATINGS`` ratings and
+    the change is ``FALLING_BY`` or more either way, as the growth analytics name a KPI's."""
+    if len(periods.subjects) == 0:
+        return {}
+    people, person = np.unique(periods.subjects, return_inverse=True)
+    known = periods.raters < len(leniency)
+    lenient = np.where(known, leniency[np.minimum(periods.raters, len(leniency) - 1)], 0.0)
+    key = (person * 2 + periods.leadership) * 2 + periods.periods
+    size = len(people) * 4
+    count = np.bincount(key, periods.counts, minlength=size).reshape(-1, 2, 2)
+    fair = np.bincount(key, periods.totals - periods.counts * lenient, minlength=size).reshape(-1, 2, 2)
+    mean = np.clip(fair / np.maximum(count, 1), 1.0, 5.0)
+    enough = (count >= MIN_TREND_RATINGS).all(axis=2)
+    change = mean[:, :, 0] - mean[:, :, 1]
+    result = {}
+    for p, person_id in enumerate(people.tolist()):
+        result[int(person_id)] = tuple(  # type: ignore[assignment]
+            None
+            if not enough[p, d]
+            else Direction.DOWN
+            if change[p, d] <= -FALLING_BY
+            else Direction.UP
+            if change[p, d] >= FALLING_BY
+            else Direction.FLAT
+            for d in (0, 1)
+        )
+    return result
 
 
 def person_figures(
@@ -88,6 +133,7 @@ def person_figures(
     kpi_keys: Sequence[str],
     leadership: Sequence[bool],  # per KPI: whether it is a leadership KPI
     rules: TalentRules,
+    trend_of: dict[int, tuple[Direction | None, Direction | None]] | None = None,
 ) -> dict[int, PersonFigures]:
     """Every person the cells are about."""
     n_kpis = len(kpi_keys)
@@ -123,6 +169,11 @@ def person_figures(
         kpi_side, read & (calibrated >= rules.ready_now.kpi_level), minlength=n_people * 2
     )
     totals = [sum(1 for lead in leadership if lead == d) for d in (False, True)]
+    n_kinds = len(KIND_CODES)
+    by_kind = _distinct(person * n_kinds + cells.kinds, cells.counters, n_people * n_kinds).reshape(
+        -1, n_kinds
+    )
+    trend_of = trend_of or {}
     figures: dict[int, PersonFigures] = {}
     for p, person_id in enumerate(people.tolist()):
         kpis = {}
@@ -149,9 +200,11 @@ def person_figures(
                     kpis_total=totals[d],
                     kpis_read=int(kpis_read[j]),
                     kpis_above=int(kpis_above[j]),
+                    trend=trend_of.get(int(person_id), (None, None))[d],
                 )
             )
-        figures[int(person_id)] = PersonFigures(kpis, sides[0], sides[1])
+        kinds = tuple((kind, int(by_kind[p, i])) for i, kind in enumerate(KIND_CODES) if by_kind[p, i])
+        figures[int(person_id)] = PersonFigures(kpis, sides[0], sides[1], kinds)
     return figures
 
 

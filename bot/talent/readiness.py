@@ -18,6 +18,7 @@ import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from bot.analytics.readings import Direction
 from bot.talent.rules import TalentRules
 
 
@@ -53,6 +54,7 @@ class DimensionLevel:
     kpis_total: int  # in the framework
     kpis_read: int  # with enough evidence of their own
     kpis_above: int  # read at the ready-now KPI level or above
+    trend: Direction | None = None  # the last 8 weeks against the 8 before, calibrated
 
     def interval(self, z: float) -> tuple[float, float] | None:
         if self.level is None or self.se is None:

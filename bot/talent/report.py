@@ -13,6 +13,7 @@ import csv
 import io
 
 from bot.talent.chart import MapPoint
+from bot.talent.evidence import KIND_CODES
 from bot.talent.readiness import BANDS, CELL_NAMES, Category
 from bot.talent.service import TalentReview
 
@@ -34,8 +35,9 @@ def csv_text(review: TalentReview) -> str:
         *[
             f"{d}_{part}"
             for d in ("delivery", "leadership")
-            for part in ("level", "low", "high", "raters", "ratings")
+            for part in ("level", "low", "high", "raters", "ratings", "trend")
         ],
+        *[f"raters_{kind.value}" for kind in KIND_CODES],
         "projects",
         "outside_projects",
         "flags",
@@ -58,7 +60,9 @@ def csv_text(review: TalentReview) -> str:
         for d in (s.delivery, s.leadership):
             interval = d.interval(z)
             row += [_n(d.level), _n(interval[0] if interval else None), _n(interval[1] if interval else None)]
-            row += [d.raters, d.ratings]
+            row += [d.raters, d.ratings, d.trend.value if d.trend else ""]
+        kinds = dict(s.kinds)
+        row += [kinds.get(kind, 0) for kind in KIND_CODES]
         row += [s.sources.projects, "yes" if s.sources.outside else "no", "; ".join(s.flags)]
         for key in kpis:
             k = s.kpis.get(key)

@@ -17,8 +17,8 @@ from sqlmodel import Session
 
 from bot.admin.audit import AuditTrail
 from bot.admin.service import AdminService
-from bot.analytics.calibration import Calibration, FloatArray
-from bot.analytics.readings import GrowthArea
+from bot.analytics.calibration import Calibration, FloatArray, RaterKind
+from bot.analytics.readings import RECENT_WEEKS, GrowthArea
 from bot.errors import NotFound
 from bot.feedback.note_quality import personality_word
 from bot.framework import Dimension, Framework, Kpi
@@ -28,11 +28,13 @@ from bot.talent.bias import RaterHabit, WordShare, personality_shares, rater_hab
 from bot.talent.evidence import (
     Cells,
     KpiFigures,
+    Periods,
     PersonFigures,
     TeamKinds,
     kinds_by_team,
     person_figures,
     rating_sums,
+    trends,
 )
 from bot.talent.readiness import (
     Category,
@@ -58,6 +60,7 @@ class Subject:
     person: PersonRef
     manager: PersonRef | None
     kpis: dict[str, KpiFigures]
+    kinds: tuple[tuple[RaterKind, int], ...]  # distinct raters by kind (anonymous: once per batch)
     delivery: DimensionLevel
     leadership: DimensionLevel
     sources: Sources
@@ -163,6 +166,7 @@ class TalentService:
                 [k.key for k in kpis],
                 [k.dimension is Dimension.LEADERSHIP for k in kpis],
                 self._rules,
+                trends(self._periods(session, now, scope), cells.leniency),
             )
             sources = growth_repo.feedback_sources(session, scope, since=since)
             none = _nothing(kpis, self._rules)
@@ -176,6 +180,7 @@ class TalentService:
                         person=PersonRef.of(person),
                         manager=PersonRef.of(manager) if manager is not None else None,
                         kpis=mine.kpis,
+                        kinds=mine.kinds,
                         delivery=mine.delivery,
                         leadership=mine.leadership,
                         sources=n,
@@ -255,6 +260,34 @@ class TalentService:
         for rater in np.unique(raters).tolist():
             leniency[rater] = everyone.leniency_of(rater)
         return _Cells(cells, leniency, Calibration.from_sums(rating_sums(cells, names, named_only=True)))
+
+    def _periods(self, session: Session, now: datetime, scope: list[int] | None) -> Periods:
+        """The last ``2 * RECENT_WEEKS`` weeks per rater, person, dimension and period, as arrays."""
+        columns: list[list[np.ndarray]] = [[] for _ in range(6)]
+        rows = growth_repo.rater_periods(
+            session, now=now, weeks=RECENT_WEEKS, scales=self._growth.scales, subject_ids=scope
+        )
+        for chunk in rows:
+            giver, subject, dimension, period, count, total = zip(*chunk, strict=True)
+            for column, values in zip(
+                columns,
+                (
+                    np.asarray(subject, dtype=np.int32),
+                    np.asarray(giver, dtype=np.int32),
+                    np.fromiter(
+                        (d == Dimension.LEADERSHIP.value for d in dimension), np.int32, len(dimension)
+                    ),
+                    np.asarray(period, dtype=np.int32),
+                    np.asarray(count, dtype=np.int32),
+                    np.asarray(total, dtype=np.float64),
+                ),
+                strict=True,
+            ):
+                column.append(values)
+        dtypes = (np.int32, np.int32, np.int32, np.int32, np.int32, np.float64)
+        return Periods(
+            *(np.concatenate(c) if c else np.zeros(0, dtype=t) for c, t in zip(columns, dtypes, strict=True))
+        )
 
     def _bias(
         self,

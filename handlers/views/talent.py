@@ -91,6 +91,11 @@ def _member_blocks(member: TeamMember, review: TalentReview) -> list[Block]:
     lines = [f"*{_e(s.person.name)}* · {s.readiness.category.value}", _e(s.readiness.reason)]
     if s.placement is not None:
         lines.append(f"On the map: {s.placement.shown()}")
+    moving = [f"{d.name} {d.trend.arrow}" for d in (s.delivery, s.leadership) if d.trend is not None]
+    if moving:
+        lines.append(f"Last 8 weeks against the 8 before: {', '.join(moving)}")
+    if s.kinds:
+        lines.append("Raters: " + ", ".join(f"{n} {kind.value}" for kind, n in s.kinds))
     if member.top_area is not None:
         area = member.top_area
         why = ", ".join(WHY_WORDS[w] for w in area.why).replace("your", "their")
