@@ -7,7 +7,7 @@ import csv
 import io
 import tomllib
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from matplotlib.image import imread
 from slack_sdk import WebClient
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from bot.analytics.synthetic import talent_company
 from bot.app import Brickwork, build_app
@@ -28,7 +28,16 @@ from bot.talent.rules import TalentRulesError, load_talent_rules, parse_talent_r
 from bot.talent.sample import slack_id, write_talent_company
 from bot.talent.service import TalentReview
 from storage.db import Database
-from storage.models import AuditAction, AuditEntry, AuditOutcome, Feedback, Person
+from storage.models import (
+    AuditAction,
+    AuditEntry,
+    AuditOutcome,
+    Feedback,
+    FeedbackSource,
+    Person,
+    Project,
+    Rating,
+)
 from tests.cli import brickwork
 
 FRAMEWORK = load_framework()
@@ -122,7 +131,8 @@ def test_categories_follow_the_written_rule_and_say_it() -> None:
     strong = readiness(level("delivery", 4.0, 5), level("leadership", 4.1, 7), Sources(4, False), RULES)
     assert strong.category is Category.READY_NOW
     assert strong.reason.startswith(
-        "leadership 4.1 ± 0.4 from 7 raters over 4 projects, at 3.8 or above on 6 of 6"
+        "leadership 4.1 ± 0.4 from 7 raters over 4 projects, "
+        "at 3.8 or above on 6 of 6 leadership KPIs (6 read)"
     )
     assert "all met" in strong.reason
     narrow = readiness(
@@ -154,7 +164,7 @@ def test_categories_follow_the_written_rule_and_say_it() -> None:
             level("delivery", 4.5, 5),
             level("leadership", 4.8, 5),
             Sources(0, True),
-            "from outside projects only",
+            "comes from no project",
         ),
         (
             level("delivery", None, 0),
@@ -289,8 +299,7 @@ def test_the_planted_truths_come_back_from_the_export(
         assert "rests on 1 rater" in by_id[slack_id(code)]["reason"]
     for code in company.one_project:
         assert by_id[slack_id(code)]["reason"] == (
-            "the feedback comes from one project "
-            "(a category needs 2 sources: projects, or feedback outside them)"
+            "the feedback comes from one project (a category needs 2 sources: projects, or other feedback)"
         )
     # Trends: the planted riser is up on both dimensions. Raters by kind: one rater is one.
     rising = by_id[slack_id(company.rising)]
@@ -403,3 +412,132 @@ def test_a_company_without_feedback_exports_everyone_as_not_enough_evidence(
     rows, printed = export(url, tmp_path)
     assert [(r["person"], r["readiness"]) for r in rows] == [("'=HYPERLINK(evil)", "not enough evidence")]
     assert "Not on the map" in printed
+
+
+# -- anonymity against inference, and evidence that cannot be inflated --------------------------------
+
+
+def add_feedback(
+    session: Session,
+    giver: int,
+    subject: int,
+    scores: dict[str, int],
+    *,
+    at: datetime,
+    project: int | None = None,
+    anonymous: bool = False,
+) -> None:
+    item = Feedback(
+        giver_id=giver,
+        subject_id=subject,
+        project_id=project,
+        source=FeedbackSource.GIVEN,
+        anonymous=anonymous,
+        released_at=at,
+        framework_version="1",
+        created_at=at,
+        updated_at=at,
+    )
+    session.add(item)
+    session.flush()
+    for kpi, score in scores.items():
+        dimension = "leadership" if FRAMEWORK.kpi(kpi).dimension.value == "leadership" else "delivery"
+        session.add(Rating(feedback_id=item.id, dimension=dimension, kpi=kpi, score=score))
+
+
+def people(session: Session, *names: str) -> list[int]:
+    rows = [Person(slack_user_id=f"U{name.upper()}", name=name) for name in names]
+    session.add_all(rows)
+    session.flush()
+    return [int(p.id) for p in rows if p.id is not None]
+
+
+ALL = {k.key: 3 for k in FRAMEWORK.kpis if k.key != "target"}
+
+
+def make_projects(session: Session, lead: int, n: int) -> list[int]:
+    now = datetime.now(UTC)
+    rows = [
+        Project(
+            name=f"P{i}", lead_id=lead, created_by_id=lead, end_date=now.date(), debrief_due_at=now,
+            reminder_due_at=now, window_closes_at=now, source_view_id=f"p{i}-{lead}",
+        )
+        for i in range(n)
+    ]  # fmt: skip
+    session.add_all(rows)
+    session.flush()
+    return [int(p.id) for p in rows if p.id is not None]
+
+
+def test_who_gave_anonymous_feedback_changes_no_figure_and_its_project_is_never_counted(
+    company_db: tuple[str, Database],
+) -> None:
+    """Yara and Zeno have the same named ratings and the same anonymous batch; Lenny, who rates
+    everyone high (and is measured so, by name), gave Yara anonymously what Nora gave Zeno. The
+    review must read them the same, and anonymous feedback on a project must not count it."""
+    url, db = company_db
+    now = datetime.now(UTC)
+    with db.transaction() as session:
+        yara, zeno, lenny, nora, a, b, c, d, e, f = people(
+            session, "Yara", "Zeno", "Lenny", "Nora", "A", "B", "C", "D", "E", "F"
+        )
+        p1, p2, p3 = make_projects(session, a, 3)
+        for target in (d, e, f):  # Lenny is measured lenient, by name, on three other people
+            add_feedback(session, lenny, target, {k: 5 for k in ALL}, at=now - timedelta(days=30))
+            for other in (a, b, c):
+                add_feedback(session, other, target, ALL, at=now - timedelta(days=30))
+        for subject, anonymous_giver in ((yara, lenny), (zeno, nora)):
+            for giver, project in ((a, p1), (b, p1), (c, p2)):
+                add_feedback(session, giver, subject, ALL, at=now - timedelta(days=20), project=project)
+            for giver in (anonymous_giver, d, e):  # one batch of three, on P3
+                add_feedback(
+                    session, giver, subject, ALL, at=now - timedelta(days=10), project=p3, anonymous=True
+                )
+    review = review_of(url)
+    by_name = {s.person.name: s for s in review.subjects}
+    yara_, zeno_ = by_name["Yara"], by_name["Zeno"]
+    assert yara_.kpis == zeno_.kpis
+    assert (yara_.delivery, yara_.leadership, yara_.readiness) == (
+        zeno_.delivery,
+        zeno_.leadership,
+        zeno_.readiness,
+    )
+    assert yara_.sources.shown() == "2 projects and other feedback"  # P3 only ever came anonymously
+    lenny_habit = next(h for p, h in review.bias.habits if p.name == "Lenny")  # type: ignore[union-attr]
+    assert lenny_habit.leniency.measured > 1
+
+
+def test_one_person_named_and_in_two_anonymous_batches_is_not_three_raters(
+    company_db: tuple[str, Database],
+) -> None:
+    url, db = company_db
+    now = datetime.now(UTC)
+    high = {k: 5 for k in ALL}
+    with db.transaction() as session:
+        xavier, ann, b, c = people(session, "Xavier", "Ann", "B", "C")
+        add_feedback(session, ann, xavier, high, at=now - timedelta(days=40))
+        for days in (30, 20):  # two release batches; the others rate delivery only
+            add_feedback(session, ann, xavier, high, at=now - timedelta(days=days), anonymous=True)
+            for other in (b, c):
+                delivery = {k: 5 for k in ("quality", "timeliness")}
+                add_feedback(session, other, xavier, delivery, at=now - timedelta(days=days), anonymous=True)
+    [subject] = [s for s in review_of(url).subjects if s.person.name == "Xavier"]
+    assert subject.leadership.raters == 2  # Ann by name, and the anonymous ones as one at most
+    assert subject.readiness.category is Category.NOT_ENOUGH_EVIDENCE
+    assert "leadership rests on 2 raters (a category needs 3)" in subject.readiness.reason
+
+
+def test_one_leadership_kpi_read_high_is_not_breadth(company_db: tuple[str, Database]) -> None:
+    url, db = company_db
+    now = datetime.now(UTC)
+    with db.transaction() as session:
+        ivo, *raters = people(session, "Ivo", "R1", "R2", "R3")
+        first, second = make_projects(session, ivo, 2)
+        for n, giver in enumerate(raters):
+            scores = {"quality": 5, "timeliness": 5, "inspires": 5}  # the rest "not observed"
+            add_feedback(session, giver, ivo, scores, at=now - timedelta(days=10 + n), project=first)
+            add_feedback(session, giver, ivo, scores, at=now - timedelta(days=60 + n), project=second)
+    [subject] = [s for s in review_of(url).subjects if s.person.name == "Ivo"]
+    assert subject.leadership.kpis_read == 1 and subject.leadership.level == 5.0
+    assert subject.readiness.category is not Category.READY_NOW
+    assert "at 3.8 or above on 1 of 6 leadership KPIs (1 read)" in subject.readiness.reason

@@ -20,7 +20,9 @@ little the rater has been seen: a rater who rated fewer than ``MIN_SUBJECTS`` pe
 leniency at all (a rater seen twice moves nothing), and one seen on ``n`` people keeps
 ``n / (n + PRIOR_SUBJECTS)`` of what was measured. The leniencies are centred on zero (weighted
 by ratings), so levels stay on the scale people answered on. Self-ratings never take part: they
-are what a person thinks of themself, not what others saw.
+are what a person thinks of themself, not what others saw; nor do anonymous ones, which are
+read as given: a habit measured on them, or taken out of them, would make a figure depend on
+who gave them.
 
 Readable as a sentence: "Bob rates 0.8 above others on the same people, measured on 6 people".
 """
@@ -198,7 +200,7 @@ class Calibration:
     """The fitted model, by the ids the ratings used."""
 
     def __init__(self, ratings: Iterable[Rating]) -> None:
-        others = [r for r in ratings if r.kind is not RaterKind.SELF]
+        others = [r for r in ratings if r.kind not in (RaterKind.SELF, RaterKind.ANONYMOUS)]
         weights = np.asarray([r.weight for r in others], dtype=np.int64)
         scores = np.asarray([r.score for r in others], dtype=np.float64)
         self._setup(

@@ -349,9 +349,12 @@ class GrowthService:
                 continue
             a, b = scales[r.kpi]
             at = middles.get(r.week) or middles.setdefault(r.week, now - WEEK * r.week - WEEK / 2)
+            # An anonymous rating is read as given: taking its rater's habits out would make the
+            # figure depend on who gave it. Its rater is known only as its batch's.
+            counted_as = ("anonymous", r.batch, r.giver_id) if r.anonymous else None
             ratings.append(
                 Rating(
-                    r.giver_id,
+                    counted_as or r.giver_id,
                     r.subject_id,
                     r.kpi,
                     a * r.total / r.count + b,
@@ -359,7 +362,7 @@ class GrowthService:
                     RaterKind.ANONYMOUS if r.anonymous else kinds.get(r.relation, RaterKind.PEER),
                     # Counted once per release batch, apart from their named ratings: a count can
                     # then never show that a named rater also answered anonymously.
-                    counted_as=("anonymous", r.batch, r.giver_id) if r.anonymous else None,
+                    counted_as=counted_as,
                     weight=r.count,
                 )
             )

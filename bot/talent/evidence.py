@@ -42,11 +42,13 @@ class Cells:
     squares: FloatArray  # their squares summed
 
 
-def rating_sums(cells: Cells, kpi_names: tuple[str, ...], *, named_only: bool) -> RatingSums:
-    """The cells summed per rater, person and KPI, as calibration is fitted over them
-    (``named_only``: named ratings alone, for habits a report shows by name). Built in one key
-    array, without a copy per column."""
-    keep = cells.kinds != KIND_CODES.index(RaterKind.ANONYMOUS) if named_only else slice(None)
+ANONYMOUS = KIND_CODES.index(RaterKind.ANONYMOUS)
+
+
+def rating_sums(cells: Cells, kpi_names: tuple[str, ...]) -> RatingSums:
+    """The named cells summed per rater, person and KPI, as calibration is fitted over them (an
+    anonymous rating moves no one's habits). Built in one key array, without a copy per column."""
+    keep = cells.kinds != ANONYMOUS
     n_kpis = len(kpi_names)
     width = int(cells.subjects.max()) + 1 if len(cells.subjects) else 1
     key = cells.raters[keep].astype(np.int64)
@@ -90,6 +92,7 @@ class Periods:
 
     subjects: IntArray
     raters: IntArray
+    anonymous: IntArray  # 1 for anonymous ratings, read as given
     leadership: IntArray  # 1 for a leadership dimension
     periods: IntArray
     counts: IntArray
@@ -103,7 +106,7 @@ def trends(periods: Periods, leniency: FloatArray) -> dict[int, tuple[Direction 
     if len(periods.subjects) == 0:
         return {}
     people, person = np.unique(periods.subjects, return_inverse=True)
-    known = periods.raters < len(leniency)
+    known = (periods.raters < len(leniency)) & (periods.anonymous == 0)  # anonymous: as given
     lenient = np.where(known, leniency[np.minimum(periods.raters, len(leniency) - 1)], 0.0)
     key = (person * 2 + periods.leadership) * 2 + periods.periods
     size = len(people) * 4
@@ -139,7 +142,8 @@ def person_figures(
     n_kpis = len(kpi_keys)
     people, person = np.unique(cells.subjects, return_inverse=True)
     n_people = len(people)
-    adjusted = cells.totals - cells.counts * leniency[cells.raters]
+    # An anonymous rating is read as given: its rater's habits would point at them.
+    adjusted = cells.totals - cells.counts * leniency[cells.raters] * (cells.kinds != ANONYMOUS)
     cell = person * n_kpis + cells.kpis
     size = n_people * n_kpis
     count = np.bincount(cell, cells.counts, minlength=size)
@@ -161,6 +165,10 @@ def person_figures(
     s1 = np.bincount(owner, group_mean, minlength=n_people * 2)
     s2 = np.bincount(owner, group_mean**2, minlength=n_people * 2)
     dimension_ratings = np.bincount(owner, group_count, minlength=n_people * 2)
+    # The raters a category may rest on: named ones, and anonymous ones as one at most.
+    named = cells.kinds != ANONYMOUS
+    strict = _distinct(side[named], cells.counters[named], n_people * 2)
+    strict += np.bincount(side[~named], minlength=n_people * 2) > 0
     level = s1 / np.maximum(k, 1)
     spread = np.sqrt(np.maximum(s2 - k * level**2, 0.0) / np.maximum(k - 1, 1))
     kpi_side = np.arange(size) // n_kpis * 2 + np.tile(is_lead, n_people)
@@ -195,7 +203,7 @@ def person_figures(
                     name=DIMENSIONS[d],
                     level=min(5.0, max(1.0, float(level[j]))) if n >= 2 else None,
                     se=max(float(spread[j]), rules.min_spread) / math.sqrt(n) if n >= 2 else None,
-                    raters=n,
+                    raters=int(strict[j]),
                     ratings=int(dimension_ratings[j]),
                     kpis_total=totals[d],
                     kpis_read=int(kpis_read[j]),

@@ -8,8 +8,9 @@ produced its category, in words, for the people who decide.
 A **dimension's level** is the mean of its raters' calibrated averages over the dimension's
 KPIs (each rating less its rater's leniency): one prolific rater counts once. Its **standard
 error** is the spread between those raters' averages (never below ``min_spread``) over the
-square root of their number; the interval is ``z`` standard errors each side. Raters are counted
-as the analytics count them: an anonymous rater once per release batch, never by name.
+square root of their number (an anonymous rater once per release batch, read as given); the
+interval is ``z`` standard errors each side. The raters a category needs are counted more
+strictly: named raters, and all anonymous ones as one at most.
 """
 
 from __future__ import annotations
@@ -49,7 +50,9 @@ class DimensionLevel:
     name: str  # "delivery" or "leadership"
     level: float | None  # None below two raters
     se: float | None
-    raters: int  # distinct, as counted by the analytics
+    # Distinct named raters, and anonymous ones as one at most: anonymous ratings may all come
+    # from one person (nobody can tell without pointing at them), and no category rests on one.
+    raters: int
     ratings: int
     kpis_total: int  # in the framework
     kpis_read: int  # with enough evidence of their own
@@ -117,17 +120,19 @@ def readiness(
     if sources.count < rules.min_sources:
         lacking.append(
             f"the feedback comes from {sources.shown() if sources.count else 'nowhere yet'} "
-            f"(a category needs {rules.min_sources} sources: projects, or feedback outside them)"
+            f"(a category needs {rules.min_sources} sources: projects, or other feedback)"
         )
     if lacking:
         return Readiness(Category.NOT_ENOUGH_EVIDENCE, "; ".join(lacking))
     assert leadership.level is not None and delivery.level is not None
     facts = (
         f"{leadership.shown(z)} over {sources.shown()}, at {rules.ready_now.kpi_level:.1f} or above on "
-        f"{leadership.kpis_above} of {leadership.kpis_read} leadership KPIs read; {delivery.shown(z)}"
+        f"{leadership.kpis_above} of {leadership.kpis_total} leadership KPIs ({leadership.kpis_read} read); "
+        f"{delivery.shown(z)}"
     )
     now, later = rules.ready_now, rules.ready_with_development
-    share = leadership.kpis_above / leadership.kpis_read if leadership.kpis_read else 0.0
+    # Of the framework's leadership KPIs, not of those read: one KPI read high is not breadth.
+    share = leadership.kpis_above / leadership.kpis_total if leadership.kpis_total else 0.0
     missing = []
     if leadership.level < now.leadership:
         missing.append(f"leadership {now.leadership:.1f}")
@@ -176,21 +181,26 @@ def band(level: float, rules: TalentRules) -> int:
 
 @dataclass(frozen=True)
 class Sources:
-    """Where a person's feedback came from: how many projects, and whether any came outside
-    projects (requests, unasked feedback), which counts as one source more."""
+    """Where a person's feedback came from: how many projects (named feedback), and whether any
+    other feedback came — outside projects (requests, unasked feedback) or anonymous, whose
+    project is never said — which counts as one source more."""
 
     projects: int
-    outside: bool
+    other: bool
 
     @property
     def count(self) -> int:
-        return self.projects + (1 if self.outside else 0)
+        return self.projects + (1 if self.other else 0)
 
     def shown(self) -> str:
         projects = "one project" if self.projects == 1 else f"{self.projects} projects"
-        if not self.outside:
+        if not self.other:
             return projects
-        return f"{projects} and outside projects" if self.projects else "outside projects only"
+        return (
+            f"{projects} and other feedback"
+            if self.projects
+            else "no project (requests, unasked or anonymous feedback)"
+        )
 
 
 def sources_of(project_ids: Sequence[int | None]) -> Sources:

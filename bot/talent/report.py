@@ -39,7 +39,7 @@ def csv_text(review: TalentReview) -> str:
         ],
         *[f"raters_{kind.value}" for kind in KIND_CODES],
         "projects",
-        "outside_projects",
+        "other_feedback",
         "flags",
         *[f"{k}_{part}" for k in kpis for part in ("raw", "calibrated", "ratings", "raters")],
     ]
@@ -63,7 +63,7 @@ def csv_text(review: TalentReview) -> str:
             row += [d.raters, d.ratings, d.trend.value if d.trend else ""]
         kinds = dict(s.kinds)
         row += [kinds.get(kind, 0) for kind in KIND_CODES]
-        row += [s.sources.projects, "yes" if s.sources.outside else "no", "; ".join(s.flags)]
+        row += [s.sources.projects, "yes" if s.sources.other else "no", "; ".join(s.flags)]
         for key in kpis:
             k = s.kpis.get(key)
             row += [_n(k.raw), _n(k.calibrated), k.ratings, k.raters] if k else ["", "", 0, 0]

@@ -255,25 +255,28 @@ class TalentService:
             totals=total,
             squares=squares,
         )
-        everyone = Calibration.from_sums(rating_sums(cells, names, named_only=False))
+        # Fitted over named ratings, as the growth analytics fit theirs; anonymous ones are read
+        # as given (``person_figures``), so no figure depends on who gave them.
+        named = Calibration.from_sums(rating_sums(cells, names))
         leniency = np.zeros(int(raters.max()) + 1 if len(raters) else 1)
         for rater in np.unique(raters).tolist():
-            leniency[rater] = everyone.leniency_of(rater)
-        return _Cells(cells, leniency, Calibration.from_sums(rating_sums(cells, names, named_only=True)))
+            leniency[rater] = named.leniency_of(rater)
+        return _Cells(cells, leniency, named)
 
     def _periods(self, session: Session, now: datetime, scope: list[int] | None) -> Periods:
         """The last ``2 * RECENT_WEEKS`` weeks per rater, person, dimension and period, as arrays."""
-        columns: list[list[np.ndarray]] = [[] for _ in range(6)]
+        columns: list[list[np.ndarray]] = [[] for _ in range(7)]
         rows = growth_repo.rater_periods(
             session, now=now, weeks=RECENT_WEEKS, scales=self._growth.scales, subject_ids=scope
         )
         for chunk in rows:
-            giver, subject, dimension, period, count, total = zip(*chunk, strict=True)
+            giver, subject, dimension, anonymous, period, count, total = zip(*chunk, strict=True)
             for column, values in zip(
                 columns,
                 (
                     np.asarray(subject, dtype=np.int32),
                     np.asarray(giver, dtype=np.int32),
+                    np.asarray(anonymous, dtype=np.int32),
                     np.fromiter(
                         (d == Dimension.LEADERSHIP.value for d in dimension), np.int32, len(dimension)
                     ),
@@ -284,7 +287,7 @@ class TalentService:
                 strict=True,
             ):
                 column.append(values)
-        dtypes = (np.int32, np.int32, np.int32, np.int32, np.int32, np.float64)
+        dtypes = (np.int32, np.int32, np.int32, np.int32, np.int32, np.int32, np.float64)
         return Periods(
             *(np.concatenate(c) if c else np.zeros(0, dtype=t) for c, t in zip(columns, dtypes, strict=True))
         )
@@ -426,8 +429,8 @@ class TalentService:
 @dataclass(frozen=True)
 class _Cells:
     cells: Cells
-    leniency: FloatArray  # per rater id, fitted over everyone's ratings
-    named: Calibration  # fitted over named ratings alone
+    leniency: FloatArray  # per rater id, fitted over named ratings
+    named: Calibration  # the fit itself (rater habits)
 
 
 def _nothing(kpis: Sequence[Kpi], rules: TalentRules) -> PersonFigures:

@@ -127,21 +127,26 @@ def _epoch(session: Session, moment: Any) -> Any:
 
 
 def rating_sums(session: Session, *, since: datetime, chunk: int = 20_000) -> Iterator[Sequence[Row[Any]]]:
-    """The visible ratings since ``since`` summed by rater, person and KPI, streamed in chunks
-    of rows ``(giver_id, subject_id, kpi, count, sum, sum of squares)``: what calibration
-    needs, without a row per rating crossing into Python. One query."""
+    """The visible named ratings since ``since`` summed by rater, person and KPI, streamed in
+    chunks of rows ``(giver_id, subject_id, kpi, count, sum, sum of squares)``: what calibration
+    needs (it is fitted over named ratings: an anonymous one must move no one's habits), without
+    a row per rating crossing into Python. One query."""
     score = col(Rating.score)
-    query = _visible(
-        select(
-            Feedback.giver_id,
-            Feedback.subject_id,
-            Rating.kpi,
-            func.count(score),
-            func.sum(score),
-            func.sum(score * score),
-        ),
-        since,
-    ).group_by(col(Feedback.giver_id), col(Feedback.subject_id), col(Rating.kpi))
+    query = (
+        _visible(
+            select(
+                Feedback.giver_id,
+                Feedback.subject_id,
+                Rating.kpi,
+                func.count(score),
+                func.sum(score),
+                func.sum(score * score),
+            ),
+            since,
+        )
+        .where(col(Feedback.anonymous).is_(False))
+        .group_by(col(Feedback.giver_id), col(Feedback.subject_id), col(Rating.kpi))
+    )
     yield from session.execute(query.execution_options(yield_per=chunk)).partitions()
 
 
@@ -371,9 +376,11 @@ def recent_steps(session: Session, person_id: int, *, limit: int = 2) -> list[Gr
 def feedback_sources(
     session: Session, subject_ids: Iterable[int] | None, *, since: datetime
 ) -> dict[int, list[int | None]]:
-    """Per person (of ``subject_ids``, or everyone), the projects their visible feedback since
-    ``since`` came from (None: feedback outside projects), each once. One query."""
-    query = select(Feedback.subject_id, Feedback.project_id).where(*_visible_feedback(since)).distinct()
+    """Per person (of ``subject_ids``, or everyone), the projects their visible named feedback
+    since ``since`` came from, each once; None for feedback outside projects and for anonymous
+    feedback, whose project is never said (it would point at whom was asked). One query."""
+    project = case((col(Feedback.anonymous).is_(True), None), else_=Feedback.project_id)
+    query = select(Feedback.subject_id, project).where(*_visible_feedback(since)).distinct()
     if subject_ids is not None:
         query = query.where(col(Feedback.subject_id).in_(list(subject_ids)))
     sources: dict[int, list[int | None]] = {}
@@ -453,8 +460,8 @@ def rater_periods(
     """The visible ratings of the last ``2 * weeks`` weeks before ``now`` (of ``subject_ids``, or
     everyone), on the 1-5 scale (``scales``: each KPI's ``a * score + b``; other KPIs left out),
     summed per giver, person, dimension and period — 0 for the last ``weeks`` weeks, 1 for the
-    ``weeks`` before — streamed in chunks of rows ``(giver_id, subject_id, dimension, period,
-    count, sum)``. What a trend per dimension needs, in a fraction of the rows per KPI would be."""
+    ``weeks`` before — streamed in chunks of rows ``(giver_id, subject_id, dimension, anonymous,
+    period, count, sum)``. What a trend per dimension needs, in a fraction of the rows per KPI would be."""
     at = _VISIBLE_AT
     recent = now - timedelta(weeks=weeks)
     period = case((at >= recent, 0), else_=1)
@@ -466,6 +473,7 @@ def rater_periods(
                 Feedback.giver_id,
                 Feedback.subject_id,
                 Rating.dimension,
+                type_coerce(Feedback.anonymous, Boolean),
                 period.label("rating_period"),
                 func.count(scaled),
                 func.sum(scaled),
@@ -477,6 +485,7 @@ def rater_periods(
             col(Feedback.giver_id),
             col(Feedback.subject_id),
             col(Rating.dimension),
+            col(Feedback.anonymous),
             literal_column("rating_period"),
         )
     )
