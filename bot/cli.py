@@ -318,21 +318,29 @@ def _export_talent_review(settings: Settings, args: argparse.Namespace) -> int:
 
     from bot.talent.chart import render_map
     from bot.talent.report import category_counts, csv_text, map_points, map_text
+    from bot.talent.service import TalentReview
+    from storage.models import AUDIT_TARGET_MAX
 
     for option, path in (("--csv", args.csv_path), ("--png", args.png_path)):
         if path is not None and not path.parent.is_dir():
             raise BrickworkError(f"{option} {path}: no such folder; name a file in a folder that exists")
     services = _built(settings, migrate_first=False).services
     operator = f"cli:{getpass.getuser()}"[:32]
-    review = services.talent.export(operator, destination=str(args.csv_path.name)[:64])
-    _write_private(args.csv_path, csv_text(review).encode())
-    print(f"wrote {args.csv_path}: {len(review.subjects)} people")
-    counts = category_counts(review)
-    print(", ".join(f"{category.value}: {n}" for category, n in counts.items()))
-    if args.png_path is not None:
-        image = render_map(map_points(review), review.rules, title=f"Talent review, {review.at:%d %B %Y}")
-        _write_private(args.png_path, image.png)
-        print(f"wrote {args.png_path}: the map, {image.width}x{image.height}")
+    written: list[str] = []
+
+    def write(review: TalentReview) -> None:
+        _write_private(args.csv_path, csv_text(review).encode())
+        written.append(f"wrote {args.csv_path}: {len(review.subjects)} people")
+        if args.png_path is not None:
+            image = render_map(map_points(review), review.rules, title=f"Talent review, {review.at:%d %B %Y}")
+            _write_private(args.png_path, image.png)
+            written.append(f"wrote {args.png_path}: the map, {image.width}x{image.height}")
+
+    # The audit names where it went: the path's end, as much as the record holds.
+    target = str(args.csv_path.resolve())[-AUDIT_TARGET_MAX:]
+    review = services.talent.export(operator, destination=target, deliver=write)
+    print("\n".join(written))
+    print(", ".join(f"{category.value}: {n}" for category, n in category_counts(review).items()))
     print(map_text(review, names=False))
     return 0
 

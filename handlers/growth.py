@@ -12,12 +12,13 @@ from bot.people.directory import PersonRef
 from bot.services import Services
 from bot.talent.chart import render_map
 from bot.talent.report import csv_text, map_points
+from bot.talent.service import TalentReview
 from bot.text import escape_mrkdwn
 from handlers.coach import CoachListeners
 from handlers.debrief import answer_errors, answers_form, parse_answers
 from handlers.errors import guarded
 from handlers.feedback import MENTION
-from handlers.forms import SelfMeta, db_id, parse_metadata, read_form
+from handlers.forms import FormRefused, SelfMeta, db_id, parse_metadata, read_form
 from handlers.ids import ActionId, CallbackId, Command
 from handlers.views import growth as views
 from handlers.views import talent as talent_views
@@ -97,28 +98,34 @@ class GrowthListeners:
         return f"Roles in the talent rules: {roles}." if roles else "The talent rules name no role yet."
 
     def hr_review(self, user: str, response_url: str) -> None:
-        """The review for everyone, as a CSV and the map, in a DM to the admin who asked."""
-        review = self.s.talent.hr_review(user, via="/growth review")
-        self.s.gateway.respond(response_url, "Building the talent review: it arrives in a DM from Brickwork.")
-        image = render_map(map_points(review), review.rules, title=f"Talent review, {review.at:%d %B %Y}")
-        channel = self.s.people.dm_channel(self.s.people.one(user))
-        stamp = f"{review.at:%Y-%m-%d}"
-        text, blocks = talent_views.review_message(review)
-        self.s.gateway.post_message(channel, text, blocks)
-        self.s.gateway.upload_file(
-            channel,
-            filename=f"talent-review-{stamp}.csv",
-            content=csv_text(review),
-            title="Talent review: one row per person",
-            initial_comment="The talent review as a spreadsheet. No giver of anything is named in it.",
-        )
-        self.s.gateway.upload_file(
-            channel,
-            filename=f"talent-map-{stamp}.png",
-            content=image.png,
-            title="Delivery × leadership map",
-            initial_comment="The map: each person by calibrated levels, with their intervals.",
-        )
+        """The review for everyone, as a CSV and the map, in a DM to the admin who asked; then
+        the bias report beside them. Recorded once delivered (or once it failed)."""
+
+        def deliver(review: TalentReview) -> None:
+            self.s.gateway.respond(
+                response_url, "Building the talent review: it arrives in a DM from Brickwork."
+            )
+            image = render_map(map_points(review), review.rules, title=f"Talent review, {review.at:%d %B %Y}")
+            channel = self.s.people.dm_channel(self.s.people.one(user))
+            stamp = f"{review.at:%Y-%m-%d}"
+            self.s.gateway.upload_file(
+                channel,
+                filename=f"talent-review-{stamp}.csv",
+                content=csv_text(review),
+                title="Talent review: one row per person",
+                initial_comment="The talent review as a spreadsheet. No giver of anything is named in it.",
+            )
+            self.s.gateway.upload_file(
+                channel,
+                filename=f"talent-map-{stamp}.png",
+                content=image.png,
+                title="Delivery × leadership map",
+                initial_comment="The map: each person by calibrated levels, with their intervals.",
+            )
+            text, blocks = talent_views.review_message(review)
+            self.s.gateway.post_message(channel, text, blocks)
+
+        self.s.talent.hr_review(user, via="/growth review", deliver=deliver)
 
     def show_names(self, ack: Ack, body: dict[str, Any]) -> None:
         """ "Show names" under ``/growth team``: the clicker's own team, read again (the button's
@@ -130,6 +137,19 @@ class GrowthListeners:
         url = body.get("response_url")
         if isinstance(url, str):
             self.s.gateway.respond(url, text, blocks)
+
+    def more_members(self, ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+        """The next page of ``/growth team``: the clicker's own team, read again; a page that
+        does not exist (any more) is refused like any out-of-date button."""
+        ack()
+        page = db_id(action.get("value"))
+        team = self.s.talent.team(body["user"]["id"])
+        if page < 2 or (page - 1) * talent_views.MEMBERS_SHOWN >= len(team.members):
+            raise FormRefused()
+        url = body.get("response_url")
+        if isinstance(url, str):
+            blocks = talent_views.team_page(team, page)
+            self.s.gateway.respond(url, f"Your team, page {page}", blocks)
 
     def rate_myself_on_project(self, ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
         ack()
@@ -203,4 +223,5 @@ def register(app: App, services: Services, coach: CoachListeners) -> None:
     app.action(ActionId.DIGEST_PAUSE.value)(guard(listeners.pause_digests))
     app.action(ActionId.DIGEST_STOP.value)(guard(listeners.stop_digests))
     app.action(ActionId.TALENT_NAMES.value)(guard(listeners.show_names))
+    app.action(ActionId.TALENT_MORE.value)(guard(listeners.more_members))
     app.view_submission(CallbackId.SELF_ASSESSMENT.value)(guard(listeners.self_submitted))

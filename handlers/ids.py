@@ -48,6 +48,7 @@ class ActionId(enum.StrEnum):
     DIGEST_PAUSE = "digest_pause"  # in the weekly digest: no digest for two weeks
     DIGEST_STOP = "digest_stop"  # in the weekly digest: no more digests
     TALENT_NAMES = "talent_names"  # /growth team: who sits in each cell (the clicker's own team)
+    TALENT_MORE = "talent_more"  # /growth team: the next page of members; value: the page, from 2
     REJECT_MANAGER = "reject_manager"  # value: the manager's person id
     PAUSE_UNTIL = "pause_until"  # datepicker
     RESUME = "resume"
@@ -103,6 +104,7 @@ class BlockId(enum.StrEnum):
     CLAIM_PREFIX = "claim_"
     REPORT_PREFIX = "report_"
     TALENT_MAP = "talent_map"
+    TALENT_MORE = "talent_more"
     TALENT_MEMBER_PREFIX = "talent_member_"  # + the report's person id
 
 

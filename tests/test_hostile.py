@@ -1147,6 +1147,7 @@ VALUE_BUTTONS = {
     ActionId.STEP_TRIED,
     ActionId.STEP_NOT_YET,
     ActionId.STEP_NOT_FOR_ME,
+    ActionId.TALENT_MORE,
 }
 
 

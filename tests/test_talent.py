@@ -7,6 +7,7 @@ import csv
 import io
 import tomllib
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -252,6 +253,9 @@ def test_the_map_png_decodes_and_puts_each_marker_in_its_cell() -> None:
         colour = STYLE[point.category][0]
         expected = np.array([int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5)])
         assert np.allclose(pixels[y, x, :3], expected, atol=0.02), (point.name, pixels[y, x, :3], expected)
+    # A name is text: mathtext markers in a Slack name draw as they are, and nothing breaks.
+    odd = render_map([replace(points[0], name="$\\foo$ $x^2")], RULES, title="$\\alpha$ 100%")
+    assert odd.labels == 1 and odd.png.startswith(b"\x89PNG")
     blank = render_map([], RULES, title="Nobody yet")
     assert imread(io.BytesIO(blank.png), format="png").shape[:2] == (800, 1100) and blank.labels == 0
 
@@ -321,9 +325,9 @@ def test_the_planted_truths_come_back_from_the_export(
         audit = session.exec(
             select(AuditEntry).where(AuditEntry.action == AuditAction.EXPORT_TALENT_REVIEW)
         ).all()
-    assert [(a.outcome, a.target, a.actor_slack_id.startswith("cli:")) for a in audit] == [
-        (AuditOutcome.DONE, "review.csv", True)
-    ]
+    assert [
+        (a.outcome, a.target.endswith("/review.csv"), a.actor_slack_id.startswith("cli:")) for a in audit
+    ] == [(AuditOutcome.DONE, True, True)]
     assert f"{len(company.people)} people" in audit[0].detail
 
 
@@ -401,6 +405,19 @@ def review_of(url: str) -> TalentReview:
         return built.services.talent.review(with_bias=True)
     finally:
         built.close()
+
+
+def test_an_export_that_cannot_be_written_is_one_line_and_recorded_as_failed(
+    company_db: tuple[str, Database], tmp_path: Path
+) -> None:
+    url, db = company_db
+    result = brickwork("export", "talent-review", "--csv", "/proc/review.csv", env={"DATABASE_URL": url})
+    assert result.returncode == 2 and result.stderr.startswith("brickwork: /proc/review.csv: cannot write it")
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    with db.transaction() as session:
+        [entry] = session.exec(select(AuditEntry)).all()
+    assert (entry.outcome, entry.target) == (AuditOutcome.FAILED, "/proc/review.csv")
+    assert "not delivered (BrickworkError)" in entry.detail
 
 
 def test_a_company_without_feedback_exports_everyone_as_not_enough_evidence(

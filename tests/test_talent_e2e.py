@@ -179,3 +179,29 @@ def test_succession_lists_who_fits_a_role_with_their_gaps(
     bare = names_in(answer(driver, shared_slack, MAYA, "succession"))
     assert "Name a role" in bare and "`tech lead`" in bare
     assert REFUSED in names_in(answer(driver, shared_slack, BOB, "succession tech lead"))
+
+
+def test_a_large_team_pages_through_everyone(
+    driver: SlackDriver, shared_slack: FakeSlack, shared_db: Database, company: dict[str, int]
+) -> None:
+    """Slack holds 50 blocks a message: 20 reports a page, and a button for the next."""
+    with shared_db.transaction() as session:
+        maya = session.exec(select(Person).where(Person.slack_user_id == MAYA.id)).one()
+        for code, person_id in company.items():
+            if code[:2] in ("T2", "T3", "T4") and not code.endswith("00") and code != "T201":
+                person = session.get(Person, person_id)
+                assert person is not None
+                person.manager_id = maya.id
+                session.add(person)
+    confirmed = team_names(shared_db, confirmed=True)
+    assert len(confirmed) == 7 + 3 * 7 - 1
+    first = answer(driver, shared_slack, MAYA, "team")
+    seen = {name for name in confirmed if name in names_in(first)}
+    assert len(seen) == 20 and len(first["blocks"]) <= 50
+    container = {"channel": "C0GENERAL", "ts": "1.1", "is_ephemeral": True, "blocks": first["blocks"]}
+    before = len(shared_slack.calls_to("response_url"))
+    driver.as_user(MAYA.id).click(container, ActionId.TALENT_MORE)
+    second = dict(shared_slack.wait_for("response_url", count=before + 1)[-1].args)
+    rest = {name for name in confirmed if name in names_in(second)}
+    assert seen | rest == confirmed and not seen & rest
+    assert ActionId.TALENT_MORE.value not in names_in(second)  # the last page

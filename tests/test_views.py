@@ -346,3 +346,14 @@ def test_a_home_past_its_limits_keeps_settings_and_a_picker_slack_accepts() -> N
     assert picker["initial_users"] == [f"U{i:04d}" for i in range(TEAM_PICKER_MAX)]
     assert len(picker["initial_users"]) <= picker["max_selected_items"]
     assert "the other 10 on your team are managed by the org chart import" in json.dumps(blocks)
+
+
+def test_talent_sections_fit_slack_after_escaping() -> None:
+    from bot.text import escape_mrkdwn
+    from handlers.views.talent import SECTION_MAX, _sections
+
+    names = ", ".join(escape_mrkdwn(f"<Long & odd name {i}>") for i in range(400))
+    texts = _sections(["*Strong on both*: " + names, "short line"])
+    assert all(len(t) <= SECTION_MAX for t in texts) and len(texts) >= 3
+    assert "&lt;Long &amp; odd name 399&gt;" in texts[-1] or "&lt;Long &amp; odd name 399&gt;" in texts[-2]
+    assert not any(t.endswith("&g") or t.endswith("&lt") for t in texts)  # never cut inside an entity

@@ -66,6 +66,11 @@ class WordShare:
     def share(self) -> float | None:
         return self.personal / self.notes if self.notes >= MIN_GROUP_NOTES else None
 
+    @property
+    def enough(self) -> bool:
+        """Whether the group has notes enough to be counted out loud (fewer: "fewer than 5")."""
+        return self.notes >= MIN_GROUP_NOTES
+
 
 def personality_shares(notes: Iterable[tuple[Hashable, str | None]]) -> list[WordShare]:
     """Per group of the people the notes are about, how many notes use personality words

@@ -76,7 +76,7 @@ def render_map(points: Sequence[MapPoint], rules: TalentRules, *, title: str) ->
     axes.set_ylim(1, 5)
     axes.set_xlabel("Delivery: calibrated level (1-5; 3 is as expected)")
     axes.set_ylabel("Leadership: calibrated level (1-5; 3 is as expected)")
-    axes.set_title(title, fontsize=11, loc="left")
+    axes.set_title(title, fontsize=11, loc="left", parse_math=False)
     low, high = rules.cuts
     edges = (1.0, low, high, 5.0)
     for cut in (low, high):
@@ -153,7 +153,11 @@ def render_map(points: Sequence[MapPoint], rules: TalentRules, *, title: str) ->
                 bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "none", "boxstyle": "round"},
             )
     else:
-        texts = [axes.text(0, 0, p.name, fontsize=8, zorder=4, ha="left", va="bottom") for p in points]
+        # A name is text, never mathtext: "$\\foo$" in a Slack name must not break the picture.
+        texts = [
+            axes.text(0, 0, p.name, fontsize=8, zorder=4, ha="left", va="bottom", parse_math=False)
+            for p in points
+        ]
     counts = {c: sum(1 for p in points if p.category is c) for c in Category}
     handles = [
         Line2D(

@@ -277,7 +277,8 @@ def kinds_by_team(
                 int(count[t * n_kinds + i]),
             )
             for i, kind in enumerate(KIND_CODES)
-            if count[t * n_kinds + i]
+            # Anonymous ratings show as a team's mean only from three raters up: fewer could point.
+            if count[t * n_kinds + i] and (kind is not RaterKind.ANONYMOUS or raters[t * n_kinds + i] >= 3)
         ]
         own = own_by_team.get(team, [])
         if len(own) >= MIN_SELF_PEOPLE:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 
+from bot.talent.bias import MIN_GROUP_NOTES
 from bot.talent.chart import MapPoint
 from bot.talent.evidence import KIND_CODES
 from bot.talent.readiness import BANDS, CELL_NAMES, Category
@@ -129,8 +130,10 @@ def bias_lines(review: TalentReview, *, limit: int = 10) -> list[str]:
     lines.append("Personality words in notes, per team (the note check's words: tone, attitude…):")
     for manager, share in review.bias.words[:limit]:
         who = f"{manager.name}'s team" if manager else "people without a manager"
-        value = f"{share.share:.0%}" if share.share is not None else "too few notes to say"
-        lines.append(f"  {who}: {share.personal} of {share.notes} notes ({value})")
+        if share.share is None:
+            lines.append(f"  {who}: fewer than {MIN_GROUP_NOTES} notes, too few to say")
+        else:
+            lines.append(f"  {who}: {share.personal} of {share.notes} notes ({share.share:.0%})")
     return lines
 
 

@@ -361,29 +361,41 @@ class TalentService:
             )
         return TeamReview(PersonRef.of(me), review, tuple(members))
 
-    def hr_review(self, actor: str, *, via: str) -> TalentReview:
-        """Everyone, with the bias report: admins only, refused and done alike audited."""
+    def hr_review(self, actor: str, *, via: str, deliver: Callable[[TalentReview], None]) -> TalentReview:
+        """Everyone, with the bias report, handed to ``deliver``: admins only. A refusal, a
+        delivery that failed and one that was done are each recorded, after the fact."""
         self._admin.authorize(actor, AuditAction.EXPORT_TALENT_REVIEW, via)
+        return self._delivered(actor, via, deliver, "")
+
+    def export(
+        self, operator: str, *, destination: str, deliver: Callable[[TalentReview], None]
+    ) -> TalentReview:
+        """``brickwork export talent-review``: the operator at the machine is trusted (they hold
+        the database); the export is recorded all the same, once written or once it failed."""
+        return self._delivered(operator, destination, deliver, "; from the command line")
+
+    def _delivered(
+        self, actor: str, target: str, deliver: Callable[[TalentReview], None], how: str
+    ) -> TalentReview:
         review = self.review(with_bias=True)
+        scope = f"scope: everyone; {len(review.subjects)} people{how}"
+        try:
+            deliver(review)
+        except Exception as error:
+            self._audit.record(
+                actor=actor,
+                action=AuditAction.EXPORT_TALENT_REVIEW,
+                target=target,
+                outcome=AuditOutcome.FAILED,
+                detail=f"{scope}; not delivered ({type(error).__name__})",
+            )
+            raise
         self._audit.record(
             actor=actor,
             action=AuditAction.EXPORT_TALENT_REVIEW,
-            target=via,
+            target=target,
             outcome=AuditOutcome.DONE,
-            detail=f"scope: everyone; {len(review.subjects)} people",
-        )
-        return review
-
-    def export(self, operator: str, *, destination: str) -> TalentReview:
-        """``brickwork export talent-review``: the operator at the machine is trusted (they hold
-        the database); the export is recorded all the same."""
-        review = self.review(with_bias=True)
-        self._audit.record(
-            actor=operator,
-            action=AuditAction.EXPORT_TALENT_REVIEW,
-            target=destination,
-            outcome=AuditOutcome.DONE,
-            detail=f"scope: everyone; {len(review.subjects)} people; from the command line",
+            detail=scope,
         )
         return review
 

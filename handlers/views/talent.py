@@ -75,14 +75,32 @@ def team_message(team: TeamReview) -> tuple[str, list[Block]]:
         ),
         DividerBlock(),
     ]
-    for member in team.members[:MEMBERS_SHOWN]:
-        blocks += _member_blocks(member, review)
-    hidden = len(team.members) - MEMBERS_SHOWN
-    if hidden > 0:
-        blocks.append(
-            ContextBlock(elements=[MarkdownTextObject(text=f"And {hidden} more: ask HR for the CSV.")])
-        )
+    blocks += team_page(team, 1)
     return f"Your team's leadership pipeline: {summary}", blocks
+
+
+def team_page(team: TeamReview, page: int) -> list[Block]:
+    """Page ``page`` (from 1) of the team's members, ``MEMBERS_SHOWN`` at a time, with a button
+    for the next page while there is one."""
+    start = (page - 1) * MEMBERS_SHOWN
+    blocks: list[Block] = []
+    for member in team.members[start : start + MEMBERS_SHOWN]:
+        blocks += _member_blocks(member, team.review)
+    rest = len(team.members) - start - MEMBERS_SHOWN
+    if rest > 0:
+        blocks.append(
+            ActionsBlock(
+                block_id=BlockId.TALENT_MORE,
+                elements=[
+                    ButtonElement(
+                        text=f"Next {min(rest, MEMBERS_SHOWN)} of {rest} more",
+                        action_id=ActionId.TALENT_MORE,
+                        value=str(page + 1),
+                    )
+                ],
+            )
+        )
+    return blocks
 
 
 def _member_blocks(member: TeamMember, review: TalentReview) -> list[Block]:
@@ -139,8 +157,10 @@ def names_message(review: TalentReview) -> tuple[str, list[Block]]:
     unplaced = [s for s in review.subjects if s.placement is None]
     if unplaced:
         lines.append(f"*Not on the map* (too few raters): {', '.join(_e(s.person.name) for s in unplaced)}")
-    text = "\n".join(lines) or "Nobody can be placed yet: not enough feedback."
-    blocks: list[Block] = [SectionBlock(text=text[:SECTION_MAX])]
+    blocks: list[Block] = [
+        SectionBlock(text=text)
+        for text in _sections(lines or ["Nobody can be placed yet: not enough feedback."])
+    ]
     blocks.append(
         ContextBlock(
             elements=[
@@ -161,16 +181,9 @@ def review_message(review: TalentReview) -> tuple[str, list[Block]]:
         HeaderBlock(text="Talent review"),
         SectionBlock(text=f"{len(review.subjects)} people. {summary}.\n{grid_text(review)}"),
     ]
-    chunk: list[str] = []
-    for line in bias_lines(review, limit=8):
-        if sum(len(x) + 1 for x in chunk) + len(line) > SECTION_MAX - 10:
-            blocks.append(SectionBlock(text=_e("\n".join(chunk))))
-            chunk = []
-        chunk.append(line)
-        if len(blocks) >= 45:
-            break
-    if chunk:
-        blocks.append(SectionBlock(text=_e("\n".join(chunk))))
+    blocks += [
+        SectionBlock(text=text) for text in _sections([_e(line) for line in bias_lines(review, limit=8)])
+    ]
     blocks.append(
         ContextBlock(
             elements=[
@@ -217,3 +230,25 @@ def succession_message(succession: Succession, framework: Framework) -> tuple[st
     if not succession.candidates:
         blocks.append(SectionBlock(text="Nobody fits yet: nobody is ready now or ready with development."))
     return f"Succession for {role.name}: {len(succession.candidates)} people", blocks
+
+
+def _sections(lines: list[str], *, most: int = 40) -> list[str]:
+    """Lines already escaped, packed into as few section texts as Slack allows (3,000 characters
+    each, measured after escaping; a longer line is cut between names), at most ``most``."""
+    pieces: list[str] = []
+    for line in lines:
+        while len(line) > SECTION_MAX:
+            cut = line.rfind(", ", 0, SECTION_MAX - 1)
+            cut = cut if cut > 0 else SECTION_MAX - 1
+            pieces.append(line[:cut])
+            line = line[cut + 2 :] if line[cut : cut + 2] == ", " else line[cut:]
+        pieces.append(line)
+    texts: list[str] = []
+    for piece in pieces:
+        if texts and len(texts[-1]) + 1 + len(piece) <= SECTION_MAX:
+            texts[-1] += "\n" + piece
+        else:
+            texts.append(piece)
+    if len(texts) > most:
+        texts = [*texts[: most - 1], "… and more: the CSV has everyone."]
+    return texts
