@@ -89,12 +89,13 @@ def map_points(review: TalentReview) -> list[MapPoint]:
 def map_text(review: TalentReview, *, names: bool = True) -> str:
     """The 3x3 grid as text, leadership up, delivery across; then who sits where."""
     counts = review.counts()
-    width = 26
+    label = {cell: f"{name} ({counts.get(cell, 0)})" for cell, name in CELL_NAMES.items()}
+    width = max(len(text) for text in label.values())
     lines = ["Leadership ↑ · delivery →"]
     for lead in (2, 1, 0):
-        cells = [f"{CELL_NAMES[(d, lead)]} ({counts.get((d, lead), 0)})".ljust(width) for d in (0, 1, 2)]
-        lines.append(f"{BANDS[lead]:>6} | " + " | ".join(cells))
-    lines.append("       " + "   ".join(f"{BANDS[d]} delivery".center(width) for d in (0, 1, 2)))
+        cells = [label[(d, lead)].ljust(width) for d in (0, 1, 2)]
+        lines.append(f"{BANDS[lead]:>6} | " + " | ".join(cells).rstrip())
+    lines.append("         " + "   ".join(f"{BANDS[d]} delivery".center(width) for d in (0, 1, 2)).rstrip())
     placed = [s for s in review.subjects if s.placement is not None]
     unplaced = len(review.subjects) - len(placed)
     if names:
