@@ -9,6 +9,7 @@ people who fit a role. Admin reads and every export are audited.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -155,10 +156,14 @@ class TalentService:
         now = self._clock()
         since = now - timedelta(days=WINDOW_DAYS)
         kpis = self._framework.kpis
-        with self._db.transaction() as session:
+        with self._db.transaction() as session, ThreadPoolExecutor(1, "brickwork-talent") as other:
             people = people_repo.reviewable(session, manager_id=manager_id)
             managers = people_repo.by_ids(session, {p.manager_id for p in people if p.manager_id is not None})
             scope = [id_of(p) for p in people] if manager_id is not None else None
+            # The two scans of the ratings at once, each in its own transaction: the database
+            # works on both while Python waits (a trend is read from a moment's later state at
+            # most).
+            periods = other.submit(self._periods, now, scope)
             cells = self._cells(session, since, now, scope)
             figures = person_figures(
                 cells.cells,
@@ -166,7 +171,7 @@ class TalentService:
                 [k.key for k in kpis],
                 [k.dimension is Dimension.LEADERSHIP for k in kpis],
                 self._rules,
-                trends(self._periods(session, now, scope), cells.leniency),
+                trends(periods.result(), cells.leniency),
             )
             sources = growth_repo.feedback_sources(session, scope, since=since)
             none = _nothing(kpis, self._rules)
@@ -263,30 +268,31 @@ class TalentService:
             leniency[rater] = named.leniency_of(rater)
         return _Cells(cells, leniency, named)
 
-    def _periods(self, session: Session, now: datetime, scope: list[int] | None) -> Periods:
-        """The last ``2 * RECENT_WEEKS`` weeks per rater, person, dimension and period, as arrays."""
+    def _periods(self, now: datetime, scope: list[int] | None) -> Periods:
+        """The last ``2 * RECENT_WEEKS`` weeks per rater, person, dimension and period, as arrays
+        (in a transaction of its own: it runs beside ``_cells``)."""
         columns: list[list[np.ndarray]] = [[] for _ in range(7)]
-        rows = growth_repo.rater_periods(
-            session, now=now, weeks=RECENT_WEEKS, scales=self._growth.scales, subject_ids=scope
-        )
-        for chunk in rows:
-            giver, subject, dimension, anonymous, period, count, total = zip(*chunk, strict=True)
-            for column, values in zip(
-                columns,
-                (
-                    np.asarray(subject, dtype=np.int32),
-                    np.asarray(giver, dtype=np.int32),
-                    np.asarray(anonymous, dtype=np.int32),
-                    np.fromiter(
-                        (d == Dimension.LEADERSHIP.value for d in dimension), np.int32, len(dimension)
+        with self._db.transaction() as session:
+            rows = growth_repo.rater_periods(
+                session, now=now, weeks=RECENT_WEEKS, scales=self._growth.scales, subject_ids=scope
+            )
+            for chunk in rows:
+                giver, subject, dimension, anonymous, period, count, total = zip(*chunk, strict=True)
+                leadership = (d == Dimension.LEADERSHIP.value for d in dimension)
+                for column, values in zip(
+                    columns,
+                    (
+                        np.asarray(subject, dtype=np.int32),
+                        np.asarray(giver, dtype=np.int32),
+                        np.asarray(anonymous, dtype=np.int32),
+                        np.fromiter(leadership, np.int32, len(dimension)),
+                        np.asarray(period, dtype=np.int32),
+                        np.asarray(count, dtype=np.int32),
+                        np.asarray(total, dtype=np.float64),
                     ),
-                    np.asarray(period, dtype=np.int32),
-                    np.asarray(count, dtype=np.int32),
-                    np.asarray(total, dtype=np.float64),
-                ),
-                strict=True,
-            ):
-                column.append(values)
+                    strict=True,
+                ):
+                    column.append(values)
         dtypes = (np.int32, np.int32, np.int32, np.int32, np.int32, np.int32, np.float64)
         return Periods(
             *(np.concatenate(c) if c else np.zeros(0, dtype=t) for c, t in zip(columns, dtypes, strict=True))

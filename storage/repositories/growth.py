@@ -466,7 +466,15 @@ def rater_periods(
     recent = now - timedelta(weeks=weeks)
     period = case((at >= recent, 0), else_=1)
     score = col(Rating.score)
-    scaled = case(*((Rating.kpi == kpi, score * a + b) for kpi, (a, b) in scales.items()), else_=None)
+    # One WHEN per distinct scale (outcome KPIs, say), not per KPI: it runs for every rating.
+    by_scale: dict[tuple[float, float], list[str]] = {}
+    for kpi, scale in scales.items():
+        by_scale.setdefault(scale, []).append(kpi)
+    identity = by_scale.pop((1.0, 0.0), None) is not None
+    scaled = case(
+        *((col(Rating.kpi).in_(kpis), score * a + b) for (a, b), kpis in by_scale.items()),
+        else_=score if identity else None,
+    )
     query = (
         _visible(
             select(
