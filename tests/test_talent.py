@@ -370,12 +370,12 @@ def test_the_review_reads_the_same_figures_as_the_growth_analytics(company_db: t
         review = built.services.talent.review()
         ids = [s.person.person_id for s in review.subjects]
         with built.services.db.transaction() as session:
-            _, read = built.services.growth.evidence(session, ids, review.at)
+            read = built.services.growth.readings(session, ids, review.at)
     finally:
         built.close()
     compared = 0
     for subject in review.subjects:
-        reading = read[subject.person.person_id][0]
+        reading = read[subject.person.person_id]
         for key, figures in subject.kpis.items():
             kpi = reading.kpi(key)
             assert kpi is not None

@@ -218,9 +218,7 @@ class GrowthService:
                 return {person_id: cached[1]}
         read = {
             person_id: (reading, max((at for _, at in selves.get(person_id, {}).values()), default=None))
-            for person_id, (reading, _) in self._read_ratings(
-                session, person_ids, now, calibration, selves
-            ).items()
+            for person_id, reading in self._read_many(session, person_ids, now, calibration, selves).items()
         }
         if key is not None:
             with self._lock:
@@ -230,43 +228,39 @@ class GrowthService:
                     self._readings.popitem(last=False)
         return read
 
-    def _read_ratings(
+    def _read_many(
         self,
         session: Session,
         person_ids: Sequence[int],
         now: datetime,
         calibration: Calibration,
         selves: dict[int, dict[str, tuple[int, datetime]]],
-    ) -> dict[int, tuple[PersonReading, list[Rating]]]:
-        """Each person's reading, and the ratings it was read from (their own among them)."""
+    ) -> dict[int, PersonReading]:
+        """Each person's reading, from the ratings about them and their own."""
         about: dict[int, list[Rating]] = {p: [] for p in person_ids}
         since = now - timedelta(days=WINDOW_DAYS)
         rows = growth_repo.visible_rating_weeks(session, since=since, now=now, subject_ids=person_ids)
         for rating in self._ratings(rows, now):
             about[int(rating.subject)].append(rating)  # type: ignore[call-overload]
         kpis = [k.key for k in self._framework.kpis]
-        read: dict[int, tuple[PersonReading, list[Rating]]] = {}
+        read: dict[int, PersonReading] = {}
         for person_id in person_ids:
             ratings = about[person_id] + [
                 Rating(person_id, person_id, kpi, self.on_scale(kpi, score), at, RaterKind.SELF)
                 for kpi, (score, at) in selves.get(person_id, {}).items()
                 if self._known(kpi)
             ]
-            read[person_id] = (read_person(kpis, ratings, calibration, now), ratings)
+            read[person_id] = read_person(kpis, ratings, calibration, now)
         return read
 
-    def evidence(
+    def readings(
         self, session: Session, person_ids: Sequence[int], now: datetime
-    ) -> tuple[Calibration, dict[int, tuple[PersonReading, list[Rating]]]]:
-        """For the talent review: the calibration, and each person's reading with the ratings it
-        rests on — a fixed number of queries for any number of people."""
-        calibration = self.calibration(session, now)
+    ) -> dict[int, PersonReading]:
+        """Several people's readings at ``now`` (a manager's team in the talent review): a fixed
+        number of queries for any number of people, never cached."""
+        calibration = self._calibration(session, now - timedelta(days=WINDOW_DAYS)).calibration
         selves = growth_repo.latest_self_scores(session, person_ids)
-        return calibration, self._read_ratings(session, person_ids, now, calibration, selves)
-
-    def calibration(self, session: Session, now: datetime) -> Calibration:
-        """The calibration readings use now (fitted over everyone's visible ratings)."""
-        return self._calibration(session, now - timedelta(days=WINDOW_DAYS)).calibration
+        return self._read_many(session, person_ids, now, calibration, selves)
 
     @staticmethod
     def coaches(session: Session, reader: str, subject_id: int) -> bool:
@@ -293,7 +287,7 @@ class GrowthService:
             return self.step_card(step)
 
     def _calibration(self, session: Session, since: datetime) -> _Fitted:
-        """Fitted over everyone's visible ratings; fitted again when they changed — at once
+        """Fitted over everyone's visible named ratings; fitted again when they changed — at once
         while a fit is quick, at most every ``REFIT_AFTER`` once it is not (a large company:
         leniencies move slowly, and the ratings themselves are always read fresh)."""
         started = time_module.monotonic()

@@ -174,7 +174,7 @@ class TalentService:
                 trends(periods.result(), cells.leniency),
             )
             sources = growth_repo.feedback_sources(session, scope, since=since)
-            none = _nothing(kpis, self._rules)
+            none = _nothing(kpis)
             subjects = []
             for person in people:
                 mine = figures.get(id_of(person), none)
@@ -348,14 +348,14 @@ class TalentService:
             )
         ids = [s.person.person_id for s in review.subjects]
         with self._db.transaction() as session:
-            _, read = self._growth.evidence(session, ids, review.at)
+            read = self._growth.readings(session, ids, review.at)
             waiting = growth_repo.requests_waiting(session, ids, since=review.at)
             steps = {pid: growth_repo.recent_steps(session, pid, limit=1) for pid in ids}
             shared = {pid for pid in ids if self._growth.coaches(session, manager_slack_id, pid)}
         members = []
         for s in review.subjects:
             pid = s.person.person_id
-            areas = read[pid][0].growth_areas
+            areas = read[pid].growth_areas
             members.append(
                 TeamMember(
                     subject=s,
@@ -451,7 +451,7 @@ class _Cells:
     named: Calibration  # the fit itself (rater habits)
 
 
-def _nothing(kpis: Sequence[Kpi], rules: TalentRules) -> PersonFigures:
+def _nothing(kpis: Sequence[Kpi]) -> PersonFigures:
     """The figures of someone nobody has rated."""
     empty = {k.key: KpiFigures(None, None, 0, 0) for k in kpis}
     sides = [
