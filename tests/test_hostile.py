@@ -39,7 +39,7 @@ from sqlalchemy.engine import make_url
 from sqlmodel import SQLModel, select
 
 from bot.demo import button_beside
-from bot.home.service import REFRESH_DONE, REFRESH_QUEUED
+from bot.home.service import PUBLISH_DONE, PUBLISH_STARTED, REFRESH_DONE, REFRESH_QUEUED
 from bot.inbound import Refused, verify_signature
 from bot.settings import normalise_database_url
 from bot.standin.driver import Actor, SlackDriver, build_state_values
@@ -279,23 +279,24 @@ def mark(world: World) -> Mark:
 def settle(world: World) -> None:
     """A harmless request, answered after the ack: once its answer is in, whatever an earlier
     request set off after its own ack has had its turn — and then every App Home refresh it
-    queued (run in a background pool) is over, as the app's DEBUG log says."""
+    queued (run in a background pool) and every publish started (a Home action publishes on its
+    listener's thread) is over, as the app's DEBUG log says."""
     answered = lambda c: SETTLED in str(c.args.get("text"))  # noqa: E731
     before = len([c for c in world.slack.calls_to("response_url") if answered(c)])
     world.actor(BOB).command("/debrief", f"cancel no-such-project-{uuid.uuid4().hex[:6]}")
     world.slack.wait_for("response_url", count=before + 1, where=answered)
-    refreshes = _REFRESHES.setdefault(id(world), [0, 0, 0])  # log offset, queued, done
+    refreshes = _REFRESHES.setdefault(id(world), [0, 0, 0, 0, 0])  # log offset, queued, done, started, done
 
     def drained() -> bool:
         size = world.app.log_size()
         new = world.app.log_since(refreshes[0])[: size - refreshes[0]]
         complete = new[: new.rfind("\n") + 1]  # a line still being written waits its turn
         refreshes[0] += len(complete.encode())
-        refreshes[1] += complete.count(REFRESH_QUEUED)
-        refreshes[2] += complete.count(REFRESH_DONE)
-        return refreshes[2] >= refreshes[1]
+        for i, line in enumerate((REFRESH_QUEUED, REFRESH_DONE, PUBLISH_STARTED, PUBLISH_DONE), 1):
+            refreshes[i] += complete.count(line)
+        return refreshes[2] >= refreshes[1] and refreshes[4] >= refreshes[3]
 
-    eventually("the App Home refreshes queued so far", drained)
+    eventually("the App Home refreshes queued and publishes started so far", drained)
 
 
 _REFRESHES: dict[int, list[int]] = {}
@@ -1333,7 +1334,9 @@ def test_closing_someone_elses_draft_saves_nothing(world: World) -> None:
     assert told_carol.args["channel"] == world.slack.dm_channel(CAROL.id)
     assert "This form is not yours" in told_carol.args["text"]
     settle(world)
-    assert [c.method for c in calls_since(world, since)] == ["chat.postMessage"]
+    assert [c.method for c in calls_since(world, since)] == ["chat.postMessage"], [
+        c.summary() for c in calls_since(world, since)
+    ]
     assert row_counts(world.db) == since.rows and "Traceback" not in new_log(world, since)
     assert [d.content_json for d in rows(world, CoachingDraft)] == before
 

@@ -43,6 +43,9 @@ log = logging.getLogger(__name__)
 # waits for it to drain).
 REFRESH_QUEUED = "App Home refresh queued"
 REFRESH_DONE = "App Home refresh done"
+# … and as any publish starts and ends (a Home action publishes on its own listener's thread).
+PUBLISH_STARTED = "App Home publish started"
+PUBLISH_DONE = "App Home publish done"
 MAX_PAUSE_DAYS = 90
 HOME_LIMIT = 5  # items per list on the Home tab; the rest is one command away
 MAX_REPORTS_SHOWN = 12
@@ -164,11 +167,15 @@ class HomeService:
         One at a time per person, rendering inside the turn: two changes at once (a button and a
         background refresh) publish in the order they read the database, so the Home never ends
         on the older state."""
-        with self._publishing_lock(slack_user_id):
-            person = self._people.one(slack_user_id)
-            today = local_date(self._clock(), person.tz)
-            view = self._views.home_view(self._data(person), self._reading.framework, today)
-            self._gateway.publish_home(slack_user_id, view)
+        log.debug(PUBLISH_STARTED)  # (whose, never: as for refreshes)
+        try:
+            with self._publishing_lock(slack_user_id):
+                person = self._people.one(slack_user_id)
+                today = local_date(self._clock(), person.tz)
+                view = self._views.home_view(self._data(person), self._reading.framework, today)
+                self._gateway.publish_home(slack_user_id, view)
+        finally:
+            log.debug(PUBLISH_DONE)
 
     def _publishing_lock(self, slack_user_id: str) -> threading.Lock:
         with self._locks_guard:
