@@ -26,7 +26,7 @@ import random
 import resource
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -309,8 +309,10 @@ def measure(url: str, people: int, items: int) -> None:
         app.close()
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def run(description: str, measure: Callable[[str, int, int], None]) -> None:
+    """The command line of a bench over this company: ``measure(url, people, items)`` per size,
+    on a temporary SQLite database or the PostgreSQL one ``--database-url`` names."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--people", type=int, nargs="*", default=[10_000])
     parser.add_argument("--items", type=int, default=20)
     parser.add_argument(
@@ -323,6 +325,10 @@ def main() -> None:
             continue
         with tempfile.TemporaryDirectory() as workdir:
             measure(f"sqlite:///{Path(workdir) / 'bench.db'}", people, args.items)
+
+
+def main() -> None:
+    run(__doc__.splitlines()[0], measure)
 
 
 if __name__ == "__main__":

@@ -23,10 +23,8 @@ Prints figures; asserts nothing.
 
 from __future__ import annotations
 
-import argparse
 import multiprocessing
 import sys
-import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -36,7 +34,7 @@ from sqlmodel import func, select
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from digests import NOW, counted, peak_rss_mb, seed
+from digests import NOW, counted, peak_rss_mb, run, seed
 
 from bot.app import build_app
 from bot.settings import load_settings
@@ -91,19 +89,7 @@ def measure(url: str, people: int, items: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--people", type=int, nargs="*", default=[10_000])
-    parser.add_argument("--items", type=int, default=20)
-    parser.add_argument(
-        "--database-url", default=None, help="PostgreSQL (its tables are dropped); default SQLite"
-    )
-    args = parser.parse_args()
-    for people in args.people:
-        if args.database_url:
-            measure(args.database_url, people, args.items)
-            continue
-        with tempfile.TemporaryDirectory() as workdir:
-            measure(f"sqlite:///{Path(workdir) / 'bench.db'}", people, args.items)
+    run(__doc__.splitlines()[0], measure)
 
 
 if __name__ == "__main__":

@@ -82,16 +82,11 @@ def visible_rating_weeks(
     they came from. One query, read as plain values."""
     at = _epoch(session, _VISIBLE_AT)
     week = _whole(session, (now.timestamp() - at) / 604_800.0)
-    batch = case((col(Feedback.anonymous).is_(True), at), else_=None)
+    columns, groups = _per_rater_batch(session)
     query = (
         _visible(
             select(
-                Feedback.giver_id,
-                Feedback.subject_id,
-                Rating.kpi,
-                type_coerce(Feedback.relation, String),
-                type_coerce(Feedback.anonymous, Boolean),
-                type_coerce(batch, Float).label("rating_batch"),
+                *columns,
                 week.label("rating_week"),
                 func.count(col(Rating.score)),
                 func.sum(col(Rating.score)),
@@ -99,17 +94,33 @@ def visible_rating_weeks(
             since,
         )
         .where(col(Feedback.subject_id).in_(list(subject_ids)), now >= _VISIBLE_AT)
-        .group_by(
-            col(Feedback.giver_id),
-            col(Feedback.subject_id),
-            col(Rating.kpi),
-            col(Feedback.relation),
-            col(Feedback.anonymous),
-            literal_column("rating_batch"),  # by name: the same expression, bound once
-            literal_column("rating_week"),
-        )
+        .group_by(*groups, literal_column("rating_week"))
     )
     return [RatingWeek._make(row) for row in session.execute(query)]
+
+
+def _per_rater_batch(session: Session) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+    """The columns ``(giver_id, subject_id, kpi, relation, anonymous, batch)`` and what to group
+    them by: ratings summed per rater, person, KPI, relation and release batch (an anonymous
+    rating's release in seconds since the epoch; None for named ones)."""
+    batch = case((col(Feedback.anonymous).is_(True), _epoch(session, _VISIBLE_AT)), else_=None)
+    columns = (
+        Feedback.giver_id,
+        Feedback.subject_id,
+        Rating.kpi,
+        type_coerce(Feedback.relation, String),
+        type_coerce(Feedback.anonymous, Boolean),
+        type_coerce(batch, Float).label("rating_batch"),
+    )
+    groups = (
+        col(Feedback.giver_id),
+        col(Feedback.subject_id),
+        col(Rating.kpi),
+        col(Feedback.relation),
+        col(Feedback.anonymous),
+        literal_column("rating_batch"),  # by name: the same expression, bound once
+    )
+    return columns, groups
 
 
 def _whole(session: Session, value: Any) -> Any:
@@ -416,35 +427,17 @@ def rater_cells(
     """The visible ratings (see ``_visible``) from ``since`` to ``now`` — of ``subject_ids``, or of
     everyone — summed per giver, person, KPI, relation and release batch, streamed in chunks of
     rows ``(giver_id, subject_id, kpi, relation, anonymous, batch, count, sum, sum of squares)``:
-    ``batch`` is an
-    anonymous rating's release in seconds since the epoch (its batch), None for named ones. What
-    the talent review reads, without a row per rating or per week crossing into Python."""
-    at = _epoch(session, _VISIBLE_AT)
-    batch = case((col(Feedback.anonymous).is_(True), at), else_=None)
+    ``batch`` is an anonymous rating's release in seconds since the epoch (its batch), None for
+    named ones. What the talent review reads, without a row per rating or per week crossing into
+    Python."""
+    columns, groups = _per_rater_batch(session)
+    score = col(Rating.score)
     query = _visible(
-        select(
-            Feedback.giver_id,
-            Feedback.subject_id,
-            Rating.kpi,
-            type_coerce(Feedback.relation, String),
-            type_coerce(Feedback.anonymous, Boolean),
-            type_coerce(batch, Float).label("rating_batch"),
-            func.count(col(Rating.score)),
-            func.sum(col(Rating.score)),
-            func.sum(col(Rating.score) * col(Rating.score)),
-        ),
-        since,
+        select(*columns, func.count(score), func.sum(score), func.sum(score * score)), since
     ).where(now >= _VISIBLE_AT)
     if subject_ids is not None:
         query = query.where(col(Feedback.subject_id).in_(list(subject_ids)))
-    query = query.group_by(
-        col(Feedback.giver_id),
-        col(Feedback.subject_id),
-        col(Rating.kpi),
-        col(Feedback.relation),
-        col(Feedback.anonymous),
-        literal_column("rating_batch"),
-    )
+    query = query.group_by(*groups)
     yield from session.execute(query.execution_options(yield_per=chunk)).partitions()
 
 
