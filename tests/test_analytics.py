@@ -17,10 +17,13 @@ from hypothesis import strategies as st
 from bot.analytics.calibration import MIN_SUBJECTS, Calibration, RaterKind, Rating, RatingSums
 from bot.analytics.readings import (
     AS_EXPECTED,
+    KINDS,
     MIN_RATERS,
     RELATIVE_MARGIN,
     Direction,
+    WeekSums,
     Why,
+    read_people,
     read_person,
 )
 from bot.analytics.synthetic import KPIS, company, spearman
@@ -362,3 +365,73 @@ def test_ratings_summed_by_rater_kpi_and_week_read_exactly_as_the_ratings_one_by
         assert (a.trend.recent, a.trend.earlier) == pytest.approx((b.trend.recent, b.trend.earlier), abs=1e-9)
     assert [g.kpi for g in one_by_one.growth_areas] == [g.kpi for g in by_week.growth_areas]
     assert [s.kpi for s in one_by_one.strengths] == [s.kpi for s in by_week.strengths]
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 10_000))
+def test_everyone_read_at_once_as_arrays_reads_as_each_person_one_by_one(seed: int) -> None:
+    """The digests and the Home read everyone's sums as arrays (``read_people``): each person's
+    reading is the one ``read_person`` makes of their ratings — levels, evidence, trends, growth
+    areas, strengths and blind spots — with anonymous raters counted per batch and read as given,
+    and self-ratings apart."""
+    c = company(people=12, seed=seed, lenient=1, severe=1)
+    rng = random.Random(seed)
+    calibration = Calibration(c.ratings)
+    groups: dict[tuple[object, object, str, int, RaterKind], list[float]] = defaultdict(list)
+    for r in c.ratings:
+        week = rng.randrange(20)
+        if rng.random() < 0.2:  # anonymous, in one of two release batches: read as given
+            counter: object = ("anonymous", rng.choice((1, 2)), r.rater)
+            groups[(counter, r.subject, r.kpi, week, RaterKind.ANONYMOUS)].append(r.score)
+        else:
+            groups[(r.rater, r.subject, r.kpi, week, rng.choice((RaterKind.PEER, RaterKind.MANAGER)))].append(
+                r.score
+            )
+    summed = [
+        Rating(
+            counter,
+            subject,
+            kpi,
+            fmean(scores),
+            NOW - timedelta(weeks=week, days=3.5),
+            kind,
+            weight=len(scores),
+        )
+        for (counter, subject, kpi, week, kind), scores in groups.items()
+    ]
+    selves = {p: {k: float(rng.randint(1, 5)) for k in rng.sample(KPIS, 3)} for p in rng.sample(c.people, 6)}
+    ids = {p: i + 1 for i, p in enumerate(c.people)}
+    codes: dict[object, int] = {}
+    sums = WeekSums(
+        subjects=np.asarray([ids[r.subject] for r in summed]),
+        counters=np.asarray([codes.setdefault(r.rater, len(codes)) for r in summed]),
+        kinds=np.asarray([KINDS.index(r.kind) for r in summed]),
+        kpis=np.asarray([KPIS.index(r.kpi) for r in summed]),
+        weeks=np.asarray([(NOW - r.at) // timedelta(weeks=1) for r in summed]),
+        counts=np.asarray([r.weight for r in summed]),
+        totals=np.asarray([r.score * r.weight for r in summed]),
+        fair=np.asarray([(r.score - calibration.leniency_of(r.rater)) * r.weight for r in summed]),
+    )
+    everyone = read_people(
+        KPIS, sums, {ids[p]: own for p, own in selves.items()}, [*ids.values(), 999], calibration.sigma
+    )
+    assert not everyone[999].enough  # nobody rated them: "not enough feedback yet"
+    for person, person_id in ids.items():
+        own = [
+            Rating(person, person, kpi, score, NOW - timedelta(days=1), RaterKind.SELF)
+            for kpi, score in selves.get(person, {}).items()
+        ]
+        alone = read_person(KPIS, [r for r in summed if r.subject == person] + own, calibration, NOW)
+        together = everyone[person_id]
+        for a, b in zip(alone.kpis, together.kpis, strict=True):
+            assert (a.kpi, a.evidence, a.self_score) == (b.kpi, b.evidence, b.self_score)
+            for x, y in ((a.raw, b.raw), (a.calibrated, b.calibrated), (a.se, b.se)):
+                assert (x is None and y is None) or x == pytest.approx(y, abs=1e-9)
+            assert a.trend.weekly == pytest.approx(b.trend.weekly, abs=1e-9)
+            assert (a.trend.recent, a.trend.earlier) == pytest.approx(
+                (b.trend.recent, b.trend.earlier), abs=1e-9
+            )
+        assert [(g.kpi, g.why) for g in alone.growth_areas] == [(g.kpi, g.why) for g in together.growth_areas]
+        assert [k.kpi for k in alone.strengths] == [k.kpi for k in together.strengths]
+        assert [g.kpi for g in alone.blind_spots] == [g.kpi for g in together.blind_spots]
+        assert [g.kpi for g in alone.hidden_strengths] == [g.kpi for g in together.hidden_strengths]

@@ -30,6 +30,7 @@ Readable as a sentence: "Bob rates 0.8 above others on the same people, measured
 from __future__ import annotations
 
 import enum
+import functools
 import math
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
@@ -255,6 +256,24 @@ class Calibration:
     def leniency_of(self, rater: Hashable) -> float:
         index = self._rater_ids.get(rater)
         return float(self.fit.leniency[index]) if index is not None else 0.0
+
+    def leniencies(self, raters: IntArray) -> FloatArray:
+        """``leniency_of`` each of many raters known by integer ids (0 for a rater not fitted)."""
+        known, index = self._integer_raters
+        if len(known) == 0 or len(raters) == 0:
+            return np.zeros(len(raters), dtype=np.float64)
+        at = np.minimum(np.searchsorted(known, raters), len(known) - 1)
+        return np.where(known[at] == raters, self.fit.leniency[index[at]], 0.0)
+
+    @functools.cached_property
+    def _integer_raters(self) -> tuple[IntArray, IntArray]:
+        """The raters known by integer ids, sorted, and their positions in the fit."""
+        pairs = [(r, i) for r, i in self._rater_ids.items() if type(r) is int]
+        if not pairs:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        known, index = np.asarray(pairs, dtype=np.int64).T
+        order = np.argsort(known)
+        return known[order], index[order]
 
     def leniency(self, rater: Hashable) -> Leniency | None:
         index = self._rater_ids.get(rater)

@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import enum
 import math
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from statistics import fmean
 
-from bot.analytics.calibration import Calibration, RaterKind, Rating
+import numpy as np
+
+from bot.analytics.calibration import Calibration, FloatArray, IntArray, RaterKind, Rating
 
 MIN_RATERS = 2  # different people (not the person) before a KPI is read at all
 AS_EXPECTED = 3.0  # "as expected" on the 1-5 form: below it is low in absolute terms
@@ -163,7 +165,12 @@ def read_person(
     for rating in ratings:
         if rating.kpi in by_kpi and rating.at <= now:
             by_kpi[rating.kpi].append(rating)
-    readings = tuple(_read_kpi(kpi, by_kpi[kpi], calibration, now) for kpi in kpis)
+    return conclude(tuple(_read_kpi(kpi, by_kpi[kpi], calibration, now) for kpi in kpis))
+
+
+def conclude(readings: tuple[KpiReading, ...]) -> PersonReading:
+    """What stands out in one person's KPIs read: growth areas, strengths, blind spots and
+    hidden strengths."""
     read = [k for k in readings if k.enough]
     areas: list[GrowthArea] = []
     for reading in read:
@@ -200,6 +207,112 @@ def read_person(
     return PersonReading(readings, tuple(areas), tuple(strengths), tuple(blind), tuple(hidden))
 
 
+KINDS = tuple(RaterKind)  # what ``WeekSums.kinds`` codes: positions here
+TREND_WEEKS = max(2 * RECENT_WEEKS, SPARK_WEEKS)  # the weeks a trend or a sparkline reads
+
+
+@dataclass(frozen=True)
+class WeekSums:
+    """Others' ratings about several people, summed per rater as counted, KPI and week: parallel
+    arrays, one entry per sum (self-ratings are not among them)."""
+
+    subjects: IntArray
+    counters: IntArray  # who each sum counts as when raters are counted: codes, never negative
+    kinds: IntArray  # positions in ``KINDS``
+    kpis: IntArray  # positions in the KPIs read
+    weeks: IntArray  # back from the moment read at: 0 is the last seven days
+    counts: IntArray  # ratings summed
+    totals: FloatArray  # their scores summed, on the 1-5 scale
+    fair: FloatArray  # the same, each rating less its rater's leniency
+
+
+def read_people(
+    kpis: Sequence[str],
+    sums: WeekSums,
+    selves: Mapping[int, Mapping[str, float]],  # person -> KPI -> their latest self-rating, 1-5
+    person_ids: Sequence[int],
+    sigma: float,
+) -> dict[int, PersonReading]:
+    """Each person's reading, as ``read_person`` reads it, vectorised over everyone's sums: no
+    Python object per rating, a few per KPI read."""
+    n_kpis, n_kinds = len(kpis), len(KINDS)
+    ids = np.asarray(person_ids, dtype=np.int64)
+    order = np.argsort(ids, kind="stable")
+    at = np.minimum(np.searchsorted(ids[order], sums.subjects), max(len(ids) - 1, 0))
+    mine = (ids[order][at] == sums.subjects) if len(ids) else np.zeros(len(sums.subjects), bool)
+    cell = order[at][mine] * n_kpis + sums.kpis[mine]
+    counters, counts, fair = sums.counters[mine], sums.counts[mine], sums.fair[mine]
+    size = len(ids) * n_kpis
+    count = np.bincount(cell, counts, minlength=size)
+    raw = np.bincount(cell, sums.totals[mine], minlength=size) / np.maximum(count, 1)
+    calibrated = np.clip(np.bincount(cell, fair, minlength=size) / np.maximum(count, 1), 1.0, 5.0)
+    raters = distinct(cell, counters, size)
+    by_kind = distinct(cell * n_kinds + sums.kinds[mine], counters, size * n_kinds).reshape(-1, n_kinds)
+    weeks = sums.weeks[mine]
+    recent = weeks < TREND_WEEKS
+    slot = cell[recent] * TREND_WEEKS + weeks[recent]
+    week_count = np.bincount(slot, counts[recent], minlength=size * TREND_WEEKS).reshape(-1, TREND_WEEKS)
+    week_fair = np.bincount(slot, fair[recent], minlength=size * TREND_WEEKS).reshape(-1, TREND_WEEKS)
+    week_mean = np.clip(week_fair / np.maximum(week_count, 1), 1.0, 5.0)
+    halves = []
+    for weeks_in in (slice(0, RECENT_WEEKS), slice(RECENT_WEEKS, 2 * RECENT_WEEKS)):
+        n = week_count[:, weeks_in].sum(axis=1)
+        mean = np.clip(week_fair[:, weeks_in].sum(axis=1) / np.maximum(n, 1), 1.0, 5.0)
+        enough = (n >= MIN_TREND_RATINGS).tolist()
+        halves.append([m if e else None for m, e in zip(mean.tolist(), enough, strict=True)])
+    last = slice(SPARK_WEEKS - 1, None, -1)  # the sparkline's weeks, oldest first
+    spark = [
+        tuple(m if n else None for m, n in zip(means, ns, strict=True))
+        for means, ns in zip(week_mean[:, last].tolist(), week_count[:, last].tolist(), strict=True)
+    ]
+    se = (sigma / np.sqrt(np.maximum(count, 1))).tolist()
+    count_, raw_, calibrated_, raters_ = (
+        count.astype(np.int64).tolist(),
+        raw.tolist(),
+        calibrated.tolist(),
+        raters.tolist(),
+    )
+    by_kind_ = by_kind.tolist()
+    none = Trend(None, None, ())
+    result = {}
+    for p, person_id in enumerate(person_ids):
+        own = selves.get(person_id, {})
+        readings = []
+        for k, kpi in enumerate(kpis):
+            c = p * n_kpis + k
+            kinds = tuple(sorted(((KINDS[i], n) for i, n in enumerate(by_kind_[c]) if n), key=_most))
+            evidence = Evidence(ratings=count_[c], raters=raters_[c], kinds=kinds)
+            if raters_[c] < MIN_RATERS:
+                readings.append(KpiReading(kpi, None, None, None, evidence, none, own.get(kpi)))
+                continue
+            readings.append(
+                KpiReading(
+                    kpi=kpi,
+                    raw=raw_[c],
+                    calibrated=calibrated_[c],
+                    se=se[c],
+                    evidence=evidence,
+                    trend=Trend(halves[0][c], halves[1][c], spark[c]),
+                    self_score=own.get(kpi),
+                )
+            )
+        result[person_id] = conclude(tuple(readings))
+    return result
+
+
+def _most(kind: tuple[RaterKind, int]) -> tuple[int, RaterKind]:
+    return -kind[1], kind[0]
+
+
+def distinct(groups: IntArray, members: IntArray, size: int) -> IntArray:
+    """Per group (``0 .. size - 1``), how many distinct members (never negative) it has."""
+    if len(groups) == 0:
+        return np.zeros(size, dtype=np.int64)
+    width = int(members.max()) + 1
+    pairs = np.unique(groups.astype(np.int64) * width + members)
+    return np.bincount(pairs // width, minlength=size)
+
+
 def _read_kpi(kpi: str, ratings: Sequence[Rating], calibration: Calibration, now: datetime) -> KpiReading:
     others = [r for r in ratings if r.kind is not RaterKind.SELF]
     selves = sorted((r for r in ratings if r.kind is RaterKind.SELF), key=lambda r: r.at)
@@ -211,7 +324,7 @@ def _read_kpi(kpi: str, ratings: Sequence[Rating], calibration: Calibration, now
     evidence = Evidence(
         ratings=count,
         raters=raters,
-        kinds=tuple(sorted(((k, len(v)) for k, v in by_kind.items()), key=lambda kv: (-kv[1], kv[0]))),
+        kinds=tuple(sorted(((k, len(v)) for k, v in by_kind.items()), key=_most)),
     )
     self_score = selves[-1].score if selves else None
     if raters < MIN_RATERS:

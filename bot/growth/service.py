@@ -26,8 +26,9 @@ import numpy as np
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from bot.analytics.calibration import Calibration, IntArray, RaterKind, Rating, RatingSums
-from bot.analytics.readings import PersonReading, read_person
+from bot.analytics.calibration import Calibration, FloatArray, RaterKind, RatingSums
+from bot.analytics.readings import KINDS as KINDS_READ
+from bot.analytics.readings import PersonReading, WeekSums, read_people
 from bot.coaching.catalog import Catalog, LearningItem
 from bot.coaching.coaches import next_step, stretch_step
 from bot.coaching.evidence import tried_steps
@@ -75,6 +76,9 @@ KINDS = {
     Relation.REPORT: RaterKind.REPORT,
     Relation.PEER: RaterKind.PEER,
 }
+RELATIONS = tuple(KINDS)
+RELATION_KINDS = tuple(KINDS_READ.index(k) for k in KINDS.values())  # per relation, its rater kind's code
+PEER_KIND = KINDS_READ.index(RaterKind.PEER)
 
 
 @dataclass(frozen=True)
@@ -237,21 +241,20 @@ class GrowthService:
         selves: dict[int, dict[str, tuple[int, datetime]]],
     ) -> dict[int, PersonReading]:
         """Each person's reading, from the ratings about them and their own."""
-        about: dict[int, list[Rating]] = {p: [] for p in person_ids}
         since = now - timedelta(days=WINDOW_DAYS)
-        rows = growth_repo.visible_rating_weeks(session, since=since, now=now, subject_ids=person_ids)
-        for rating in self._ratings(rows, now):
-            about[int(rating.subject)].append(rating)  # type: ignore[call-overload]
-        kpis = [k.key for k in self._framework.kpis]
-        read: dict[int, PersonReading] = {}
-        for person_id in person_ids:
-            ratings = about[person_id] + [
-                Rating(person_id, person_id, kpi, self.on_scale(kpi, score), at, RaterKind.SELF)
-                for kpi, (score, at) in selves.get(person_id, {}).items()
-                if self._known(kpi)
-            ]
-            read[person_id] = read_person(kpis, ratings, calibration, now)
-        return read
+        kpis = list(self.scales)
+        rows = growth_repo.visible_ratings(
+            session, since=since, now=now, subject_ids=person_ids, kpis=kpis, relations=RELATIONS
+        )
+        own = {
+            person_id: {
+                k: self.on_scale(k, score)
+                for k, (score, at) in scores.items()
+                if self._known(k) and at <= now
+            }
+            for person_id, scores in selves.items()
+        }
+        return read_people(kpis, self._week_sums(rows, calibration, now), own, person_ids, calibration.sigma)
 
     def readings(
         self, session: Session, person_ids: Sequence[int], now: datetime
@@ -309,14 +312,12 @@ class GrowthService:
         """Everyone's visible ratings summed by rater, person and KPI by the database, on the 1-5
         scale, as arrays (a row per rater, person and KPI; none per rating)."""
         scales = self.scales
-        codes = {kpi: code for code, kpi in enumerate(scales)}
-        a = np.asarray([scales[k][0] for k in codes], dtype=np.float64)
-        b = np.asarray([scales[k][1] for k in codes], dtype=np.float64)
-        parts: list[IntArray] = []
-        for chunk in growth_repo.rating_sums(session, since=since):
-            known = (r for r in chunk if r[2] in codes)  # a KPI the framework no longer has: left out
-            flat = (v for r in known for v in (r[0], r[1], codes[r[2]], r[3], r[4], r[5]))
-            parts.append(np.fromiter(flat, dtype=np.int32).reshape(-1, 6))  # ids, counts, sums: all small
+        a = np.asarray([scale[0] for scale in scales.values()], dtype=np.float64)
+        b = np.asarray([scale[1] for scale in scales.values()], dtype=np.float64)
+        parts = [
+            chunk.astype(np.int32)  # ids, counts, sums: all small, and half the memory
+            for chunk in growth_repo.rating_sums(session, since=since, kpis=list(scales))
+        ]
         table = np.concatenate(parts) if parts else np.zeros((0, 6), dtype=np.int32)
         del parts
         kpi, n = table[:, 2], table[:, 3].astype(np.int64)
@@ -326,41 +327,44 @@ class GrowthService:
             raters=table[:, 0].astype(np.int64),
             subjects=table[:, 1].astype(np.int64),
             kpis=kpi,
-            kpi_names=tuple(codes),
+            kpi_names=tuple(scales),
             counts=n,
             sums=ka * total + kb * n,
             squares=ka * ka * squares + 2 * ka * kb * total + kb * kb * n,
         )
 
-    def _ratings(self, rows: Sequence[growth_repo.RatingWeek], now: datetime) -> list[Rating]:
-        """The summed rows as ratings: each the mean of its week, dated in the middle of it."""
-        scales = self.scales
-        kinds = {r.value: k for r, k in KINDS.items()}
-        middles = {}  # the middle of each week back from ``now``
-        ratings = []
-        for r in rows:
-            if r.kpi not in scales:
-                continue
-            a, b = scales[r.kpi]
-            at = middles.get(r.week) or middles.setdefault(r.week, now - WEEK * r.week - WEEK / 2)
-            # An anonymous rating is read as given: taking its rater's habits out would make the
-            # figure depend on who gave it. Its rater is known only as its batch's.
-            counted_as = ("anonymous", r.batch, r.giver_id) if r.anonymous else None
-            ratings.append(
-                Rating(
-                    counted_as or r.giver_id,
-                    r.subject_id,
-                    r.kpi,
-                    a * r.total / r.count + b,
-                    at,
-                    RaterKind.ANONYMOUS if r.anonymous else kinds.get(r.relation, RaterKind.PEER),
-                    # Counted once per release batch, apart from their named ratings: a count can
-                    # then never show that a named rater also answered anonymously.
-                    counted_as=counted_as,
-                    weight=r.count,
-                )
+    def _week_sums(self, rows: FloatArray, calibration: Calibration, now: datetime) -> WeekSums:
+        """The rows of ``visible_ratings`` as ``read_people`` reads them, on the 1-5 scale."""
+        giver, subject, kpi, relation, anonymous, at, score = (
+            rows[:, i] for i in range(len(growth_repo.VISIBLE_RATING_COLUMNS))
+        )
+        raters, kpis, n = giver.astype(np.int64), kpi.astype(np.int64), np.ones(len(rows), dtype=np.int64)
+        anon = anonymous == 1
+        kinds = np.asarray([*RELATION_KINDS, PEER_KIND])[relation.astype(np.int64)]  # -1: another, a peer
+        kinds[anon] = KINDS_READ.index(RaterKind.ANONYMOUS)
+        # An anonymous rater counts once per release batch, apart from their named ratings: a
+        # count can then never show that a named rater also answered anonymously.
+        counters = raters.copy()
+        if anon.any():
+            _, batch_rater = np.unique(
+                np.column_stack((at[anon], giver[anon])), axis=0, return_inverse=True
             )
-        return ratings
+            counters[anon] = int(raters.max()) + 1 + batch_rater.reshape(-1)
+        a, b = (np.asarray([scale[i] for scale in self.scales.values()]) for i in (0, 1))
+        totals = a[kpis] * score + b[kpis]
+        # An anonymous rating is read as given: taking its rater's habits out would make the
+        # figure depend on who gave it.
+        lenient = np.where(anon, 0.0, calibration.leniencies(raters))
+        return WeekSums(
+            subjects=subject.astype(np.int64),
+            counters=counters,
+            kinds=kinds,
+            kpis=kpis,
+            weeks=((now.timestamp() - at) // WEEK.total_seconds()).astype(np.int64),
+            counts=n,
+            totals=totals,
+            fair=totals - n * lenient,
+        )
 
     @functools.cached_property
     def scales(self) -> dict[str, tuple[float, float]]:

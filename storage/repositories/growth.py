@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any, NamedTuple
+from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 from sqlalchemy import (
     Boolean,
     Float,
@@ -30,28 +32,25 @@ from storage.models import (
     OutboxMessage,
     Person,
     Rating,
+    Relation,
     RequestState,
     SelfAssessment,
     SelfRating,
 )
 from storage.upsert import insert_ignore
 
+FloatArray = npt.NDArray[np.float64]
 
-class RatingWeek(NamedTuple):
-    """One rater's visible ratings of one person's KPI in one week, summed by the database.
-    ``week`` counts back from the moment read at (0: the last seven days); an anonymous rating's
-    week is that of its batch's release, never of when it was given, and ``batch`` (the release,
-    in seconds since the epoch) keeps each batch apart; None for named ratings."""
 
-    giver_id: int
-    subject_id: int
-    kpi: str
-    relation: str
-    anonymous: bool
-    batch: float | None
-    week: int
-    count: int
-    total: int
+VISIBLE_RATING_COLUMNS = (
+    "giver_id",
+    "subject_id",
+    "kpi",  # its position in the KPIs asked for
+    "relation",  # its position in the relations asked for; -1 for another
+    "anonymous",  # 1 or 0
+    "at",  # when it became visible (an anonymous one: its batch's release), seconds since the epoch
+    "score",
+)
 
 
 def _visible_feedback(since: datetime) -> tuple[Any, ...]:
@@ -74,29 +73,50 @@ def _visible(query: Any, since: datetime) -> Any:
 _VISIBLE_AT = case((col(Feedback.anonymous).is_(True), Feedback.released_at), else_=Feedback.updated_at)
 
 
-def visible_rating_weeks(
-    session: Session, *, since: datetime, now: datetime, subject_ids: Iterable[int]
-) -> list[RatingWeek]:
-    """The visible ratings (see ``_visible``) about ``subject_ids`` from ``since`` to ``now``,
-    summed per rater, KPI and week: as many rows for 10,000 items as for the raters and weeks
-    they came from. One query, read as plain values."""
-    at = _epoch(session, _VISIBLE_AT)
-    week = _whole(session, (now.timestamp() - at) / 604_800.0)
-    columns, groups = _per_rater_batch(session)
-    query = (
-        _visible(
-            select(
-                *columns,
-                week.label("rating_week"),
-                func.count(col(Rating.score)),
-                func.sum(col(Rating.score)),
-            ),
-            since,
-        )
-        .where(col(Feedback.subject_id).in_(list(subject_ids)), now >= _VISIBLE_AT)
-        .group_by(*groups, literal_column("rating_week"))
-    )
-    return [RatingWeek._make(row) for row in session.execute(query)]
+def visible_ratings(
+    session: Session,
+    *,
+    since: datetime,
+    now: datetime,
+    subject_ids: Iterable[int],
+    kpis: Sequence[str],
+    relations: Sequence[Relation],
+) -> FloatArray:
+    """The visible ratings (see ``_visible``) of ``kpis`` about ``subject_ids`` from ``since`` to
+    ``now``: an array with a row per rating and the columns ``VISIBLE_RATING_COLUMNS``. An
+    anonymous rating is dated by its batch's release, never by when it was given. One query,
+    every column a number read straight from the driver, and not grouped: the database sorting
+    them into groups costs more than reading them (the analytics sum them as arrays)."""
+    query = _visible(
+        select(
+            Feedback.giver_id,
+            Feedback.subject_id,
+            _position(col(Rating.kpi), kpis),
+            _position(col(Feedback.relation), relations),
+            cast(type_coerce(Feedback.anonymous, Boolean), Integer),
+            _epoch(session, _VISIBLE_AT),
+            Rating.score,
+        ),
+        since,
+    ).where(col(Feedback.subject_id).in_(list(subject_ids)), col(Rating.kpi).in_(kpis), now >= _VISIBLE_AT)
+    return np.concatenate([*_numbers(session, query), np.zeros((0, len(VISIBLE_RATING_COLUMNS)))])
+
+
+def _position(column: Any, values: Sequence[Any]) -> Any:
+    """Where ``column``'s value is in ``values`` (-1: not there), computed by the database."""
+    return case({v: i for i, v in enumerate(values)}, value=column, else_=-1)
+
+
+def _numbers(session: Session, query: Any, chunk: int = 50_000) -> Iterator[FloatArray]:
+    """The rows of a query whose columns are all numbers (None read as NaN), as float arrays of
+    up to ``chunk`` rows each, read straight from the driver's cursor: no object per row but the
+    driver's own tuple."""
+    result = session.connection().execute(query)
+    try:
+        while rows := result.cursor.fetchmany(chunk):
+            yield np.asarray(rows, dtype=np.float64)
+    finally:
+        result.close()
 
 
 def _per_rater_batch(session: Session) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
@@ -123,42 +143,38 @@ def _per_rater_batch(session: Session) -> tuple[tuple[Any, ...], tuple[Any, ...]
     return columns, groups
 
 
-def _whole(session: Session, value: Any) -> Any:
-    """The whole part of a value that is never negative, computed by the database."""
-    if session.get_bind().dialect.name == "postgresql":
-        return cast(func.floor(value), Integer)
-    return cast(value, Integer)  # SQLite truncates toward zero
-
-
 def _epoch(session: Session, moment: Any) -> Any:
     """``moment`` in seconds since the epoch, computed by the database."""
     if session.get_bind().dialect.name == "postgresql":
-        return func.extract("epoch", moment)
+        return cast(func.extract("epoch", moment), Float)  # a float, not a Decimal per row
     return (func.julianday(moment) - 2440587.5) * 86400.0
 
 
-def rating_sums(session: Session, *, since: datetime, chunk: int = 20_000) -> Iterator[Sequence[Row[Any]]]:
-    """The visible named ratings since ``since`` summed by rater, person and KPI, streamed in
-    chunks of rows ``(giver_id, subject_id, kpi, count, sum, sum of squares)``: what calibration
-    needs (it is fitted over named ratings: an anonymous one must move no one's habits), without
-    a row per rating crossing into Python. One query."""
+def rating_sums(
+    session: Session, *, since: datetime, kpis: Sequence[str], chunk: int = 50_000
+) -> Iterator[FloatArray]:
+    """The visible named ratings of ``kpis`` since ``since`` summed by rater, person and KPI,
+    streamed as arrays of up to ``chunk`` rows ``(giver_id, subject_id, kpi, count, sum, sum of
+    squares)`` (``kpi``: its position in ``kpis``): what calibration needs (it is fitted over
+    named ratings: an anonymous one must move no one's habits), without a row per rating
+    crossing into Python. One query."""
     score = col(Rating.score)
     query = (
         _visible(
             select(
                 Feedback.giver_id,
                 Feedback.subject_id,
-                Rating.kpi,
+                _position(col(Rating.kpi), kpis),
                 func.count(score),
                 func.sum(score),
                 func.sum(score * score),
             ),
             since,
         )
-        .where(col(Feedback.anonymous).is_(False))
+        .where(col(Feedback.anonymous).is_(False), col(Rating.kpi).in_(kpis))
         .group_by(col(Feedback.giver_id), col(Feedback.subject_id), col(Rating.kpi))
     )
-    yield from session.execute(query.execution_options(yield_per=chunk)).partitions()
+    yield from _numbers(session, query, chunk)
 
 
 _MARK = (  # what moves whenever visible ratings do: one released, saved, deleted
