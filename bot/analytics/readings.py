@@ -272,7 +272,10 @@ def read_people(
         calibrated.tolist(),
         raters.tolist(),
     )
-    by_kind_ = by_kind.tolist()
+    kinds_of: dict[tuple[int, ...], tuple[tuple[RaterKind, int], ...]] = {}  # few distinct: made once each
+    for row in set(map(tuple, by_kind.tolist())):
+        kinds_of[row] = tuple(sorted(((KINDS[i], n) for i, n in enumerate(row) if n), key=_most))
+    by_kind_ = list(map(tuple, by_kind.tolist()))
     none = Trend(None, None, ())
     result = {}
     for p, person_id in enumerate(person_ids):
@@ -280,8 +283,7 @@ def read_people(
         readings = []
         for k, kpi in enumerate(kpis):
             c = p * n_kpis + k
-            kinds = tuple(sorted(((KINDS[i], n) for i, n in enumerate(by_kind_[c]) if n), key=_most))
-            evidence = Evidence(ratings=count_[c], raters=raters_[c], kinds=kinds)
+            evidence = Evidence(ratings=count_[c], raters=raters_[c], kinds=kinds_of[by_kind_[c]])
             if raters_[c] < MIN_RATERS:
                 readings.append(KpiReading(kpi, None, None, None, evidence, none, own.get(kpi)))
                 continue
