@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from bot.analytics.calibration import FloatArray, IntArray, RaterKind, RatingSums
-from bot.analytics.readings import FALLING_BY, MIN_RATERS, MIN_TREND_RATINGS, Direction
+from bot.analytics.readings import FALLING_BY, MIN_RATERS, MIN_TREND_RATINGS, Direction, distinct
 from bot.talent.readiness import DimensionLevel
 from bot.talent.rules import TalentRules
 
@@ -149,7 +149,7 @@ def person_figures(
     count = np.bincount(cell, cells.counts, minlength=size)
     total = np.bincount(cell, cells.totals, minlength=size)
     fair = np.bincount(cell, adjusted, minlength=size)
-    raters = _distinct(cell, cells.counters, size)
+    raters = distinct(cell, cells.counters, size)
     read = raters >= MIN_RATERS
     safe = np.maximum(count, 1)
     raw, calibrated = total / safe, np.clip(fair / safe, 1.0, 5.0)
@@ -167,7 +167,7 @@ def person_figures(
     dimension_ratings = np.bincount(owner, group_count, minlength=n_people * 2)
     # The raters a category may rest on: named ones, and anonymous ones as one at most.
     named = cells.kinds != ANONYMOUS
-    strict = _distinct(side[named], cells.counters[named], n_people * 2)
+    strict = distinct(side[named], cells.counters[named], n_people * 2)
     strict += np.bincount(side[~named], minlength=n_people * 2) > 0
     level = s1 / np.maximum(k, 1)
     spread = np.sqrt(np.maximum(s2 - k * level**2, 0.0) / np.maximum(k - 1, 1))
@@ -178,7 +178,7 @@ def person_figures(
     )
     totals = [sum(1 for lead in leadership if lead == d) for d in (False, True)]
     n_kinds = len(KIND_CODES)
-    by_kind = _distinct(person * n_kinds + cells.kinds, cells.counters, n_people * n_kinds).reshape(
+    by_kind = distinct(person * n_kinds + cells.kinds, cells.counters, n_people * n_kinds).reshape(
         -1, n_kinds
     )
     trend_of = trend_of or {}
@@ -261,8 +261,8 @@ def kinds_by_team(
     size = len(team_ids) * n_kinds
     count = np.bincount(key, cells.counts[mine], minlength=size)
     total = np.bincount(key, cells.totals[mine], minlength=size)
-    raters = _distinct(key, cells.counters[mine], size)
-    people = _distinct(teams[mine], cells.subjects[mine], len(team_ids))
+    raters = distinct(key, cells.counters[mine], size)
+    people = distinct(teams[mine], cells.subjects[mine], len(team_ids))
     own_by_team: dict[int, list[list[float]]] = {}
     for person_id, scores in selves.items():
         if scores and person_id in team_of:
@@ -288,12 +288,3 @@ def kinds_by_team(
             result.append(TeamKinds(team, int(people[t]), tuple(kinds)))
     result.sort(key=lambda t: (-round(t.spread, 9), str(t.team)))
     return result
-
-
-def _distinct(groups: IntArray, members: IntArray, size: int) -> IntArray:
-    """Per group, how many distinct members it has."""
-    if len(groups) == 0:
-        return np.zeros(size, dtype=np.int64)
-    width = int(members.max()) + 1
-    pairs = np.unique(groups.astype(np.int64) * width + members)
-    return np.bincount(pairs // width, minlength=size)
