@@ -224,7 +224,7 @@ class WeekSums:
     counters: IntArray  # who each sum counts as when raters are counted: codes, never negative
     kinds: IntArray  # positions in ``KINDS``
     kpis: IntArray  # positions in the KPIs read
-    weeks: IntArray  # back from the moment read at: 0 is the last seven days
+    weeks: IntArray  # back from the moment read at: 0 is the last seven days (never negative)
     counts: IntArray  # ratings summed
     totals: FloatArray  # their scores summed, on the 1-5 scale
     fair: FloatArray  # the same, each rating less its rater's leniency

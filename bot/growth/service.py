@@ -346,9 +346,7 @@ class GrowthService:
         # count can then never show that a named rater also answered anonymously.
         counters = raters.copy()
         if anon.any():
-            _, batch_rater = np.unique(
-                np.column_stack((at[anon], giver[anon])), axis=0, return_inverse=True
-            )
+            _, batch_rater = np.unique(np.column_stack((at[anon], giver[anon])), axis=0, return_inverse=True)
             counters[anon] = int(raters.max()) + 1 + batch_rater.reshape(-1)
         a, b = (np.asarray([scale[i] for scale in self.scales.values()]) for i in (0, 1))
         totals = a[kpis] * score + b[kpis]
@@ -360,7 +358,8 @@ class GrowthService:
             counters=counters,
             kinds=kinds,
             kpis=kpis,
-            weeks=((now.timestamp() - at) // WEEK.total_seconds()).astype(np.int64),
+            # (never negative: a moment the database rounded a hair past ``now`` is in week 0)
+            weeks=np.maximum((now.timestamp() - at) // WEEK.total_seconds(), 0).astype(np.int64),
             counts=n,
             totals=totals,
             fair=totals - n * lenient,
