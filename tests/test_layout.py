@@ -46,6 +46,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "bot.timekeeping",
             "bot.text",
             "bot.errors",
+            "bot.remembered",
             "bot.data",
         ),
     ),

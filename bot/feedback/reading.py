@@ -30,6 +30,7 @@ from bot.feedback.cards import (
 from bot.framework import Dimension, Framework
 from bot.people.access import FeedbackFacts, PersonFacts, Viewer, authorize
 from bot.people.directory import PersonRef
+from bot.remembered import Remembered
 from storage.models import (
     Feedback,
     Person,
@@ -47,8 +48,15 @@ from storage.repositories.feedback import Tally
 
 log = logging.getLogger(__name__)
 
+SNAPSHOTS_KEPT = 2_000  # the people whose snapshots are remembered (the most recently read)
+
 
 class FeedbackReading(FeedbackBase):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        # person id -> their snapshot's figures, while the feedback about them is unchanged
+        self._remembered: Remembered[int, tuple[tuple[KpiStat, ...], int]] = Remembered(SNAPSHOTS_KEPT)
+
     def viewer(self, session: Session, person: Person) -> Viewer:
         return Viewer(
             person_id=id_of(person),
@@ -173,24 +181,32 @@ class FeedbackReading(FeedbackBase):
     def _snapshots(
         self, me: Person, subject_ids: Sequence[int], *, since: datetime | None = None
     ) -> dict[int, Snapshot]:
-        # The database counts and sums, so this costs the same for ten items or ten thousand.
+        # The database counts and sums; and a person's snapshot is remembered until the feedback
+        # about them changes (or the hour does: the weeks are counted back from now), so the
+        # App Home costs the same for ten items or ten thousand until one more comes.
         now = self._clock()
         start = now - timedelta(weeks=SNAPSHOT_WEEKS)
         weeks = [start + timedelta(weeks=week) for week in range(SNAPSHOT_WEEKS)]  # the last has no end
         wanted = list(dict.fromkeys(subject_ids))
+        hour = now.replace(minute=0, second=0, microsecond=0)
         with self._db.transaction() as session:
             viewer = self.viewer(session, me)
             if not all(authorize(viewer, PersonFacts(person_id=pid)).read for pid in wanted):
                 raise NotAllowed("You can see the snapshot of yourself and the people who report to you.")
             subjects = people_repo.by_ids(session, wanted)
+            marks = growth_repo.visible_marks(session, wanted) if since is None else {}
+            found: dict[int, tuple[tuple[KpiStat, ...], int]] = {}
+            for pid in wanted if since is None else ():
+                if (remembered := self._remembered.get(pid, (marks.get(pid), hour))) is not None:
+                    found[pid] = remembered
+            rest = [pid for pid in wanted if pid not in found]
             # What this viewer may see exist, by when readers got it (``bot.feedback.anonymity``):
             # held anonymous feedback counts nowhere until its batch is released.
-            items = feedback_repo.released_counts(session, wanted, since=since)
-            tallies = feedback_repo.released_tallies(session, wanted, since=since)
-            weekly = feedback_repo.released_by_period(session, wanted, bounds=weeks, since=since)
-        snapshots = {}
-        for pid in wanted:
-            assert pid in subjects
+            if rest:
+                items = feedback_repo.released_counts(session, rest, since=since)
+                tallies = feedback_repo.released_tallies(session, rest, since=since)
+                weekly = feedback_repo.released_by_period(session, rest, bounds=weeks, since=since)
+        for pid in rest:
             stats = []
             for kpi in self._framework.kpis:
                 tally = tallies[pid].get(kpi.key, Tally())
@@ -207,10 +223,13 @@ class FeedbackReading(FeedbackBase):
                         ),
                     )
                 )
-            snapshots[pid] = Snapshot(
-                person=PersonRef.of(subjects[pid]), stats=tuple(stats), items=items[pid]
-            )
-        return snapshots
+            found[pid] = (tuple(stats), items[pid])
+            if since is None:
+                self._remembered.put(pid, (marks.get(pid), hour), found[pid])
+        return {
+            pid: Snapshot(person=PersonRef.of(subjects[pid]), stats=found[pid][0], items=found[pid][1])
+            for pid in wanted
+        }
 
     def reports(self, manager_slack_id: str) -> list[PersonRef]:
         with self._db.transaction() as session:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import functools
 import threading
 import time as time_module
-from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
@@ -39,6 +38,7 @@ from bot.framework import Framework
 from bot.outbox import Outbox, Rendered
 from bot.people.access import PersonFacts, authorize
 from bot.people.directory import PeopleService, PersonRef
+from bot.remembered import Remembered
 from bot.timekeeping import MONDAY_TO_FRIDAY, WorkingDays, local_date, local_to_utc
 from storage.db import Database
 from storage.models import (
@@ -147,7 +147,7 @@ class GrowthService:
         self._fitted: _Fitted | None = None
         # person id -> (what it was read from, the reading): the Home and /growth read again
         # only after a change (the most recently used ``READINGS_KEPT``)
-        self._readings: OrderedDict[int, tuple[object, tuple[PersonReading, datetime | None]]] = OrderedDict()
+        self._readings: Remembered[int, tuple[PersonReading, datetime | None]] = Remembered(READINGS_KEPT)
         self._prepared: dict[int, DigestCard] = {}  # outbox message id -> its digest, built in a batch
         if outbox is not None:
             outbox.register(MessageKind.GROWTH_DIGEST, self._render_digest)
@@ -216,20 +216,15 @@ class GrowthService:
             mark = growth_repo.visible_marks(session, person_ids).get(person_id)
             hour = now.replace(minute=0, second=0, microsecond=0)  # weeks are counted from ``now``
             key = (fitted.number, mark, tuple(sorted(selves.get(person_id, {}).items())), hour)
-            with self._lock:
-                cached = self._readings.get(person_id)
-            if cached is not None and cached[0] == key:
-                return {person_id: cached[1]}
+            cached = self._readings.get(person_id, key)
+            if cached is not None:
+                return {person_id: cached}
         read = {
             person_id: (reading, max((at for _, at in selves.get(person_id, {}).values()), default=None))
             for person_id, reading in self._read_many(session, person_ids, now, calibration, selves).items()
         }
         if key is not None:
-            with self._lock:
-                self._readings[person_ids[0]] = (key, read[person_ids[0]])
-                self._readings.move_to_end(person_ids[0])
-                while len(self._readings) > READINGS_KEPT:
-                    self._readings.popitem(last=False)
+            self._readings.put(person_ids[0], key, read[person_ids[0]])
         return read
 
     def _read_many(
