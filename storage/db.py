@@ -65,10 +65,6 @@ def _make_engine(url: str, *, echo: bool) -> Engine:
             cursor = dbapi_connection.cursor()
             if ":memory:" not in url:
                 cursor.execute("PRAGMA journal_mode=WAL")
-                # In WAL mode, NORMAL syncs at checkpoints, not at every commit: a commit
-                # survives the process being killed (what the exactly-once guarantees rest
-                # on); only a power cut can take back the last ones, never corrupt the file.
-                cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
 
