@@ -41,6 +41,7 @@ from storage.models import (
     id_of,
 )
 from storage.repositories import feedback as feedback_repo
+from storage.repositories import org as org_repo
 from storage.repositories import people as people_repo
 from storage.repositories import projects as projects_repo
 from storage.repositories import requests as requests_repo
@@ -214,6 +215,55 @@ def test_snapshots_summed_by_the_database_match_the_rows(brickwork: Brickwork) -
     assert reading.snapshots(MAYA.id, [maya, alice]) == {maya: mine, alice: reading.snapshot(MAYA.id, alice)}
     # Held anonymous answers count nowhere, not even for the manager who gave one.
     assert reading.snapshot(MAYA.id, alice).items == len(weeks) + 2 + 3
+
+
+def test_a_remembered_snapshot_is_read_again_whenever_the_feedback_about_the_person_changes(
+    brickwork: Brickwork, statements: list[str]
+) -> None:
+    """The Home remembers a person's snapshot while the feedback about them is unchanged: each
+    change readers could see (a new item, an edit, a release, a deletion) shows at the next read,
+    and a held anonymous answer changes nothing."""
+    db, reading = brickwork.services.db, brickwork.services.reading
+    alice = add_person(db, ALICE.id, "Alice")
+    givers = [add_person(db, f"U0G{i}", f"Giver {i}") for i in range(4)]
+    first = add_feedback(brickwork, givers[0], alice, at=NOW - timedelta(days=3))
+    add_feedback(brickwork, givers[1], alice, at=NOW - timedelta(days=2), score=lambda k: 2)
+
+    def read() -> Snapshot:
+        snapshot = reading.snapshot(ALICE.id)
+        assert snapshot == reference_snapshot(brickwork, alice, alice)
+        return snapshot
+
+    before = read()
+    statements.clear()
+    assert read() == before
+    remembered = len(statements)
+    held = [
+        add_feedback(brickwork, g, alice, at=NOW - timedelta(hours=1), anonymous=True, score=lambda k: 1)
+        for g in givers[1:4]
+    ]
+    statements.clear()
+    assert read() == before  # held: nothing to see, nothing read again
+    assert len(statements) == remembered
+    with db.transaction() as session:  # an edit of the first item's scores
+        record = session.get(Feedback, first)
+        assert record is not None
+        record.updated_at = NOW - timedelta(minutes=5)
+        scores = {k.key: (k.dimension.value, 5) for k in brickwork.services.framework.kpis}
+        feedback_repo.save(session, record, scores)
+    edited = read()
+    assert edited != before and len(statements) > remembered
+    with db.transaction() as session:  # the held batch released
+        for item in held:
+            record = session.get(Feedback, item)
+            assert record is not None
+            record.released_at = NOW - timedelta(minutes=1)
+            session.add(record)
+    released = read()
+    assert released.items == edited.items + 3
+    with db.transaction() as session:  # an item taken away (its giver left)
+        org_repo.delete_feedback(session, feedback_ids=[first])
+    assert read().items == released.items - 1
 
 
 def test_a_home_costs_the_same_statements_for_a_little_feedback_as_for_a_lot(
