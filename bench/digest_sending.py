@@ -8,7 +8,7 @@ people and builds the app with ``BRICKWORK_WEEKLY_DIGEST=true`` and the producti
 (``bot.slack_gateway.make_web_client``; the gateway posts a keyed message — the outbox's — with a
 copy of it that leaves a 429 to the outbox, which waits out exactly the Retry-After). Then:
 
-- the spread: the digests are enqueued (``GrowthService.enqueue_digests``) an hour after the
+- the spread: the digests are enqueued (``DigestService.enqueue_digests``) an hour after the
   shared Monday 09:00 slot, and the outbox rows' ``due_at`` are counted per minute after it;
 - the floor, in the same run: ``--people`` bare ``chat.postMessage`` calls through a plain
   slack_sdk ``WebClient`` to the same stand-in, no 429s, one to each DM, with the text and
@@ -237,7 +237,7 @@ def main() -> None:
             # 1. Who is due when: enqueued an hour after the slot, the rows' due_at per minute.
             after_all = SLOT + timedelta(minutes=61)
             started = time.perf_counter()
-            queued = services.growth.enqueue_digests(after_all)
+            queued = services.digests.enqueue_digests(after_all)
             enqueue_seconds = time.perf_counter() - started
             with services.db.transaction() as session:
                 due = [
@@ -250,7 +250,7 @@ def main() -> None:
 
             # 2. The floor: bare posts of a real digest's text and blocks, one to each DM; timed
             # again after the run (this machine is shared: the mean of the two is used).
-            card = next(iter(services.growth.digests(after_all)))
+            card = next(iter(services.digests.digests(after_all)))
             text, blocks = growth_views.digest_message(card)
             bare = WebClient(token="xoxb-bench", base_url=slack.url)
             floor_message = {

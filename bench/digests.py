@@ -272,7 +272,7 @@ def measure(url: str, people: int, items: int) -> None:
         brickwork_weekly_digest=True,
     )
     app = build_app(settings, WebClient(token="xoxb-bench", base_url="http://127.0.0.1:9/"))
-    growth, engine = app.services.growth, app.services.db.engine
+    digests, engine = app.services.digests, app.services.db.engine
     try:
         with app.services.db.transaction() as session:  # the floor: one aggregate query
             started = time.perf_counter()
@@ -286,15 +286,15 @@ def measure(url: str, people: int, items: int) -> None:
         rss_before = peak_rss_mb()
         with counted(engine) as statements:
             started = time.perf_counter()
-            built = sum(1 for card in growth.digests(NOW) if growth_views.digest_message(card))
+            built = sum(1 for card in digests.digests(NOW) if growth_views.digest_message(card))
             seconds = time.perf_counter() - started
         with counted(engine) as enqueue_statements:
             started = time.perf_counter()
-            queued = growth.enqueue_digests(NOW)
+            queued = digests.enqueue_digests(NOW)
             enqueue_seconds = time.perf_counter() - started
         with counted(engine) as prepare_statements:  # what a tick builds before sending them
             started = time.perf_counter()
-            prepared = growth.prepare_digests(NOW + timedelta(minutes=61))
+            prepared = digests.prepare_digests(NOW + timedelta(minutes=61))
             prepare_seconds = time.perf_counter() - started
         print(
             f"{people:>7} people, {ratings:>9,} ratings (seeded in {seeded:.0f} s): "

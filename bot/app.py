@@ -29,6 +29,7 @@ from bot.feedback.giving import FeedbackGiving
 from bot.feedback.reading import FeedbackReading
 from bot.feedback.requests import FeedbackRequests
 from bot.framework import load_framework
+from bot.growth.digests import DigestService
 from bot.growth.service import GrowthService
 from bot.home.service import HomeService
 from bot.modals import Modals
@@ -187,10 +188,11 @@ def build_app(
         db=db, people=people, requests=requests, framework=framework, clock=clock, on_change=home_changed
     )
     reading = FeedbackReading(db=db, people=people, framework=framework, clock=clock, admins=settings.admins)
-    growth = GrowthService(
+    growth = GrowthService(db=db, people=people, reading=reading, framework=framework, clock=clock)
+    digests = DigestService(
         db=db,
         people=people,
-        reading=reading,
+        growth=growth,
         framework=framework,
         clock=clock,
         catalog=catalog,
@@ -267,13 +269,14 @@ def build_app(
         home=home,
         coaching=coaching,
         growth=growth,
+        digests=digests,
         admin=admin,
         talent=talent,
         background=background,
         drafting=drafting,
         inbox=Inbox(db, clock),
         ticker=Ticker(
-            db, debriefs, release, outbox, modals, growth if settings.brickwork_weekly_digest else None
+            db, debriefs, release, outbox, modals, digests if settings.brickwork_weekly_digest else None
         ),
         clock=clock,
     )

@@ -305,7 +305,7 @@ def _digest_preview(settings: Settings, args: argparse.Namespace) -> int:
     services = _built(settings, migrate_first=False).services
     if not services.people.stored(args.user_id):
         raise BrickworkError(f"Brickwork has nothing stored for the Slack user {args.user_id}.")
-    card = services.growth.digest(args.user_id, now=parse_now(args.now))
+    card = services.digests.digest(args.user_id, now=parse_now(args.now))
     _, blocks = growth_views.digest_message(card)
     print(growth_views.as_plain_text(blocks))
     if not card.anything_new:

@@ -419,15 +419,15 @@ def run_demo(out: TextIO = sys.stdout) -> int:
         assert saved.status == 200, saved.text
 
         tell.step("A week passes: at 09:00 on Monday in her zone, Alice's weekly digest arrives")
-        growth = brickwork.services.growth
+        digests = brickwork.services.digests
         person = brickwork.services.people.known(ALICE.id)
-        slot = growth.slot(person, now[0])
-        now[0] = slot if slot > now[0] else growth.slot(person, now[0] + timedelta(days=7))
+        slot = digests.slot(person, now[0])
+        now[0] = slot if slot > now[0] else digests.slot(person, now[0] + timedelta(days=7))
         print(f"    tick: {brickwork.services.ticker.tick(now[0])}", file=out)
         tell.dm(ALICE.id, "her weekly digest")
 
         tell.step("The week after, the digest asks how the thing to try went: Alice presses Tried it")
-        now[0] = growth.slot(person, now[0] + timedelta(days=7))
+        now[0] = digests.slot(person, now[0] + timedelta(days=7))
         print(f"    tick: {brickwork.services.ticker.tick(now[0])}", file=out)
         asking = tell.dm(ALICE.id, "her weekly digest")
         answers = len(slack.calls_to("response_url"))

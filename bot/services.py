@@ -15,6 +15,7 @@ from bot.feedback.giving import FeedbackGiving
 from bot.feedback.reading import FeedbackReading
 from bot.feedback.requests import FeedbackRequests
 from bot.framework import Framework
+from bot.growth.digests import DigestService
 from bot.growth.service import GrowthService
 from bot.home.service import HomeService
 from bot.modals import Modals
@@ -58,6 +59,7 @@ class Services:
     home: HomeService
     coaching: CoachingService
     growth: GrowthService
+    digests: DigestService
     admin: AdminService
     talent: TalentService
     background: Executor  # quick work after an ack (App Home refreshes)

@@ -22,7 +22,7 @@ from datetime import datetime
 
 from bot.debriefs.service import DebriefService
 from bot.feedback.anonymity import AnonymousRelease
-from bot.growth.service import GrowthService
+from bot.growth.digests import DigestService
 from bot.modals import Modals
 from bot.outbox import Outbox, OutboxReport
 from storage.db import Database
@@ -54,17 +54,17 @@ class Ticker:
         release: AnonymousRelease,
         outbox: Outbox,
         modals: Modals,
-        growth: GrowthService | None = None,
+        digests: DigestService | None = None,
     ) -> None:
         self._db, self._debriefs, self._release = db, debriefs, release
-        self._outbox, self._modals, self._growth = outbox, modals, growth
+        self._outbox, self._modals, self._digests = outbox, modals, digests
 
     def tick(self, now: datetime) -> TickReport:
         claimed, done, failed = self._run_jobs(now)
         released = self._release.release_due(now)
-        if self._growth is not None:
-            self._growth.enqueue_digests(now)
-            self._growth.prepare_digests(now)
+        if self._digests is not None:
+            self._digests.enqueue_digests(now)
+            self._digests.prepare_digests(now)
         messages = self._outbox.deliver_due(now)
         self._modals.forget_old(now)
         report = TickReport(claimed=claimed, done=done, failed=failed, released=released, messages=messages)

@@ -57,7 +57,7 @@ class GrowthListeners:
             self.s.modals.open(command["trigger_id"], user, views.self_modal(form))
         elif word == "digest" and len(words) == 1:
             ack()
-            card = self.s.growth.digest(user)
+            card = self.s.digests.digest(user)
             text, blocks = views.digest_message(card)
             self.s.gateway.respond(command["response_url"], text, blocks)
         elif word == "team" and len(words) == 1:
@@ -175,12 +175,12 @@ class GrowthListeners:
 
     def pause_digests(self, ack: Ack, body: dict[str, Any]) -> None:
         ack()
-        until = self.s.growth.pause_digests(body["user"]["id"])
+        until = self.s.digests.pause_digests(body["user"]["id"])
         self._tell(body, f"Paused: no digest until {until:%A %d %B}. The App Home turns them off for good.")
 
     def stop_digests(self, ack: Ack, body: dict[str, Any]) -> None:
         ack()
-        self.s.growth.stop_digests(body["user"]["id"])
+        self.s.digests.stop_digests(body["user"]["id"])
         self._tell(body, "Stopped: no more weekly digests. Turn them back on in the App Home's Settings.")
 
     def _tell(self, body: dict[str, Any], text: str) -> None:

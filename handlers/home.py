@@ -114,9 +114,9 @@ class HomeListeners:
         if chosen is None:
             pass  # nothing picked (not a select at all): nothing to change
         elif action["action_id"] == ActionId.DIGEST_DAY:
-            self.s.growth.choose_digest_time(body["user"]["id"], weekday=chosen)
+            self.s.digests.choose_digest_time(body["user"]["id"], weekday=chosen)
         else:
-            self.s.growth.choose_digest_time(body["user"]["id"], hour=chosen)
+            self.s.digests.choose_digest_time(body["user"]["id"], hour=chosen)
         self.publish(body["user"]["id"])
 
     def request_for_report(self, ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
-from bot.growth.service import digest_slot
+from bot.growth.digests import digest_slot
 from bot.standin.driver import SlackDriver
 from bot.standin.webapi import FakeSlack
 from bot.timekeeping import MONDAY_TO_FRIDAY, local_date, local_to_utc

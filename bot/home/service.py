@@ -24,7 +24,8 @@ from bot.errors import InvalidInput, NotAllowed
 from bot.feedback.cards import ReceivedItem, RequestCard, Snapshot
 from bot.feedback.reading import FeedbackReading
 from bot.framework import Framework
-from bot.growth.service import GrowthService, digest_time
+from bot.growth.digests import digest_time
+from bot.growth.service import GrowthService
 from bot.outbox import Outbox, Rendered
 from bot.people.directory import PeopleService, PersonRef, UnknownPeople
 from bot.slack_gateway import SlackGateway

@@ -17,7 +17,8 @@ from slack_sdk.models.views import View
 from bot.analytics.calibration import RaterKind
 from bot.analytics.readings import MIN_RATERS, Gap, GrowthArea, KpiReading, Why
 from bot.framework import Dimension, Framework
-from bot.growth.service import DIGEST_PAUSE_DAYS, WINDOW_DAYS, DigestCard, GrowthCard, SelfForm, StepCard
+from bot.growth.digests import DIGEST_PAUSE_DAYS, DigestCard
+from bot.growth.service import WINDOW_DAYS, GrowthCard, SelfForm, StepCard
 from bot.text import escape_mrkdwn
 from handlers.forms import SelfMeta, dump_metadata
 from handlers.ids import ActionId, BlockId, CallbackId
