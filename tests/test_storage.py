@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sys
 import threading
+import traceback
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -275,3 +277,89 @@ def test_an_event_is_claimed_once_per_team(db: Database) -> None:
         assert events_repo.claim(session, team_id="T1", event_id="Ev1", at=NOW)
         assert not events_repo.claim(session, team_id="T1", event_id="Ev1", at=NOW)
         assert events_repo.claim(session, team_id="T2", event_id="Ev1", at=NOW)
+
+
+def _add_person(
+    db: Database, slack_id: str, *, wrote: threading.Event | None = None, held: threading.Event | None = None
+) -> None:
+    """One write transaction; it says when its write is made and, with ``held``, stays open
+    until that is set."""
+    with db.transaction() as session:
+        people_repo.upsert(
+            session,
+            slack_user_id=slack_id,
+            name=slack_id,
+            tz="UTC",
+            is_bot=False,
+            deleted=False,
+            refreshed_at=NOW,
+        )
+        session.flush()
+        if wrote is not None:
+            wrote.set()
+        if held is not None:
+            assert held.wait(30)
+
+
+def _people_named(db: Database, *slack_ids: str) -> list[str]:
+    with db.transaction() as session:
+        found = [people_repo.by_slack_id(session, s) for s in slack_ids]
+        return sorted(p.slack_user_id for p in found if p is not None)
+
+
+def test_writers_take_turns_and_readers_never_wait_for_them(db: Database) -> None:
+    """SQLite writes one transaction at a time. The app's writers queue for their turn (rather
+    than sleep in SQLite's busy handler), each going on once the one before committed or rolled
+    back, none failing as "database is locked"; readers are not in that queue; and a transaction
+    nested in a writing one of the same thread is not stuck behind it."""
+    if db.is_postgresql:
+        pytest.skip("PostgreSQL lets writers of different rows go at once: nothing queues")
+    wrote, release = threading.Event(), threading.Event()
+    first = threading.Thread(
+        target=_add_person, args=(db, "UFIRST"), kwargs={"wrote": wrote, "held": release}
+    )
+    first.start()
+    assert wrote.wait(30)
+    errors: list[BaseException] = []
+
+    def second() -> None:
+        try:
+            _add_person(db, "USECOND")
+        except BaseException as error:  # reported below
+            errors.append(error)
+
+    waiting = threading.Thread(target=second)
+    waiting.start()
+    waiting.join(0.5)
+    assert waiting.is_alive()  # its turn has not come: it waits in the queue, not in SQLite's busy handler
+    assert waiting.ident is not None
+    frame = sys._current_frames()[waiting.ident]
+    assert "before_statement" in {f.f_code.co_name for f, _ in traceback.walk_stack(frame)}
+    assert _people_named(db, "UFIRST", "USECOND") == []  # a reader goes on meanwhile
+    release.set()
+    first.join(30)
+    waiting.join(30)
+    assert not errors and not waiting.is_alive()
+    assert _people_named(db, "UFIRST", "USECOND") == ["UFIRST", "USECOND"]
+
+    with pytest.raises(RuntimeError), db.transaction() as session:  # a writer that fails …
+        people_repo.upsert(
+            session, slack_user_id="UGONE", name="x", tz="UTC", is_bot=False, deleted=False, refreshed_at=NOW
+        )
+        session.flush()
+        raise RuntimeError("rolled back")
+    assert not db._writers._lock.locked()  # type: ignore[union-attr]  # … hands the turn on too
+    _add_person(db, "UTHIRD")
+    with db.transaction() as session:  # nested in the same thread: an outer write, an inner read
+        people_repo.upsert(
+            session,
+            slack_user_id="UFOURTH",
+            name="x",
+            tz="UTC",
+            is_bot=False,
+            deleted=False,
+            refreshed_at=NOW,
+        )
+        session.flush()
+        assert _people_named(db, "UFIRST") == ["UFIRST"]
+    assert _people_named(db, "UGONE", "UTHIRD", "UFOURTH") == ["UFOURTH", "UTHIRD"]
