@@ -32,10 +32,15 @@ def ratings(session: Session, feedback_id: int) -> dict[str, int | None]:
 
 def save(session: Session, feedback: Feedback, scores: Mapping[str, tuple[str, int | None]]) -> Feedback:
     """Insert or update ``feedback`` and make its ratings exactly ``scores`` (kpi -> (dimension, score))."""
+    new = feedback.id is None  # then it has no ratings yet: nothing to read back
     session.add(feedback)
     session.flush()
     assert feedback.id is not None
-    existing = {row.kpi: row for row in session.exec(select(Rating).where(Rating.feedback_id == feedback.id))}
+    existing = (
+        {}
+        if new
+        else {row.kpi: row for row in session.exec(select(Rating).where(Rating.feedback_id == feedback.id))}
+    )
     for kpi, (dimension, score) in scores.items():
         row = existing.pop(kpi, None) or Rating(feedback_id=feedback.id, kpi=kpi, dimension=dimension)
         row.dimension, row.score = dimension, score
