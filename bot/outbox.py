@@ -335,11 +335,16 @@ class Outbox:
             log.warning("a %s DM was refused by Slack for good: %s", kind, reason)
             return Delivery(claim.message_id, MessageState.FAILED, reason), 0.0
 
-    def _renew(self, claim: outbox_repo.Claim, at: Callable[[], datetime]) -> None:
-        """Before each step that calls Slack: is the claim still ours? Then its lease restarts."""
+    def _renew(
+        self, claim: outbox_repo.Claim, at: Callable[[], datetime], *, channel: str | None = None
+    ) -> None:
+        """Before each step that calls Slack: is the claim still ours? Then its lease restarts
+        (and, given ``channel``, the DM it goes to is kept with it)."""
         with self._db.transaction() as session:
             if not outbox_repo.renew(session, claim, at=at()):
                 raise _TakenOver()
+            if channel is not None:
+                outbox_repo.set_channel(session, claim, channel)
 
     def _attempt(self, claim: outbox_repo.Claim, at: Callable[[], datetime]) -> Delivery:
         with self._db.transaction() as session:
@@ -369,9 +374,9 @@ class Outbox:
             if recipient.dm_channel_id is None:
                 self._renew(claim, at)
             channel = recipient.dm_channel_id or self._open_dm(recipient)
-            with self._db.transaction() as session:
-                outbox_repo.set_channel(session, claim, channel)
-        self._renew(claim, at)
+            self._renew(claim, at, channel=channel)  # the channel kept with the lease: one commit
+        else:
+            self._renew(claim, at)
         try:
             posted = self._gateway.post_message(channel, rendered.text, rendered.blocks, key=token)
         except SlackApiError as error:
