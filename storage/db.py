@@ -44,9 +44,11 @@ class Database:
             session.rollback()
             raise
         finally:
-            session.close()
-            if self._writers is not None:
-                self._writers.end()
+            try:
+                session.close()
+            finally:
+                if self._writers is not None:
+                    self._writers.end()
 
     def ping(self) -> None:
         with self.engine.connect() as connection:

@@ -412,8 +412,9 @@ def test_everyone_read_at_once_as_arrays_reads_as_each_person_one_by_one(seed: i
         totals=np.asarray([r.score * r.weight for r in summed]),
         fair=np.asarray([(r.score - calibration.leniency_of(r.rater)) * r.weight for r in summed]),
     )
+    first = next(iter(ids.values()))  # asked for twice: read once, the same
     everyone = read_people(
-        KPIS, sums, {ids[p]: own for p, own in selves.items()}, [*ids.values(), 999], calibration.sigma
+        KPIS, sums, {ids[p]: own for p, own in selves.items()}, [*ids.values(), 999, first], calibration.sigma
     )
     assert not everyone[999].enough  # nobody rated them: "not enough feedback yet"
     for person, person_id in ids.items():

@@ -227,7 +227,7 @@ def test_a_remembered_snapshot_is_read_again_whenever_the_feedback_about_the_per
     alice = add_person(db, ALICE.id, "Alice")
     givers = [add_person(db, f"U0G{i}", f"Giver {i}") for i in range(4)]
     first = add_feedback(brickwork, givers[0], alice, at=NOW - timedelta(days=3))
-    add_feedback(brickwork, givers[1], alice, at=NOW - timedelta(days=2), score=lambda k: 2)
+    later = add_feedback(brickwork, givers[1], alice, at=NOW - timedelta(days=2), score=lambda k: 2)
 
     def read() -> Snapshot:
         snapshot = reading.snapshot(ALICE.id)
@@ -253,6 +253,14 @@ def test_a_remembered_snapshot_is_read_again_whenever_the_feedback_about_the_per
         feedback_repo.save(session, record, scores)
     edited = read()
     assert edited != before and len(statements) > remembered
+    # An edit stamped before the latest change (two edits that committed out of their order).
+    with db.transaction() as session:
+        record = session.get(Feedback, later)
+        assert record is not None
+        record.updated_at = NOW - timedelta(days=1)
+        scores = {k.key: (k.dimension.value, 1) for k in brickwork.services.framework.kpis}
+        feedback_repo.save(session, record, scores)
+    assert read() != edited  # and equal to the rows (``read`` checks)
     with db.transaction() as session:  # the held batch released
         for item in held:
             record = session.get(Feedback, item)

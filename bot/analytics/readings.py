@@ -240,6 +240,7 @@ def read_people(
     """Each person's reading, as ``read_person`` reads it, vectorised over everyone's sums: no
     Python object per rating, a few per KPI read."""
     n_kpis, n_kinds = len(kpis), len(KINDS)
+    person_ids = list(dict.fromkeys(person_ids))  # each once: a second would read as nobody's
     ids = np.asarray(person_ids, dtype=np.int64)
     order = np.argsort(ids, kind="stable")
     at = np.minimum(np.searchsorted(ids[order], sums.subjects), max(len(ids) - 1, 0))

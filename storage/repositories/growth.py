@@ -109,9 +109,15 @@ def _position(column: Any, values: Sequence[Any]) -> Any:
 
 def _numbers(session: Session, query: Any, chunk: int = 50_000) -> Iterator[FloatArray]:
     """The rows of a query whose columns are all numbers (None read as NaN), as float arrays of
-    up to ``chunk`` rows each, read straight from the driver's cursor: no object per row but the
-    driver's own tuple."""
-    result = session.connection().execute(query)
+    up to ``chunk`` rows each, as they are read. On SQLite straight from the driver's cursor (no
+    object per row but the driver's own tuple); on PostgreSQL through a server-side cursor, so a
+    company's rows are never all in memory at once."""
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        for rows in connection.execute(query.execution_options(yield_per=chunk)).partitions():
+            yield np.asarray(rows, dtype=np.float64)
+        return
+    result = connection.execute(query)
     try:
         while rows := result.cursor.fetchmany(chunk):
             yield np.asarray(rows, dtype=np.float64)
@@ -177,30 +183,37 @@ def rating_sums(
     yield from _numbers(session, query, chunk)
 
 
-_MARK = (  # what moves whenever visible ratings do: one released, saved, deleted
-    func.count(col(Feedback.id)),
-    func.coalesce(func.sum(Feedback.id), 0),
-    func.max(Feedback.updated_at),
-    func.max(Feedback.released_at),
-)
+def _mark(session: Session) -> tuple[Any, ...]:
+    """What moves whenever visible ratings do: one released, saved, edited or deleted. The sum of
+    when each item last changed moves with any edit, whatever order edits commit in (the latest
+    change alone would not: an edit stamped before another but committed after it)."""
+    return (
+        func.count(col(Feedback.id)),
+        func.coalesce(func.sum(Feedback.id), 0),
+        func.coalesce(func.sum(_epoch(session, Feedback.updated_at)), 0.0),
+        func.max(Feedback.released_at),
+    )
 
 
-def visible_ratings_mark(session: Session) -> tuple[int, int, datetime | None, datetime | None]:
-    """What changes whenever the visible ratings do (the count or the sum of ids moves), a
-    cheap check before fitting again."""
-    row = session.exec(select(*_MARK).where(col(Feedback.released_at).is_not(None))).one()
-    return int(row[0]), int(row[1]), row[2], row[3]
+Mark = tuple[int, int, float, Any]
 
 
-def visible_marks(session: Session, subject_ids: Iterable[int]) -> dict[int, tuple[int, int, Any, Any]]:
-    """Per person, what changes whenever the visible ratings about them do (as
-    ``visible_ratings_mark``, for them alone). One query, on the (subject, release) index."""
+def visible_ratings_mark(session: Session) -> Mark:
+    """What changes whenever the visible ratings do (``_mark``), a cheap check before fitting
+    again."""
+    row = session.exec(select(*_mark(session)).where(col(Feedback.released_at).is_not(None))).one()
+    return int(row[0]), int(row[1]), float(row[2]), row[3]
+
+
+def visible_marks(session: Session, subject_ids: Iterable[int]) -> dict[int, Mark]:
+    """Per person, what changes whenever the visible ratings about them do (``_mark``, for them
+    alone). One query, read from the (subject, release, update, id) index alone."""
     rows = session.exec(
-        select(Feedback.subject_id, *_MARK)
+        select(Feedback.subject_id, *_mark(session))
         .where(col(Feedback.subject_id).in_(list(subject_ids)), col(Feedback.released_at).is_not(None))
         .group_by(col(Feedback.subject_id))
     )
-    return {int(s): (int(n), int(total), updated, released) for s, n, total, updated, released in rows}
+    return {int(s): (int(n), int(total), float(changed), released) for s, n, total, changed, released in rows}
 
 
 # -- self-assessments ----------------------------------------------------------------------
