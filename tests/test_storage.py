@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 import threading
 import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -12,7 +14,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import SQLModel
+from sqlmodel import Session, SQLModel
 
 from storage.db import Database
 from storage.models import (
@@ -279,11 +281,9 @@ def test_an_event_is_claimed_once_per_team(db: Database) -> None:
         assert events_repo.claim(session, team_id="T2", event_id="Ev1", at=NOW)
 
 
-def _add_person(
-    db: Database, slack_id: str, *, wrote: threading.Event | None = None, held: threading.Event | None = None
-) -> None:
-    """One write transaction; it says when its write is made and, with ``held``, stays open
-    until that is set."""
+@contextmanager
+def _writing(db: Database, slack_id: str) -> Iterator[Session]:
+    """A write transaction: a person stored and flushed, the transaction still open."""
     with db.transaction() as session:
         people_repo.upsert(
             session,
@@ -295,6 +295,15 @@ def _add_person(
             refreshed_at=NOW,
         )
         session.flush()
+        yield session
+
+
+def _add_person(
+    db: Database, slack_id: str, *, wrote: threading.Event | None = None, held: threading.Event | None = None
+) -> None:
+    """One write transaction; it says when its write is made and, with ``held``, stays open
+    until that is set."""
+    with _writing(db, slack_id):
         if wrote is not None:
             wrote.set()
         if held is not None:
@@ -342,24 +351,10 @@ def test_writers_take_turns_and_readers_never_wait_for_them(db: Database) -> Non
     assert not errors and not waiting.is_alive()
     assert _people_named(db, "UFIRST", "USECOND") == ["UFIRST", "USECOND"]
 
-    with pytest.raises(RuntimeError), db.transaction() as session:  # a writer that fails …
-        people_repo.upsert(
-            session, slack_user_id="UGONE", name="x", tz="UTC", is_bot=False, deleted=False, refreshed_at=NOW
-        )
-        session.flush()
+    with pytest.raises(RuntimeError), _writing(db, "UGONE"):  # a writer that fails …
         raise RuntimeError("rolled back")
     assert not db._writers._lock.locked()  # type: ignore[union-attr]  # … hands the turn on too
     _add_person(db, "UTHIRD")
-    with db.transaction() as session:  # nested in the same thread: an outer write, an inner read
-        people_repo.upsert(
-            session,
-            slack_user_id="UFOURTH",
-            name="x",
-            tz="UTC",
-            is_bot=False,
-            deleted=False,
-            refreshed_at=NOW,
-        )
-        session.flush()
+    with _writing(db, "UFOURTH"):  # nested in the same thread: an outer write, an inner read
         assert _people_named(db, "UFIRST") == ["UFIRST"]
     assert _people_named(db, "UGONE", "UTHIRD", "UFOURTH") == ["UFOURTH", "UTHIRD"]
