@@ -83,19 +83,19 @@ class Modals:
         view_id, callback = view.get("id"), view.get("callback_id")
         if not isinstance(view_id, str):
             raise NotAllowed(NOT_YOURS)
-        record = self._owner(view_id)
-        if record is None:
+        opened = self._opened_as(view_id)
+        if opened is None:
             with self._recorded:
                 self._recorded.wait_for(
                     lambda: slack_user_id not in self._opening, timeout=RECORDING_WAIT_SECONDS
                 )
-            record = self._owner(view_id)
-        if record is None or record.slack_user_id != slack_user_id or record.callback_id != callback:
+            opened = self._opened_as(view_id)
+        if opened != (slack_user_id, callback):
             raise NotAllowed(NOT_YOURS)
 
-    def _owner(self, view_id: str) -> Any:
+    def _opened_as(self, view_id: str) -> tuple[str, str] | None:
         with self._db.transaction() as session:
-            return modals_repo.owner(session, view_id)
+            return modals_repo.opened_as(session, view_id)
 
     def forget_old(self, now: datetime) -> int:
         with self._db.transaction() as session:

@@ -102,6 +102,7 @@ class SubmitOutcome:
     request_id: int | None
     replaced: bool
     anonymous: bool = False
+    subject_manager: str | None = None  # their confirmed manager's Slack id: their Home shows it
 
 
 @dataclass(frozen=True)
@@ -260,19 +261,11 @@ class FeedbackBase:
     def _today(self, person: Person) -> date:
         return local_date(self._clock(), person.tz)
 
-    def _changed(self, slack_user_ids: Iterable[str], *, about: PersonRef | None = None) -> None:
-        """Tell ``on_change`` whose App Home changed. ``about``: feedback about them changed,
-        which their confirmed manager's Home shows too (the report's snapshot)."""
-        if self._on_change is None:
-            return
-        people = list(slack_user_ids)
-        if about is not None:
-            with self._db.transaction() as session:
-                subject = people_repo.get(session, about.person_id)
-                manager_id = subject.manager_id if subject else None
-                manager = people_repo.get(session, manager_id) if manager_id else None
-            people += [manager.slack_user_id] if manager else []
-        self._on_change(people)
+    def _changed(self, slack_user_ids: Iterable[str], manager: str | None = None) -> None:
+        """Tell ``on_change`` whose App Home changed. ``manager``: the confirmed manager of a
+        person whose feedback changed, whose Home shows it too (the report's snapshot)."""
+        if self._on_change is not None:
+            self._on_change([*slack_user_ids, *([manager] if manager else [])])
 
 
 def shown_to_requester(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError
@@ -112,10 +113,10 @@ class FeedbackGiving(FeedbackBase):
             else:
                 self._changed(
                     [card.requester.slack_id, outcome.subject.slack_id, card.giver.slack_id],
-                    about=outcome.subject,
+                    outcome.subject_manager,
                 )
         elif not outcome.replaced and not outcome.anonymous:
-            self._changed([outcome.subject.slack_id], about=outcome.subject)
+            self._changed([outcome.subject.slack_id], outcome.subject_manager)
 
     def _store(
         self,
@@ -162,7 +163,20 @@ class FeedbackGiving(FeedbackBase):
                     framework_version=self._framework.version,
                     created_at=now,
                 )
-            record.relation = team_repo.relation(session, id_of(me), subject_id)
+            # Every read before the first write: on SQLite, a writer holds the file from its first
+            # write to its commit, and other submissions wait for it.
+            relation = team_repo.relation(session, id_of(me), subject_id)
+            manager = people_repo.get(session, subject.manager_id) if subject.manager_id else None
+            outcome = SubmitOutcome(
+                feedback_id=0,
+                subject=PersonRef.of(subject),
+                request_id=request_id,
+                replaced=replaced,
+                anonymous=anonymous,
+                subject_manager=manager.slack_user_id if manager is not None else None,
+            )
+            scores = {k.key: (k.dimension.value, answers.scores.get(k.key)) for k in self._framework.kpis}
+            record.relation = relation
             record.about = about[:ABOUT_MAX]
             record.anonymous = anonymous
             # Named feedback is seen at once; anonymous feedback waits for its batch.
@@ -172,14 +186,7 @@ class FeedbackGiving(FeedbackBase):
             record.growth_note = answers.growth_note.strip()
             record.framework_version = self._framework.version
             record.updated_at = now
-            scores = {k.key: (k.dimension.value, answers.scores.get(k.key)) for k in self._framework.kpis}
             feedback_repo.save(session, record, scores)
             if request_id is not None:
                 requests_repo.close(session, request_id, state=RequestState.ANSWERED, at=now)
-            return SubmitOutcome(
-                feedback_id=id_of(record),
-                subject=PersonRef.of(subject),
-                request_id=request_id,
-                replaced=replaced,
-                anonymous=anonymous,
-            )
+            return replace(outcome, feedback_id=id_of(record))

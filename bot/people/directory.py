@@ -136,8 +136,8 @@ class PeopleService:
         """What we know of this account says it cannot be a person using Brickwork (a bot, or
         deactivated). From the database alone: an account we have not met is not refused here."""
         with self._db.transaction() as session:
-            person = people_repo.by_slack_id(session, slack_user_id)
-        return person is not None and (person.is_bot or person.deleted)
+            flags = people_repo.account_flags(session, slack_user_id)
+        return flags is not None and any(flags)
 
     def dm_channel(self, person: Person) -> str:
         """The DM channel with ``person``, opened once and remembered."""

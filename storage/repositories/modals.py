@@ -30,6 +30,15 @@ def owner(session: Session, view_id: str) -> ModalView | None:
     return session.exec(select(ModalView).where(ModalView.view_id == view_id)).first()
 
 
+def opened_as(session: Session, view_id: str) -> tuple[str, str] | None:
+    """Who the view was opened for and as which form (its callback id): two columns, no
+    entity, for the check every submission makes before its ack."""
+    row = session.execute(
+        select(ModalView.slack_user_id, ModalView.callback_id).where(ModalView.view_id == view_id)
+    ).first()
+    return (row[0], row[1]) if row is not None else None
+
+
 def forget_before(session: Session, before: datetime) -> int:
     """Drop modals opened before ``before``: Slack closes a modal long before that."""
     result = session.execute(delete(ModalView).where(col(ModalView.opened_at) < before))
