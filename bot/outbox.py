@@ -353,22 +353,27 @@ class Outbox:
                 raise _TakenOver()
             recipient = people_repo.get(session, message.recipient_id)
             assert recipient is not None
-            channel = message.channel_id
-            kind, token = message.kind, message.token
-        if claim.check_first and channel is not None:
+            channel, token = message.channel_id, message.token
+            look_first = claim.check_first and channel is not None
+            # Rendered in the same read, unless Slack must be asked first whether it was posted.
+            rendered = None if look_first else self._render(session, claim, message, recipient)
+            if not look_first and rendered is None:
+                return Delivery(claim.message_id, MessageState.CANCELLED)
+        if look_first:
+            assert channel is not None
             # An earlier post may have gone through: the DM's history knows.
             self._renew(claim, at)
             ts = self._look_for(channel, token)
             if ts is not None:
                 return self._sent(claim, channel, ts, at())
-        with self._db.transaction() as session:
-            message = outbox_repo.held(session, claim)
-            if message is None:
-                raise _TakenOver()
-            rendered = None if _unreachable(recipient) else self._kinds[kind].render(session, message)
-            if rendered is None:
-                outbox_repo.cancel(session, claim)
-                return Delivery(claim.message_id, MessageState.CANCELLED)
+            with self._db.transaction() as session:
+                message = outbox_repo.held(session, claim)
+                if message is None:
+                    raise _TakenOver()
+                rendered = self._render(session, claim, message, recipient)
+                if rendered is None:
+                    return Delivery(claim.message_id, MessageState.CANCELLED)
+        assert rendered is not None
         fresh = channel is None and recipient.dm_channel_id is None  # opened just now, not remembered
         if channel is None:
             if recipient.dm_channel_id is None:
@@ -384,6 +389,16 @@ class Outbox:
         except Exception as error:  # a timeout, a dropped connection: it may have been posted
             raise _Retry(type(error).__name__, uncertain=True, after=SETTLE) from None
         return self._sent(claim, posted.channel, posted.ts, at())
+
+    def _render(
+        self, session: Session, claim: outbox_repo.Claim, message: OutboxMessage, recipient: Person
+    ) -> Rendered | None:
+        """What to post, or None: then there is nothing to send any more, and the message is
+        cancelled (in ``session``)."""
+        rendered = None if _unreachable(recipient) else self._kinds[message.kind].render(session, message)
+        if rendered is None:
+            outbox_repo.cancel(session, claim)
+        return rendered
 
     def _sent(self, claim: outbox_repo.Claim, channel: str, ts: str, now: datetime) -> Delivery:
         with self._db.transaction() as session:

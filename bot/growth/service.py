@@ -48,12 +48,8 @@ from storage.repositories import people as people_repo
 from storage.repositories import projects as projects_repo
 
 WEEK = timedelta(weeks=1)
-# Calibration is fitted again when the ratings change: at once while a fit is quick; a slower
-# one waits until FIT_SHARE of the time since the last fit began would pay for another, so
-# fitting never takes more than that share of the process however fast feedback arrives (each
-# reading still reads the ratings fresh; only the raters' leniencies wait, and they move slowly).
-QUICK_FIT_SECONDS = 0.02
-FIT_SHARE = 0.05
+QUICK_FIT_SECONDS = 1.0  # a calibration that fits faster is fitted again at every change
+REFIT_AFTER = timedelta(minutes=10)  # … a slower one at most this often
 READINGS_KEPT = 2_000
 WINDOW_DAYS = 182  # two quarters: long enough for a trend and a calibration, short enough to be now
 KINDS = {
@@ -102,7 +98,7 @@ class _Fitted:
     mark: object  # what the ratings were when fitted
     calibration: Calibration
     at: float  # time.monotonic() when the fit started
-    took: float  # seconds
+    slow: bool
     number: int  # the fits so far: what a reading read with this one remembers
 
 
@@ -260,16 +256,13 @@ class GrowthService:
             return self.step_card(step)
 
     def _calibration(self, session: Session, since: datetime) -> _Fitted:
-        """Fitted over everyone's visible named ratings; fitted again when they changed (at once
-        while a fit is quick, and see ``FIT_SHARE`` once it is not)."""
+        """Fitted over everyone's visible named ratings; fitted again when they changed — at once
+        while a fit is quick, at most every ``REFIT_AFTER`` once it is not (a large company:
+        leniencies move slowly, and the ratings themselves are always read fresh)."""
         started = time_module.monotonic()
         with self._lock:
             fitted = self._fitted
-        if (
-            fitted is not None
-            and fitted.took >= QUICK_FIT_SECONDS
-            and started - fitted.at < fitted.took / FIT_SHARE
-        ):
+        if fitted is not None and fitted.slow and started - fitted.at < REFIT_AFTER.total_seconds():
             return fitted
         mark = (growth_repo.visible_ratings_mark(session), since.date())
         if fitted is not None and fitted.mark == mark:
@@ -278,7 +271,7 @@ class GrowthService:
         took = time_module.monotonic() - started
         with self._lock:
             number = self._fitted.number + 1 if self._fitted is not None else 1
-            self._fitted = _Fitted(mark, calibration, started, took, number)
+            self._fitted = _Fitted(mark, calibration, started, took > QUICK_FIT_SECONDS, number)
             return self._fitted
 
     def _sums(self, session: Session, since: datetime) -> RatingSums:
