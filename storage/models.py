@@ -303,6 +303,17 @@ class Feedback(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
 
 
+class FeedbackMark(SQLModel, table=True):
+    """How many times the feedback about a person that readers could see (released), or its
+    ratings, changed: kept by the database itself (triggers on ``feedback`` and ``rating``,
+    migration 0010), in the transaction that made the change, whichever code made it. A held
+    anonymous answer moves nothing until its batch is released. A remembered App Home snapshot
+    or growth reading is current while this has not moved: one row read, however much feedback."""
+
+    subject_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    changes: int = 0
+
+
 class FeedbackRequest(SQLModel, table=True):
     """Someone asked ``giver`` for feedback about ``subject`` (the requester, or their report).
 

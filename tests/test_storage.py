@@ -10,12 +10,14 @@ from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel
 
+from storage import migrate
 from storage.db import Database
 from storage.models import (
     Feedback,
@@ -30,6 +32,7 @@ from storage.models import (
 )
 from storage.repositories import events as events_repo
 from storage.repositories import feedback as feedback_repo
+from storage.repositories import growth as growth_repo
 from storage.repositories import jobs as jobs_repo
 from storage.repositories import outbox as outbox_repo
 from storage.repositories import people as people_repo
@@ -272,6 +275,106 @@ def test_feedback_is_unique_per_giver_subject_project_and_save_replaces_ratings(
                 giver_id=1, subject_id=2, project_id=pid, source=FeedbackSource.DEBRIEF, framework_version="1"
             )
         )
+
+
+def test_the_database_counts_each_change_readers_could_see_to_the_feedback_about_a_person(
+    db: Database,
+) -> None:
+    """The marks that tell a remembered snapshot or reading is stale are kept by the database
+    (triggers), so a change made by any code, here plain SQL, moves them; a held anonymous
+    answer moves nothing (no reader's read may change because of it), nor does a rollback."""
+    pid = _project(db)
+    lead, member = 1, 2
+
+    def marks() -> tuple[dict[int, int], tuple[int, int]]:
+        with db.transaction() as session:
+            return growth_repo.visible_marks(session, [lead, member]), growth_repo.visible_ratings_mark(
+                session
+            )
+
+    def run(sql: str, **params: object) -> None:
+        with db.engine.begin() as connection:
+            connection.execute(text(sql), params)
+
+    def moved(before: tuple[dict[int, int], tuple[int, int]], *people: int) -> bool:
+        now = marks()
+        return all(now[0].get(p, 0) > before[0].get(p, 0) for p in people) and now[1] != before[1]
+
+    assert marks() == ({}, (0, 0))
+    with db.transaction() as session:  # held: anonymous, not yet released
+        record = Feedback(
+            giver_id=lead,
+            subject_id=member,
+            project_id=pid,
+            source=FeedbackSource.DEBRIEF,
+            framework_version="1",
+            anonymous=True,
+        )
+        held = feedback_repo.save(
+            session, record, {"quality": ("delivery", 4), "decides": ("leadership", 2)}
+        ).id
+    run("UPDATE rating SET score = 1 WHERE feedback_id = :id", id=held)
+    run("UPDATE feedback SET about = 'edited' WHERE id = :id", id=held)
+    assert marks() == ({}, (0, 0))
+    before = marks()
+    run("UPDATE feedback SET released_at = :at WHERE id = :id", at=NOW, id=held)
+    assert moved(before, member)
+    for sql in (
+        "UPDATE rating SET score = 3 WHERE feedback_id = :id",
+        "DELETE FROM rating WHERE feedback_id = :id AND kpi = 'decides'",
+        "INSERT INTO rating (feedback_id, dimension, kpi, score) VALUES (:id, 'leadership', 'decides', 5)",
+        "UPDATE feedback SET about = 'edited again' WHERE id = :id",
+    ):
+        before = marks()
+        run(sql, id=held)
+        assert moved(before, member), sql
+    before = marks()
+    with pytest.raises(RuntimeError), db.engine.begin() as connection:  # rolled back: nothing
+        connection.execute(text("UPDATE feedback SET about = 'never' WHERE id = :id"), {"id": held})
+        raise RuntimeError
+    assert marks() == before
+    run("UPDATE feedback SET subject_id = :to WHERE id = :id", to=lead, id=held)  # both people
+    assert moved(before, lead, member)
+    before = marks()
+    run("DELETE FROM rating WHERE feedback_id = :id", id=held)
+    run("DELETE FROM feedback WHERE id = :id", id=held)
+    assert moved(before, lead) and marks()[0][member] == before[0][member]
+
+
+def test_the_change_marks_migration_counts_what_is_there_and_goes_back_cleanly(database_url: str) -> None:
+    """Migration 0010 counts the released feedback already stored; going back to 0009 takes its
+    table and triggers away (feedback is written as before), and forward again works."""
+    config = migrate.alembic_config(database_url)
+    command.downgrade(config, "0009")
+    db = Database(database_url)
+    try:
+        pid = _project(db)
+        for giver, subject, released in ((1, 2, NOW), (2, 1, None)):
+            with db.transaction() as session:
+                record = Feedback(
+                    giver_id=giver,
+                    subject_id=subject,
+                    project_id=pid,
+                    source=FeedbackSource.DEBRIEF,
+                    framework_version="1",
+                    released_at=released,
+                )
+                feedback_repo.save(session, record, {"quality": ("delivery", 4)})
+        migrate.upgrade(database_url)
+        with db.transaction() as session:
+            assert growth_repo.visible_marks(session, [1, 2]) == {2: 1}  # the held one counts nothing
+        command.downgrade(config, "0009")
+        assert "feedbackmark" not in inspect(db.engine).get_table_names()
+        with db.transaction() as session:  # no trigger left behind to write to a missing table
+            held = feedback_repo.find(session, giver_id=2, subject_id=1, project_id=pid)
+            assert held is not None
+            held.released_at = NOW
+            feedback_repo.save(session, held, {"quality": ("delivery", 5)})
+        migrate.upgrade(database_url)
+        with db.transaction() as session:
+            assert growth_repo.visible_marks(session, [1, 2]) == {1: 1, 2: 1}
+    finally:
+        db.dispose()
 
 
 def test_an_event_is_claimed_once_per_team(db: Database) -> None:

@@ -26,6 +26,7 @@ from sqlmodel import Session, col, select
 
 from storage.models import (
     Feedback,
+    FeedbackMark,
     FeedbackRequest,
     GrowthStep,
     MessageKind,
@@ -179,37 +180,28 @@ def rating_sums(
     yield from _numbers(session, query, chunk)
 
 
-def _mark(session: Session) -> tuple[Any, ...]:
-    """What moves whenever visible ratings do: one released, saved, edited or deleted. The sum of
-    when each item last changed moves with any edit, whatever order edits commit in (the latest
-    change alone would not: an edit stamped before another but committed after it)."""
-    return (
-        func.count(col(Feedback.id)),
-        func.coalesce(func.sum(Feedback.id), 0),
-        func.coalesce(func.sum(_epoch(session, Feedback.updated_at)), 0.0),
-        func.max(Feedback.released_at),
-    )
+Mark = int
 
 
-Mark = tuple[int, int, float, Any]
-
-
-def visible_ratings_mark(session: Session) -> Mark:
-    """What changes whenever the visible ratings do (``_mark``), a cheap check before fitting
-    again."""
-    row = session.exec(select(*_mark(session)).where(col(Feedback.released_at).is_not(None))).one()
-    return int(row[0]), int(row[1]), float(row[2]), row[3]
+def visible_ratings_mark(session: Session) -> tuple[int, int]:
+    """What moves whenever any feedback or rating does, so whenever the visible ratings do (and
+    at other changes too): the people with feedback about them and the changes to it, counted by
+    the database (``FeedbackMark``). A cheap check before fitting calibration again: a row per
+    person, none per item."""
+    row = session.exec(select(func.count(), func.coalesce(func.sum(FeedbackMark.changes), 0))).one()
+    return int(row[0]), int(row[1])
 
 
 def visible_marks(session: Session, subject_ids: Iterable[int]) -> dict[int, Mark]:
-    """Per person, what changes whenever the visible ratings about them do (``_mark``, for them
-    alone). One query, read from the (subject, release, update, id) index alone."""
+    """Per person, what moves whenever the feedback about them or its ratings change (and so
+    whenever the visible ratings about them do): the changes the database counted
+    (``FeedbackMark``). A person nothing was ever given about has none. One query, a row each."""
     rows = session.exec(
-        select(Feedback.subject_id, *_mark(session))
-        .where(col(Feedback.subject_id).in_(list(subject_ids)), col(Feedback.released_at).is_not(None))
-        .group_by(col(Feedback.subject_id))
+        select(FeedbackMark.subject_id, FeedbackMark.changes).where(
+            col(FeedbackMark.subject_id).in_(list(subject_ids))
+        )
     )
-    return {int(s): (int(n), int(total), float(changed), released) for s, n, total, changed, released in rows}
+    return {int(subject): int(changes) for subject, changes in rows}
 
 
 # -- self-assessments ----------------------------------------------------------------------
