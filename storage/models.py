@@ -275,8 +275,8 @@ class Feedback(SQLModel, table=True):
 
     __table_args__ = (
         UniqueConstraint("giver_id", "subject_id", "project_id"),
-        # What readers see about a person, by release: counts, sums and the newest few; and, from
-        # the index alone, the marks that say whether what was read of them is still current.
+        # What readers see about a person, by release: counts, sums and the newest few. (Its name
+        # is from when it also served the marks that ``FeedbackMark`` keeps now.)
         Index("ix_feedback_subject_released_marks", "subject_id", "released_at", "updated_at", "id"),
     )
 

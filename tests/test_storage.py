@@ -335,6 +335,18 @@ def test_the_database_counts_each_change_readers_could_see_to_the_feedback_about
     assert marks() == before
     run("UPDATE feedback SET subject_id = :to WHERE id = :id", to=lead, id=held)  # both people
     assert moved(before, lead, member)
+    with db.transaction() as session:  # named, about the member: released at once
+        record = Feedback(
+            giver_id=lead,
+            subject_id=member,
+            source=FeedbackSource.GIVEN,
+            framework_version="1",
+            released_at=NOW,
+        )
+        other = feedback_repo.save(session, record, {"quality": ("delivery", 2)}).id
+    before = marks()  # a rating moved from one person's feedback to another's: both
+    run("UPDATE rating SET feedback_id = :to WHERE feedback_id = :id AND kpi = 'decides'", to=other, id=held)
+    assert moved(before, lead, member)
     before = marks()
     run("DELETE FROM rating WHERE feedback_id = :id", id=held)
     run("DELETE FROM feedback WHERE id = :id", id=held)
@@ -375,6 +387,60 @@ def test_the_change_marks_migration_counts_what_is_there_and_goes_back_cleanly(d
             assert growth_repo.visible_marks(session, [1, 2]) == {1: 1, 2: 1}
     finally:
         db.dispose()
+
+
+def test_a_rating_changed_while_its_feedback_is_being_released_counts_once_both_commit(db: Database) -> None:
+    """PostgreSQL: one transaction releases a held answer while another changes its ratings.
+    The second waits for the first and then sees it released, so its change counts too (read
+    as still held, the mark would stop one change short of what readers then see)."""
+    if not db.is_postgresql:
+        pytest.skip("SQLite has one writer at a time: two writes never interleave")
+    pid = _project(db)
+    with db.transaction() as session:
+        record = Feedback(
+            giver_id=1, subject_id=2, project_id=pid, source=FeedbackSource.DEBRIEF, framework_version="1"
+        )
+        held = feedback_repo.save(session, record, {"quality": ("delivery", 4)}).id
+
+    def mark() -> int:
+        with db.transaction() as session:
+            return growth_repo.visible_marks(session, [2]).get(2, 0)
+
+    rated = threading.Event()
+    with db.engine.connect() as releasing:
+        releasing.execute(text("BEGIN"))
+        releasing.execute(
+            text("UPDATE feedback SET released_at = :at WHERE id = :id"), {"at": NOW, "id": held}
+        )
+
+        def rate() -> None:
+            with db.engine.begin() as connection:
+                connection.execute(text("UPDATE rating SET score = 1 WHERE feedback_id = :id"), {"id": held})
+            rated.set()
+
+        worker = threading.Thread(target=rate)
+        worker.start()
+        assert not rated.wait(0.5)  # it waits for the release to commit
+        releasing.execute(text("COMMIT"))
+    worker.join(10)
+    assert rated.is_set() and mark() == 2  # the release, and the rating changed after it
+
+
+def test_the_change_marks_triggers_are_all_there(db: Database) -> None:
+    """A later migration that rebuilds ``feedback`` or ``rating`` (SQLite's batch mode copies a
+    table, and its triggers are lost with the old one) must fail here, not leave marks frozen."""
+    with db.engine.connect() as connection:
+        if db.is_postgresql:
+            query = "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal AND tgname LIKE 'feedbackmark%'"
+            expected = {"feedbackmark_feedback", "feedbackmark_rating"}
+        else:
+            query = "SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'feedbackmark%'"
+            expected = {
+                f"feedbackmark_{t}_{e}"
+                for t in ("feedback", "rating")
+                for e in ("insert", "update", "delete")
+            }
+        assert set(connection.execute(text(query)).scalars()) == expected
 
 
 def test_an_event_is_claimed_once_per_team(db: Database) -> None:

@@ -39,9 +39,19 @@ _SQLITE = [
         f"""CREATE TRIGGER feedbackmark_rating_{event.lower()} AFTER {event} ON rating BEGIN
         {_INTO} SELECT subject_id, 1 FROM feedback
             WHERE feedback.id = {row}.feedback_id AND feedback.released_at IS NOT NULL {_BUMP}; END"""
-        for event, row in (("INSERT", "NEW"), ("UPDATE", "NEW"), ("DELETE", "OLD"))
+        for event, row in (("INSERT", "NEW"), ("DELETE", "OLD"))
     ),
+    f"""CREATE TRIGGER feedbackmark_rating_update AFTER UPDATE ON rating BEGIN
+        {_INTO} SELECT subject_id, 1 FROM feedback
+            WHERE feedback.id = NEW.feedback_id AND feedback.released_at IS NOT NULL {_BUMP};
+        {_INTO} SELECT subject_id, 1 FROM feedback
+            WHERE feedback.id = OLD.feedback_id AND OLD.feedback_id <> NEW.feedback_id
+            AND feedback.released_at IS NOT NULL {_BUMP}; END""",
 ]
+# The feedback row a rating belongs to is read FOR SHARE, by its id alone: a release of it still
+# being committed is waited for and then seen (READ COMMITTED would otherwise read it as still
+# held, and count nothing for a change readers will see; with "released" in the WHERE clause the
+# row would not even be locked, so not waited for).
 _POSTGRESQL = [
     f"""CREATE FUNCTION feedbackmark_bump(subject integer) RETURNS void AS $$
     BEGIN
@@ -70,23 +80,26 @@ _POSTGRESQL = [
         END IF;
         RETURN NULL;
     END $$ LANGUAGE plpgsql""",
-    """CREATE FUNCTION feedbackmark_rating() RETURNS trigger AS $$
+    """CREATE FUNCTION feedbackmark_rating_of(item integer) RETURNS void AS $$
     DECLARE
-        changed integer;
+        subject integer;
+        released timestamptz;
+    BEGIN
+        SELECT subject_id, released_at INTO subject, released FROM feedback WHERE id = item FOR SHARE;
+        IF released IS NOT NULL THEN
+            PERFORM feedbackmark_bump(subject);
+        END IF;
+    END $$ LANGUAGE plpgsql""",
+    """CREATE FUNCTION feedbackmark_rating() RETURNS trigger AS $$
     BEGIN
         IF TG_OP = 'DELETE' THEN
-            changed := OLD.feedback_id;
+            PERFORM feedbackmark_rating_of(OLD.feedback_id);
         ELSE
-            changed := NEW.feedback_id;
-        END IF;
-        PERFORM feedbackmark_bump(
-            (SELECT subject_id FROM feedback WHERE id = changed AND released_at IS NOT NULL)
-        );
-        IF TG_OP = 'UPDATE' THEN
-            IF OLD.feedback_id <> NEW.feedback_id THEN
-                PERFORM feedbackmark_bump(
-                    (SELECT subject_id FROM feedback WHERE id = OLD.feedback_id AND released_at IS NOT NULL)
-                );
+            PERFORM feedbackmark_rating_of(NEW.feedback_id);
+            IF TG_OP = 'UPDATE' THEN
+                IF OLD.feedback_id <> NEW.feedback_id THEN
+                    PERFORM feedbackmark_rating_of(OLD.feedback_id);
+                END IF;
             END IF;
         END IF;
         RETURN NULL;
@@ -119,7 +132,10 @@ def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP TRIGGER feedbackmark_rating ON rating")
         op.execute("DROP TRIGGER feedbackmark_feedback ON feedback")
-        op.execute("DROP FUNCTION feedbackmark_rating(), feedbackmark_feedback(), feedbackmark_bump(integer)")
+        op.execute(
+            "DROP FUNCTION feedbackmark_rating(), feedbackmark_rating_of(integer), feedbackmark_feedback(),"
+            " feedbackmark_bump(integer)"
+        )
     else:
         for name in (
             "feedback_insert",
