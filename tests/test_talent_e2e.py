@@ -25,6 +25,7 @@ from handlers.ids import ActionId
 from storage.db import Database
 from storage.models import AuditAction, AuditEntry, AuditOutcome, Person
 from tests.harness import ALICE, BOB, MAYA, AppProcess, start_app
+from tests.test_concurrency import eventually
 
 TEAM = "T1"  # the synthetic team Maya manages in these tests
 
@@ -157,14 +158,17 @@ def test_hr_gets_the_csv_and_the_map_in_a_dm_and_others_are_refused_and_recorded
     posts = [c for c in shared_slack.calls_to("chat.postMessage") if c.args.get("channel") == dm]
     report = json.dumps(posts[-1].args.get("blocks"), ensure_ascii=False)
     assert "Rater habits" in report and "Personality words" in report and "not accusations" in report
-    with shared_db.transaction() as session:
-        audit = session.exec(
-            select(AuditEntry).where(AuditEntry.action == AuditAction.EXPORT_TALENT_REVIEW)
-        ).all()
-    assert [(a.actor_slack_id, a.outcome) for a in audit] == [
-        (ALICE.id, AuditOutcome.REFUSED),
-        (MAYA.id, AuditOutcome.DONE),
-    ]
+
+    def audited() -> list[tuple[str, AuditOutcome]]:
+        with shared_db.transaction() as session:
+            rows = session.exec(
+                select(AuditEntry).where(AuditEntry.action == AuditAction.EXPORT_TALENT_REVIEW)
+            )
+            return [(a.actor_slack_id, a.outcome) for a in rows]
+
+    # Recorded once the delivery is over: just after the DM the test has seen.
+    eventually("the delivered review to be recorded", lambda: len(audited()) >= 2)
+    assert audited() == [(ALICE.id, AuditOutcome.REFUSED), (MAYA.id, AuditOutcome.DONE)]
 
 
 def test_succession_lists_who_fits_a_role_with_their_gaps(
