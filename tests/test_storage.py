@@ -277,6 +277,26 @@ def test_feedback_is_unique_per_giver_subject_project_and_save_replaces_ratings(
         )
 
 
+def _saved(
+    db: Database, giver: int, subject: int, scores: dict[str, tuple[str, int | None]], **fields: object
+) -> int:
+    """A feedback record (from a debrief unless ``fields`` say otherwise) and its ratings, saved
+    through the repository; its id."""
+    with db.transaction() as session:
+        record = Feedback.model_validate(
+            {
+                "source": FeedbackSource.DEBRIEF,
+                "framework_version": "1",
+                **fields,
+                "giver_id": giver,
+                "subject_id": subject,
+            }
+        )
+        saved = feedback_repo.save(session, record, scores).id
+    assert saved is not None
+    return saved
+
+
 def test_the_database_counts_each_change_readers_could_see_to_the_feedback_about_a_person(
     db: Database,
 ) -> None:
@@ -301,18 +321,8 @@ def test_the_database_counts_each_change_readers_could_see_to_the_feedback_about
         return all(now[0].get(p, 0) > before[0].get(p, 0) for p in people) and now[1] != before[1]
 
     assert marks() == ({}, (0, 0))
-    with db.transaction() as session:  # held: anonymous, not yet released
-        record = Feedback(
-            giver_id=lead,
-            subject_id=member,
-            project_id=pid,
-            source=FeedbackSource.DEBRIEF,
-            framework_version="1",
-            anonymous=True,
-        )
-        held = feedback_repo.save(
-            session, record, {"quality": ("delivery", 4), "decides": ("leadership", 2)}
-        ).id
+    scores = {"quality": ("delivery", 4), "decides": ("leadership", 2)}
+    held = _saved(db, lead, member, scores, project_id=pid, anonymous=True)  # held: not yet released
     run("UPDATE rating SET score = 1 WHERE feedback_id = :id", id=held)
     run("UPDATE feedback SET about = 'edited' WHERE id = :id", id=held)
     assert marks() == ({}, (0, 0))
@@ -335,15 +345,10 @@ def test_the_database_counts_each_change_readers_could_see_to_the_feedback_about
     assert marks() == before
     run("UPDATE feedback SET subject_id = :to WHERE id = :id", to=lead, id=held)  # both people
     assert moved(before, lead, member)
-    with db.transaction() as session:  # named, about the member: released at once
-        record = Feedback(
-            giver_id=lead,
-            subject_id=member,
-            source=FeedbackSource.GIVEN,
-            framework_version="1",
-            released_at=NOW,
-        )
-        other = feedback_repo.save(session, record, {"quality": ("delivery", 2)}).id
+    # Named, about the member: released at once.
+    other = _saved(
+        db, lead, member, {"quality": ("delivery", 2)}, source=FeedbackSource.GIVEN, released_at=NOW
+    )
     before = marks()  # a rating moved from one person's feedback to another's: both
     run("UPDATE rating SET feedback_id = :to WHERE feedback_id = :id AND kpi = 'decides'", to=other, id=held)
     assert moved(before, lead, member)
@@ -362,16 +367,7 @@ def test_the_change_marks_migration_counts_what_is_there_and_goes_back_cleanly(d
     try:
         pid = _project(db)
         for giver, subject, released in ((1, 2, NOW), (2, 1, None)):
-            with db.transaction() as session:
-                record = Feedback(
-                    giver_id=giver,
-                    subject_id=subject,
-                    project_id=pid,
-                    source=FeedbackSource.DEBRIEF,
-                    framework_version="1",
-                    released_at=released,
-                )
-                feedback_repo.save(session, record, {"quality": ("delivery", 4)})
+            _saved(db, giver, subject, {"quality": ("delivery", 4)}, project_id=pid, released_at=released)
         migrate.upgrade(database_url)
         with db.transaction() as session:
             assert growth_repo.visible_marks(session, [1, 2]) == {2: 1}  # the held one counts nothing
@@ -396,11 +392,7 @@ def test_a_rating_changed_while_its_feedback_is_being_released_counts_once_both_
     if not db.is_postgresql:
         pytest.skip("SQLite has one writer at a time: two writes never interleave")
     pid = _project(db)
-    with db.transaction() as session:
-        record = Feedback(
-            giver_id=1, subject_id=2, project_id=pid, source=FeedbackSource.DEBRIEF, framework_version="1"
-        )
-        held = feedback_repo.save(session, record, {"quality": ("delivery", 4)}).id
+    held = _saved(db, 1, 2, {"quality": ("delivery", 4)}, project_id=pid)
 
     def mark() -> int:
         with db.transaction() as session:
